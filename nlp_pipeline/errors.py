@@ -1,0 +1,38 @@
+"""User-facing errors.
+
+Anything a user can cause (a bad file, a bad option, a missing corpus) raises a `PipelineError`
+subclass whose message names the file and line, or the key. The CLI prints it as one line and exits
+with code 2; no traceback. Programming errors stay ordinary exceptions.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class PipelineError(Exception):
+    """An error the user can fix. ``str(err)`` is the one-line message the CLI prints."""
+
+    def __init__(self, message: str, *, path: str | Path | None = None, line: int | None = None) -> None:
+        self.message = message
+        self.path = str(path) if path is not None else None
+        self.line = line
+        super().__init__(self.__str__())
+
+    def __str__(self) -> str:
+        where = ""
+        if self.path is not None:
+            where = f"{self.path}:{self.line}: " if self.line is not None else f"{self.path}: "
+        return f"{where}{self.message}"
+
+
+class DataError(PipelineError):
+    """Malformed or unreadable input data (empty, binary, bad encoding, missing column, unknown label)."""
+
+
+class ConfigError(PipelineError):
+    """A bad pipeline option, override key or value."""
+
+
+class CorpusNotFoundError(PipelineError):
+    """A corpus file could not be found locally nor downloaded."""
