@@ -1,0 +1,275 @@
+"""Pipeline configuration: ``pipelines/<name>.yaml`` plus dotted ``--set`` overrides, validated.
+
+The YAML files are the one commented place where defaults live; the dataclasses below are the
+schema (types and allowed values). An override names a dotted key (``model.encoder=lstm``); an
+unknown key or a value of the wrong type is a `ConfigError` that lists what is valid.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import types
+import typing
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from nlp_pipeline.errors import ConfigError
+
+PIPELINES_DIR = Path(__file__).resolve().parent.parent / "pipelines"
+
+Encoder = Literal["rnn", "gru", "lstm", "bilstm"]
+EmbeddingMode = Literal["frozen", "fine-tuned", "random"]
+Pooling = Literal["last", "max", "mean"]
+
+
+@dataclass
+class DataConfig:
+    corpus: str
+    data_dir: str | None
+    dev_fraction: float
+    test_fraction: float
+    seed: int
+
+
+@dataclass
+class TokenizeConfig:
+    lowercase: bool
+    strip_html: bool
+    n_process: int
+
+
+@dataclass
+class EmbedConfig:
+    engine: Literal["gensim", "torch"]
+    sources: list[str]
+    dedup_against: list[str] | None
+    sg: Literal[0, 1]
+    vector_size: int
+    window: int
+    negative: int
+    min_count: int
+    sample: float
+    epochs: int
+    alpha: float
+    min_alpha: float
+    max_vocab_size: int | None
+    workers: int
+    seed: int
+
+
+@dataclass
+class ModelConfig:
+    encoder: Encoder
+    embedding_mode: EmbeddingMode
+    hidden_size: int
+    num_layers: int
+    dropout: float
+    pooling: Pooling
+
+
+@dataclass
+class TrainConfigSection:
+    epochs: int
+    batch_size: int
+    lr: float
+    weight_decay: float
+    clip_norm: float
+    patience: int
+    max_length: int | None
+    vocab_min_count: int
+    seed: int
+    device: str
+    num_threads: int
+
+
+@dataclass
+class ReportConfig:
+    dir: str
+
+
+@dataclass
+class SentimentConfig:
+    data: DataConfig
+    tokenize: TokenizeConfig
+    embed: EmbedConfig
+    model: ModelConfig
+    train: TrainConfigSection
+    report: ReportConfig
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+SCHEMAS: dict[str, type] = {"sentiment": SentimentConfig}
+
+
+def pipeline_path(name: str) -> Path:
+    path = Path(name)
+    if path.suffix in (".yaml", ".yml") and path.is_file():
+        return path
+    candidate = PIPELINES_DIR / f"{name}.yaml"
+    if not candidate.is_file():
+        valid = ", ".join(sorted(p.stem for p in PIPELINES_DIR.glob("*.yaml")))
+        raise ConfigError(f"unknown pipeline {name!r}; valid: {valid}")
+    return candidate
+
+
+def load_raw(name: str) -> dict:
+    path = pipeline_path(name)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        raise ConfigError(f"invalid YAML: {getattr(err, 'problem', err)}", path=path,
+                          line=mark.line + 1 if mark else None) from None
+    if not isinstance(data, dict):
+        raise ConfigError("a pipeline file must be a mapping of sections", path=path)
+    return data
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``"model.encoder=lstm"`` → ``("model.encoder", "lstm")``; the value is parsed as YAML."""
+    if "=" not in text:
+        raise ConfigError(f"bad override {text!r}: expected KEY=VALUE, e.g. model.encoder=lstm")
+    key, value = text.split("=", 1)
+    try:
+        parsed = yaml.safe_load(value) if value.strip() else None
+    except yaml.YAMLError:
+        parsed = value
+    return key.strip(), parsed
+
+
+def apply_overrides(raw: dict, overrides: list[str], schema: type) -> dict:
+    out = {k: dict(v) if isinstance(v, dict) else v for k, v in raw.items()}
+    for text in overrides:
+        key, value = parse_override(text)
+        parts = key.split(".")
+        if len(parts) != 2:
+            raise ConfigError(f"bad override key {key!r}: use SECTION.KEY; valid keys: {_valid_keys(schema)}")
+        section, name = parts
+        sections = {f.name: f.type for f in fields(schema)}
+        if section not in sections:
+            raise ConfigError(f"unknown key {key!r}; valid keys: {_valid_keys(schema)}")
+        out.setdefault(section, {})[name] = value
+    return out
+
+
+def _valid_keys(schema: type) -> str:
+    hints = typing.get_type_hints(schema)
+    keys = []
+    for name, section in hints.items():
+        keys += [f"{name}.{f.name}" for f in fields(section)]
+    return ", ".join(keys)
+
+
+def build(schema: type, raw: dict, where: str = "") -> Any:
+    """Construct a nested dataclass from a dict, checking every key and value type."""
+    hints = typing.get_type_hints(schema)
+    known = {f.name for f in fields(schema)}
+    unknown = set(raw) - known
+    if unknown:
+        key = f"{where}{sorted(unknown)[0]}"
+        raise ConfigError(f"unknown key {key!r}; valid keys here: {', '.join(sorted(known))}")
+    kwargs = {}
+    for f in fields(schema):
+        key = f"{where}{f.name}"
+        if f.name not in raw:
+            raise ConfigError(f"missing key {key!r}")
+        tp = hints[f.name]
+        if dataclasses.is_dataclass(tp):
+            if not isinstance(raw[f.name], dict):
+                raise ConfigError(f"{key!r} must be a section (mapping)")
+            kwargs[f.name] = build(tp, raw[f.name], f"{key}.")
+        else:
+            kwargs[f.name] = _coerce(raw[f.name], tp, key)
+    return schema(**kwargs)
+
+
+def _coerce(value: Any, tp: Any, key: str) -> Any:
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        allowed = typing.get_args(tp)
+        if value not in allowed:
+            raise ConfigError(f"{key}={value!r} is not valid; choose one of: {', '.join(map(str, allowed))}")
+        return value
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(value, arg, key)
+            except ConfigError as err:
+                errors.append(str(err))
+        raise ConfigError(errors[0] if errors else f"{key}: bad value {value!r}")
+    if origin is list:
+        (item,) = typing.get_args(tp)
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, list):
+            raise ConfigError(f"{key}={value!r} must be a list")
+        return [_coerce(v, item, key) for v in value]
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key}={value!r} must be true or false")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key}={value!r} must be an integer")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{key}={value!r} must be a number")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{key}={value!r} must be a string")
+        return value
+    raise TypeError(f"unsupported config type {tp} for {key}")
+
+
+def load_config(name: str, overrides: list[str] | None = None) -> Any:
+    """Load ``pipelines/<name>.yaml`` (or a path), apply overrides and validate."""
+    raw = load_raw(name)
+    pipeline = raw.pop("pipeline", Path(name).stem)
+    schema = SCHEMAS.get(pipeline)
+    if schema is None:
+        raise ConfigError(f"unknown pipeline type {pipeline!r}; valid: {', '.join(SCHEMAS)}")
+    raw = apply_overrides(raw, overrides or [], schema)
+    config = build(schema, raw)
+    _check_ranges(config)
+    return config
+
+
+_POSITIVE = ("epochs", "batch_size", "vector_size", "hidden_size", "num_layers", "window")
+
+
+def _check_ranges(config: Any) -> None:
+    for section in fields(config):
+        values = getattr(config, section.name)
+        for f in fields(values):
+            v = getattr(values, f.name)
+            key = f"{section.name}.{f.name}"
+            if f.name.endswith("fraction") and not 0.0 <= v < 1.0:
+                raise ConfigError(f"{key}={v} must be in [0, 1)")
+            if f.name == "dropout" and not 0.0 <= v < 1.0:
+                raise ConfigError(f"{key}={v} must be in [0, 1)")
+            if f.name in _POSITIVE and v < 1:
+                raise ConfigError(f"{key}={v} must be at least 1")
+
+
+def expand_grid(grid: list[str]) -> list[list[str]]:
+    """``["model.encoder=rnn,lstm", "model.embedding_mode=frozen,fine-tuned"]`` → 4 override lists."""
+    axes = []
+    for spec in grid:
+        key, _ = parse_override(spec)
+        values = spec.split("=", 1)[1].split(",")
+        axes.append([f"{key}={v.strip()}" for v in values if v.strip()])
+    return [list(combo) for combo in itertools.product(*axes)] if axes else [[]]

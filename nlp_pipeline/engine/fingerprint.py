@@ -1,0 +1,94 @@
+"""Content fingerprints of files, folders and parameter dictionaries.
+
+A file's fingerprint is the sha256 of its bytes. Hashing the 56 MB IMDB archives on every run would
+cost a second or two, so hashes are memoised by (absolute path, size, mtime_ns) in a small JSON
+file; a changed file changes size or mtime and is hashed again. A folder's fingerprint covers the
+sorted list of (relative path, file hash), so a rename is noticed (unlike weasel's).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+_MEMO_LOCK = threading.Lock()
+_CHUNK = 1 << 20
+
+
+def hash_json(obj: Any) -> str:
+    """Stable sha256 of a JSON-serialisable object (keys sorted, no whitespace)."""
+    data = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str).encode()
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class _Memo:
+    """(path, size, mtime) → sha256, persisted as JSON next to the artifact cache."""
+
+    def __init__(self, path: Path | None):
+        self.path = path
+        self.data: dict[str, list] = {}
+        if path is not None and path.exists():
+            try:
+                self.data = json.loads(path.read_text())
+            except (OSError, ValueError):
+                self.data = {}
+
+    def get(self, p: Path, st: os.stat_result) -> str | None:
+        entry = self.data.get(str(p))
+        if entry and entry[0] == st.st_size and entry[1] == st.st_mtime_ns:
+            return entry[2]
+        return None
+
+    def put(self, p: Path, st: os.stat_result, digest: str) -> None:
+        self.data[str(p)] = [st.st_size, st.st_mtime_ns, digest]
+        if self.path is None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_text(json.dumps(self.data))
+        os.replace(tmp, self.path)
+
+
+_memos: dict[str, _Memo] = {}
+
+
+def _memo(memo_file: Path | None) -> _Memo:
+    key = str(memo_file)
+    with _MEMO_LOCK:
+        if key not in _memos:
+            _memos[key] = _Memo(memo_file)
+        return _memos[key]
+
+
+def fingerprint_file(path: str | Path, memo_file: Path | None = None) -> str:
+    p = Path(path).resolve()
+    st = p.stat()
+    memo = _memo(memo_file)
+    digest = memo.get(p, st)
+    if digest is None:
+        digest = sha256_file(p)
+        memo.put(p, st, digest)
+    return digest
+
+
+def fingerprint_path(path: str | Path, memo_file: Path | None = None) -> str:
+    """Fingerprint a file or a folder (recursively, names included)."""
+    p = Path(path)
+    if p.is_dir():
+        entries = sorted(
+            (str(f.relative_to(p)), fingerprint_file(f, memo_file)) for f in p.rglob("*") if f.is_file()
+        )
+        return hash_json(entries)
+    return fingerprint_file(p, memo_file)
