@@ -1,0 +1,37 @@
+# One command sets everything up and runs the main job (make run); one sets up and tests (make test).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# torch first, pinned to the CPU wheel: a loose range with no torch installed pulls GBs of CUDA packages.
+TORCH  ?= torch==2.13.0
+
+.PHONY: install run test lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q "$(TORCH)"
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install  ## the default pipeline: SST-2, skip-gram vectors, fine-tuned BiLSTM
+	$(BIN)/nlp-pipeline run sentiment
+
+test: install  ## lint + the test suite (slow real-data tests excluded; `make test-slow` runs them)
+	$(BIN)/ruff check nlp_pipeline tests benchmarks
+	$(BIN)/pytest -q
+
+test-slow: install
+	$(BIN)/pytest -q -m slow
+
+lint: install
+	$(BIN)/ruff check nlp_pipeline tests benchmarks
+
+bench: install  ## classifier training throughput (tokens/s) per encoder
+	$(BIN)/python benchmarks/bench_classifier.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,20 @@
+"""Plain-text and Markdown tables for results (no dependency: the CLI must start fast)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+def format_table(headers: Sequence[str], rows: Sequence[Sequence[object]], markdown: bool = False) -> str:
+    cells = [[str(h) for h in headers]] + [["" if c is None else str(c) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+
+    def line(row: list[str]) -> str:
+        padded = [c.ljust(w) for c, w in zip(row, widths, strict=True)]
+        return ("| " + " | ".join(padded) + " |") if markdown else "  ".join(padded).rstrip()
+
+    if markdown:
+        sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
+    else:
+        sep = "  ".join("-" * w for w in widths)
+    return "\n".join([line(cells[0]), sep] + [line(r) for r in cells[1:]])
