@@ -1,0 +1,67 @@
+"""Pipeline configuration: defaults, overrides, validation, grids."""
+
+import re
+
+import pytest
+
+from nlp_pipeline.config import PIPELINES_DIR, expand_grid, load_config
+from nlp_pipeline.errors import ConfigError
+
+
+def test_default_sentiment_config_loads():
+    cfg = load_config("sentiment")
+    assert cfg.data.corpus == "sst2"
+    assert cfg.model.encoder == "bilstm" and cfg.model.embedding_mode == "fine-tuned"
+    assert cfg.embed.sg == 1
+
+
+def test_overrides_are_typed():
+    cfg = load_config("sentiment", ["model.encoder=lstm", "embed.sg=0", "train.lr=2e-3", "train.max_length=null"])
+    assert cfg.model.encoder == "lstm"
+    assert cfg.embed.sg == 0
+    assert cfg.train.lr == pytest.approx(0.002)
+    assert cfg.train.max_length is None
+
+
+def test_list_override_from_commas():
+    cfg = load_config("sentiment", ["embed.sources=imdb_unsup,sst2:train"])
+    assert cfg.embed.sources == ["imdb_unsup", "sst2:train"]
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("model.encodr=lstm", "unknown key 'model.encodr'"),
+        ("nosuch.key=1", "unknown key 'nosuch.key'"),
+        ("model.encoder=cnn", "choose one of: rnn, gru, lstm, bilstm"),
+        ("train.epochs=many", "must be an integer"),
+        ("train.epochs=0", "must be at least 1"),
+        ("data.dev_fraction=1.5", "must be in [0, 1)"),
+        ("model", "expected KEY=VALUE"),
+        ("model.encoder.x=1", "use SECTION.KEY"),
+    ],
+)
+def test_bad_overrides_name_the_key(override, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_config("sentiment", [override])
+
+
+def test_unknown_pipeline_lists_valid_ones():
+    with pytest.raises(ConfigError, match="valid: .*sentiment"):
+        load_config("nope")
+
+
+def test_grid_expansion_is_a_cartesian_product():
+    grid = expand_grid(["model.encoder=rnn,lstm,bilstm", "model.embedding_mode=frozen,fine-tuned"])
+    assert len(grid) == 6
+    assert ["model.encoder=rnn", "model.embedding_mode=frozen"] in grid
+    assert expand_grid([]) == [[]]
+
+
+def test_every_key_of_every_pipeline_file_has_a_comment():
+    for path in PIPELINES_DIR.glob("*.yaml"):
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            stripped = line.strip()
+            if not stripped or stripped.startswith("#"):
+                continue
+            assert "#" in line, f"{path.name}:{number} has no comment: {line!r}"
