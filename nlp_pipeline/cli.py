@@ -150,15 +150,18 @@ def cache_clear(cache_dir, stage, yes):
 @user_errors
 def corpora(data_dir):
     """List the defined corpora and where each one's files resolve."""
+    import os
+
     from nlp_pipeline.data import list_corpora, load_spec, resolve_file
     from nlp_pipeline.errors import CorpusNotFoundError
 
+    os.environ["NLP_PIPELINE_OFFLINE"] = "1"  # listing must not start downloads
     for name in list_corpora():
         spec = load_spec(name)
         click.echo(f"{name}: {spec.description}")
         for f in spec.files:
             try:
-                where = str(resolve_file(spec, f.name, data_dir=data_dir, download=False))
+                where = str(resolve_file(spec, f.name, data_dir=data_dir))
             except CorpusNotFoundError:
                 where = "not found locally (downloaded on first use)"
             click.echo(f"    {f.name}: {where}")
