@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import importlib.util
-import json
 import logging
 import os
 import tempfile
@@ -30,6 +29,7 @@ import urllib.request
 from pathlib import Path
 
 from nlp_pipeline.data.registry import CorpusSpec, DownloadSpec, FileSpec, repo_root
+from nlp_pipeline.engine.fingerprint import fingerprint_file, record_fingerprint
 from nlp_pipeline.errors import CorpusNotFoundError, DataError
 
 log = logging.getLogger(__name__)
@@ -140,40 +140,8 @@ def _resolve_gensim(spec: CorpusSpec, fs: FileSpec) -> Path:
 # Verification (cached) and download
 
 
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file's bytes, read in 1 MB chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _verified_db_path() -> Path:
     return cache_root() / "corpora" / "verified.json"
-
-
-def _load_verified() -> dict:
-    try:
-        data = json.loads(_verified_db_path().read_text(encoding="utf-8"))
-        return data if isinstance(data, dict) else {}
-    except (OSError, ValueError):
-        return {}
-
-
-def _save_verified(path: Path, size: int, mtime_ns: int, sha: str) -> None:
-    # Best effort: a read-only home or a concurrent writer only costs a re-hash next time.
-    db_path = _verified_db_path()
-    try:
-        db = _load_verified()
-        db[str(path)] = [size, mtime_ns, sha]
-        db_path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=db_path.parent, prefix=".verified-", suffix=".json")
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(db, f, indent=0, sort_keys=True)
-        os.replace(tmp, db_path)
-    except OSError as err:
-        log.debug("could not record verification of %s: %s", path, err)
 
 
 def verify_file(path: Path, size: int, sha256: str) -> None:
@@ -189,17 +157,13 @@ def verify_file(path: Path, size: int, sha256: str) -> None:
             "truncated copy; replace it with the exact file or delete it to re-download",
             path=path,
         )
-    entry = _load_verified().get(str(path))
-    if entry == [st.st_size, st.st_mtime_ns, sha256]:
-        return
-    actual = sha256_file(path)
+    actual = fingerprint_file(path, memo_file=_verified_db_path())
     if actual != sha256:
         raise DataError(
             f"sha256 mismatch: expected {sha256}, got {actual}; the file is corrupt or a different version "
             "(replace it with the exact file or delete it to re-download)",
             path=path,
         )
-    _save_verified(path, st.st_size, st.st_mtime_ns, sha256)
 
 
 def download(dl: DownloadSpec, target: Path) -> Path:
@@ -241,7 +205,6 @@ def download(dl: DownloadSpec, target: Path) -> Path:
     finally:
         with contextlib.suppress(OSError):
             tmp.unlink()
-    st = target.stat()
-    _save_verified(target.resolve(), st.st_size, st.st_mtime_ns, dl.sha256)
+    record_fingerprint(target, dl.sha256, _verified_db_path())
     log.info("downloaded %s to %s", dl.url, target)
     return target

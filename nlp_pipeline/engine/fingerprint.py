@@ -55,10 +55,14 @@ class _Memo:
         self.data[str(p)] = [st.st_size, st.st_mtime_ns, digest]
         if self.path is None:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_text(json.dumps(self.data))
-        os.replace(tmp, self.path)
+        # Best effort: a read-only home or a concurrent writer only costs a re-hash next time.
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_suffix(f".tmp{os.getpid()}")
+            tmp.write_text(json.dumps(self.data))
+            os.replace(tmp, self.path)
+        except OSError:
+            pass
 
 
 _memos: dict[str, _Memo] = {}
@@ -81,6 +85,12 @@ def fingerprint_file(path: str | Path, memo_file: Path | None = None) -> str:
         digest = sha256_file(p)
         memo.put(p, st, digest)
     return digest
+
+
+def record_fingerprint(path: str | Path, digest: str, memo_file: Path | None) -> None:
+    """Remember a hash computed elsewhere (e.g. while downloading) so the file is not read again."""
+    p = Path(path).resolve()
+    _memo(memo_file).put(p, p.stat(), digest)
 
 
 def fingerprint_path(path: str | Path, memo_file: Path | None = None) -> str:

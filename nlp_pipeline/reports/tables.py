@@ -13,8 +13,5 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[object]], markd
         padded = [c.ljust(w) for c, w in zip(row, widths, strict=True)]
         return ("| " + " | ".join(padded) + " |") if markdown else "  ".join(padded).rstrip()
 
-    if markdown:
-        sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
-    else:
-        sep = "  ".join("-" * w for w in widths)
+    sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|" if markdown else "  ".join("-" * w for w in widths)
     return "\n".join([line(cells[0]), sep] + [line(r) for r in cells[1:]])

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+import nlp_pipeline.engine.fingerprint as fingerprint_mod
 from nlp_pipeline.data import load_spec, resolve_file
 from nlp_pipeline.data import resolve as resolve_mod
 from nlp_pipeline.data.resolve import corpus_cache_dir, gensim_datapath, verify_file
@@ -80,7 +81,7 @@ def test_verification_is_cached_by_path_size_and_mtime(
     def boom(_):
         raise AssertionError("re-hashed a verified file")
 
-    monkeypatch.setattr(resolve_mod, "sha256_file", boom)
+    monkeypatch.setattr(fingerprint_mod, "sha256_file", boom)
     assert resolve_file(spec, "train.tsv", data_dir) == path
     path.write_bytes(toy_train.replace(b"good", b"goof"))  # new mtime: must re-hash
     with pytest.raises(AssertionError, match="re-hashed"):
