@@ -119,7 +119,18 @@ def load_labelled(
             _require_file(path)
             by_split = {None: list(read_user_labelled(path))}
             files = [path]
-        labels = sorted({ex.label for exs in by_split.values() for ex in exs})
+        # The label set is what training sees: a dev/test label never seen in training is an error
+        # (a classifier cannot predict it, and silently dropping the rows would inflate accuracy).
+        train_key = "train" if "train" in by_split else None
+        labels = sorted({ex.label for ex in by_split[train_key]})
+        for split, exs in by_split.items():
+            for ex in exs:
+                if ex.label not in labels:
+                    raise DataError(
+                        f"unknown label {ex.label!r} in the {split} split (training labels: {', '.join(labels)})",
+                        path=ex.source or path,
+                        line=ex.line,
+                    )
         if len(labels) < 2:
             raise DataError(
                 f"only one label ({labels[0]!r}) in the data; a classifier needs at least two", path=path

@@ -1,0 +1,134 @@
+"""End to end: `nlp-pipeline run sentiment` on gensim's bundled samples, through the real CLI.
+
+pang_lee_polarity (200 fastText-labelled movie snippets) is the labelled corpus; word2vec trains on
+lee_background plus the pang_lee training split. Small dimensions keep the whole module well
+under a minute.
+"""
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from nlp_pipeline.cli import main
+
+SMALL = [
+    "--corpus", "pang_lee_polarity",
+    "--set", "embed.sources=lee_background,pang_lee_polarity:train",
+    "--set", "embed.min_count=1",
+    "--set", "embed.vector_size=16",
+    "--set", "embed.epochs=2",
+    "--set", "tokenize.n_process=1",
+    "--set", "model.hidden_size=8",
+    "--set", "train.epochs=2",
+    "--set", "train.batch_size=16",
+    "--set", "train.num_threads=1",
+]
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    root = tmp_path_factory.mktemp("e2e")
+    return {"cache": str(root / "cache"), "reports": str(root / "reports")}
+
+
+def _run(workspace, *extra, json_out=True):
+    args = ["run", "sentiment", *SMALL, "--cache-dir", workspace["cache"], "--report-dir", workspace["reports"]]
+    args += list(extra)
+    if json_out:
+        args.append("--json")
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def _stdout_json(result):
+    text = result.stdout
+    return json.loads(text[text.index("{"):])
+
+
+def test_run_prints_table_and_writes_report(workspace):
+    result = _run(workspace, json_out=False)
+    out = result.stdout
+    assert "bilstm" in out and "dev acc" in out and "report:" in out
+    report = Path(out.strip().splitlines()[-1].split("report: ", 1)[1])
+    variant = report / "bilstm-fine-tuned"
+    for name in ("metrics.json", "confusion_matrix_dev.png", "confusion_matrix_test.png", "learning_curve.png",
+                 "history.json", "embeddings.json"):
+        assert (variant / name).stat().st_size > 0, name
+    metrics = json.loads((variant / "metrics.json").read_text())
+    assert set(metrics) == {"dev", "test"}
+    assert 0.0 <= metrics["dev"]["accuracy"] <= 1.0
+    emb = json.loads((variant / "embeddings.json").read_text())
+    assert {"wordsim353", "simlex999", "google_analogy"} <= set(emb["intrinsic"])
+    assert len(emb["epoch_loss"]) == 2
+    assert (report / "results.md").read_text().count("|") > 10
+
+
+def test_second_run_is_all_cache_hits_with_same_results(workspace):
+    first = _stdout_json(_run(workspace))
+    again = _stdout_json(_run(workspace))
+    runs = again["variants"][0]["stage_runs"]
+    assert [r["stage"] for r in runs] == ["tokenize", "pretrain_text", "embed", "train", "evaluate"]
+    assert all(r["hit"] for r in runs)
+    assert again["variants"][0]["metrics"] == first["variants"][0]["metrics"]
+
+
+def test_changed_model_parameter_reruns_only_downstream_stages(workspace):
+    _run(workspace)
+    changed = _stdout_json(_run(workspace, "--set", "model.pooling=mean"))
+    hits = {r["stage"]: r["hit"] for r in changed["variants"][0]["stage_runs"]}
+    assert hits == {"tokenize": True, "pretrain_text": True, "embed": True, "train": False, "evaluate": False}
+
+
+def test_changed_embed_parameter_keeps_tokenization(workspace):
+    _run(workspace)
+    changed = _stdout_json(_run(workspace, "--set", "embed.window=3"))
+    hits = {r["stage"]: r["hit"] for r in changed["variants"][0]["stage_runs"]}
+    assert hits == {"tokenize": True, "pretrain_text": True, "embed": False, "train": False, "evaluate": False}
+
+
+def test_grid_runs_variants_and_shares_stages(workspace):
+    out = _stdout_json(_run(workspace, "--grid", "model.encoder=rnn,lstm", "--grid", "model.embedding_mode=frozen"))
+    assert [v["config"]["model"]["encoder"] for v in out["variants"]] == ["rnn", "lstm"]
+    second = out["variants"][1]["stage_runs"]
+    assert {r["stage"]: r["hit"] for r in second}["embed"] is True
+
+
+def test_random_embeddings_skip_word2vec(workspace):
+    out = _stdout_json(_run(workspace, "--set", "model.embedding_mode=random"))
+    assert [r["stage"] for r in out["variants"][0]["stage_runs"]] == ["tokenize", "train", "evaluate"]
+
+
+def test_predict_and_cache_ls(workspace):
+    _run(workspace)
+    runner = CliRunner()
+    result = runner.invoke(main, ["predict", "latest", "a wonderful , moving film", "dull and tedious",
+                                  "--cache-dir", workspace["cache"], "--json"])
+    assert result.exit_code == 0, result.output
+    preds = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(preds) == 2
+    for p in preds:
+        assert p["label"] in ("negative", "positive")
+        assert sum(p["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
+    listing = runner.invoke(main, ["cache", "ls", "--cache-dir", workspace["cache"]])
+    assert listing.exit_code == 0
+    for stage in ("tokenize", "pretrain_text", "embed", "train", "evaluate"):
+        assert stage in listing.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--set", "model.encodr=lstm"], "unknown key 'model.encodr'"),
+        (["--set", "train.epochs=zero"], "train.epochs='zero' must be an integer"),
+        (["--corpus", "no_such_corpus_or_file"], "no_such_corpus_or_file"),
+    ],
+)
+def test_bad_options_give_one_line_and_exit_2(workspace, args, message):
+    result = CliRunner().invoke(main, ["run", "sentiment", *args, "--cache-dir", workspace["cache"]])
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.output
