@@ -82,6 +82,7 @@ class TrainConfigSection:
     patience: int
     max_length: int | None
     vocab_min_count: int
+    vocab_from_vectors: int
     seed: int
     device: str
     num_threads: int

@@ -272,6 +272,11 @@ def train_stage(cfg: SentimentConfig, tokens: Artifact, vectors: Artifact | None
         assert train_split is not None and dev_split is not None
         vocab = Vocab.build(train_split[0], min_count=t.vocab_min_count)
         kv = load_vectors(vectors.path) if vectors is not None else None
+        if kv is not None and t.vocab_from_vectors > 0:
+            # Words the vectors know but training never saw: with zero gradient (and weight_decay 0), Adam leaves their
+            # pretrained rows untouched, so at test time they carry meaning instead of <unk>.
+            extra = [w for w in kv.index_to_key[: t.vocab_from_vectors] if w not in vocab.stoi]
+            vocab = Vocab(vocab.itos + extra)
         dim = kv.vector_size if kv is not None else cfg.embed.vector_size
         matrix, coverage = build_embedding_matrix(vocab, kv, dim, seed=t.seed)
         if kv is not None:
