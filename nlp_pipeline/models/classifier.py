@@ -1,0 +1,221 @@
+"""Recurrent sentence classifiers: embedding → RNN / GRU / LSTM / BiLSTM encoder → pooling → linear.
+
+One config dataclass (`ClassifierConfig`, the constructor arguments saved next to the weights) and
+one module (`SequenceClassifier`), in the nanoGPT manner: a saved model is rebuilt from its config
+alone, never from the training config.
+
+Variable lengths are handled with packed sequences, so ``<pad>`` positions are never fed to the
+recurrent cell and a sequence's logits do not depend on what it was batched with.
+
+>>> import torch
+>>> config = ClassifierConfig(vocab_size=10, num_classes=2, embedding_dim=8, hidden_size=4)
+>>> model = SequenceClassifier(config).eval()
+>>> model(torch.tensor([[2, 3, 4], [5, 0, 0]]), torch.tensor([3, 1])).shape
+torch.Size([2, 2])
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from nlp_pipeline.errors import ConfigError
+from nlp_pipeline.text.vocab import Vocab
+
+if TYPE_CHECKING:
+    from gensim.models import KeyedVectors
+
+ENCODERS = ("rnn", "gru", "lstm", "bilstm")
+POOLINGS = ("last", "max", "mean")
+EMBEDDING_MODES = ("frozen", "fine-tuned", "random")
+RANDOM_INIT_RANGE = 0.25  # uniform(-a, a) for random embeddings when no pretrained vectors set the scale
+
+
+@dataclass
+class ClassifierConfig:
+    """Architecture of a `SequenceClassifier`: everything needed to rebuild it before loading weights."""
+
+    vocab_size: int  # rows of the embedding table = len(vocab); row 0 is <pad>, row 1 is <unk>
+    num_classes: int  # output size; logit i means labels[i] of the saved label list
+    embedding_dim: int = 300  # word vector size; must equal the word2vec vectors' size when they are used
+    encoder: str = "bilstm"  # rnn (tanh Elman) | gru | lstm | bilstm (forward + backward LSTM, concatenated)
+    hidden_size: int = 150  # recurrent state size per direction (a BiLSTM's features are twice this)
+    num_layers: int = 1  # stacked recurrent layers
+    dropout: float = 0.5  # on the pooled features before the output layer, and between stacked layers
+    embedding_dropout: float = 0.0  # on word vectors before the encoder; 0 = off (try 0.2-0.5 when fine-tuning)
+    pooling: str = "max"  # last (final state; BiLSTM: forward's last + backward's first) | max | mean over time
+    embedding_mode: str = "fine-tuned"  # frozen (word2vec fixed) | fine-tuned (word2vec init, trained) | random
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise `ConfigError` naming the offending key; called on construction and on load."""
+        for name, valid in (
+            ("encoder", ENCODERS),
+            ("pooling", POOLINGS),
+            ("embedding_mode", EMBEDDING_MODES),
+        ):
+            value = getattr(self, name)
+            if value not in valid:
+                raise ConfigError(f"model.{name}: {value!r} is not one of {', '.join(valid)}")
+        for name in ("vocab_size", "num_classes", "embedding_dim", "hidden_size", "num_layers"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError(f"model.{name}: must be a positive integer, got {value!r}")
+        if self.vocab_size < 2:
+            raise ConfigError(f"model.vocab_size: must be >= 2 (<pad> and <unk>), got {self.vocab_size}")
+        for name in ("dropout", "embedding_dropout"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value < 1.0:
+                raise ConfigError(f"model.{name}: must be a number in [0, 1), got {value!r}")
+
+    @property
+    def bidirectional(self) -> bool:
+        return self.encoder == "bilstm"
+
+    @property
+    def feature_size(self) -> int:
+        """Size of the pooled sentence vector fed to the output layer."""
+        return self.hidden_size * (2 if self.bidirectional else 1)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ClassifierConfig:
+        """Build from a dict (a saved ``config.json`` or pipeline overrides); unknown keys are errors."""
+        valid = [f.name for f in fields(cls)]
+        unknown = sorted(set(data) - set(valid))
+        if unknown:
+            raise ConfigError(f"model: unknown key(s) {', '.join(unknown)}; valid: {', '.join(valid)}")
+        missing = [f.name for f in fields(cls) if f.name in ("vocab_size", "num_classes") and f.name not in data]
+        if missing:
+            raise ConfigError(f"model: missing key(s) {', '.join(missing)}")
+        return cls(**data)
+
+
+_RNN_CLASSES: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM, "bilstm": nn.LSTM}
+
+
+class SequenceClassifier(nn.Module):
+    """Embedding → recurrent encoder → pooling over time → dropout → linear logits.
+
+    Parameters
+    ----------
+    config:
+        The architecture.
+    embedding_matrix:
+        ``[vocab_size, embedding_dim]`` initial word vectors (see `build_embedding_matrix`), used by the
+        ``frozen`` and ``fine-tuned`` modes and ignored by ``random``. When omitted (e.g. when loading
+        a saved model, whose weights are restored afterwards) the table starts random.
+    """
+
+    def __init__(self, config: ClassifierConfig, embedding_matrix: np.ndarray | None = None) -> None:
+        super().__init__()
+        config.validate()
+        self.config = config
+        self.embedding = nn.Embedding(config.vocab_size, config.embedding_dim, padding_idx=Vocab.PAD_INDEX)
+        with torch.no_grad():
+            if embedding_matrix is not None and config.embedding_mode != "random":
+                expected = (config.vocab_size, config.embedding_dim)
+                if tuple(embedding_matrix.shape) != expected:
+                    raise ValueError(f"embedding_matrix has shape {embedding_matrix.shape}, expected {expected}")
+                self.embedding.weight.copy_(torch.as_tensor(embedding_matrix, dtype=torch.float32))
+            else:
+                nn.init.uniform_(self.embedding.weight, -RANDOM_INIT_RANGE, RANDOM_INIT_RANGE)
+            self.embedding.weight[Vocab.PAD_INDEX].zero_()
+        if config.embedding_mode == "frozen":
+            # No gradient → no optimizer state and no update; the trainer only optimizes trainable params.
+            self.embedding.weight.requires_grad_(False)
+        self.embedding_dropout = nn.Dropout(config.embedding_dropout)
+        self.encoder = _RNN_CLASSES[config.encoder](
+            input_size=config.embedding_dim,
+            hidden_size=config.hidden_size,
+            num_layers=config.num_layers,
+            batch_first=True,
+            bidirectional=config.bidirectional,
+            dropout=config.dropout if config.num_layers > 1 else 0.0,
+        )
+        self.dropout = nn.Dropout(config.dropout)
+        self.output = nn.Linear(config.feature_size, config.num_classes)
+
+    def features(self, token_ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Pooled sentence vectors ``[B, feature_size]`` for right-padded ``token_ids [B, T]``."""
+        lengths_cpu = lengths.detach().to("cpu", torch.int64).clamp(min=1)
+        width = token_ids.size(1)
+        embedded = self.embedding_dropout(self.embedding(token_ids))
+        # A batch whose rows all have the full width needs no packing: the plain tensor path is
+        # mathematically identical and runs faster (oneDNN on CPU, one cuDNN call on GPU). Length
+        # bucketing makes such batches the common case.
+        uniform = bool((lengths_cpu == width).all())
+        if uniform:
+            outputs, state = self.encoder(embedded)
+        else:
+            packed = pack_padded_sequence(embedded, lengths_cpu, batch_first=True, enforce_sorted=False)
+            packed_out, state = self.encoder(packed)
+            outputs = None if self.config.pooling == "last" else pad_packed_sequence(packed_out, True)[0]
+
+        if self.config.pooling == "last":
+            hidden = state[0] if isinstance(state, tuple) else state  # LSTM returns (h_n, c_n)
+            # h_n holds each direction's state after its last real token: for the backward direction
+            # that is the state after reading the first token, as the packed RNN starts it at the end.
+            if self.config.bidirectional:
+                return torch.cat([hidden[-2], hidden[-1]], dim=1)
+            return hidden[-1]
+
+        assert outputs is not None
+        if uniform:
+            return outputs.amax(dim=1) if self.config.pooling == "max" else outputs.mean(dim=1)
+        lengths_dev = lengths_cpu.to(outputs.device)
+        mask = torch.arange(outputs.size(1), device=outputs.device)[None, :] < lengths_dev[:, None]
+        if self.config.pooling == "max":
+            return outputs.masked_fill(~mask.unsqueeze(-1), float("-inf")).amax(dim=1)
+        summed = (outputs * mask.unsqueeze(-1)).sum(dim=1)
+        return summed / lengths_dev.unsqueeze(-1).to(outputs.dtype)
+
+    def forward(self, token_ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Logits ``[B, num_classes]`` for right-padded ``token_ids [B, T]`` with true ``lengths [B]``."""
+        return self.output(self.dropout(self.features(token_ids, lengths)))
+
+
+def build_embedding_matrix(vocab: Vocab, vectors: KeyedVectors | None, dim: int, seed: int) -> tuple[np.ndarray, float]:
+    """Initial embedding table for ``vocab`` from word2vec ``vectors``.
+
+    Rows of words found in ``vectors`` are copied. Other rows (and ``<unk>``) are drawn from
+    ``uniform(-a, a)`` with ``a`` chosen so their variance matches the found vectors' (Kim, 2014):
+    random rows on a different scale would dominate or vanish next to the pretrained ones. With no
+    vectors ``a`` is `RANDOM_INIT_RANGE`. The ``<pad>`` row is zero.
+
+    Returns ``(matrix float32 [len(vocab), dim], coverage)``, where coverage is the fraction of the
+    vocabulary's regular words (specials excluded) found in ``vectors``; a low value usually means the
+    vectors were trained with a different tokenizer or casing.
+    """
+    if vectors is not None and vectors.vector_size != dim:
+        raise ConfigError(f"model.embedding_dim: {dim} does not match the word vectors' size {vectors.vector_size}")
+    rows: list[int] = []
+    sources: list[int] = []
+    if vectors is not None:
+        key_to_index = vectors.key_to_index
+        for row in range(2, len(vocab)):
+            source = key_to_index.get(vocab.itos[row])
+            if source is not None:
+                rows.append(row)
+                sources.append(source)
+    found = np.asarray(vectors.vectors[sources], dtype=np.float32) if rows else None
+    scale = RANDOM_INIT_RANGE
+    if found is not None and found.size > 1 and float(found.std()) > 0:
+        scale = math.sqrt(3.0) * float(found.std())
+    rng = np.random.default_rng(seed)
+    matrix = rng.uniform(-scale, scale, size=(len(vocab), dim)).astype(np.float32)
+    if found is not None:
+        matrix[rows] = found
+    matrix[Vocab.PAD_INDEX] = 0.0
+    coverage = len(rows) / max(1, len(vocab) - 2)
+    return matrix, coverage

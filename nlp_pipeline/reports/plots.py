@@ -1,0 +1,85 @@
+"""PNG plots for run reports: confusion matrix and learning curve.
+
+Figures are built with `matplotlib.figure.Figure` and saved through the Agg renderer directly, never
+through ``pyplot``: pyplot keeps global state and needs a GUI backend (or ``matplotlib.use("Agg")``,
+which would also switch the backend of a notebook that imports this module). This way plotting
+works on a headless server, in threads, and leaves the caller's matplotlib setup untouched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+
+
+def plot_confusion_matrix(
+    cm: Sequence[Sequence[int]] | np.ndarray, labels: list[str], path: str | Path, title: str = ""
+) -> Path:
+    """Heatmap of ``cm[i][j]`` = examples of true class ``i`` predicted as ``j``; returns ``path``.
+
+    Each cell shows the count and its share of the true class (row), because with unbalanced classes
+    raw counts hide a poorly recalled class.
+    """
+    matrix = np.asarray(cm, dtype=np.int64)
+    n = len(labels)
+    if matrix.shape != (n, n):
+        raise ValueError(f"confusion matrix has shape {matrix.shape}, expected ({n}, {n}) for {n} labels")
+    row_sums = matrix.sum(axis=1, keepdims=True)
+    shares = np.divide(matrix, row_sums, out=np.zeros(matrix.shape, dtype=float), where=row_sums > 0)
+
+    size = 2.0 + 0.9 * n
+    fig = Figure(figsize=(size + 1.0, size), layout="constrained")
+    ax = fig.add_subplot()
+    image = ax.imshow(shares, cmap="Blues", vmin=0.0, vmax=1.0)
+    fig.colorbar(image, ax=ax, label="share of true class")
+    for i in range(n):
+        for j in range(n):
+            color = "white" if shares[i, j] > 0.5 else "black"
+            ax.text(j, i, f"{matrix[i, j]}\n{shares[i, j]:.0%}", ha="center", va="center", color=color)
+    ax.set_xticks(range(n), labels, rotation=45 if max(map(len, labels), default=0) > 8 else 0, ha="right")
+    ax.set_yticks(range(n), labels)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    if title:
+        ax.set_title(title)
+    return _save(fig, path)
+
+
+def plot_learning_curve(history: list[dict], path: str | Path, title: str = "") -> Path:
+    """Two panels per epoch: train and dev loss; dev accuracy (and macro-F1). Returns ``path``.
+
+    ``history`` is `TrainResult.history`. The best dev-accuracy epoch — the weights that were kept — is
+    marked with a dashed line, so over-fitting after it is visible at a glance.
+    """
+    if not history:
+        raise ValueError("history is empty: nothing to plot")
+    epochs = [row["epoch"] for row in history]
+    fig = Figure(figsize=(10, 4), layout="constrained")
+    loss_ax, acc_ax = fig.subplots(1, 2)
+    loss_ax.plot(epochs, [row["train_loss"] for row in history], marker="o", label="train")
+    loss_ax.plot(epochs, [row["dev_loss"] for row in history], marker="o", label="dev")
+    loss_ax.set_title("loss")
+    acc_ax.plot(epochs, [row["dev_accuracy"] for row in history], marker="o", label="dev accuracy")
+    if all("dev_macro_f1" in row for row in history):
+        acc_ax.plot(epochs, [row["dev_macro_f1"] for row in history], marker="s", ls="--", label="dev macro-F1")
+    acc_ax.set_title("dev accuracy")
+    best = max(history, key=lambda row: row["dev_accuracy"])["epoch"]
+    for ax in (loss_ax, acc_ax):
+        ax.axvline(best, color="grey", ls=":", lw=1, label=f"best epoch ({best})")
+        ax.set_xlabel("epoch")
+        ax.set_xticks(epochs if len(epochs) <= 20 else epochs[:: max(1, len(epochs) // 10)])
+        ax.grid(alpha=0.3)
+        ax.legend()
+    if title:
+        fig.suptitle(title)
+    return _save(fig, path)
+
+
+def _save(fig: Figure, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    return path

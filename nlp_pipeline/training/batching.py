@@ -1,0 +1,87 @@
+"""Length-bucketed batches and padding for variable-length token sequences.
+
+An RNN's cost per batch is ``batch_size × longest sequence``; with random batches a single long
+phrase makes every other row pay for its padding. `bucketed_batches` sorts by length inside large
+shuffled chunks, so batches are nearly uniform in length (little padding, and packed sequences with
+one length are cheapest) while each epoch still sees a different mix of examples and batch order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+CHUNK_BATCHES = 50  # a shuffled chunk holds this many batches; sorting happens only inside a chunk
+
+
+def bucketed_batches(
+    lengths: Sequence[int],
+    batch_size: int,
+    shuffle: bool,
+    rng: np.random.Generator | None = None,
+) -> list[list[int]]:
+    """Group example indices into batches of similar length.
+
+    Parameters
+    ----------
+    lengths:
+        Length of each example (after any truncation, so buckets reflect the real cost).
+    batch_size:
+        Examples per batch; the last batch of each chunk may be smaller.
+    shuffle:
+        ``True`` for training: examples are shuffled, cut into chunks of ``CHUNK_BATCHES`` batches,
+        sorted by length within a chunk, and the resulting batches are shuffled. ``False`` (for
+        evaluation) sorts all examples by length — least padding, deterministic order.
+    rng:
+        Source of randomness when shuffling, so that a seeded run is reproducible; ``None`` uses a
+        fresh unseeded generator.
+
+    Returns
+    -------
+    A list of batches, each a list of indices into ``lengths``; every index appears exactly once.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    lens = np.asarray(lengths, dtype=np.int64)
+    n = len(lens)
+    if n == 0:
+        return []
+    if not shuffle:
+        order = np.argsort(lens, kind="stable")
+        return [order[i : i + batch_size].tolist() for i in range(0, n, batch_size)]
+
+    rng = rng if rng is not None else np.random.default_rng()
+    perm = rng.permutation(n)
+    chunk = batch_size * CHUNK_BATCHES
+    batches: list[list[int]] = []
+    for start in range(0, n, chunk):
+        idx = perm[start : start + chunk]
+        idx = idx[np.argsort(lens[idx], kind="stable")]
+        batches.extend(idx[i : i + batch_size].tolist() for i in range(0, len(idx), batch_size))
+    order = rng.permutation(len(batches))
+    return [batches[i] for i in order]
+
+
+def pad_batch(seqs: list[list[int]], max_length: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-pad index sequences with 0 (``<pad>``) into a ``[B, T]`` LongTensor, plus their lengths.
+
+    Sequences longer than ``max_length`` keep their first ``max_length`` tokens. ``T`` is the longest
+    (truncated) length in the batch, not ``max_length``, so short batches stay small. An empty sequence
+    is read as one ``<pad>`` token (length 1): packed RNNs cannot take length 0, and a zero embedding
+    is the closest thing to "no evidence".
+
+    Returns ``(token_ids [B, T] int64, lengths [B] int64)``; lengths stay on the CPU as
+    `torch.nn.utils.rnn.pack_padded_sequence` requires.
+    """
+    if max_length is not None and max_length < 1:
+        raise ValueError(f"max_length must be >= 1 or None, got {max_length}")
+    cut = [s if max_length is None else s[:max_length] for s in seqs]
+    lengths = np.fromiter((max(len(s), 1) for s in cut), dtype=np.int64, count=len(cut))
+    width = int(lengths.max()) if len(cut) else 1
+    ids = np.zeros((len(cut), width), dtype=np.int64)
+    for row, s in enumerate(cut):
+        if s:
+            ids[row, : len(s)] = s
+    return torch.from_numpy(ids), torch.from_numpy(lengths)

@@ -1,0 +1,44 @@
+"""Pick the torch device a model trains and predicts on.
+
+``"auto"`` is the default everywhere so that the same pipeline file runs on a laptop and on a GPU
+box unchanged. Asking for a device that is not there is a user error (`ConfigError`), not a silent
+fallback: a run someone believes is on the GPU should not quietly take hours on the CPU.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from nlp_pipeline.errors import ConfigError
+
+VALID_DEVICES = ("auto", "cpu", "cuda", "cuda:N", "mps")
+
+
+def resolve_device(name: str | torch.device = "auto") -> torch.device:
+    """Turn ``"auto"``, ``"cpu"``, ``"cuda"``, ``"cuda:1"`` or ``"mps"`` into a `torch.device`.
+
+    ``"auto"`` is CUDA when available, else CPU (MPS is used only when asked for: several RNN
+    kernels still fall back to the CPU there).
+    """
+    if isinstance(name, torch.device):
+        name = str(name)
+    key = str(name).strip().lower()
+    if key == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(key)
+    except (RuntimeError, ValueError):
+        raise ConfigError(f"unknown device {name!r}; valid: {', '.join(VALID_DEVICES)}") from None
+    if device.type == "cpu":
+        return device
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError(f"device {name!r} requested but CUDA is not available; use 'auto' or 'cpu'")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ConfigError(f"device {name!r} requested but only {torch.cuda.device_count()} CUDA device(s) exist")
+        return device
+    if device.type == "mps":
+        if not torch.backends.mps.is_available():
+            raise ConfigError(f"device {name!r} requested but MPS is not available; use 'auto' or 'cpu'")
+        return device
+    raise ConfigError(f"unsupported device {name!r}; valid: {', '.join(VALID_DEVICES)}")

@@ -1,0 +1,65 @@
+"""Predictor end to end: raw text → spaCy tokens → saved tiny model → labels and probabilities."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nlp_pipeline.models import ClassifierConfig, Predictor, SequenceClassifier, save_classifier
+from nlp_pipeline.text.tokenize import Tokenizer, TokenizerConfig
+from nlp_pipeline.text.vocab import Vocab
+from nlp_pipeline.training import TrainConfig, train_classifier
+
+FILLER = ["the", "film", "plot", "is", "was", "a", "story", "acting", "very", "quite", "movie", "!"]
+
+
+def _texts(n: int, seed: int) -> tuple[list[str], list[int]]:
+    rng = np.random.default_rng(seed)
+    texts, labels = [], []
+    for _ in range(n):
+        words = list(rng.choice(FILLER, size=int(rng.integers(2, 7))))
+        label = int(rng.integers(0, 2))
+        words.insert(int(rng.integers(0, len(words) + 1)), "Good" if label else "Bad")
+        texts.append(" ".join(words))
+        labels.append(label)
+    return texts, labels
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    tokenizer_config = TokenizerConfig()
+    tokenizer = Tokenizer(tokenizer_config)
+    texts, labels = _texts(200, seed=0)
+    tokens = list(tokenizer.pipe(texts))
+    vocab = Vocab.build(tokens)
+    config = ClassifierConfig(
+        vocab_size=len(vocab), num_classes=2, embedding_dim=8, hidden_size=8, embedding_mode="random", dropout=0.0
+    )
+    model = SequenceClassifier(config)
+    ids = [vocab.encode(t) for t in tokens]
+    train = TrainConfig(epochs=6, lr=1e-2, batch_size=16, num_threads=1, device="cpu", patience=0)
+    result = train_classifier(model, ids, labels, ids[:50], labels[:50], train, progress=False)
+    assert result.best_dev_accuracy == 1.0
+    directory = tmp_path_factory.mktemp("predictor") / "model"
+    meta = {"tokenizer": tokenizer_config.to_dict(), "max_length": 20}
+    save_classifier(directory, model, config, vocab, ["negative", "positive"], meta)
+    return directory
+
+
+def test_predictor_labels_raw_text(model_dir):
+    predictor = Predictor.load(model_dir)  # device="auto": CPU here, CUDA where present
+    texts = ["What a GOOD movie!", "The acting was bad.", "good"]
+    out = predictor.predict(texts)
+    assert [row["text"] for row in out] == texts
+    assert [row["label"] for row in out] == ["positive", "negative", "positive"]
+    for row in out:
+        assert set(row["probabilities"]) == {"negative", "positive"}
+        assert sum(row["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
+        assert row["probabilities"][row["label"]] > 0.5
+    assert predictor.max_length == 20
+
+
+def test_predictor_handles_empty_and_unknown_text(model_dir):
+    out = Predictor.load(model_dir, device="cpu").predict(["", "zyzzyva qwxp"])
+    assert len(out) == 2 and all(row["label"] in {"negative", "positive"} for row in out)
+    assert Predictor.load(model_dir, device="cpu").predict([]) == []

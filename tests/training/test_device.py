@@ -1,0 +1,32 @@
+"""resolve_device: auto picks CUDA only when present; asking for a missing device is a ConfigError."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from nlp_pipeline.errors import ConfigError
+from nlp_pipeline.training.device import resolve_device
+
+
+def test_auto_is_cpu_without_cuda(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("auto") == torch.device("cpu")
+    assert resolve_device("cpu") == torch.device("cpu")
+
+
+def test_auto_is_cuda_when_available(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert resolve_device("auto").type == "cuda"
+
+
+@pytest.mark.parametrize("name", ["cuda", "cuda:0"])
+def test_cuda_without_cuda_is_config_error(monkeypatch, name):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ConfigError, match="CUDA is not available"):
+        resolve_device(name)
+
+
+def test_unknown_device_lists_valid_values():
+    with pytest.raises(ConfigError, match="auto, cpu, cuda"):
+        resolve_device("gpu-please")
