@@ -77,6 +77,7 @@ class TrainConfigSection:
     epochs: int
     batch_size: int
     lr: float
+    embedding_lr_scale: float
     weight_decay: float
     clip_norm: float
     patience: int

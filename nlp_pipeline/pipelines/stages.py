@@ -297,6 +297,7 @@ def train_stage(cfg: SentimentConfig, tokens: Artifact, vectors: Artifact | None
             epochs=t.epochs,
             batch_size=t.batch_size,
             lr=t.lr,
+            embedding_lr_scale=t.embedding_lr_scale,
             weight_decay=t.weight_decay,
             clip_norm=t.clip_norm,
             patience=t.patience,

@@ -173,3 +173,19 @@ def test_train_config_and_data_errors(task):
     train_ids, train_y, _, _ = task
     with pytest.raises(DataError, match="dev split is empty"):
         train_classifier(tiny_model(), train_ids, train_y, [], [], TrainConfig(**FAST), progress=False)
+
+
+def test_embedding_lr_scale_slows_embedding_updates(task):
+    """A smaller embedding learning rate moves the pretrained rows less; scale 0 keeps them fixed."""
+    train_ids, train_y, dev_ids, dev_y = task
+    matrix = np.random.default_rng(3).normal(scale=0.3, size=(VOCAB_SIZE, 12)).astype(np.float32)
+    matrix[0] = 0
+    drift = {}
+    for scale in (1.0, 0.1, 0.0):
+        model = tiny_model(embedding_mode="random")
+        model = type(model)(type(model.config)(**{**model.config.to_dict(), "embedding_mode": "fine-tuned"}), matrix)
+        config = TrainConfig(epochs=2, lr=1e-2, embedding_lr_scale=scale, patience=0, **FAST)
+        train_classifier(model, train_ids, train_y, dev_ids, dev_y, config, progress=False)
+        drift[scale] = float((model.embedding.weight.detach() - torch.from_numpy(matrix)).abs().sum())
+    assert drift[0.0] == 0.0
+    assert 0.0 < drift[0.1] < drift[1.0]
