@@ -69,6 +69,7 @@ class ModelConfig:
     hidden_size: int
     num_layers: int
     dropout: float
+    embedding_dropout: float
     pooling: Pooling
 
 
@@ -265,7 +266,7 @@ def _check_ranges(config: Any) -> None:
             key = f"{section.name}.{f.name}"
             if f.name.endswith("fraction") and not 0.0 <= v < 1.0:
                 raise ConfigError(f"{key}={v} must be in [0, 1)")
-            if f.name == "dropout" and not 0.0 <= v < 1.0:
+            if f.name.endswith("dropout") and not 0.0 <= v < 1.0:
                 raise ConfigError(f"{key}={v} must be in [0, 1)")
             if f.name in _POSITIVE and v < 1:
                 raise ConfigError(f"{key}={v} must be at least 1")

@@ -219,3 +219,29 @@ def build_embedding_matrix(vocab: Vocab, vectors: KeyedVectors | None, dim: int,
     matrix[Vocab.PAD_INDEX] = 0.0
     coverage = len(rows) / max(1, len(vocab) - 2)
     return matrix, coverage
+
+
+def extend_vocabulary(
+    model: SequenceClassifier, vocab: Vocab, vectors: KeyedVectors, max_words: int
+) -> tuple[SequenceClassifier, Vocab, int]:
+    """Append the ``max_words`` most frequent words of ``vectors`` that ``vocab`` lacks, with their vectors.
+
+    Why after training: a word absent from the training set never gets a gradient, so (with no
+    weight decay) its row would leave training exactly as it came in. Adding the rows afterwards
+    gives the same model without paying an optimizer update over a table several times larger
+    on every step. At test time such words then carry their pretrained meaning instead of <unk>.
+    Returns the model (modified in place), the new vocabulary and the number of words added.
+    """
+    extra = [w for w in vectors.index_to_key[:max_words] if w not in vocab.stoi]
+    if not extra:
+        return model, vocab, 0
+    old = model.embedding.weight.detach()
+    rows = torch.as_tensor(np.stack([vectors[w] for w in extra]), dtype=old.dtype, device=old.device)
+    weight = torch.cat([old, rows], dim=0)
+    embedding = nn.Embedding(weight.size(0), weight.size(1), padding_idx=Vocab.PAD_INDEX).to(old.device)
+    with torch.no_grad():
+        embedding.weight.copy_(weight)
+    embedding.weight.requires_grad_(model.embedding.weight.requires_grad)
+    model.embedding = embedding
+    model.config = ClassifierConfig(**{**model.config.to_dict(), "vocab_size": weight.size(0)})
+    return model, Vocab(vocab.itos + extra), len(extra)

@@ -260,6 +260,7 @@ def train_stage(cfg: SentimentConfig, tokens: Artifact, vectors: Artifact | None
             ClassifierConfig,
             SequenceClassifier,
             build_embedding_matrix,
+            extend_vocabulary,
         )
         from nlp_pipeline.models.io import save_classifier
         from nlp_pipeline.text.vocab import Vocab
@@ -272,11 +273,6 @@ def train_stage(cfg: SentimentConfig, tokens: Artifact, vectors: Artifact | None
         assert train_split is not None and dev_split is not None
         vocab = Vocab.build(train_split[0], min_count=t.vocab_min_count)
         kv = load_vectors(vectors.path) if vectors is not None else None
-        if kv is not None and t.vocab_from_vectors > 0:
-            # Words the vectors know but training never saw: with zero gradient (and weight_decay 0), Adam leaves their
-            # pretrained rows untouched, so at test time they carry meaning instead of <unk>.
-            extra = [w for w in kv.index_to_key[: t.vocab_from_vectors] if w not in vocab.stoi]
-            vocab = Vocab(vocab.itos + extra)
         dim = kv.vector_size if kv is not None else cfg.embed.vector_size
         matrix, coverage = build_embedding_matrix(vocab, kv, dim, seed=t.seed)
         if kv is not None:
@@ -289,6 +285,7 @@ def train_stage(cfg: SentimentConfig, tokens: Artifact, vectors: Artifact | None
             hidden_size=m.hidden_size,
             num_layers=m.num_layers,
             dropout=m.dropout,
+            embedding_dropout=m.embedding_dropout,
             pooling=m.pooling,
             embedding_mode=m.embedding_mode,
         )
@@ -316,6 +313,11 @@ def train_stage(cfg: SentimentConfig, tokens: Artifact, vectors: Artifact | None
             progress=ctx.progress,
             log=ctx.log,
         )
+        added = 0
+        if kv is not None and t.vocab_from_vectors > 0:
+            model, vocab, added = extend_vocabulary(model, vocab, kv, t.vocab_from_vectors)
+            model_cfg = model.config
+            ctx.log(f"  added {added:,} words known only to the vectors (vocabulary now {len(vocab):,})")
         meta = {
             "tokenizer": tokenizer_config(cfg).to_dict(),
             "max_length": t.max_length,
@@ -330,6 +332,7 @@ def train_stage(cfg: SentimentConfig, tokens: Artifact, vectors: Artifact | None
             "train_seconds": round(result.train_seconds, 2),
             "tokens_per_second": round(result.tokens_per_second),
             "vocab_size": len(vocab),
+            "vocab_added_from_vectors": added,
             "vector_coverage": round(coverage, 4) if kv is not None else None,
             "epochs_run": len(result.history),
         }

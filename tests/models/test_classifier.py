@@ -126,3 +126,23 @@ def test_build_embedding_matrix_without_vectors_and_dim_mismatch():
     kv = KeyedVectors(vector_size=3)
     with pytest.raises(ConfigError, match="embedding_dim"):
         build_embedding_matrix(vocab, kv, dim=5, seed=1)
+
+
+def test_extend_vocabulary_appends_pretrained_rows_and_keeps_outputs():
+    from nlp_pipeline.models.classifier import extend_vocabulary
+
+    vocab = Vocab.build([["good", "film"], ["bad", "film"]])
+    kv = KeyedVectors(vector_size=4)
+    words = ["film", "great", "awful", "good"]
+    kv.add_vectors(words, np.arange(16, dtype=np.float32).reshape(4, 4))
+    torch.manual_seed(0)
+    cfg = ClassifierConfig(vocab_size=len(vocab), num_classes=2, embedding_dim=4, hidden_size=3, encoder="lstm")
+    model = SequenceClassifier(cfg).eval()
+    ids = torch.tensor([vocab.encode(["good", "film"])])
+    before = model(ids, torch.tensor([2]))
+    model, new_vocab, added = extend_vocabulary(model, vocab, kv, max_words=10)
+    assert added == 2 and new_vocab.itos[-2:] == ["great", "awful"]
+    assert model.config.vocab_size == len(new_vocab) == model.embedding.num_embeddings
+    assert torch.equal(model.embedding.weight[new_vocab.stoi["great"]], torch.tensor(kv["great"]))
+    assert torch.allclose(model(ids, torch.tensor([2])), before)  # known words unchanged
+    assert new_vocab.encode(["great"]) != [Vocab.UNK_INDEX]
