@@ -394,7 +394,7 @@ def evaluate_stage(cfg: SentimentConfig, tokens: Artifact, model_art: Artifact) 
 
     return Stage(
         name="evaluate",
-        version="1",
+        version="2",  # 2: plots keep their axis labels inside the image
         params={},
         inputs={"tokens": tokens, "model": model_art},
         build=build,

@@ -81,5 +81,5 @@ def plot_learning_curve(history: list[dict], path: str | Path, title: str = "") 
 def _save(fig: Figure, path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=120, bbox_inches="tight", pad_inches=0.15)  # keep axis labels inside the image
     return path
