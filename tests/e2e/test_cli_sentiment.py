@@ -112,6 +112,13 @@ def test_predict_and_cache_ls(workspace):
     for p in preds:
         assert p["label"] in ("negative", "positive")
         assert sum(p["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
+    texts = Path(workspace["reports"]).parent / "to_label.txt"
+    texts.write_text("a wonderful film\n\nboring\n", encoding="utf-8")
+    from_file = runner.invoke(main, ["predict", "latest", "--file", str(texts), "--cache-dir", workspace["cache"]])
+    assert from_file.exit_code == 0, from_file.output
+    assert [line.split("\t")[-1] for line in from_file.stdout.splitlines()] == ["a wonderful film", "boring"]
+    missing = runner.invoke(main, ["predict", "latest", "--file", f"{texts}.nope", "--cache-dir", workspace["cache"]])
+    assert missing.exit_code == 2 and "to_label.txt.nope" in missing.stderr
     listing = runner.invoke(main, ["cache", "ls", "--cache-dir", workspace["cache"]])
     assert listing.exit_code == 0
     for stage in ("tokenize", "pretrain_text", "embed", "train", "evaluate"):
