@@ -16,6 +16,13 @@ from nlp_pipeline.engine import Artifact, Stage, StageContext
 from nlp_pipeline.text.tokenize import Tokenizer, TokenizerConfig, read_token_lines
 
 
+def _bar(iterable, ctx: StageContext, desc: str, total: int | None = None):
+    """A tqdm progress bar over documents (off with --quiet)."""
+    from tqdm.auto import tqdm
+
+    return tqdm(iterable, desc=desc, total=total, unit="doc", disable=not ctx.progress, leave=False, mininterval=0.5)
+
+
 def tokenizer_config(cfg: SentimentConfig) -> TokenizerConfig:
     return TokenizerConfig(lowercase=cfg.tokenize.lowercase, strip_html=cfg.tokenize.strip_html)
 
@@ -58,7 +65,8 @@ def tokenize_stage(cfg: SentimentConfig) -> Stage:
             if not examples:
                 continue
             out_file = ctx.out_dir / f"{split}.tokens.txt"
-            counts = tokenizer.tokenize_to_file((e.text for e in examples), out_file)
+            texts = _bar((e.text for e in examples), ctx, f"tokenize {split}", total=len(examples))
+            counts = tokenizer.tokenize_to_file(texts, out_file)
             with open(ctx.out_dir / f"{split}.labels.txt", "w", encoding="utf-8") as fh:
                 fh.writelines(f"{e.label}\n" for e in examples)
             per_label = {lab: sum(e.label == lab for e in examples) for lab in dataset.labels}
@@ -134,7 +142,8 @@ def pretrain_text_stage(cfg: SentimentConfig) -> Stage:
             for split, examples in dataset.splits.items():
                 if split == "train":
                     continue
-                held_out.update(_doc_hash(t) for t in tokenizer.pipe(e.text for e in examples))
+                texts = _bar((e.text for e in examples), ctx, f"tokenize {name} {split}", total=len(examples))
+                held_out.update(_doc_hash(t) for t in tokenizer.pipe(texts))
         ctx.log(f"  keeping {len(held_out):,} evaluation documents ({', '.join(against)}) out of pretraining")
 
         seen: set[bytes] = set()
@@ -143,7 +152,7 @@ def pretrain_text_stage(cfg: SentimentConfig) -> Stage:
         with open(ctx.out_dir / "corpus.txt", "w", encoding="utf-8") as fh:
             for source in cfg.embed.sources:
                 kept = dropped_eval = dropped_dup = tokens = 0
-                for words in tokenizer.pipe(iter_texts(source, data_dir=data_dir)):
+                for words in tokenizer.pipe(_bar(iter_texts(source, data_dir=data_dir), ctx, f"tokenize {source}")):
                     if not words:
                         continue
                     h = _doc_hash(words)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import re
+from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from functools import lru_cache
@@ -86,10 +87,18 @@ class Tokenizer:
                 yield from _tokenize_batch(batch)
             return
         ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+        # Not pool.imap: its feeder thread drains the whole input iterator into the task queue, so a
+        # corpus larger than memory would be read into memory. A window of 2 batches per worker keeps
+        # the workers busy and memory flat, and popping in submission order keeps input order.
+        window = 2 * self.n_process
         with ctx.Pool(self.n_process) as pool:
-            # imap keeps input order and only pulls batches as workers free up.
-            for tokenized in pool.imap(_tokenize_batch, batches, chunksize=1):
-                yield from tokenized
+            pending: deque = deque()
+            for batch in batches:
+                pending.append(pool.apply_async(_tokenize_batch, (batch,)))
+                if len(pending) >= window:
+                    yield from pending.popleft().get()
+            while pending:
+                yield from pending.popleft().get()
 
     def tokenize_to_file(self, texts: Iterable[str], path: str | Path) -> dict[str, int]:
         """Stream texts to ``path``, one document a line. Returns ``{"documents": n, "tokens": n}``.
