@@ -30,6 +30,19 @@ class DataError(PipelineError):
     """Malformed or unreadable input data (empty, binary, bad encoding, missing column, unknown label)."""
 
 
+def read_json(path: str | Path, what: str):
+    """Parse a JSON file; a missing or unreadable one is a `DataError` naming it and saying ``what`` it is."""
+    import json
+
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError(f"{what} file not found", path=path) from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise DataError(f"cannot read {what}: {err}", path=path) from None
+
+
 class ConfigError(PipelineError):
     """A bad pipeline option, override key or value."""
 

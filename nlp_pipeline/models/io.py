@@ -22,7 +22,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from nlp_pipeline.errors import ConfigError, DataError
+from nlp_pipeline.errors import ConfigError, DataError, read_json
 from nlp_pipeline.models.classifier import ClassifierConfig, SequenceClassifier
 from nlp_pipeline.text.vocab import Vocab
 from nlp_pipeline.training.device import resolve_device
@@ -118,12 +118,7 @@ def load_classifier(
 
 
 def _read_config(path: Path) -> dict[str, Any]:
-    try:
-        payload = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataError("model config file not found", path=path) from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise DataError(f"cannot read model config: {err}", path=path) from None
+    payload = read_json(path, "model config")
     if not isinstance(payload, dict) or not isinstance(payload.get("model"), dict):
         raise DataError("not a classifier config: expected a JSON object with a 'model' object", path=path)
     labels = payload.get("labels")

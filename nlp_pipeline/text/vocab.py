@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
-from nlp_pipeline.errors import DataError
+from nlp_pipeline.errors import DataError, read_json
 
 _FORMAT = "nlp-pipeline-vocab"
 _VERSION = 1
@@ -96,12 +96,7 @@ class Vocab:
     def load(cls, path: str | Path) -> Vocab:
         """Read a file written by `save`. A missing or malformed file raises `DataError` naming it."""
         path = Path(path)
-        try:
-            payload = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise DataError("vocabulary file not found", path=path) from None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise DataError(f"cannot read vocabulary: {err}", path=path) from None
+        payload = read_json(path, "vocabulary")
         itos = payload.get("itos") if isinstance(payload, dict) else None
         if not isinstance(itos, list) or not all(isinstance(w, str) for w in itos):
             raise DataError("not a vocabulary file: expected a JSON object with an 'itos' list", path=path)
