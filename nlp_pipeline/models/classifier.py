@@ -4,8 +4,12 @@ One config dataclass (`ClassifierConfig`, the constructor arguments saved next t
 one module (`SequenceClassifier`), in the nanoGPT manner: a saved model is rebuilt from its config
 alone, never from the training config.
 
-Variable lengths are handled with packed sequences, so ``<pad>`` positions are never fed to the
-recurrent cell and a sequence's logits do not depend on what it was batched with.
+Variable lengths: the recurrent layers run over the right-padded batch without packing, and stay
+exact. A forward RNN's state at a real position never depends on the padding after it, and the
+backward direction reads each sequence reversed *within its own length* (see `RecurrentEncoder`),
+so a sequence's logits do not depend on what it was batched with. Why not ``pack_padded_sequence``:
+on CPU packed RNNs fall off oneDNN's fused kernels; measured here, a BiLSTM step on 128 IMDB
+reviews of up to 400 tokens took 40.7 s packed and 1.9 s unpacked (2 threads).
 
 >>> import torch
 >>> config = ClassifierConfig(vocab_size=10, num_classes=2, embedding_dim=8, hidden_size=4)
@@ -23,7 +27,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from nlp_pipeline.errors import ConfigError
 from nlp_pipeline.text.vocab import Vocab
@@ -104,6 +107,62 @@ class ClassifierConfig:
 _RNN_CLASSES: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM, "bilstm": nn.LSTM}
 
 
+def reverse_within_length(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Reverse each row's first ``lengths[b]`` steps of ``x [B, T, D]``, leaving its padding in place.
+
+    Applying it twice gives ``x`` back, so it both prepares the backward direction's input and puts
+    its outputs back in reading order.
+    """
+    steps = torch.arange(x.size(1), device=x.device)
+    reversed_index = lengths.to(x.device)[:, None] - 1 - steps[None, :]
+    index = torch.where(reversed_index >= 0, reversed_index, steps[None, :])
+    return x.gather(1, index[:, :, None].expand(-1, -1, x.size(2)))
+
+
+class RecurrentEncoder(nn.Module):
+    """Stacked uni- or bidirectional RNN / GRU / LSTM over right-padded batches, exact without packing.
+
+    Each layer has a forward cell and, when bidirectional, a backward cell that reads the sequence
+    reversed within its length; the next layer sees both directions' outputs concatenated, as in
+    ``nn.LSTM(bidirectional=True)``. Outputs at padded positions are meaningless and must be masked.
+    """
+
+    def __init__(self, cell: str, input_size: int, hidden_size: int, num_layers: int, bidirectional: bool,
+                 dropout: float) -> None:
+        super().__init__()
+        rnn_class = _RNN_CLASSES[cell]
+        directions = 2 if bidirectional else 1
+        self.forward_layers = nn.ModuleList()
+        self.backward_layers = nn.ModuleList()
+        for layer in range(num_layers):
+            size = input_size if layer == 0 else hidden_size * directions
+            self.forward_layers.append(rnn_class(size, hidden_size, batch_first=True))
+            if bidirectional:
+                self.backward_layers.append(rnn_class(size, hidden_size, batch_first=True))
+        self.between_layers = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``x [B, T, D]``, ``lengths [B]`` → (outputs ``[B, T, H·dirs]``, last states ``[B, H·dirs]``).
+
+        The last state of the forward direction is its output at the last real token; that of the
+        backward direction is its output at the first token (it has read the whole sequence then).
+        """
+        for layer, forward_rnn in enumerate(self.forward_layers):
+            if layer > 0:
+                x = self.between_layers(x)
+            outputs, _ = forward_rnn(x)
+            if self.backward_layers:
+                backward, _ = self.backward_layers[layer](reverse_within_length(x, lengths))
+                outputs = torch.cat([outputs, reverse_within_length(backward, lengths)], dim=2)
+            x = outputs
+        hidden = self.forward_layers[-1].hidden_size
+        last_index = (lengths.to(x.device) - 1).clamp(min=0)
+        last = x[torch.arange(x.size(0), device=x.device), last_index, :hidden]
+        if self.backward_layers:
+            last = torch.cat([last, x[:, 0, hidden:]], dim=1)
+        return x, last
+
+
 class SequenceClassifier(nn.Module):
     """Embedding → recurrent encoder → pooling over time → dropout → linear logits.
 
@@ -135,11 +194,11 @@ class SequenceClassifier(nn.Module):
             # No gradient → no optimizer state and no update; the trainer only optimizes trainable params.
             self.embedding.weight.requires_grad_(False)
         self.embedding_dropout = nn.Dropout(config.embedding_dropout)
-        self.encoder = _RNN_CLASSES[config.encoder](
+        self.encoder = RecurrentEncoder(
+            config.encoder,
             input_size=config.embedding_dim,
             hidden_size=config.hidden_size,
             num_layers=config.num_layers,
-            batch_first=True,
             bidirectional=config.bidirectional,
             dropout=config.dropout if config.num_layers > 1 else 0.0,
         )
@@ -148,37 +207,16 @@ class SequenceClassifier(nn.Module):
 
     def features(self, token_ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Pooled sentence vectors ``[B, feature_size]`` for right-padded ``token_ids [B, T]``."""
-        lengths_cpu = lengths.detach().to("cpu", torch.int64).clamp(min=1)
-        width = token_ids.size(1)
+        lengths = lengths.to(token_ids.device, torch.int64).clamp(min=1, max=token_ids.size(1))
         embedded = self.embedding_dropout(self.embedding(token_ids))
-        # A batch whose rows all have the full width needs no packing: the plain tensor path is
-        # mathematically identical and runs faster (oneDNN on CPU, one cuDNN call on GPU). Length
-        # bucketing makes such batches the common case.
-        uniform = bool((lengths_cpu == width).all())
-        if uniform:
-            outputs, state = self.encoder(embedded)
-        else:
-            packed = pack_padded_sequence(embedded, lengths_cpu, batch_first=True, enforce_sorted=False)
-            packed_out, state = self.encoder(packed)
-            outputs = None if self.config.pooling == "last" else pad_packed_sequence(packed_out, True)[0]
-
+        outputs, last = self.encoder(embedded, lengths)
         if self.config.pooling == "last":
-            hidden = state[0] if isinstance(state, tuple) else state  # LSTM returns (h_n, c_n)
-            # h_n holds each direction's state after its last real token: for the backward direction
-            # that is the state after reading the first token, as the packed RNN starts it at the end.
-            if self.config.bidirectional:
-                return torch.cat([hidden[-2], hidden[-1]], dim=1)
-            return hidden[-1]
-
-        assert outputs is not None
-        if uniform:
-            return outputs.amax(dim=1) if self.config.pooling == "max" else outputs.mean(dim=1)
-        lengths_dev = lengths_cpu.to(outputs.device)
-        mask = torch.arange(outputs.size(1), device=outputs.device)[None, :] < lengths_dev[:, None]
+            return last
+        mask = torch.arange(outputs.size(1), device=outputs.device)[None, :] < lengths[:, None]
         if self.config.pooling == "max":
             return outputs.masked_fill(~mask.unsqueeze(-1), float("-inf")).amax(dim=1)
         summed = (outputs * mask.unsqueeze(-1)).sum(dim=1)
-        return summed / lengths_dev.unsqueeze(-1).to(outputs.dtype)
+        return summed / lengths.unsqueeze(-1).to(outputs.dtype)
 
     def forward(self, token_ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Logits ``[B, num_classes]`` for right-padded ``token_ids [B, T]`` with true ``lengths [B]``."""

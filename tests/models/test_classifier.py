@@ -63,7 +63,7 @@ def test_bilstm_last_pooling_is_forward_last_plus_backward_first():
     seq = torch.tensor([[4, 7, 9, 2]])
     token_ids, lengths = pad_batch([[4, 7, 9, 2], [1, 3, 5, 6, 8, 10, 12]], max_length=None)
     with torch.no_grad():
-        outputs, _ = model.encoder(model.embedding(seq))  # unpadded, [1, T, 2H]
+        outputs, _ = model.encoder(model.embedding(seq), torch.tensor([4]))  # unpadded, [1, T, 2H]
         features = model.features(token_ids, lengths)[0]
     hidden = model.config.hidden_size
     expected = torch.cat([outputs[0, -1, :hidden], outputs[0, 0, hidden:]])
@@ -146,3 +146,37 @@ def test_extend_vocabulary_appends_pretrained_rows_and_keeps_outputs():
     assert torch.equal(model.embedding.weight[new_vocab.stoi["great"]], torch.tensor(kv["great"]))
     assert torch.allclose(model(ids, torch.tensor([2])), before)  # known words unchanged
     assert new_vocab.encode(["great"]) != [Vocab.UNK_INDEX]
+
+
+@pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])
+def test_recurrent_encoder_equals_torch_bidirectional_rnn_on_padded_batches(cell):
+    """Same weights as nn.LSTM(bidirectional=True, num_layers=2): identical outputs at every real position."""
+    from nlp_pipeline.models.classifier import RecurrentEncoder
+
+    torch.manual_seed(0)
+    reference = {"rnn": torch.nn.RNN, "gru": torch.nn.GRU, "lstm": torch.nn.LSTM}[cell](
+        5, 4, num_layers=2, batch_first=True, bidirectional=True
+    ).eval()
+    ours = RecurrentEncoder(cell, 5, 4, num_layers=2, bidirectional=True, dropout=0.0).eval()
+    with torch.no_grad():
+        for layer in range(2):
+            for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+                getattr(ours.forward_layers[layer], f"{name}_l0").copy_(getattr(reference, f"{name}_l{layer}"))
+                getattr(ours.backward_layers[layer], f"{name}_l0").copy_(getattr(reference, f"{name}_l{layer}_reverse"))
+    lengths = torch.tensor([6, 3, 1])
+    x = torch.randn(3, 6, 5)
+    with torch.no_grad():
+        outputs, last = ours(x, lengths)
+        for b, n in enumerate(lengths.tolist()):
+            expected, _ = reference(x[b : b + 1, :n])
+            assert torch.allclose(outputs[b, :n], expected[0], atol=1e-5)
+            assert torch.allclose(last[b], torch.cat([expected[0, -1, :4], expected[0, 0, 4:]]), atol=1e-5)
+
+
+def test_reverse_within_length_keeps_padding_and_is_its_own_inverse():
+    from nlp_pipeline.models.classifier import reverse_within_length
+
+    x = torch.tensor([[1, 2, 3, 0], [4, 5, 0, 0]]).unsqueeze(-1).float()
+    lengths = torch.tensor([3, 2])
+    assert reverse_within_length(x, lengths).squeeze(-1).tolist() == [[3, 2, 1, 0], [5, 4, 0, 0]]
+    assert torch.equal(reverse_within_length(reverse_within_length(x, lengths), lengths), x)
