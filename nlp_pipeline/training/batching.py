@@ -2,8 +2,8 @@
 
 An RNN's cost per batch is ``batch_size × longest sequence``; with random batches a single long
 phrase makes every other row pay for its padding. `bucketed_batches` sorts by length inside large
-shuffled chunks, so batches are nearly uniform in length (little padding, and packed sequences with
-one length are cheapest) while each epoch still sees a different mix of examples and batch order.
+shuffled chunks, so batches are nearly uniform in length (little padding: the encoder runs over padded
+positions and masks them) while each epoch still sees a different mix of examples and batch order.
 """
 
 from __future__ import annotations
@@ -69,11 +69,10 @@ def pad_batch(seqs: list[list[int]], max_length: int | None = None) -> tuple[tor
 
     Sequences longer than ``max_length`` keep their first ``max_length`` tokens. ``T`` is the longest
     (truncated) length in the batch, not ``max_length``, so short batches stay small. An empty sequence
-    is read as one ``<pad>`` token (length 1): packed RNNs cannot take length 0, and a zero embedding
-    is the closest thing to "no evidence".
+    is read as one ``<pad>`` token (length 1): "the last real state" needs one step, and a zero
+    embedding is the closest thing to "no evidence".
 
-    Returns ``(token_ids [B, T] int64, lengths [B] int64)``; lengths stay on the CPU as
-    `torch.nn.utils.rnn.pack_padded_sequence` requires.
+    Returns ``(token_ids [B, T] int64, lengths [B] int64)``, both on the CPU.
     """
     if max_length is not None and max_length < 1:
         raise ValueError(f"max_length must be >= 1 or None, got {max_length}")
