@@ -66,11 +66,11 @@ class TrainConfig:
         for name, positive in numbers:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-                raise ConfigError(f"training.{name}: must be a number, got {value!r}")
+                raise ConfigError(f"train.{name}: must be a number, got {value!r}")
             if value < 0 or (positive and value == 0):
-                raise ConfigError(f"training.{name}: must be {'> 0' if positive else '>= 0'}, got {value!r}")
+                raise ConfigError(f"train.{name}: must be {'> 0' if positive else '>= 0'}, got {value!r}")
         if not isinstance(self.device, str):
-            raise ConfigError(f"training.device: must be a string, got {self.device!r}")
+            raise ConfigError(f"train.device: must be a string, got {self.device!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -81,13 +81,13 @@ class TrainConfig:
         valid = [f.name for f in fields(cls)]
         unknown = sorted(set(data) - set(valid))
         if unknown:
-            raise ConfigError(f"training: unknown key(s) {', '.join(unknown)}; valid: {', '.join(valid)}")
+            raise ConfigError(f"train: unknown key(s) {', '.join(unknown)}; valid: {', '.join(valid)}")
         return cls(**data)
 
 
 def _check_int(name: str, value: Any, minimum: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"training.{name}: must be an integer >= {minimum}, got {value!r}")
+        raise ConfigError(f"train.{name}: must be an integer >= {minimum}, got {value!r}")
 
 
 @dataclass
@@ -256,7 +256,7 @@ def _train(
             f"({seconds:.1f}s, {row['tokens_per_second']:.0f} tok/s){'  *best*' if improved else ''}"
         )
         if not math.isfinite(train_loss):
-            log(f"epoch {epoch}: training loss is not finite; try a lower training.lr or training.clip_norm")
+            log(f"epoch {epoch}: training loss is not finite; try a lower train.lr or train.clip_norm")
         if improved:
             result.best_epoch, result.best_dev_accuracy = epoch, dev_accuracy
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}

@@ -166,7 +166,7 @@ def test_predict_proba_rows_follow_input_order_and_sum_to_one():
 
 
 def test_train_config_and_data_errors(task):
-    with pytest.raises(ConfigError, match="training.batch_size"):
+    with pytest.raises(ConfigError, match="train.batch_size"):
         TrainConfig(batch_size=0)
     with pytest.raises(ConfigError, match="valid: epochs"):
         TrainConfig.from_dict({"epoch": 3})
