@@ -10,7 +10,6 @@ differencing) and, with N > 1 workers, report the surviving tally × N, flagged 
 
 from __future__ import annotations
 
-import logging
 import os
 import time
 import zlib
@@ -19,8 +18,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from tqdm.auto import tqdm
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

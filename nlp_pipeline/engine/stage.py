@@ -10,10 +10,9 @@ artifact's key) and the major.minor versions of the libraries whose behaviour sh
 
 from __future__ import annotations
 
-import logging
 import shutil
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -21,8 +20,6 @@ from typing import Any
 
 from nlp_pipeline.engine.cache import Artifact, ArtifactCache
 from nlp_pipeline.engine.fingerprint import fingerprint_path, hash_json
-
-log = logging.getLogger(__name__)
 
 # Libraries whose major.minor version can change a stage's output.
 KEY_LIBRARIES = ("torch", "gensim", "spacy", "numpy", "scikit-learn")
@@ -134,9 +131,3 @@ def _describe_path(value: Path | Sequence[Path]) -> str | list[str]:
     if isinstance(value, Path | str):
         return str(value)
     return [str(p) for p in value]
-
-
-def upstream(inputs: Mapping[str, Input], name: str) -> Artifact:
-    value = inputs[name]
-    assert isinstance(value, Artifact), f"input {name!r} is not an artifact"
-    return value
