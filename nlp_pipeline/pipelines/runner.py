@@ -66,8 +66,9 @@ class PipelineResult:
     seconds: float
 
     def table(self, markdown: bool = False) -> str:
-        rows = sorted((v.row() for v in self.variants), key=lambda r: r[3] or "", reverse=True)
-        return format_table(HEADERS, rows, markdown=markdown)
+        # Best dev accuracy first; sort on the number, not its formatted string ("9.50" > "86.35").
+        ranked = sorted(self.variants, key=lambda v: v.metrics.get("dev", {}).get("accuracy", -1.0), reverse=True)
+        return format_table(HEADERS, [v.row() for v in ranked], markdown=markdown)
 
     def to_dict(self) -> dict:
         return {
@@ -150,7 +151,7 @@ def run_pipeline(
                 name=_variant_name(cfg, v),
                 overrides=overrides + v,
                 config=cfg.to_dict(),
-                metrics={k: v for k, v in arts["evaluate"].metadata.items()},
+                metrics=dict(arts["evaluate"].metadata),
                 train=arts["train"].metadata,
                 embeddings=arts["embed"].metadata if "embed" in arts else None,
                 artifacts={k: str(a.path) for k, a in arts.items()},

@@ -39,6 +39,19 @@ def _data_params(cfg: SentimentConfig) -> dict:
     }
 
 
+def _load_labelled(cfg: SentimentConfig, corpus: str):
+    """A labelled corpus split with this run's data parameters (the same carving everywhere)."""
+    from nlp_pipeline.data import load_labelled
+
+    return load_labelled(
+        corpus,
+        data_dir=cfg.data.data_dir,
+        dev_fraction=cfg.data.dev_fraction,
+        test_fraction=cfg.data.test_fraction,
+        seed=cfg.data.seed,
+    )
+
+
 # --------------------------------------------------------------------------------------------
 # tokenize: labelled corpus → <split>.tokens.txt + <split>.labels.txt
 
@@ -50,15 +63,7 @@ def tokenize_stage(cfg: SentimentConfig) -> Stage:
     tok_cfg = tokenizer_config(cfg)
 
     def build(ctx: StageContext) -> dict:
-        from nlp_pipeline.data import load_labelled
-
-        dataset = load_labelled(
-            cfg.data.corpus,
-            data_dir=data_dir,
-            dev_fraction=cfg.data.dev_fraction,
-            test_fraction=cfg.data.test_fraction,
-            seed=cfg.data.seed,
-        )
+        dataset = _load_labelled(cfg, cfg.data.corpus)
         tokenizer = Tokenizer(tok_cfg, n_process=cfg.tokenize.n_process)
         splits = {}
         for split, examples in dataset.splits.items():
@@ -69,8 +74,7 @@ def tokenize_stage(cfg: SentimentConfig) -> Stage:
             counts = tokenizer.tokenize_to_file(texts, out_file)
             with open(ctx.out_dir / f"{split}.labels.txt", "w", encoding="utf-8") as fh:
                 fh.writelines(f"{e.label}\n" for e in examples)
-            per_label = {lab: sum(e.label == lab for e in examples) for lab in dataset.labels}
-            splits[split] = {**counts, "labels": per_label}
+            splits[split] = {**counts, "labels": dataset.info["counts"][split]}
             ctx.log(f"  {split}: {counts['documents']:,} documents, {counts['tokens']:,} tokens")
         (ctx.out_dir / "labels.json").write_text(json.dumps(dataset.labels))
         return {"corpus": dataset.name, "labels": dataset.labels, "splits": splits, "info": dataset.info}
@@ -127,18 +131,12 @@ def pretrain_text_stage(cfg: SentimentConfig) -> Stage:
     against = dedup_corpora(cfg)
 
     def build(ctx: StageContext) -> dict:
-        from nlp_pipeline.data import iter_texts, load_labelled
+        from nlp_pipeline.data import iter_texts
 
         tokenizer = Tokenizer(tok_cfg, n_process=cfg.tokenize.n_process)
         held_out: set[bytes] = set()
         for name in against:
-            dataset = load_labelled(
-                name,
-                data_dir=data_dir,
-                dev_fraction=cfg.data.dev_fraction,
-                test_fraction=cfg.data.test_fraction,
-                seed=cfg.data.seed,
-            )
+            dataset = _load_labelled(cfg, name)
             for split, examples in dataset.splits.items():
                 if split == "train":
                     continue
