@@ -61,10 +61,11 @@ def run(pipeline, corpus, overrides, grid, data_dir, cache_dir, report_dir, devi
     from nlp_pipeline.pipelines import run_pipeline
 
     sets = list(overrides)
+    # Paths are quoted (a JSON string is a YAML string) so "2024" or "a: b.tsv" stay strings.
     if corpus:
-        sets.insert(0, f"data.corpus={corpus}")
+        sets.insert(0, f"data.corpus={json.dumps(corpus)}")
     if data_dir:
-        sets.insert(0, f"data.data_dir={data_dir}")
+        sets.insert(0, f"data.data_dir={json.dumps(data_dir)}")
     if device:
         sets.append(f"train.device={device}")
     log = (lambda msg: None) if quiet else (lambda msg: click.echo(msg, err=True))

@@ -51,8 +51,12 @@ class _Memo:
             return entry[2]
         return None
 
-    def put(self, p: Path, st: os.stat_result, digest: str) -> None:
+    def put(self, p: Path, st: os.stat_result, digest: str, save: bool = True) -> None:
         self.data[str(p)] = [st.st_size, st.st_mtime_ns, digest]
+        if save:
+            self.save()
+
+    def save(self) -> None:
         if self.path is None:
             return
         # Best effort: a read-only home or a concurrent writer only costs a re-hash next time.
@@ -76,14 +80,14 @@ def _memo(memo_file: Path | None) -> _Memo:
         return _memos[key]
 
 
-def fingerprint_file(path: str | Path, memo_file: Path | None = None) -> str:
+def fingerprint_file(path: str | Path, memo_file: Path | None = None, save: bool = True) -> str:
     p = Path(path).resolve()
     st = p.stat()
     memo = _memo(memo_file)
     digest = memo.get(p, st)
     if digest is None:
         digest = sha256_file(p)
-        memo.put(p, st, digest)
+        memo.put(p, st, digest, save=save)
     return digest
 
 
@@ -97,8 +101,10 @@ def fingerprint_path(path: str | Path, memo_file: Path | None = None) -> str:
     """Fingerprint a file or a folder (recursively, names included)."""
     p = Path(path)
     if p.is_dir():
+        # One memo write for the whole folder, not one per file (quadratic on large folders).
         entries = sorted(
-            (str(f.relative_to(p)), fingerprint_file(f, memo_file)) for f in p.rglob("*") if f.is_file()
+            (str(f.relative_to(p)), fingerprint_file(f, memo_file, save=False)) for f in p.rglob("*") if f.is_file()
         )
+        _memo(memo_file).save()
         return hash_json(entries)
     return fingerprint_file(p, memo_file)

@@ -61,3 +61,12 @@ def test_missing_file_for_predict(tmp_path):
                                        "--cache-dir", str(tmp_path / "cache")])
     assert result.exit_code == 2
     assert "no_model_here" in result.stderr
+
+
+def test_corpus_path_that_looks_like_yaml_stays_a_path(tmp_path, monkeypatch):
+    """A file named "2024" must not be read as the integer 2024 by the override parser."""
+    _write(tmp_path / "2024", ("text\tlabel\n" + GOOD_ROWS).encode())
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["run", "sentiment", "--corpus", "2024", "--cache-dir", str(tmp_path / "c"),
+                                       "--report-dir", str(tmp_path / "r"), *SMALL])
+    assert result.exit_code == 0, result.output

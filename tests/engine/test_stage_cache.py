@@ -138,3 +138,15 @@ def test_artifact_folder_name_is_its_key(tmp_path):
     art = run_stage(Stage("s", "1", {"x": 1}, {}, _writer([])), cache, progress=False).artifact
     assert Path(art.path).name == art.key
     assert art.manifest["params"] == {"x": 1}
+
+
+def test_folder_fingerprint_memoises_every_file(tmp_path):
+    import json
+
+    d = tmp_path / "d"
+    d.mkdir()
+    for i in range(5):
+        (d / f"{i}.txt").write_text(str(i))
+    memo = tmp_path / "memo.json"
+    fingerprint_path(d, memo)
+    assert len(json.loads(memo.read_text())) == 5
