@@ -375,18 +375,16 @@ def evaluate_stage(cfg: SentimentConfig, tokens: Artifact, model_art: Artifact) 
         labels = meta["labels"]
         index = {lab: i for i, lab in enumerate(labels)}
         results = {}
-        tokens_n = {}
         for split in ("dev", "test"):
             data = read_split(tokens, split)
             if data is None:
                 continue
-            tokens_n[split] = data[1]
             probs = predict_proba(
                 model, [vocab.encode(x) for x in data[0]], max_length=meta.get("max_length"), device=device
             )
             y_true = [index[y] for y in data[1]]
             metrics = classification_metrics(y_true, probs.argmax(axis=1).tolist(), labels)
-            results[split] = metrics
+            results[split] = {**metrics, "n": len(y_true)}
             plot_confusion_matrix(
                 metrics["confusion_matrix"], labels, ctx.out_dir / f"confusion_matrix_{split}.png",
                 title=f"{split}: accuracy {metrics['accuracy']:.3f}",
@@ -395,13 +393,13 @@ def evaluate_stage(cfg: SentimentConfig, tokens: Artifact, model_art: Artifact) 
         plot_learning_curve(history, ctx.out_dir / "learning_curve.png")
         (ctx.out_dir / "metrics.json").write_text(json.dumps(results, indent=2))
         return {
-            split: {"accuracy": r["accuracy"], "macro_f1": r["macro_f1"], "n": len(tokens_n[split])}
+            split: {"accuracy": r["accuracy"], "macro_f1": r["macro_f1"], "n": r["n"]}
             for split, r in results.items()
         }
 
     return Stage(
         name="evaluate",
-        version="2",  # 2: plots keep their axis labels inside the image
+        version="3",  # 2: plots keep axis labels inside the image; 3: metrics.json holds n per split
         params={},
         inputs={"tokens": tokens, "model": model_art},
         build=build,
