@@ -49,3 +49,14 @@ class ConfigError(PipelineError):
 
 class CorpusNotFoundError(PipelineError):
     """A corpus file could not be found locally nor downloaded."""
+
+
+class UnknownWordError(DataError):
+    """A query word that is not in the vectors' vocabulary; carries close spellings that are."""
+
+    def __init__(self, word: str, suggestions: list[str] | None = None, *, vocab_size: int | None = None) -> None:
+        self.word = word
+        self.suggestions = list(suggestions or [])
+        size = f" of {vocab_size:,} words" if vocab_size is not None else ""
+        hint = f"; did you mean: {', '.join(self.suggestions)}?" if self.suggestions else "; no close spelling in it"
+        super().__init__(f"{word!r} is not in the vocabulary{size}{hint}")

@@ -1,4 +1,4 @@
-"""Finding artifacts for users: ``cache ls`` and model references (a folder, a key or ``latest``)."""
+"""Finding artifacts for users: ``cache ls``, model and vectors references (a path, a key or ``latest``)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 from nlp_pipeline.engine import ArtifactCache
 from nlp_pipeline.engine.cache import folder_size
-from nlp_pipeline.errors import ConfigError
+from nlp_pipeline.errors import ConfigError, DataError
 from nlp_pipeline.reports.tables import format_table
 
 
@@ -27,6 +27,52 @@ def resolve_model(ref: str, cache_dir: str | Path | None = None) -> Path:
         return matches[0].path
     if not matches:
         raise ConfigError(f"{ref!r} is neither a model folder nor the key of a trained model in {store.artifacts_dir}")
+    raise ConfigError(f"key prefix {ref!r} is ambiguous: {', '.join(a.key for a in matches)}")
+
+
+VECTOR_SUFFIXES = (".bin", ".txt", ".vec", ".gz", ".bz2", ".w2v")
+
+
+def resolve_vectors(ref: str | Path | None = None, cache_dir: str | Path | None = None) -> Path:
+    """Where to read word vectors from: a word2vec file or an embed artifact folder.
+
+    ``ref`` is, in the order tried: a word2vec text or binary file (``.txt``, ``.vec``, ``.bin``;
+    gensim's and fastText's files), an artifact folder holding ``vectors.bin``, ``None`` or
+    ``latest`` (the newest embed artifact), a pipeline name (the newest embed artifact whose
+    manifest records that pipeline, else the newest embed artifact: today's manifests do not record
+    it), or the key prefix of an embed artifact. A path that does not exist is a `DataError` naming
+    it, so a typo in a file name is not reported as an unknown cache key.
+    """
+    from nlp_pipeline.config import PIPELINES_DIR
+
+    if ref is not None and str(ref) != "latest":
+        path = Path(ref).expanduser()
+        if path.is_file():
+            return path
+        if path.is_dir():
+            if not (path / "vectors.bin").is_file():
+                raise DataError("folder holds no vectors.bin (not an embed artifact)", path=path)
+            return path
+        if path.suffix in VECTOR_SUFFIXES or len(path.parts) > 1:
+            raise DataError("vectors file not found", path=path)
+    store = ArtifactCache(cache_dir)
+    embeds = [a for a in store if a.stage == "embed"]
+    newest = max(embeds, key=lambda a: a.manifest.get("created", 0), default=None)
+    if ref is None or str(ref) == "latest" or (PIPELINES_DIR / f"{ref}.yaml").is_file():
+        if ref is not None and str(ref) != "latest":
+            own = [a for a in embeds if ref in (a.manifest.get("pipeline"), a.metadata.get("pipeline"))]
+            newest = max(own, key=lambda a: a.manifest.get("created", 0), default=newest)
+        if newest is None:
+            raise ConfigError(f"no embed artifact in the cache ({store.artifacts_dir}); run a pipeline "
+                              "first or give a word2vec file")
+        return newest.path
+    ref = str(ref)
+    matches = [a for a in embeds if a.key.startswith(ref)]
+    if len(matches) == 1:
+        return matches[0].path
+    if not matches:
+        raise ConfigError(f"{ref!r} is neither a vectors file, an artifact folder, a pipeline name nor the key "
+                          f"of an embed artifact in {store.artifacts_dir}")
     raise ConfigError(f"key prefix {ref!r} is ambiguous: {', '.join(a.key for a in matches)}")
 
 
