@@ -227,13 +227,26 @@ def embed_stage(cfg: SentimentConfig, text: Artifact) -> Stage:
     def build(ctx: StageContext) -> dict:
         from nlp_pipeline.embeddings import intrinsic_scores, save_vectors, train_gensim
 
-        kv, info = train_gensim(
-            text.file("corpus.txt"),
-            params,
-            total_words=text.metadata.get("tokens"),
-            progress=ctx.progress,
-            log_fn=ctx.log,
-        )
+        if cfg.embed.engine == "torch":
+            from nlp_pipeline.embeddings.torch_engine import TorchW2VOptions, train_torch
+
+            model = train_torch(
+                text.file("corpus.txt"),
+                params,
+                options=TorchW2VOptions(device=cfg.train.device, batch_words=cfg.embed.batch_words),
+                progress=ctx.progress,
+                log_fn=ctx.log,
+                work_dir=ctx.out_dir,
+            )
+            kv, info = model.to_keyed_vectors(), model.info
+        else:
+            kv, info = train_gensim(
+                text.file("corpus.txt"),
+                params,
+                total_words=text.metadata.get("tokens"),
+                progress=ctx.progress,
+                log_fn=ctx.log,
+            )
         files = save_vectors(kv, ctx.out_dir)
         scores = intrinsic_scores(kv)
         ctx.log(
@@ -244,6 +257,8 @@ def embed_stage(cfg: SentimentConfig, text: Artifact) -> Stage:
         return {**info, "files": files, "intrinsic": scores}
 
     key_params = {k: v for k, v in asdict(params).items() if k != "workers"}
+    if cfg.embed.engine == "torch":  # gensim keys stay as they were: its cached vectors are reused
+        key_params["batch_words"] = cfg.embed.batch_words
     return Stage(
         name="embed",
         version="1",

@@ -89,6 +89,23 @@ def test_changed_embed_parameter_keeps_tokenization(workspace):
     assert hits == {"tokenize": True, "pretrain_text": True, "embed": False, "train": False, "evaluate": False}
 
 
+def test_torch_engine_trains_the_vectors_in_the_same_format(workspace):
+    _run(workspace)
+    out = _stdout_json(_run(workspace, "--set", "embed.engine=torch", "--set", "embed.workers=1"))
+    runs = {r["stage"]: r for r in out["variants"][0]["stage_runs"]}
+    assert runs["pretrain_text"]["hit"] and not runs["embed"]["hit"]  # same text, other engine
+    from gensim.models import KeyedVectors
+
+    from nlp_pipeline.engine import ArtifactCache
+
+    art = next(a for a in ArtifactCache(workspace["cache"]) if a.key == runs["embed"]["key"])
+    assert art.metadata["engine"] == "torch" and len(art.metadata["epoch_loss"]) == 2
+    kv = KeyedVectors.load_word2vec_format(str(art.path / "vectors.bin"), binary=True)
+    assert kv.vector_size == 16 and len(kv) == art.metadata["vocab_size"]
+    assert "wordsim353" in art.metadata["intrinsic"]
+    assert not [p for p in art.path.rglob("*") if p.name.endswith(".int32")]  # encoded corpus removed
+
+
 def test_grid_runs_variants_and_shares_stages(workspace):
     out = _stdout_json(_run(workspace, "--grid", "model.encoder=rnn,lstm", "--grid", "model.embedding_mode=frozen"))
     assert [v["config"]["model"]["encoder"] for v in out["variants"]] == ["rnn", "lstm"]

@@ -1,0 +1,419 @@
+"""word2vec in PyTorch: CBOW and skip-gram with negative sampling, the original algorithm, batched.
+
+What is the same as word2vec / gensim:
+- vocabulary (``min_count``, ``max_vocab_size`` pruning), frequent-word subsampling with the
+  ``sample`` formula, out-of-vocabulary and discarded words removed *before* windows are formed;
+- a dynamic window: each centre word draws ``b`` in ``[0, window)`` and uses ``window - b`` words
+  on each side, never crossing a sentence (line) boundary;
+- negatives drawn from unigram counts ^ 0.75; a negative equal to the target is skipped;
+- skip-gram trains each (context → centre) pair, CBOW the mean of the context vectors → centre,
+  and the CBOW error goes unscaled to every context vector (gensim's ``cbow_mean=1``);
+- input vectors initialised uniform in ``[-0.5/dim, 0.5/dim)``, output vectors zero;
+- plain SGD, the learning rate decaying linearly from ``alpha`` to ``min_alpha`` over all epochs.
+
+What batching changes, and why it is harmless at these batch sizes: word2vec applies each pair's
+update immediately; here ``batch_words`` centre words are scored against the same weights and
+their updates summed with ``index_add_`` (duplicates accumulate, exactly like consecutive SGD
+steps evaluated at the same point). Skip-gram draws ``negative`` negatives per *centre word* and
+shares them among that centre's context words (word2vec draws fresh ones per pair): each pair
+still sees ``negative`` negatives from the right distribution, and the centre's output rows are
+gathered once instead of once per pair. The sigmoid is exact (word2vec uses a 1000-entry table
+clipped at ±6).
+
+Why no autograd: the gradient of negative-sampling loss is two lines of algebra, and a sparse
+hand-written update with ``index_add_`` touches only the rows in the batch. Autograd with dense
+gradients would write the whole ``vocab × dim`` matrix every step.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from nlp_pipeline.embeddings.gensim_engine import Word2VecParams
+from nlp_pipeline.embeddings.w2v_corpus import (
+    EncodedCorpus,
+    W2VVocab,
+    build_vocab,
+    encode_corpus,
+    keep_probabilities,
+    negative_cumulative,
+)
+from nlp_pipeline.training.device import resolve_device
+
+CHUNK_TOKENS = 1 << 20  # tokens read from the encoded corpus at a time (4 MiB of ids)
+
+
+@dataclass
+class TorchW2VOptions:
+    """Engine settings that do not change the algorithm's definition, only how it is executed."""
+
+    device: str = "auto"
+    batch_words: int = 1024  # centre words per update
+    max_row_updates: float | None = 32.0  # cap on a row's summed updates per batch (see _row_damping)
+    chunk_tokens: int = CHUNK_TOKENS
+
+
+@dataclass
+class TorchWord2Vec:
+    """Trained weights plus the vocabulary they index. ``to_keyed_vectors()`` for gensim's API."""
+
+    vocab: W2VVocab
+    input_vectors: torch.Tensor  # the word vectors (word2vec's syn0)
+    output_vectors: torch.Tensor  # negative-sampling weights (syn1neg)
+    info: dict = field(default_factory=dict)
+
+    def to_keyed_vectors(self):
+        from gensim.models import KeyedVectors
+
+        kv = KeyedVectors(vector_size=self.input_vectors.shape[1])
+        kv.add_vectors(self.vocab.words, self.input_vectors.detach().cpu().numpy().astype(np.float32))
+        kv.allocate_vecattrs(attrs=["count"], types=[np.int64])
+        kv.expandos["count"][:] = self.vocab.counts
+        return kv
+
+
+# --------------------------------------------------------------------------------------------
+# Batch construction: subsample, shrink windows, gather contexts — all vectorised per chunk.
+
+
+def subsample(ids: torch.Tensor, keep_prob: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Boolean mask: keep each occurrence of word ``w`` with probability ``keep_prob[w]``."""
+    u = torch.rand(ids.shape[0], generator=generator, device=ids.device)
+    return u < keep_prob.index_select(0, ids)
+
+
+def sample_negatives(cumulative: torch.Tensor, shape: tuple[int, ...], generator: torch.Generator) -> torch.Tensor:
+    """Word ids drawn from the distribution whose normalised cumulative sum is ``cumulative``."""
+    u = torch.rand(shape, generator=generator, device=cumulative.device, dtype=cumulative.dtype)
+    return torch.searchsorted(cumulative, u, right=True).clamp_(max=cumulative.shape[0] - 1)
+
+
+def context_matrix(
+    ids: torch.Tensor, sentence_ids: torch.Tensor, window: int, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """For every position, the ids of its context words and a mask of the valid ones.
+
+    Returns ``(contexts, valid)``, both ``n × 2·window``: column ``j`` is offset
+    ``-window..-1, 1..window``. A context is valid when it lies in the same sentence and within
+    the centre's shrunk window ``window - b``, ``b`` uniform in ``[0, window)``.
+    """
+    n, dev = ids.shape[0], ids.device
+    offsets = torch.cat([torch.arange(-window, 0, device=dev), torch.arange(1, window + 1, device=dev)])
+    reduced = torch.randint(0, window, (n,), generator=generator, device=dev)
+    effective = window - reduced  # in [1, window]
+    positions = torch.arange(n, device=dev).unsqueeze(1) + offsets.unsqueeze(0)
+    inside = (positions >= 0) & (positions < n)
+    positions = positions.clamp_(0, max(n - 1, 0)).reshape(-1)
+    valid = inside & (offsets.abs().unsqueeze(0) <= effective.unsqueeze(1))
+    valid &= sentence_ids.index_select(0, positions).view(n, -1) == sentence_ids.unsqueeze(1)
+    return ids.index_select(0, positions).view(n, -1), valid
+
+
+# --------------------------------------------------------------------------------------------
+# The two update rules. Each returns the batch's negative-sampling loss (sum over pairs).
+
+
+def _sgns_scores_to_grad(scores: torch.Tensor, lr: float, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``g = (label - sigmoid(score)) * lr`` with label 1 in column 0 (the target), 0 elsewhere."""
+    sig = torch.sigmoid(scores)
+    grad = sig.neg_()
+    grad[..., 0] += 1.0
+    grad.mul_(mask).mul_(lr)
+    # loss: -log σ(s_pos) - Σ log σ(-s_neg), from the same scores (logsigmoid is stable)
+    signed = scores.clone()
+    signed[..., 1:].neg_()
+    loss = -(F.logsigmoid(signed) * mask).sum()
+    return grad, loss
+
+
+def _row_damping(rows: torch.Tensor, weights: torch.Tensor, vocab_size: int, cap: float | None) -> torch.Tensor | None:
+    """Per-slot factor ``min(1, cap / m)``, where ``m`` counts the batch's updates to that row.
+
+    Why: sequential SGD sees each of a frequent word's ``m`` updates after the previous one
+    moved the row; a batch sums all ``m`` computed at the same point, a step ``m`` times larger
+    along the same direction. For the top words ``m`` reaches hundreds per batch and training
+    diverges (measured: loss 5e24 with 2048 skip-gram centres per batch). Capping the summed
+    step at ``cap`` single steps only touches rows updated more than ``cap`` times in a batch —
+    function words, which get thousands of updates an epoch anyway.
+    """
+    if cap is None:
+        return None
+    counts = torch.bincount(rows, weights=weights, minlength=vocab_size)
+    return (cap / counts.index_select(0, rows).clamp_(min=1.0)).clamp_(max=1.0)
+
+
+def skipgram_step(
+    w_in: torch.Tensor,
+    w_out: torch.Tensor,
+    centres: torch.Tensor,
+    contexts: torch.Tensor,
+    valid: torch.Tensor,
+    negatives: torch.Tensor,
+    lr: float,
+    max_row_updates: float | None = None,
+) -> torch.Tensor:
+    """One batched skip-gram update: every valid context word predicts its centre word.
+
+    ``centres`` B, ``contexts``/``valid`` B×C, ``negatives`` B×K (shared by a centre's contexts).
+    """
+    targets = torch.cat([centres.unsqueeze(1), negatives], dim=1)  # B × (K+1)
+    out = F.embedding(targets, w_out)  # B × (K+1) × d
+    hidden = F.embedding(contexts, w_in)  # B × C × d
+    scores = torch.bmm(hidden, out.transpose(1, 2))  # B × C × (K+1)
+    target_ok = torch.ones_like(targets, dtype=scores.dtype)
+    target_ok[:, 1:] = (negatives != centres.unsqueeze(1)).to(scores.dtype)
+    mask = valid.to(scores.dtype).unsqueeze(2) * target_ok.unsqueeze(1)
+    grad, loss = _sgns_scores_to_grad(scores, lr, mask)
+    grad_hidden = torch.bmm(grad, out)  # B × C × d
+    grad_out = torch.bmm(grad.transpose(1, 2), hidden)  # B × (K+1) × d
+    d, vocab_size = w_in.shape[1], w_in.shape[0]
+    target_rows, context_rows = targets.reshape(-1), contexts.reshape(-1)
+    grad_out, grad_hidden = grad_out.reshape(-1, d), grad_hidden.reshape(-1, d)
+    damp = _row_damping(target_rows, mask.sum(1).reshape(-1), vocab_size, max_row_updates)
+    if damp is not None:
+        grad_out.mul_(damp.unsqueeze(1))
+        grad_hidden.mul_(_row_damping(context_rows, valid.reshape(-1).to(damp.dtype), vocab_size,
+                                      max_row_updates).unsqueeze(1))
+    w_out.index_add_(0, target_rows, grad_out)
+    w_in.index_add_(0, context_rows, grad_hidden)
+    return loss
+
+
+def cbow_step(
+    w_in: torch.Tensor,
+    w_out: torch.Tensor,
+    centres: torch.Tensor,
+    contexts: torch.Tensor,
+    valid: torch.Tensor,
+    negatives: torch.Tensor,
+    lr: float,
+    max_row_updates: float | None = None,
+) -> torch.Tensor:
+    """One batched CBOW update: the mean of the valid context vectors predicts the centre word."""
+    count = valid.sum(1)
+    keep = count > 0
+    if not bool(keep.all()):
+        centres, contexts, valid, negatives, count = (t[keep] for t in (centres, contexts, valid, negatives, count))
+    flat = valid.reshape(-1).nonzero().squeeze(1)
+    rows = flat // valid.shape[1]
+    ctx = contexts.reshape(-1).index_select(0, flat)
+    d = w_in.shape[1]
+    hidden = torch.zeros(centres.shape[0], d, dtype=w_in.dtype, device=w_in.device)
+    hidden.index_add_(0, rows, F.embedding(ctx, w_in))
+    hidden.div_(count.unsqueeze(1).to(hidden.dtype))
+    targets = torch.cat([centres.unsqueeze(1), negatives], dim=1)  # B × (K+1)
+    out = F.embedding(targets, w_out)  # B × (K+1) × d
+    scores = torch.bmm(out, hidden.unsqueeze(2)).squeeze(2)  # B × (K+1)
+    mask = torch.ones_like(scores)
+    mask[:, 1:] = (negatives != centres.unsqueeze(1)).to(scores.dtype)
+    grad, loss = _sgns_scores_to_grad(scores, lr, mask)
+    grad_hidden = torch.bmm(grad.unsqueeze(1), out).squeeze(1)  # B × d
+    grad_out = (grad.unsqueeze(2) * hidden.unsqueeze(1)).reshape(-1, d)
+    grad_ctx = grad_hidden.index_select(0, rows)
+    target_rows = targets.reshape(-1)
+    damp = _row_damping(target_rows, mask.reshape(-1), w_in.shape[0], max_row_updates)
+    if damp is not None:
+        grad_out.mul_(damp.unsqueeze(1))
+        grad_ctx.mul_(_row_damping(ctx, torch.ones_like(ctx, dtype=damp.dtype), w_in.shape[0],
+                                   max_row_updates).unsqueeze(1))
+    w_out.index_add_(0, target_rows, grad_out)
+    w_in.index_add_(0, ctx, grad_ctx)
+    return loss
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def init_weights(vocab_size: int, dim: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """word2vec's initialisation: inputs uniform in [-0.5/dim, 0.5/dim), outputs zero."""
+    gen = torch.Generator().manual_seed(seed)
+    w_in = (torch.rand(vocab_size, dim, generator=gen) - 0.5) / dim
+    return w_in, torch.zeros(vocab_size, dim)
+
+
+def train_torch(
+    corpus_file,
+    params: Word2VecParams,
+    *,
+    options: TorchW2VOptions | None = None,
+    progress: bool = True,
+    log_fn: Callable[[str], None] | None = None,
+    work_dir=None,
+) -> TorchWord2Vec:
+    """Train on a tokenized file (one sentence or document per line, tokens split on spaces).
+
+    ``params.workers`` threads (0 = all cores). With one worker the result is a function of the
+    seed alone (on CPU); with several, workers update shared weights without locks (Hogwild, as in
+    word2vec and gensim), so the last bits depend on thread timing, as with gensim.
+    """
+    options = options or TorchW2VOptions()
+    device = resolve_device(options.device)
+    workers = params.workers if params.workers > 0 else (os.cpu_count() or 1)
+    if device.type != "cpu":
+        workers = 1  # one stream of large batches keeps a GPU busy; threads would only contend
+    previous_threads = torch.get_num_threads()
+    start = time.perf_counter()
+    try:
+        vocab = build_vocab(corpus_file, params.min_count, params.max_vocab_size)
+        with tempfile.TemporaryDirectory(prefix="w2v-", dir=work_dir) as tmp:
+            encoded = encode_corpus(corpus_file, vocab, tmp)
+            prep_seconds = time.perf_counter() - start
+            # every worker thread runs its ops single-threaded: Hogwild across cores scales, while
+            # intra-op threading of small gathers and scatters does not (index_add_: 1.15x on 2
+            # threads) and collapses when the cores are shared with other processes
+            torch.set_num_threads(1)
+            model = _train_loop(vocab, encoded, params, options, device, workers, progress, log_fn)
+    finally:
+        torch.set_num_threads(previous_threads)
+    seconds = time.perf_counter() - start
+    model.info.update(
+        {
+            "engine": "torch",
+            "torch_version": torch.__version__,
+            "device": str(device),
+            "workers": workers,
+            "vocab_size": len(vocab),
+            "corpus_words": vocab.corpus_words,
+            "seconds": round(seconds, 2),
+            "prepare_seconds": round(prep_seconds, 2),
+            "words_per_second": round(vocab.corpus_words * params.epochs / seconds) if seconds > 0 else None,
+            "loss_is_estimate": False,
+            "loss_note": "exact: sum over trained pairs of -log σ(pos) - Σ log σ(-neg)",
+            "batch_words": options.batch_words,
+        }
+    )
+    return model
+
+
+@dataclass
+class _Job:
+    """A run of whole sentences, with its place in the stream (for the learning rate)."""
+
+    number: int
+    epoch: int
+    ids: np.ndarray
+    lengths: np.ndarray
+    raw_words: int
+    words_before: int  # raw words of all epochs' text before this job
+
+
+class _Trainer:
+    def __init__(self, vocab, params: Word2VecParams, options: TorchW2VOptions, device: torch.device):
+        self.params, self.options, self.device = params, options, device
+        self.vocab_size = len(vocab)
+        w_in, w_out = init_weights(len(vocab), params.vector_size, params.seed)
+        self.w_in, self.w_out = w_in.to(device), w_out.to(device)
+        self.keep_prob = torch.from_numpy(keep_probabilities(vocab.counts, params.sample)).float().to(device)
+        self.neg_cum = torch.from_numpy(negative_cumulative(vocab.counts)).to(device)
+        self.step = skipgram_step if params.sg else cbow_step
+        self.total_words = vocab.corpus_words * params.epochs
+
+    def learning_rate(self, words_before: float) -> float:
+        p = self.params
+        return max(p.min_alpha, p.alpha - (p.alpha - p.min_alpha) * words_before / self.total_words)
+
+    def run(self, job: _Job) -> tuple[float, int, float]:
+        """Train on one job; returns (loss, training examples, last learning rate)."""
+        p, dev = self.params, self.device
+        gen = torch.Generator(device=dev).manual_seed(p.seed * 1_000_003 + job.number)
+        ids = torch.from_numpy(job.ids.astype(np.int64)).to(dev)
+        lengths = torch.from_numpy(job.lengths.astype(np.int64)).to(dev)
+        sentence_ids = torch.repeat_interleave(torch.arange(len(lengths), device=dev), lengths)
+        keep = subsample(ids, self.keep_prob, gen)
+        ids, sentence_ids = ids[keep], sentence_ids[keep]
+        n = ids.shape[0]
+        if n == 0:
+            return 0.0, 0, self.learning_rate(job.words_before)
+        contexts, valid = context_matrix(ids, sentence_ids, p.window, gen)
+        negatives = sample_negatives(self.neg_cum, (n, p.negative), gen)
+        bw = self.options.batch_words
+        batches = math.ceil(n / bw)
+        loss = torch.zeros((), dtype=torch.float64, device=dev)
+        lr = 0.0
+        for b in range(batches):
+            sl = slice(b * bw, (b + 1) * bw)
+            lr = self.learning_rate(job.words_before + job.raw_words * b / batches)
+            loss += self.step(self.w_in, self.w_out, ids[sl], contexts[sl], valid[sl], negatives[sl], lr,
+                              self.options.max_row_updates)
+        examples = int(valid.sum()) if p.sg else int((valid.sum(1) > 0).sum())
+        return float(loss), examples, lr
+
+
+def _jobs(encoded: EncodedCorpus, epochs: int, chunk_tokens: int, corpus_words: int):
+    number = 0
+    for epoch in range(epochs):
+        words_before = epoch * corpus_words
+        for ids, lengths, raw_words in encoded.chunks(chunk_tokens):
+            yield _Job(number, epoch, ids, lengths, raw_words, words_before)
+            number += 1
+            words_before += raw_words
+
+
+def _train_loop(
+    vocab: W2VVocab,
+    encoded: EncodedCorpus,
+    params: Word2VecParams,
+    options: TorchW2VOptions,
+    device: torch.device,
+    workers: int,
+    progress: bool,
+    log_fn: Callable[[str], None] | None,
+) -> TorchWord2Vec:
+    trainer = _Trainer(vocab, params, options, device)
+    epoch_loss = [0.0] * params.epochs
+    epoch_examples = [0] * params.epochs
+    epoch_end = [0.0] * params.epochs
+    epoch_words = [0] * params.epochs
+    bar = tqdm(total=trainer.total_words, desc=f"embed (torch, {'skip-gram' if params.sg else 'CBOW'})",
+               unit="w", unit_scale=True, disable=not progress, smoothing=0.1)
+    t0 = time.perf_counter()
+    # smaller jobs with several workers, so that they train at nearly the same learning rate
+    chunk = options.chunk_tokens if workers == 1 else max(options.chunk_tokens // (2 * workers), 4096)
+    jobs = _jobs(encoded, params.epochs, chunk, vocab.corpus_words)
+
+    def finish(job: _Job, result: tuple[float, int, float]) -> None:
+        loss, examples, lr = result
+        epoch_loss[job.epoch] += loss
+        epoch_examples[job.epoch] += examples
+        epoch_words[job.epoch] += job.raw_words
+        bar.update(job.raw_words)
+        bar.set_postfix(lr=f"{lr:.5f}", refresh=False)
+        if epoch_words[job.epoch] == vocab.corpus_words:
+            epoch_end[job.epoch] = time.perf_counter() - t0
+            if log_fn:
+                seconds = epoch_end[job.epoch] - (epoch_end[job.epoch - 1] if job.epoch else 0.0)
+                log_fn(f"embed epoch {job.epoch + 1}/{params.epochs}: loss {epoch_loss[job.epoch]:.4g}, "
+                       f"{vocab.corpus_words / max(seconds, 1e-9):,.0f} words/s, lr {lr:.5f}")
+
+    if workers == 1:
+        for job in jobs:
+            finish(job, trainer.run(job))
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="w2v") as pool:
+            pending: list = []
+            for job in jobs:
+                pending.append((job, pool.submit(trainer.run, job)))
+                while len(pending) >= 2 * workers:  # bounded: memory stays flat
+                    done_job, future = pending.pop(0)
+                    finish(done_job, future.result())
+            for done_job, future in pending:
+                finish(done_job, future.result())
+    bar.close()
+    info = {
+        "epoch_loss": [round(x, 1) for x in epoch_loss],
+        "epoch_seconds": [round(b - a, 2) for a, b in zip([0.0, *epoch_end[:-1]], epoch_end)],
+        "epoch_examples": epoch_examples,
+    }
+    return TorchWord2Vec(vocab=vocab, input_vectors=trainer.w_in.cpu(), output_vectors=trainer.w_out.cpu(), info=info)

@@ -1,0 +1,185 @@
+"""The word2vec side of a tokenized corpus: vocabulary, subsampling table, encoded id stream.
+
+Why a separate encoded file: training reads the corpus ``epochs`` times, and turning tokens into
+ids in Python costs more than a whole epoch of vectorised training. So the corpus is read twice
+(once to count, once to encode) and every epoch streams int32 ids from a memory-mapped file in
+chunks cut at sentence boundaries. Memory grows with the vocabulary and the chunk, never with
+the corpus (10× the corpus = 10× the disk file, same RAM).
+
+Counting, pruning, sorting and the subsampling formula follow gensim 4 (``Word2Vec.scan_vocab``,
+``prepare_vocab``) so that both engines see the same vocabulary for the same parameters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from nlp_pipeline.data.readers import iter_lines
+from nlp_pipeline.errors import DataError
+
+MAX_SENTENCE_WORDS = 10_000  # gensim's corpus_file mode cuts longer lines into pieces of this size
+
+
+@dataclass
+class W2VVocab:
+    """Words sorted by descending count (ties: first seen first), as gensim sorts them."""
+
+    words: list[str]
+    counts: np.ndarray  # int64, aligned with ``words``
+    corpus_words: int  # raw tokens in the corpus, including words below min_count
+    sentences: int
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+    @property
+    def index(self) -> dict[str, int]:
+        return {w: i for i, w in enumerate(self.words)}
+
+
+def _prune(counts: dict[str, int], min_reduce: int) -> None:
+    """gensim's ``utils.prune_vocab``: drop every word seen fewer than ``min_reduce`` times."""
+    for word in [w for w, c in counts.items() if c < min_reduce]:
+        del counts[word]
+
+
+def _lines(corpus_file: str | Path) -> Iterator[tuple[int, list[str]]]:
+    """Token lists per line; a missing, binary or non-UTF-8 file is a `DataError` naming the line."""
+    for lineno, line in iter_lines(corpus_file):
+        yield lineno, line.split()
+
+
+def build_vocab(corpus_file: str | Path, min_count: int = 5, max_vocab_size: int | None = None) -> W2VVocab:
+    """Count words in one pass; keep those with ``count >= min_count``.
+
+    ``max_vocab_size`` caps memory while counting exactly as gensim does: whenever more distinct
+    words are held, the rarest are pruned with a threshold that grows by one each time (so counts
+    of rare words can end up slightly low, as in gensim and the original tool).
+    """
+    counts: dict[str, int] = {}
+    min_reduce = 1
+    corpus_words = 0
+    sentences = 0
+    for _, tokens in _lines(corpus_file):
+        for start in range(0, max(len(tokens), 1), MAX_SENTENCE_WORDS):
+            piece = tokens[start : start + MAX_SENTENCE_WORDS]
+            sentences += 1
+            corpus_words += len(piece)
+            for word in piece:
+                counts[word] = counts.get(word, 0) + 1
+        if max_vocab_size and len(counts) > max_vocab_size:
+            _prune(counts, min_reduce)
+            min_reduce += 1
+    kept = [(w, c) for w, c in counts.items() if c >= min_count]
+    kept.sort(key=lambda wc: wc[1], reverse=True)  # stable: ties keep first-seen order
+    if not kept:
+        raise DataError(
+            f"no word occurs at least min_count={min_count} times ({corpus_words:,} tokens)", path=corpus_file
+        )
+    return W2VVocab(
+        words=[w for w, _ in kept],
+        counts=np.array([c for _, c in kept], dtype=np.int64),
+        corpus_words=corpus_words,
+        sentences=sentences,
+    )
+
+
+def keep_probabilities(counts: np.ndarray, sample: float) -> np.ndarray:
+    """Probability of keeping each occurrence of a word (word2vec's subsampling formula).
+
+    With ``t = sample × (total retained words)``, a word seen ``c`` times is kept with probability
+    ``(sqrt(c / t) + 1) × t / c``, capped at 1; ``sample <= 0`` keeps everything.
+    """
+    counts = np.asarray(counts, dtype=np.float64)
+    if sample <= 0:
+        return np.ones_like(counts)
+    threshold = sample * counts.sum()
+    return np.minimum((np.sqrt(counts / threshold) + 1.0) * threshold / counts, 1.0)
+
+
+def negative_cumulative(counts: np.ndarray, power: float = 0.75) -> np.ndarray:
+    """Cumulative unigram^power distribution, normalised to 1: negatives are ``searchsorted(u)``."""
+    weights = np.asarray(counts, dtype=np.float64) ** power
+    cum = np.cumsum(weights)
+    return cum / cum[-1]
+
+
+@dataclass
+class EncodedCorpus:
+    """In-vocabulary word ids (int32) and sentence lengths, memory-mapped from disk."""
+
+    ids_path: Path
+    lengths_path: Path
+    raw_lengths_path: Path  # tokens per sentence before dropping out-of-vocabulary words
+    tokens: int
+
+    def ids(self) -> np.ndarray:
+        return np.memmap(self.ids_path, dtype=np.int32, mode="r") if self.tokens else np.zeros(0, np.int32)
+
+    def sentence_lengths(self) -> tuple[np.ndarray, np.ndarray]:
+        """(in-vocabulary tokens, raw tokens) per sentence; one int32 per sentence fits in RAM."""
+        return np.fromfile(self.lengths_path, dtype=np.int32), np.fromfile(self.raw_lengths_path, dtype=np.int32)
+
+    def chunks(self, chunk_tokens: int) -> Iterator[tuple[np.ndarray, np.ndarray, int]]:
+        """Yield ``(ids, sentence_lengths, raw_words)`` for runs of whole sentences ≈ chunk_tokens long."""
+        lengths, raw = self.sentence_lengths()
+        ids = self.ids()
+        ends = np.cumsum(lengths, dtype=np.int64)
+        raw_ends = np.cumsum(raw, dtype=np.int64)
+        start_sent, start_tok, start_raw = 0, 0, 0
+        n = len(lengths)
+        while start_sent < n:
+            # last sentence whose end lies within start_tok + chunk_tokens (at least one sentence)
+            stop = int(np.searchsorted(ends, start_tok + chunk_tokens, side="right"))
+            stop = max(stop, start_sent + 1)
+            end_tok = int(ends[stop - 1])
+            end_raw = int(raw_ends[stop - 1])
+            yield (
+                np.asarray(ids[start_tok:end_tok]),
+                lengths[start_sent:stop],
+                end_raw - start_raw,
+            )
+            start_sent, start_tok, start_raw = stop, end_tok, end_raw
+
+
+def encode_corpus(corpus_file: str | Path, vocab: W2VVocab, out_dir: str | Path) -> EncodedCorpus:
+    """Second pass: write the ids of in-vocabulary words, sentence by sentence, to ``out_dir``.
+
+    Out-of-vocabulary words are dropped before windows are formed, as in word2vec and gensim.
+    Written in blocks, so memory stays flat whatever the corpus size.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    index = vocab.index
+    get = index.get
+    paths = (out_dir / "ids.int32", out_dir / "lengths.int32", out_dir / "raw_lengths.int32")
+    total = 0
+    block: list[int] = []
+    lengths: list[int] = []
+    raw_lengths: list[int] = []
+    with open(paths[0], "wb") as f_ids, open(paths[1], "wb") as f_len, open(paths[2], "wb") as f_raw:
+
+        def flush() -> None:
+            np.asarray(block, dtype=np.int32).tofile(f_ids)
+            np.asarray(lengths, dtype=np.int32).tofile(f_len)
+            np.asarray(raw_lengths, dtype=np.int32).tofile(f_raw)
+            block.clear()
+            lengths.clear()
+            raw_lengths.clear()
+
+        for _, tokens in _lines(corpus_file):
+            for start in range(0, max(len(tokens), 1), MAX_SENTENCE_WORDS):
+                piece = tokens[start : start + MAX_SENTENCE_WORDS]
+                ids = [i for i in map(get, piece) if i is not None]
+                block.extend(ids)
+                lengths.append(len(ids))
+                raw_lengths.append(len(piece))
+                total += len(ids)
+            if len(block) >= 1 << 20:
+                flush()
+        flush()
+    return EncodedCorpus(*paths, tokens=total)

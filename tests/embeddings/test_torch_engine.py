@@ -1,0 +1,210 @@
+"""The PyTorch word2vec engine: formulas, planted structure, gensim compatibility, reproducibility."""
+
+import dataclasses
+import random
+
+import numpy as np
+import pytest
+import torch
+from gensim.models import KeyedVectors, Word2Vec
+from gensim.test.utils import datapath
+
+from nlp_pipeline.embeddings import Word2VecParams, save_vectors
+from nlp_pipeline.embeddings.torch_engine import (
+    TorchW2VOptions,
+    context_matrix,
+    sample_negatives,
+    subsample,
+    train_torch,
+)
+from nlp_pipeline.embeddings.w2v_corpus import (
+    build_vocab,
+    encode_corpus,
+    keep_probabilities,
+    negative_cumulative,
+)
+from nlp_pipeline.errors import DataError
+
+LEE = datapath("lee_background.cor")
+
+
+# -- vocabulary and the subsampling table, against gensim itself -----------------------------
+
+
+@pytest.mark.parametrize("max_vocab_size", [None, 3000])
+def test_vocabulary_matches_gensim(max_vocab_size):
+    vocab = build_vocab(LEE, min_count=3, max_vocab_size=max_vocab_size)
+    model = Word2Vec(min_count=3, max_vocab_size=max_vocab_size, sample=1e-3)
+    model.build_vocab(corpus_file=LEE)
+    assert sorted(vocab.words) == sorted(model.wv.index_to_key)
+    counts = dict(zip(vocab.words, vocab.counts.tolist()))
+    assert all(counts[w] == model.wv.get_vecattr(w, "count") for w in vocab.words)
+    assert vocab.corpus_words == model.corpus_total_words
+    assert list(vocab.counts) == sorted(vocab.counts, reverse=True)
+
+
+def test_keep_probabilities_follow_word2vecs_formula_and_gensims_table():
+    vocab = build_vocab(LEE, min_count=3)
+    sample = 1e-3
+    keep = keep_probabilities(vocab.counts, sample)
+    t = sample * vocab.counts.sum()
+    for c, k in zip(vocab.counts[:50], keep[:50]):
+        assert k == pytest.approx(min(1.0, (np.sqrt(c / t) + 1) * t / c))
+    model = Word2Vec(min_count=3, sample=sample)
+    model.build_vocab(corpus_file=LEE)
+    gensim_keep = np.array([model.wv.get_vecattr(w, "sample_int") for w in vocab.words]) / 2**32
+    assert np.allclose(keep, gensim_keep, atol=1e-6)
+    assert keep[0] < 0.2 and keep[-1] == 1.0  # frequent words dropped often, rare words never
+    assert np.all(keep_probabilities(vocab.counts, 0) == 1.0)
+
+
+def test_subsampling_keeps_words_at_the_formulas_rate():
+    keep_prob = torch.tensor([0.1, 0.5, 1.0])
+    ids = torch.arange(3).repeat(100_000)
+    kept = subsample(ids, keep_prob, torch.Generator().manual_seed(0))
+    rates = torch.bincount(ids[kept], minlength=3).double() / 100_000
+    assert torch.allclose(rates, keep_prob.double(), atol=0.005)
+
+
+def test_negatives_follow_unigram_to_the_three_quarters():
+    counts = np.array([1000, 300, 100, 10, 1])
+    cum = torch.from_numpy(negative_cumulative(counts))
+    draws = sample_negatives(cum, (400_000,), torch.Generator().manual_seed(1))
+    freq = torch.bincount(draws, minlength=5).double().numpy() / draws.numel()
+    expected = counts**0.75 / (counts**0.75).sum()
+    assert np.allclose(freq, expected, atol=0.003)
+    assert freq[4] > 0  # the rarest word can be drawn
+
+
+# -- dynamic window ----------------------------------------------------------------------------
+
+
+def test_window_shrinks_uniformly_and_never_crosses_a_sentence():
+    window = 4
+    ids = torch.arange(10_000)
+    sentences = torch.arange(10_000) // 50  # sentences of 50 words
+    contexts, valid = context_matrix(ids, sentences, window, torch.Generator().manual_seed(2))
+    offsets = torch.tensor([-4, -3, -2, -1, 1, 2, 3, 4])
+    assert torch.equal(contexts[valid], (ids.unsqueeze(1) + offsets)[valid])  # the right neighbours
+    assert torch.equal(sentences[contexts][valid], sentences.unsqueeze(1).expand_as(contexts)[valid])
+    # away from sentence edges, a centre uses r words each side, r uniform in 1..window
+    middle = (ids % 50 >= window) & (ids % 50 < 50 - window)
+    left = valid[middle][:, :window].sum(1)
+    right = valid[middle][:, window:].sum(1)
+    assert torch.equal(left, right)
+    share = torch.bincount(left, minlength=window + 1)[1:].double() / left.numel()
+    assert torch.allclose(share, torch.full((window,), 1 / window, dtype=torch.float64), atol=0.02)
+    # the shrunk window is contiguous: offset ±k used only if every closer offset is
+    assert torch.all(valid[middle][:, window - 1] >= valid[middle][:, 0])
+
+
+# -- training ------------------------------------------------------------------------------------
+
+
+def planted_corpus(path, sentences=3000, seed=0):
+    """Four topics; a sentence mixes words of one topic only, so topic mates co-occur."""
+    rng = random.Random(seed)
+    topics = [[f"{name}{i}" for i in range(6)] for name in ("fruit", "tool", "city", "color")]
+    with open(path, "w") as fh:
+        for _ in range(sentences):
+            topic = rng.choice(topics)
+            fh.write(" ".join(rng.choice(topic) for _ in range(12)) + "\n")
+    return topics
+
+
+@pytest.mark.parametrize("sg", [1, 0])
+def test_planted_cooccurrence_puts_topic_mates_nearest(tmp_path, sg):
+    topics = planted_corpus(tmp_path / "planted.txt")
+    params = Word2VecParams(sg=sg, vector_size=16, window=3, negative=5, min_count=1, sample=0, epochs=3,
+                            workers=1, seed=3)
+    model = train_torch(tmp_path / "planted.txt", params, options=TorchW2VOptions(batch_words=64), progress=False)
+    kv = model.to_keyed_vectors()
+    for topic in topics:
+        for word in topic:
+            neighbours = [w for w, _ in kv.most_similar(word, topn=5)]
+            assert set(neighbours) <= set(topic), (word, neighbours)
+    losses = model.info["epoch_loss"]
+    assert len(losses) == 3 and losses[-1] < losses[0]
+
+
+@pytest.fixture(scope="module")
+def lee_model():
+    params = Word2VecParams(vector_size=24, epochs=2, min_count=3, workers=1, seed=5)
+    return params, train_torch(LEE, params, progress=False)
+
+
+def test_fixed_seed_reproduces_vectors_on_cpu(lee_model):
+    params, model = lee_model
+    again = train_torch(LEE, params, progress=False)
+    assert torch.equal(again.input_vectors, model.input_vectors)
+    other = train_torch(LEE, dataclasses.replace(params, seed=6), progress=False)
+    assert not torch.allclose(other.input_vectors, model.input_vectors)
+
+
+def test_output_is_the_gensim_artifact_format(lee_model, tmp_path):
+    _, model = lee_model
+    files = save_vectors(model.to_keyed_vectors(), tmp_path)
+    loaded = KeyedVectors.load_word2vec_format(str(tmp_path / files["vectors"]), binary=True)
+    assert loaded.index_to_key == model.vocab.words
+    assert np.allclose(loaded.vectors, model.input_vectors.numpy())
+    counts = dict(line.split("\t") for line in (tmp_path / files["words"]).read_text().splitlines())
+    assert int(counts["the"]) == model.vocab.counts[model.vocab.index["the"]]
+
+
+def test_info_reports_speed_loss_and_examples(lee_model):
+    params, model = lee_model
+    info = model.info
+    assert info["engine"] == "torch" and info["device"] == "cpu" and info["workers"] == 1
+    assert info["words_per_second"] > 0 and info["corpus_words"] == build_vocab(LEE, 3).corpus_words
+    assert len(info["epoch_loss"]) == params.epochs and info["epoch_loss"][-1] < info["epoch_loss"][0]
+    assert all(n > 0 for n in info["epoch_examples"])
+
+
+def test_hogwild_workers_train_as_well(tmp_path):
+    topics = planted_corpus(tmp_path / "planted.txt", sentences=2000)
+    params = Word2VecParams(sg=1, vector_size=16, window=3, min_count=1, sample=0, epochs=3, workers=2, seed=3)
+    model = train_torch(tmp_path / "planted.txt", params,
+                        options=TorchW2VOptions(batch_words=64, chunk_tokens=4096), progress=False)
+    kv = model.to_keyed_vectors()
+    assert model.info["workers"] == 2
+    hits = sum(set(w for w, _ in kv.most_similar(t[0], topn=5)) <= set(t) for t in topics)
+    assert hits == len(topics)
+
+
+# -- streaming -----------------------------------------------------------------------------------
+
+
+def test_encoded_corpus_streams_in_bounded_chunks_of_whole_sentences(tmp_path):
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("a b c\n\nb c d e\nzz a\n" * 500)
+    vocab = build_vocab(corpus, min_count=2)
+    assert "zz" in vocab.words and vocab.sentences == 2000
+    encoded = encode_corpus(corpus, vocab, tmp_path / "enc")
+    chunks = list(encoded.chunks(100))
+    assert sum(len(ids) for ids, _, _ in chunks) == encoded.tokens == 9 * 500
+    assert sum(raw for _, _, raw in chunks) == vocab.corpus_words
+    assert max(len(ids) for ids, _, _ in chunks) <= 100
+    for ids, lengths, _ in chunks:
+        assert lengths.sum() == len(ids)  # chunks end on sentence boundaries
+    first = chunks[0][0][:3]
+    assert [vocab.words[i] for i in first] == ["a", "b", "c"]
+
+
+def test_long_lines_are_cut_like_gensim(tmp_path):
+    corpus = tmp_path / "long.txt"
+    corpus.write_text(" ".join(["w"] * 25_000) + "\n")
+    vocab = build_vocab(corpus, min_count=1)
+    assert vocab.sentences == 3 and vocab.corpus_words == 25_000
+
+
+def test_bad_corpora_are_clear_errors(tmp_path):
+    with pytest.raises(DataError, match="missing.txt"):
+        build_vocab(tmp_path / "missing.txt")
+    rare = tmp_path / "rare.txt"
+    rare.write_text("one two three\n")
+    with pytest.raises(DataError, match="min_count=5"):
+        build_vocab(rare, min_count=5)
+    binary = tmp_path / "binary.txt"
+    binary.write_bytes(b"ok line\n\xff\xfebad\n")
+    with pytest.raises(DataError, match=r"binary.txt:2: not valid utf-8"):
+        build_vocab(binary, min_count=1)
