@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # torch first, pinned to the CPU wheel: a loose range with no torch installed pulls GBs of CUDA packages.
 TORCH  ?= torch==2.13.0
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test lint bench bench-word2vec bench-similarity clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,12 @@ lint: install
 
 bench: install  ## classifier training throughput (tokens/s) per encoder
 	$(BIN)/python benchmarks/bench_classifier.py
+
+bench-word2vec: install  ## our PyTorch word2vec vs gensim on 20M IMDB tokens (words/s, memory, quality; ~20 min)
+	$(BIN)/python benchmarks/bench_word2vec.py
+
+bench-similarity: install  ## batched similarity queries vs gensim most_similar (queries/s, same top 10)
+	$(BIN)/python benchmarks/bench_similarity.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -22,6 +22,7 @@ from nlp_pipeline.data.readers import iter_lines
 from nlp_pipeline.errors import DataError
 
 MAX_SENTENCE_WORDS = 10_000  # gensim's corpus_file mode cuts longer lines into pieces of this size
+MAX_CHUNK_SENTENCES = 1 << 16  # sentence lengths read per chunk (bounds memory for one-word lines)
 
 
 @dataclass
@@ -131,30 +132,32 @@ class EncodedCorpus:
     def ids(self) -> np.ndarray:
         return np.memmap(self.ids_path, dtype=np.int32, mode="r") if self.tokens else np.zeros(0, np.int32)
 
-    def sentence_lengths(self) -> tuple[np.ndarray, np.ndarray]:
-        """(in-vocabulary tokens, raw tokens) per sentence; one int32 per sentence fits in RAM."""
-        return np.fromfile(self.lengths_path, dtype=np.int32), np.fromfile(self.raw_lengths_path, dtype=np.int32)
-
     def chunks(self, chunk_tokens: int) -> Iterator[tuple[np.ndarray, np.ndarray, int]]:
-        """Yield ``(ids, sentence_lengths, raw_words)`` for runs of whole sentences ≈ chunk_tokens long."""
-        lengths, raw = self.sentence_lengths()
+        """Yield ``(ids, sentence_lengths, raw_words)`` for runs of whole sentences ≈ chunk_tokens long.
+
+        Sentence lengths are read through memory maps, a block at a time: nothing here grows
+        with the corpus (a chunk also holds at most ``MAX_CHUNK_SENTENCES`` sentences).
+        """
+        lengths, raw = self._memmap(self.lengths_path), self._memmap(self.raw_lengths_path)
         ids = self.ids()
-        ends = np.cumsum(lengths, dtype=np.int64)
-        raw_ends = np.cumsum(raw, dtype=np.int64)
-        start_sent, start_tok, start_raw = 0, 0, 0
-        n = len(lengths)
-        while start_sent < n:
-            # last sentence whose end lies within start_tok + chunk_tokens (at least one sentence)
-            stop = int(np.searchsorted(ends, start_tok + chunk_tokens, side="right"))
-            stop = max(stop, start_sent + 1)
-            end_tok = int(ends[stop - 1])
-            end_raw = int(raw_ends[stop - 1])
+        start_sent, start_tok = 0, 0
+        while start_sent < len(lengths):
+            block = np.asarray(lengths[start_sent : start_sent + MAX_CHUNK_SENTENCES], dtype=np.int64)
+            ends = np.cumsum(block)
+            stop = max(int(np.searchsorted(ends, chunk_tokens, side="right")), 1)  # at least one sentence
+            end_tok = start_tok + int(ends[stop - 1])
             yield (
                 np.asarray(ids[start_tok:end_tok]),
-                lengths[start_sent:stop],
-                end_raw - start_raw,
+                block[:stop].astype(np.int32),
+                int(np.asarray(raw[start_sent : start_sent + stop], dtype=np.int64).sum()),
             )
-            start_sent, start_tok, start_raw = stop, end_tok, end_raw
+            start_sent, start_tok = start_sent + stop, end_tok
+
+    @staticmethod
+    def _memmap(path: Path) -> np.ndarray:
+        if path.stat().st_size == 0:  # np.memmap refuses empty files
+            return np.zeros(0, dtype=np.int32)
+        return np.memmap(path, dtype=np.int32, mode="r")
 
 
 def encode_corpus(corpus_file: str | Path, vocab: W2VVocab, out_dir: str | Path) -> EncodedCorpus:
@@ -190,7 +193,7 @@ def encode_corpus(corpus_file: str | Path, vocab: W2VVocab, out_dir: str | Path)
                 lengths.append(len(ids))
                 raw_lengths.append(len(piece))
                 total += len(ids)
-            if len(block) >= 1 << 20:
+            if len(block) >= 1 << 20 or len(lengths) >= MAX_CHUNK_SENTENCES:
                 flush()
         flush()
     return EncodedCorpus(*paths, tokens=total)

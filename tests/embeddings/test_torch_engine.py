@@ -191,6 +191,20 @@ def test_encoded_corpus_streams_in_bounded_chunks_of_whole_sentences(tmp_path):
     assert [vocab.words[i] for i in first] == ["a", "b", "c"]
 
 
+def test_chunks_also_bound_the_number_of_sentences(tmp_path, monkeypatch):
+    import nlp_pipeline.embeddings.w2v_corpus as w2v_corpus
+
+    monkeypatch.setattr(w2v_corpus, "MAX_CHUNK_SENTENCES", 7)
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("x\n" * 30 + "a b\n" * 40)  # 'x' is below min_count: 30 empty sentences
+    vocab = build_vocab(corpus, min_count=31)
+    encoded = encode_corpus(corpus, vocab, tmp_path / "enc")
+    chunks = list(encoded.chunks(1000))
+    assert max(len(lengths) for _, lengths, _ in chunks) <= 7
+    assert sum(len(lengths) for _, lengths, _ in chunks) == 70
+    assert sum(raw for _, _, raw in chunks) == 110 and sum(len(ids) for ids, _, _ in chunks) == 80
+
+
 def test_long_lines_are_cut_like_gensim(tmp_path):
     corpus = tmp_path / "long.txt"
     corpus.write_text(" ".join(["w"] * 25_000) + "\n")
