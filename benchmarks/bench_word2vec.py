@@ -90,20 +90,21 @@ def run_child(spec: dict) -> dict:
     return result
 
 
-def profile(corpus: Path, params, batch_words: int, seconds: float = 20.0) -> None:
+def profile(corpus: Path, params, batch_words: int | None, seconds: float = 20.0) -> None:
     """Where our engine's time goes: torch profiler over ~`seconds` of single-worker training."""
     import torch
     from torch.profiler import ProfilerActivity
     from torch.profiler import profile as torch_profile
 
-    from nlp_pipeline.embeddings.torch_engine import TorchW2VOptions, _jobs, _Trainer
+    from nlp_pipeline.embeddings.torch_engine import DEFAULT_BATCH_WORDS, TorchW2VOptions, _jobs, _Trainer
     from nlp_pipeline.embeddings.w2v_corpus import build_vocab, encode_corpus
 
     torch.set_num_threads(1)
     vocab = build_vocab(corpus, params.min_count)
     with tempfile.TemporaryDirectory() as tmp:
         encoded = encode_corpus(corpus, vocab, tmp)
-        trainer = _Trainer(vocab, params, TorchW2VOptions(batch_words=batch_words), torch.device("cpu"))
+        options = TorchW2VOptions(batch_words=batch_words or DEFAULT_BATCH_WORDS[params.sg])
+        trainer = _Trainer(vocab, params, options, torch.device("cpu"))
         jobs = _jobs(encoded, 1, 1 << 18, vocab.corpus_words)
         words, t0 = 0, time.perf_counter()
         with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
@@ -127,7 +128,7 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--dim", type=int, default=100)
     ap.add_argument("--workers", type=int, default=0, help="threads for both engines; 0 = all cores")
-    ap.add_argument("--batch-words", type=int, default=1024, help="torch engine: centre words per update")
+    ap.add_argument("--batch-words", type=int, help="torch engine: centre words per update (default: by architecture)")
     ap.add_argument("--device", default="cpu", help="torch engine device (cpu, cuda, auto)")
     ap.add_argument("--profile", action="store_true", help="profile our engine instead of comparing")
     ap.add_argument("--json", help="also write the results here")

@@ -60,7 +60,7 @@ class EmbedConfig:
     max_vocab_size: int | None
     workers: int
     seed: int
-    batch_words: int
+    batch_words: int | None
 
 
 @dataclass

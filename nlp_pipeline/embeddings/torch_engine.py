@@ -27,6 +27,7 @@ gradients would write the whole ``vocab × dim`` matrix every step.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import tempfile
@@ -51,6 +52,11 @@ from nlp_pipeline.embeddings.w2v_corpus import (
 from nlp_pipeline.training.device import resolve_device
 
 CHUNK_TOKENS = 1 << 20  # tokens read from the encoded corpus at a time (4 MiB of ids)
+# Centre words per batched update, by architecture (sg=1, cbow=0): the fastest on the IMDB benchmark
+# with unchanged quality. A skip-gram centre trains ~6 pairs, a CBOW centre one example. Measured
+# (2 cores, 20M tokens): CBOW 746k words/s at 1024, 795k at 2048, 636k at 4096 (cache misses),
+# analogies 24.1% for all three.
+DEFAULT_BATCH_WORDS = {1: 1024, 0: 2048}
 
 
 @dataclass
@@ -58,7 +64,7 @@ class TorchW2VOptions:
     """Engine settings that do not change the algorithm's definition, only how it is executed."""
 
     device: str = "auto"
-    batch_words: int = 1024  # centre words per update
+    batch_words: int | None = None  # centre words per update; None: DEFAULT_BATCH_WORDS[sg]
     max_row_updates: float | None = 32.0  # cap on a row's summed updates per batch (see _row_damping)
     chunk_tokens: int = CHUNK_TOKENS
 
@@ -255,6 +261,8 @@ def train_torch(
     word2vec and gensim), so the last bits depend on thread timing, as with gensim.
     """
     options = options or TorchW2VOptions()
+    if options.batch_words is None:
+        options = dataclasses.replace(options, batch_words=DEFAULT_BATCH_WORDS[params.sg])
     device = resolve_device(options.device)
     workers = params.workers if params.workers > 0 else (os.cpu_count() or 1)
     if device.type != "cpu":
