@@ -154,7 +154,7 @@ def _row_damping(rows: torch.Tensor, weights: torch.Tensor, vocab_size: int, cap
     """
     if cap is None:
         return None
-    counts = torch.bincount(rows, weights=weights, minlength=vocab_size)
+    counts = torch.bincount(rows, weights=weights, minlength=vocab_size).to(weights.dtype)
     return (cap / counts.index_select(0, rows).clamp_(min=1.0)).clamp_(max=1.0)
 
 
@@ -210,6 +210,8 @@ def cbow_step(
     keep = count > 0
     if not bool(keep.all()):
         centres, contexts, valid, negatives, count = (t[keep] for t in (centres, contexts, valid, negatives, count))
+        if centres.shape[0] == 0:  # one-word sentences only: nothing to predict from
+            return torch.zeros((), dtype=w_in.dtype, device=w_in.device)
     ctx = contexts.reshape(-1).index_select(0, valid.reshape(-1).nonzero().squeeze(1))  # row by row
     offsets = torch.zeros_like(count)
     torch.cumsum(count[:-1], 0, out=offsets[1:])

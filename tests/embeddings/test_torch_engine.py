@@ -205,6 +205,16 @@ def test_chunks_also_bound_the_number_of_sentences(tmp_path, monkeypatch):
     assert sum(raw for _, _, raw in chunks) == 110 and sum(len(ids) for ids, _, _ in chunks) == 80
 
 
+@pytest.mark.parametrize("sg", [1, 0])
+def test_one_word_sentences_train_nothing_and_do_not_fail(tmp_path, sg):
+    corpus = tmp_path / "one.txt"
+    corpus.write_text("a\nb\na\nb\nc\n")
+    params = Word2VecParams(sg=sg, vector_size=4, min_count=1, sample=0, epochs=1, workers=1)
+    model = train_torch(corpus, params, progress=False)
+    assert model.info["epoch_loss"] == [0.0] and model.info["epoch_examples"] == [0]
+    assert torch.count_nonzero(model.output_vectors) == 0  # no context, no update
+
+
 def test_long_lines_are_cut_like_gensim(tmp_path):
     corpus = tmp_path / "long.txt"
     corpus.write_text(" ".join(["w"] * 25_000) + "\n")
