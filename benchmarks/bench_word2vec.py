@@ -61,7 +61,8 @@ def train_one(spec: dict) -> dict:
         kv, info = train_gensim(spec["corpus"], params, progress=False)
     else:
         model = train_torch(spec["corpus"], params, progress=False,
-                            options=TorchW2VOptions(device=spec["device"], batch_words=spec["batch_words"]))
+                            options=TorchW2VOptions(device=spec["device"], batch_words=spec["batch_words"],
+                                                    **spec.get("options", {})))
         kv, info = model.to_keyed_vectors(), model.info
     scores = intrinsic_scores(kv)
     return {
@@ -96,14 +97,21 @@ def profile(corpus: Path, params, batch_words: int | None, seconds: float = 20.0
     from torch.profiler import ProfilerActivity
     from torch.profiler import profile as torch_profile
 
-    from nlp_pipeline.embeddings.torch_engine import DEFAULT_BATCH_WORDS, TorchW2VOptions, _jobs, _Trainer
+    from nlp_pipeline.embeddings.torch_engine import (
+        DEFAULT_BATCH_WORDS,
+        DEFAULT_MAX_ROW_UPDATES,
+        TorchW2VOptions,
+        _jobs,
+        _Trainer,
+    )
     from nlp_pipeline.embeddings.w2v_corpus import build_vocab, encode_corpus
 
     torch.set_num_threads(1)
     vocab = build_vocab(corpus, params.min_count)
     with tempfile.TemporaryDirectory() as tmp:
         encoded = encode_corpus(corpus, vocab, tmp)
-        options = TorchW2VOptions(batch_words=batch_words or DEFAULT_BATCH_WORDS[params.sg])
+        options = TorchW2VOptions(batch_words=batch_words or DEFAULT_BATCH_WORDS[params.sg],
+                                  max_row_updates=DEFAULT_MAX_ROW_UPDATES[params.sg])
         trainer = _Trainer(vocab, params, options, torch.device("cpu"))
         jobs = _jobs(encoded, 1, 1 << 18, vocab.corpus_words)
         words, t0 = 0, time.perf_counter()
@@ -130,6 +138,9 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=0, help="threads for both engines; 0 = all cores")
     ap.add_argument("--batch-words", type=int, help="torch engine: centre words per update (default: by architecture)")
     ap.add_argument("--device", default="cpu", help="torch engine device (cpu, cuda, auto)")
+    ap.add_argument("--max-row-updates", type=float,
+                    help="torch engine: cap on a row's summed updates per batch (0 = no cap; default: the engine's)")
+    ap.add_argument("--skip-saturated", action="store_true", help="torch engine: gensim's skip of pairs beyond ±6")
     ap.add_argument("--profile", action="store_true", help="profile our engine instead of comparing")
     ap.add_argument("--json", help="also write the results here")
     ap.add_argument("--child", help=argparse.SUPPRESS)
@@ -153,10 +164,14 @@ def main() -> None:
     cores = os.cpu_count()
     print(f"corpus {corpus} ({corpus.stat().st_size / 1e6:.0f} MB); dim {args.dim}, window 5, negative 5, "
           f"sample 1e-3, min_count 5, {args.epochs} epochs, workers {args.workers or cores} of {cores} cores")
+    options = {} if args.max_row_updates is None else {"max_row_updates": args.max_row_updates}
+    if args.skip_saturated:
+        options["skip_saturated"] = True
     results, rows = {}, []
     for arch in args.archs.split(","):
         for engine in args.engines.split(","):
             spec = {"engine": engine, "corpus": str(corpus), "device": args.device, "batch_words": args.batch_words,
+                    "options": options,
                     "params": dataclasses.asdict(dataclasses.replace(base, sg=archs[arch]))}
             r = run_child(spec)
             results[f"{arch}/{engine}"] = r
