@@ -11,14 +11,17 @@ What is the same as word2vec / gensim:
 - input vectors initialised uniform in ``[-0.5/dim, 0.5/dim)``, output vectors zero;
 - plain SGD, the learning rate decaying linearly from ``alpha`` to ``min_alpha`` over all epochs.
 
-What batching changes, and why it is harmless at these batch sizes: word2vec applies each pair's
-update immediately; here ``batch_words`` centre words are scored against the same weights and
-their updates summed with ``index_add_`` (duplicates accumulate, exactly like consecutive SGD
-steps evaluated at the same point). Skip-gram draws ``negative`` negatives per *centre word* and
-shares them among that centre's context words (word2vec draws fresh ones per pair): each pair
-still sees ``negative`` negatives from the right distribution, and the centre's output rows are
-gathered once instead of once per pair. The sigmoid is exact (word2vec uses a 1000-entry table
-clipped at ±6).
+What batching changes: word2vec applies each pair's update immediately; here ``batch_words``
+centre words are scored against the same weights and their updates summed with ``index_add_``
+(duplicates accumulate, like consecutive SGD steps evaluated at the same point). For the most
+frequent words that sum is hundreds of steps in one direction and training diverges, so a row's
+summed step is capped at ``max_row_updates`` single steps per batch (`_row_damping`); only
+frequent words reach the cap, and quality stays within the issue's bars of gensim (see
+benchmarks/README.md). Skip-gram draws ``negative`` negatives per *centre word* and shares them
+among that centre's context words (word2vec draws fresh ones per pair): each pair still sees
+``negative`` negatives from the right distribution, and the centre's output rows are gathered
+once instead of once per pair. The sigmoid is exact (word2vec uses a 1000-entry table
+clipped at ±6; gensim skips pairs beyond ±6, available as ``skip_saturated``).
 
 Why no autograd: the gradient of negative-sampling loss is two lines of algebra, and a sparse
 hand-written update with ``index_add_`` touches only the rows in the batch. Autograd with dense
@@ -54,8 +57,8 @@ from nlp_pipeline.training.device import resolve_device
 CHUNK_TOKENS = 1 << 20  # tokens read from the encoded corpus at a time (4 MiB of ids)
 # Centre words per batched update, by architecture (sg=1, cbow=0): the fastest on the IMDB benchmark
 # with unchanged quality. A skip-gram centre trains ~6 pairs, a CBOW centre one example. Measured
-# (2 cores, 20M tokens): CBOW 746k words/s at 1024, 795k at 2048, 636k at 4096 (cache misses),
-# analogies 24.1% for all three.
+# (2 cores, 20M tokens): CBOW 746k words/s at 1024, 795k at 2048, 636k at 4096, analogies 24.1%
+# for all three.
 DEFAULT_BATCH_WORDS = {1: 1024, 0: 2048}
 # Cap on a row's summed updates per batch (see _row_damping), by architecture. Skip-gram shares a
 # centre's negatives among ~6 context words, so a mid-frequency word drawn as a negative collects
