@@ -122,42 +122,38 @@ def negative_table(counts: np.ndarray, power: float = 0.75, size: int = NEGATIVE
 
 @dataclass
 class EncodedCorpus:
-    """In-vocabulary word ids (int32) and sentence lengths, memory-mapped from disk."""
+    """In-vocabulary word ids (int32) and sentence lengths on disk, streamed in chunks."""
 
     ids_path: Path
     lengths_path: Path
     raw_lengths_path: Path  # tokens per sentence before dropping out-of-vocabulary words
     tokens: int
 
-    def ids(self) -> np.ndarray:
-        return np.memmap(self.ids_path, dtype=np.int32, mode="r") if self.tokens else np.zeros(0, np.int32)
-
     def chunks(self, chunk_tokens: int) -> Iterator[tuple[np.ndarray, np.ndarray, int]]:
         """Yield ``(ids, sentence_lengths, raw_words)`` for runs of whole sentences ≈ chunk_tokens long.
 
-        Sentence lengths are read through memory maps, a block at a time: nothing here grows
-        with the corpus (a chunk also holds at most ``MAX_CHUNK_SENTENCES`` sentences).
+        Read with plain file reads, a block at a time, not memory maps: pages of a mapped file
+        count in the process's resident memory, which then grew with the corpus (measured: 933 MB
+        on a 10× corpus vs 575 MB). A chunk also holds at most ``MAX_CHUNK_SENTENCES`` sentences.
         """
-        lengths, raw = self._memmap(self.lengths_path), self._memmap(self.raw_lengths_path)
-        ids = self.ids()
+        n_sentences = self.lengths_path.stat().st_size // 4
         start_sent, start_tok = 0, 0
-        while start_sent < len(lengths):
-            block = np.asarray(lengths[start_sent : start_sent + MAX_CHUNK_SENTENCES], dtype=np.int64)
-            ends = np.cumsum(block)
-            stop = max(int(np.searchsorted(ends, chunk_tokens, side="right")), 1)  # at least one sentence
-            end_tok = start_tok + int(ends[stop - 1])
-            yield (
-                np.asarray(ids[start_tok:end_tok]),
-                block[:stop].astype(np.int32),
-                int(np.asarray(raw[start_sent : start_sent + stop], dtype=np.int64).sum()),
-            )
-            start_sent, start_tok = start_sent + stop, end_tok
-
-    @staticmethod
-    def _memmap(path: Path) -> np.ndarray:
-        if path.stat().st_size == 0:  # np.memmap refuses empty files
-            return np.zeros(0, dtype=np.int32)
-        return np.memmap(path, dtype=np.int32, mode="r")
+        with open(self.ids_path, "rb") as f_ids, open(self.lengths_path, "rb") as f_len, \
+                open(self.raw_lengths_path, "rb") as f_raw:
+            while start_sent < n_sentences:
+                f_len.seek(start_sent * 4)
+                block = np.fromfile(f_len, dtype=np.int32, count=MAX_CHUNK_SENTENCES).astype(np.int64)
+                ends = np.cumsum(block)
+                stop = max(int(np.searchsorted(ends, chunk_tokens, side="right")), 1)  # at least one sentence
+                n_tok = int(ends[stop - 1])
+                f_ids.seek(start_tok * 4)
+                f_raw.seek(start_sent * 4)
+                yield (
+                    np.fromfile(f_ids, dtype=np.int32, count=n_tok),
+                    block[:stop].astype(np.int32),
+                    int(np.fromfile(f_raw, dtype=np.int32, count=stop).astype(np.int64).sum()),
+                )
+                start_sent, start_tok = start_sent + stop, start_tok + n_tok
 
 
 def encode_corpus(corpus_file: str | Path, vocab: W2VVocab, out_dir: str | Path) -> EncodedCorpus:
