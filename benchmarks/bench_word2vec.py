@@ -97,21 +97,14 @@ def profile(corpus: Path, params, batch_words: int | None, seconds: float = 20.0
     from torch.profiler import ProfilerActivity
     from torch.profiler import profile as torch_profile
 
-    from nlp_pipeline.embeddings.torch_engine import (
-        DEFAULT_BATCH_WORDS,
-        DEFAULT_MAX_ROW_UPDATES,
-        TorchW2VOptions,
-        _jobs,
-        _Trainer,
-    )
+    from nlp_pipeline.embeddings.torch_engine import TorchW2VOptions, _jobs, _Trainer
     from nlp_pipeline.embeddings.w2v_corpus import build_vocab, encode_corpus
 
     torch.set_num_threads(1)
     vocab = build_vocab(corpus, params.min_count)
     with tempfile.TemporaryDirectory() as tmp:
         encoded = encode_corpus(corpus, vocab, tmp)
-        options = TorchW2VOptions(batch_words=batch_words or DEFAULT_BATCH_WORDS[params.sg],
-                                  max_row_updates=DEFAULT_MAX_ROW_UPDATES[params.sg])
+        options = TorchW2VOptions(batch_words=batch_words).resolve(params.sg)
         trainer = _Trainer(vocab, params, options, torch.device("cpu"))
         jobs = _jobs(encoded, 1, 1 << 18, vocab.corpus_words)
         words, t0 = 0, time.perf_counter()

@@ -77,6 +77,14 @@ class TorchW2VOptions:
     skip_saturated: bool = False  # gensim's rule: no update for a pair scored beyond ±6
     chunk_tokens: int = CHUNK_TOKENS
 
+    def resolve(self, sg: int) -> TorchW2VOptions:
+        """These options with the per-architecture defaults filled in (what training actually uses)."""
+        return dataclasses.replace(
+            self,
+            batch_words=self.batch_words or DEFAULT_BATCH_WORDS[sg],
+            max_row_updates=DEFAULT_MAX_ROW_UPDATES[sg] if self.max_row_updates is None else self.max_row_updates,
+        )
+
 
 @dataclass
 class TorchWord2Vec:
@@ -178,6 +186,15 @@ def _row_damping(rows: torch.Tensor, weights: torch.Tensor, vocab_size: int, cap
     return (cap / counts.index_select(0, rows).clamp_(min=1.0)).clamp_(max=1.0)
 
 
+def _targets(centres: torch.Tensor, negatives: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each centre's output rows ``[centre, negatives...]`` (B × (K+1)) and a 0/1 mask that skips a
+    negative equal to its centre, as word2vec does."""
+    targets = torch.cat([centres.unsqueeze(1), negatives], dim=1)
+    ok = torch.ones_like(targets, dtype=dtype)
+    ok[:, 1:] = (negatives != centres.unsqueeze(1)).to(dtype)
+    return targets, ok
+
+
 def skipgram_step(
     w_in: torch.Tensor,
     w_out: torch.Tensor,
@@ -193,12 +210,10 @@ def skipgram_step(
 
     ``centres`` B, ``contexts``/``valid`` B×C, ``negatives`` B×K (shared by a centre's contexts).
     """
-    targets = torch.cat([centres.unsqueeze(1), negatives], dim=1)  # B × (K+1)
+    targets, target_ok = _targets(centres, negatives, w_in.dtype)  # B × (K+1)
     out = F.embedding(targets, w_out)  # B × (K+1) × d
     hidden = F.embedding(contexts, w_in)  # B × C × d
     scores = torch.bmm(hidden, out.transpose(1, 2))  # B × C × (K+1)
-    target_ok = torch.ones_like(targets, dtype=scores.dtype)
-    target_ok[:, 1:] = (negatives != centres.unsqueeze(1)).to(scores.dtype)
     valid_f = valid.to(scores.dtype)
     mask = valid_f.unsqueeze(2) * target_ok.unsqueeze(1)
     grad, loss = _sgns_scores_to_grad(scores, lr, mask, skip_saturated)
@@ -239,11 +254,9 @@ def cbow_step(
     torch.cumsum(count[:-1], 0, out=offsets[1:])
     d = w_in.shape[1]
     hidden = F.embedding_bag(ctx, w_in, offsets, mode="mean")  # B × d, one fused gather-and-mean
-    targets = torch.cat([centres.unsqueeze(1), negatives], dim=1)  # B × (K+1)
+    targets, mask = _targets(centres, negatives, w_in.dtype)  # B × (K+1)
     out = F.embedding(targets, w_out)  # B × (K+1) × d
     scores = torch.bmm(out, hidden.unsqueeze(2)).squeeze(2)  # B × (K+1)
-    mask = torch.ones_like(scores)
-    mask[:, 1:] = (negatives != centres.unsqueeze(1)).to(scores.dtype)
     grad, loss = _sgns_scores_to_grad(scores, lr, mask, skip_saturated)
     grad_hidden = torch.bmm(grad.unsqueeze(1), out).squeeze(1)  # B × d
     target_rows = targets.reshape(-1)
@@ -284,11 +297,7 @@ def train_torch(
     seed alone (on CPU); with several, workers update shared weights without locks (Hogwild, as in
     word2vec and gensim), so the last bits depend on thread timing, as with gensim.
     """
-    options = options or TorchW2VOptions()
-    if options.batch_words is None:
-        options = dataclasses.replace(options, batch_words=DEFAULT_BATCH_WORDS[params.sg])
-    if options.max_row_updates is None:
-        options = dataclasses.replace(options, max_row_updates=DEFAULT_MAX_ROW_UPDATES[params.sg])
+    options = (options or TorchW2VOptions()).resolve(params.sg)
     device = resolve_device(options.device)
     workers = params.workers if params.workers > 0 else (os.cpu_count() or 1)
     if device.type != "cpu":

@@ -227,13 +227,13 @@ def embed_stage(cfg: SentimentConfig, text: Artifact) -> Stage:
     def build(ctx: StageContext) -> dict:
         from nlp_pipeline.embeddings import intrinsic_scores, save_vectors, train_gensim
 
-        if cfg.embed.engine == "torch":
-            from nlp_pipeline.embeddings.torch_engine import TorchW2VOptions, train_torch
+        if torch_options is not None:
+            from nlp_pipeline.embeddings.torch_engine import train_torch
 
             model = train_torch(
                 text.file("corpus.txt"),
                 params,
-                options=TorchW2VOptions(device=cfg.train.device, batch_words=cfg.embed.batch_words),
+                options=torch_options,
                 progress=ctx.progress,
                 log_fn=ctx.log,
                 work_dir=ctx.out_dir,
@@ -257,8 +257,15 @@ def embed_stage(cfg: SentimentConfig, text: Artifact) -> Stage:
         return {**info, "files": files, "intrinsic": scores}
 
     key_params = {k: v for k, v in asdict(params).items() if k != "workers"}
+    torch_options = None
     if cfg.embed.engine == "torch":  # gensim keys stay as they were: its cached vectors are reused
-        key_params["batch_words"] = cfg.embed.batch_words
+        from nlp_pipeline.embeddings.torch_engine import TorchW2VOptions
+
+        # resolved, so that a change of the engine's per-architecture defaults gives a new key
+        torch_options = TorchW2VOptions(device=cfg.train.device, batch_words=cfg.embed.batch_words).resolve(params.sg)
+        key_params["batch_words"] = torch_options.batch_words
+        key_params["max_row_updates"] = torch_options.max_row_updates
+        key_params["skip_saturated"] = torch_options.skip_saturated
     return Stage(
         name="embed",
         version="1",
