@@ -113,6 +113,47 @@ def predict(model, texts, file, cache_dir, device, as_json):
             click.echo(f"{pred['label']}\t{probs}\t{pred['text']}")
 
 
+@main.command()
+@click.argument("model")
+@click.argument("texts", nargs=-1)
+@click.option("--file", "-f", "file", type=click.Path(dir_okay=False, allow_dash=True),
+              help="Tag every non-blank line of this file ('-' = stdin).")
+@click.option("--tokenized", is_flag=True, help="Input is already tokenized: split on whitespace only.")
+@click.option("--format", "fmt", type=click.Choice(["columns", "inline", "json"]), default="columns",
+              show_default=True, help="columns: token<TAB>tag lines, a blank line between texts; inline: "
+              "token/TAG ...; json: one JSON line per text.")
+@click.option("--cache-dir", type=click.Path(file_okay=False))
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto")
+@user_errors
+def tag(model, texts, file, tokenized, fmt, cache_dir, device):
+    """Tag each token of TEXTS (or the lines of --file) with a trained part-of-speech tagger.
+
+    MODEL is a tagger folder, a train_tagger artifact key (prefix), or 'latest'.
+    """
+    from nlp_pipeline.models.tagger_predict import TaggerPredictor
+    from nlp_pipeline.pipelines.artifacts import resolve_model
+
+    items = list(texts)
+    if file:
+        items += [line for _, line in _numbered_lines(file) if line.strip()]
+    if not items:
+        raise click.UsageError("give TEXTS or --file")
+    tagger = TaggerPredictor.load(resolve_model(model, cache_dir, stage="train_tagger"), device=device)
+    if tokenized:
+        token_lists = [line.split() for line in items]
+        results = [{"text": t, "tokens": w, "tags": g}
+                   for t, w, g in zip(items, token_lists, tagger.tag_tokens(token_lists))]
+    else:
+        results = tagger.tag(items)
+    for n, result in enumerate(results):
+        if fmt == "json":
+            click.echo(json.dumps(result, ensure_ascii=False))
+        elif fmt == "inline":
+            click.echo(" ".join(f"{w}/{g}" for w, g in zip(result["tokens"], result["tags"])))
+        else:
+            click.echo(("\n" if n else "") + "\n".join(f"{w}\t{g}" for w, g in zip(result["tokens"], result["tags"])))
+
+
 @main.group()
 def cache() -> None:
     """Inspect or clear the artifact cache."""

@@ -109,7 +109,61 @@ class SentimentConfig:
         return dataclasses.asdict(self)
 
 
-SCHEMAS: dict[str, type] = {"sentiment": SentimentConfig}
+@dataclass
+class TaggingDataConfig:
+    corpus: str
+    data_dir: str | None
+    tagset: Literal["upos", "xpos"]
+    dev_fraction: float
+    test_fraction: float
+    seed: int
+
+
+@dataclass
+class TaggerModelSection:
+    encoder: Encoder
+    embedding_mode: EmbeddingMode
+    char_encoder: Literal["none", "cnn", "bilstm"]
+    hidden_size: int
+    num_layers: int
+    dropout: float
+    embedding_dropout: float
+    char_dim: int
+    char_hidden: int
+    crf: bool
+
+
+@dataclass
+class TaggerTrainSection:
+    epochs: int
+    batch_size: int
+    lr: float
+    embedding_lr_scale: float
+    weight_decay: float
+    clip_norm: float
+    patience: int
+    word_dropout: float
+    vocab_min_count: int
+    vocab_from_vectors: int
+    seed: int
+    device: str
+    num_threads: int
+
+
+@dataclass
+class TaggingConfig:
+    data: TaggingDataConfig
+    tokenize: TokenizeConfig
+    embed: EmbedConfig
+    model: TaggerModelSection
+    train: TaggerTrainSection
+    report: ReportConfig
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+SCHEMAS: dict[str, type] = {"sentiment": SentimentConfig, "tagging": TaggingConfig}
 
 
 def pipeline_path(name: str) -> Path:
@@ -256,7 +310,7 @@ def load_config(name: str, overrides: list[str] | None = None) -> Any:
     return config
 
 
-_POSITIVE = ("epochs", "batch_size", "vector_size", "hidden_size", "num_layers", "window")
+_POSITIVE = ("epochs", "batch_size", "vector_size", "hidden_size", "num_layers", "window", "char_dim", "char_hidden")
 
 
 def _check_ranges(config: Any) -> None:

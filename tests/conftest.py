@@ -1,4 +1,16 @@
-"""Every test runs offline, with a private cache: no test touches ~/.cache or the network."""
+"""Every test runs offline, with a private cache: no test touches ~/.cache or the network.
+
+Shared fixture `make_treebank`: a tiny synthetic treebank, a toy grammar written out as CoNLL-U with
+every format quirk in it.
+Sentences follow ``DET (ADJ) NOUN VERB (ADV) PUNCT``. Dev uses some nouns and adjectives that never
+occur in train but share their suffixes (-tion, -ness, -ous), so only a character model can tag them
+by spelling. Comments, a multiword-token range and an empty node are sprinkled in, as in UD files.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
 
 import pytest
 
@@ -11,3 +23,58 @@ def _isolated_cache(tmp_path_factory):
     mp.setenv("MPLBACKEND", "Agg")
     yield
     mp.undo()
+
+
+DETS = ["the", "a", "this", "every"]
+ADJS = ["famous", "nervous", "curious", "generous", "joyous"]
+NOUNS = ["station", "kindness", "nation", "darkness", "motion", "fitness", "action", "sadness"]
+VERBS = ["sleeps", "runs", "waits", "falls", "stays"]
+ADVS = ["quickly", "slowly", "softly", "rarely"]
+UNSEEN_NOUNS = ["emotion", "boldness", "caution", "fondness"]
+UNSEEN_ADJS = ["anxious", "gracious"]
+XPOS = {"DET": "DT", "ADJ": "JJ", "NOUN": "NN", "VERB": "VBZ", "ADV": "RB", "PUNCT": "."}
+
+
+def _sentence(rng: random.Random, nouns: list[str], adjs: list[str]) -> list[tuple[str, str]]:
+    words = [(rng.choice(DETS), "DET")]
+    if rng.random() < 0.5:
+        words.append((rng.choice(adjs), "ADJ"))
+    words += [(rng.choice(nouns), "NOUN"), (rng.choice(VERBS), "VERB")]
+    if rng.random() < 0.5:
+        words.append((rng.choice(ADVS), "ADV"))
+    words.append((".", "PUNCT"))
+    if rng.random() < 0.5:  # capitalised first word, as in real text
+        words[0] = (words[0][0].capitalize(), words[0][1])
+    return words
+
+
+def conllu_text(sentences: list[list[tuple[str, str]]], prefix: str) -> str:
+    lines = []
+    for n, sent in enumerate(sentences, start=1):
+        lines.append(f"# sent_id = {prefix}-{n}")
+        lines.append("# text = " + " ".join(w for w, _ in sent))
+        for i, (word, upos) in enumerate(sent, start=1):
+            if i == 2 and n % 7 == 0:  # a multiword-token range line, skipped by the reader
+                lines.append(f"{i}-{i + 1}\t{word}{sent[i][0]}\t_\t_\t_\t_\t_\t_\t_\t_")
+            lines.append(f"{i}\t{word}\t{word.lower()}\t{upos}\t{XPOS[upos]}\t_\t0\tdep\t_\t_")
+            if i == 1 and n % 5 == 0:  # an empty node, skipped by the reader
+                lines.append(f"{i}.1\tghost\tghost\tNOUN\tNN\t_\t_\t_\t0:dep\t_")
+        lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+def write_treebank(folder: Path, n_train: int = 120, n_dev: int = 40, seed: int = 0,
+                   names: tuple[str, str] = ("train.conllu", "dev.conllu")) -> Path:
+    rng = random.Random(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    train = [_sentence(rng, NOUNS, ADJS) for _ in range(n_train)]
+    dev = [_sentence(rng, NOUNS + UNSEEN_NOUNS, ADJS + UNSEEN_ADJS) for _ in range(n_dev)]
+    (folder / names[0]).write_text(conllu_text(train, "train"), encoding="utf-8")
+    (folder / names[1]).write_text(conllu_text(dev, "dev"), encoding="utf-8")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def make_treebank():
+    """`write_treebank(folder, n_train, n_dev, seed, names)`: a toy CoNLL-U treebank folder."""
+    return write_treebank

@@ -18,10 +18,12 @@ Quick start (runs anywhere gensim is installed: the corpus ships with it)::
 from nlp_pipeline.data.datasets import (
     carve,
     corpus_files,
+    is_tagged_corpus,
     iter_texts,
     load_labelled,
     load_tagged,
     source_files,
+    tagged_split_files,
 )
 from nlp_pipeline.data.readers import Sentence, read_conllu
 from nlp_pipeline.data.registry import CorpusSpec, DownloadSpec, FileSpec, list_corpora, load_spec
@@ -41,7 +43,9 @@ __all__ = [
     "list_corpora",
     "load_labelled",
     "load_spec",
+    "is_tagged_corpus",
     "load_tagged",
+    "tagged_split_files",
     "read_conllu",
     "resolve_file",
     "source_files",

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -66,6 +67,8 @@ def corpus_files(corpus: str | Path, data_dir: str | Path | None = None) -> list
     if spec is not None:
         return [resolve_file(spec, f.name, data_dir) for f in spec.files]
     if path.is_dir():
+        if is_tagged_corpus(path):
+            return list(tagged_split_files(path).values())
         return list(_user_split_files(path).values())
     _require_file(path)
     return [path]
@@ -154,24 +157,88 @@ def load_labelled(
 
 
 def load_tagged(
-    corpus: str | Path = "ud_en_ewt", data_dir: str | Path | None = None
+    corpus: str | Path = "ud_en_ewt",
+    data_dir: str | Path | None = None,
+    dev_fraction: float = 0.0,
+    test_fraction: float = 0.0,
+    seed: int = 13,
 ) -> dict[str, list[Sentence]]:
-    """Load a tagged (CoNLL-U) corpus as ``{split: sentences}``.
+    """Load a tagged (CoNLL-U) corpus as ``{split: sentences}``, carving missing splits from train.
 
-    ``corpus`` is a registered tagged corpus, a path to one ``.conllu`` file (returned as ``{"train": …}``)
-    or a folder with ``train.*`` and optionally ``dev.*``/``test.*`` CoNLL-U files.
+    ``corpus`` is a registered tagged corpus, a path to one CoNLL-U file (its sentences are ``train``),
+    or a folder of CoNLL-U files whose names say their split (``train.conllu``, ``en_ewt-ud-dev.conllu``:
+    see `tagged_split_files`). When there is no dev split and ``dev_fraction > 0``, that share of the
+    train sentences (shuffled with ``seed``) becomes dev; likewise test with ``test_fraction`` when
+    there is neither dev nor test, so a single file still gives an honest evaluation.
     """
     spec, path = _corpus(corpus)
-    if spec is None:
-        if path.is_dir():
-            return {split: list(read_conllu(p)) for split, p in _user_split_files(path).items()}
-        return {"train": list(read_conllu(path))}
-    if spec.kind != "tagged":
-        tagged = [n for n in list_corpora() if load_spec(n).kind == "tagged"]
-        raise ConfigError(
-            f"corpus {spec.name!r} is {spec.kind}, not tagged; tagged corpora: {', '.join(tagged)}"
-        )
-    return {f.split or "train": list(read_conllu(resolve_file(spec, f.name, data_dir))) for f in spec.files}
+    if spec is not None:
+        if spec.kind != "tagged":
+            tagged = [n for n in list_corpora() if load_spec(n).kind == "tagged"]
+            raise ConfigError(
+                f"corpus {spec.name!r} is {spec.kind}, not tagged; tagged corpora: {', '.join(tagged)}"
+            )
+        files = {f.split or "train": resolve_file(spec, f.name, data_dir) for f in spec.files}
+    else:
+        files = tagged_split_files(path)
+    splits = {split: list(read_conllu(p)) for split, p in files.items()}
+    carve_test = test_fraction > 0 and "dev" not in splits and "test" not in splits
+    if ("dev" not in splits and dev_fraction > 0) or carve_test:
+        sentences = splits["train"]
+        order = list(range(len(sentences)))
+        random.Random(seed).shuffle(order)
+        n_dev = round(len(order) * dev_fraction) if "dev" not in splits else 0
+        n_test = round(len(order) * test_fraction) if carve_test else 0
+        if len(order) - n_dev - n_test < 1 or (dev_fraction > 0 and "dev" not in splits and n_dev < 1):
+            raise DataError(f"{len(order)} sentences are too few to carve dev/test splits from", path=files["train"])
+        if n_dev:
+            splits["dev"] = [sentences[i] for i in sorted(order[:n_dev])]
+        if n_test:
+            splits["test"] = [sentences[i] for i in sorted(order[n_dev : n_dev + n_test])]
+        splits["train"] = [sentences[i] for i in sorted(order[n_dev + n_test :])]
+    return splits
+
+
+_CONLLU_SPLIT_WORDS = {**{s: s for s in SPLITS}, "valid": "dev", "validation": "dev", "val": "dev"}
+
+
+def tagged_split_files(path: Path) -> dict[str, Path]:
+    """``{split: file}`` for a user's CoNLL-U file (train) or folder of CoNLL-U files.
+
+    In a folder, each ``.conllu`` file's split is the word ``train``/``dev``/``test`` (or valid,
+    validation, val) in its name, delimited by ``-``, ``_`` or ``.``: ``train.conllu`` and UD's
+    ``en_ewt-ud-dev.conllu`` both work. Two files for one split, a file naming no split, or no train
+    file is a `DataError` naming the folder.
+    """
+    path = Path(path).expanduser()
+    if not path.is_dir():
+        _require_file(path)
+        return {"train": path}
+    found: dict[str, Path] = {}
+    for p in sorted(path.iterdir()):
+        if not p.is_file() or p.name.startswith(".") or ".conllu" not in p.name.lower():
+            continue
+        words = re.split(r"[-_.]", p.name.lower())
+        splits = {_CONLLU_SPLIT_WORDS[w] for w in words if w in _CONLLU_SPLIT_WORDS}
+        if len(splits) != 1:
+            raise DataError(f"cannot tell the split of {p.name}: name it train/dev/test.conllu", path=path)
+        split = splits.pop()
+        if split in found:
+            raise DataError(f"several {split} files ({found[split].name}, {p.name}); keep one", path=path)
+        found[split] = p
+    if "train" not in found:
+        raise DataError("folder has no train CoNLL-U file (e.g. train.conllu)", path=path)
+    return {s: found[s] for s in SPLITS if s in found}
+
+
+def is_tagged_corpus(corpus: str | Path) -> bool:
+    """Whether ``corpus`` names a registered tagged corpus or a CoNLL-U file or folder."""
+    if isinstance(corpus, str) and corpus in list_corpora():
+        return load_spec(corpus).kind == "tagged"
+    path = Path(corpus).expanduser()
+    if path.is_dir():
+        return any(".conllu" in p.name.lower() for p in path.iterdir())
+    return ".conllu" in path.name.lower()
 
 
 def iter_texts(source: str | Path, data_dir: str | Path | None = None) -> Iterator[str]:

@@ -260,14 +260,16 @@ def build_embedding_matrix(vocab: Vocab, vectors: KeyedVectors | None, dim: int,
 
 
 def extend_vocabulary(
-    model: SequenceClassifier, vocab: Vocab, vectors: KeyedVectors, max_words: int
-) -> tuple[SequenceClassifier, Vocab, int]:
+    model: nn.Module, vocab: Vocab, vectors: KeyedVectors, max_words: int
+) -> tuple[nn.Module, Vocab, int]:
     """Append the ``max_words`` most frequent words of ``vectors`` that ``vocab`` lacks, with their vectors.
 
     Why after training: a word absent from the training set never gets a gradient, so (with no
     weight decay) its row would leave training exactly as it came in. Adding the rows afterwards
     gives the same model without paying an optimizer update over a table several times larger
     on every step. At test time such words then carry their pretrained meaning instead of <unk>.
+    Works for any model with an ``embedding`` table and a ``config`` dataclass with ``vocab_size``
+    (classifiers and taggers).
     Returns the model (modified in place), the new vocabulary and the number of words added.
     """
     extra = [w for w in vectors.index_to_key[:max_words] if w not in vocab.stoi]
@@ -281,5 +283,5 @@ def extend_vocabulary(
         embedding.weight.copy_(weight)
     embedding.weight.requires_grad_(model.embedding.weight.requires_grad)
     model.embedding = embedding
-    model.config = ClassifierConfig(**{**model.config.to_dict(), "vocab_size": weight.size(0)})
+    model.config = type(model.config)(**{**model.config.to_dict(), "vocab_size": weight.size(0)})
     return model, Vocab(vocab.itos + extra), len(extra)

@@ -65,8 +65,7 @@ def save_classifier(
     config_text = json.dumps(payload, indent=2, ensure_ascii=False) + "\n"  # fails before any file is written
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    tensors = {name: t.detach().to("cpu").contiguous() for name, t in model.state_dict().items()}
-    save_file(tensors, str(directory / WEIGHTS_FILE), metadata={"format": FORMAT})
+    save_weights(model, directory, FORMAT)
     (directory / CONFIG_FILE).write_text(config_text, encoding="utf-8")
     vocab.save(directory / VOCAB_FILE)
 
@@ -99,22 +98,32 @@ def load_classifier(
             path=vocab_path,
         )
 
+    model = load_weights(SequenceClassifier(config), directory)
+    model.to(resolve_device(device)).eval()
+    return model, payload, vocab
+
+
+def save_weights(model: torch.nn.Module, directory: Path, format_name: str) -> None:
+    """``model.safetensors`` from the state dict (on the CPU, contiguous): no pickle, safe to share."""
+    tensors = {name: t.detach().to("cpu").contiguous() for name, t in model.state_dict().items()}
+    save_file(tensors, str(directory / WEIGHTS_FILE), metadata={"format": format_name})
+
+
+def load_weights(model: torch.nn.Module, directory: Path) -> torch.nn.Module:
+    """Load ``model.safetensors`` strictly into ``model`` (rebuilt from its config); `DataError` on mismatch."""
     weights_path = directory / WEIGHTS_FILE
-    target = resolve_device(device)
     if not weights_path.is_file():
         raise DataError("model weights file not found", path=weights_path)
     try:
         state = load_file(str(weights_path), device="cpu")
     except (SafetensorError, OSError, ValueError) as err:
         raise DataError(f"cannot read model weights: {err}", path=weights_path) from None
-    model = SequenceClassifier(config)
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as err:
         detail = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise DataError(f"weights do not match {CONFIG_FILE}: {detail}", path=weights_path) from None
-    model.to(target).eval()
-    return model, payload, vocab
+    return model
 
 
 def _read_config(path: Path) -> dict[str, Any]:

@@ -11,22 +11,27 @@ from nlp_pipeline.errors import ConfigError, DataError
 from nlp_pipeline.reports.tables import format_table
 
 
-def resolve_model(ref: str, cache_dir: str | Path | None = None) -> Path:
-    """A model folder path, a train-artifact key prefix, or ``latest`` → the model folder."""
+def resolve_model(ref: str, cache_dir: str | Path | None = None, stage: str = "train") -> Path:
+    """A model folder path, a key prefix of a ``stage`` artifact, or ``latest`` → the model folder.
+
+    ``stage`` is ``train`` for sentiment classifiers and ``train_tagger`` for taggers, so ``latest``
+    never hands a tagger to ``predict`` or a classifier to ``tag``.
+    """
+    what = "tagger" if stage == "train_tagger" else "trained model"
     path = Path(ref)
     if path.is_dir():
         return path
     store = ArtifactCache(cache_dir)
     if ref == "latest":
-        art = store.latest("train")
+        art = store.latest(stage)
         if art is None:
-            raise ConfigError(f"no trained model in the cache ({store.artifacts_dir}); run a pipeline first")
+            raise ConfigError(f"no {what} in the cache ({store.artifacts_dir}); run a pipeline first")
         return art.path
-    matches = [a for a in store.find(ref) if a.stage == "train"]
+    matches = [a for a in store.find(ref) if a.stage == stage]
     if len(matches) == 1:
         return matches[0].path
     if not matches:
-        raise ConfigError(f"{ref!r} is neither a model folder nor the key of a trained model in {store.artifacts_dir}")
+        raise ConfigError(f"{ref!r} is neither a model folder nor the key of a {what} in {store.artifacts_dir}")
     raise ConfigError(f"key prefix {ref!r} is ambiguous: {', '.join(a.key for a in matches)}")
 
 
@@ -89,6 +94,14 @@ def _summary(art) -> str:
         p = art.manifest.get("params", {}).get("model", {})
         return f"{p.get('encoder')} {p.get('embedding_mode')}, best dev acc {m.get('best_dev_accuracy', 0):.4f}"
     if art.stage == "evaluate":
+        return ", ".join(f"{k} acc {v['accuracy']:.4f}" for k, v in m.items() if isinstance(v, dict))
+    if art.stage == "treebank":
+        return f"{m.get('corpus')}: " + ", ".join(f"{k} {v['sentences']:,}" for k, v in m.get("splits", {}).items())
+    if art.stage == "train_tagger":
+        p = art.manifest.get("params", {}).get("model", {})
+        return (f"{p.get('encoder')} {p.get('embedding_mode')} char {p.get('char_encoder')} "
+                f"{m.get('tagset', '').upper()}, best dev acc {m.get('best_dev_accuracy', 0):.4f}")
+    if art.stage == "evaluate_tagger":
         return ", ".join(f"{k} acc {v['accuracy']:.4f}" for k, v in m.items() if isinstance(v, dict))
     return ""
 

@@ -119,6 +119,22 @@ def dedup_corpora(cfg: SentimentConfig) -> list[str]:
     return sorted(names)
 
 
+def evaluation_texts(cfg, corpus: str) -> dict[str, list[str]]:
+    """``{split: texts}`` of a corpus's dev and test splits, carved as this run carves them.
+
+    A tagged corpus (CoNLL-U) gives each sentence's words joined by spaces, which is also how a
+    treebank reaches the pretraining text, so a held-out sentence is recognised there.
+    """
+    from nlp_pipeline.data import is_tagged_corpus, load_tagged
+
+    if is_tagged_corpus(corpus):
+        d = cfg.data
+        splits = load_tagged(corpus, d.data_dir, d.dev_fraction, d.test_fraction, d.seed)
+        return {s: [" ".join(x.words) for x in sents] for s, sents in splits.items() if s != "train"}
+    dataset = _load_labelled(cfg, corpus)
+    return {s: [e.text for e in examples] for s, examples in dataset.splits.items() if s != "train"}
+
+
 def _doc_hash(tokens: list[str]) -> bytes:
     return hashlib.blake2b(" ".join(tokens).encode("utf-8"), digest_size=16).digest()
 
@@ -136,12 +152,9 @@ def pretrain_text_stage(cfg: SentimentConfig) -> Stage:
         tokenizer = Tokenizer(tok_cfg, n_process=cfg.tokenize.n_process)
         held_out: set[bytes] = set()
         for name in against:
-            dataset = _load_labelled(cfg, name)
-            for split, examples in dataset.splits.items():
-                if split == "train":
-                    continue
-                texts = _bar((e.text for e in examples), ctx, f"tokenize {name} {split}", total=len(examples))
-                held_out.update(_doc_hash(t) for t in tokenizer.pipe(texts))
+            for split, texts in evaluation_texts(cfg, name).items():
+                bar = _bar(texts, ctx, f"tokenize {name} {split}", total=len(texts))
+                held_out.update(_doc_hash(t) for t in tokenizer.pipe(bar))
         ctx.log(f"  keeping {len(held_out):,} evaluation documents ({', '.join(against)}) out of pretraining")
 
         seen: set[bytes] = set()

@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
+ANNOTATE_MAX_CLASSES = 20  # confusion matrices with more classes are drawn as a heatmap without cell text
+
 
 def plot_confusion_matrix(
     cm: Sequence[Sequence[int]] | np.ndarray, labels: list[str], path: str | Path, title: str = ""
@@ -30,16 +32,18 @@ def plot_confusion_matrix(
     row_sums = matrix.sum(axis=1, keepdims=True)
     shares = np.divide(matrix, row_sums, out=np.zeros(matrix.shape, dtype=float), where=row_sums > 0)
 
-    size = 2.0 + 0.9 * n
+    annotate = n <= ANNOTATE_MAX_CLASSES  # beyond that (e.g. 50 PTB tags) cell text is unreadable
+    size = 2.0 + (0.9 if annotate else 0.32) * n
     fig = Figure(figsize=(size + 1.0, size), layout="constrained")
     ax = fig.add_subplot()
     image = ax.imshow(shares, cmap="Blues", vmin=0.0, vmax=1.0)
     fig.colorbar(image, ax=ax, label="share of true class")
-    for i in range(n):
+    for i in range(n if annotate else 0):
         for j in range(n):
             color = "white" if shares[i, j] > 0.5 else "black"
             ax.text(j, i, f"{matrix[i, j]}\n{shares[i, j]:.0%}", ha="center", va="center", color=color)
-    ax.set_xticks(range(n), labels, rotation=45 if max(map(len, labels), default=0) > 8 else 0, ha="right")
+    rotate = max(map(len, labels), default=0) > 8 or n > 12
+    ax.set_xticks(range(n), labels, rotation=45 if rotate else 0, ha="right" if rotate else "center")
     ax.set_yticks(range(n), labels)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")

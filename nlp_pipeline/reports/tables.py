@@ -15,3 +15,20 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[object]], markd
 
     sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|" if markdown else "  ".join("-" * w for w in widths)
     return "\n".join([line(cells[0]), sep] + [line(r) for r in cells[1:]])
+
+
+def per_class_table(report: dict, classes: Sequence[str]) -> str:
+    """Markdown table of precision / recall / F1 / support per class, from scikit-learn's report dict.
+
+    Classes are listed by support (most frequent first), so the tags that weigh most on accuracy
+    come first; macro and weighted averages close the table.
+    """
+    rows = []
+    ordered = sorted((c for c in classes if c in report), key=lambda c: -report[c]["support"])
+    for name in [*ordered, "macro avg", "weighted avg"]:
+        r = report.get(name)
+        if r is None:
+            continue
+        rows.append([name, f"{r['precision']:.4f}", f"{r['recall']:.4f}", f"{r['f1-score']:.4f}",
+                     f"{int(r['support']):,}"])
+    return format_table(["tag", "precision", "recall", "F1", "support"], rows, markdown=True)

@@ -139,10 +139,10 @@ def train_classifier(
     _check_split("train", train_ids, train_y)
     _check_split("dev", dev_ids, dev_y)
     log = log or logger.info
-    _seed_everything(config.seed)
+    seed_everything(config.seed)
     device = resolve_device(config.device)
     previous_threads = torch.get_num_threads()
-    torch.set_num_threads(_resolve_threads(config.num_threads))
+    torch.set_num_threads(resolve_threads(config.num_threads))
     try:
         return _train(model, train_ids, train_y, dev_ids, dev_y, config, device, progress, log)
     finally:
@@ -163,22 +163,7 @@ def _train(
     from sklearn.metrics import f1_score  # slow to import; only training needs it (see metrics.py)
 
     model.to(device)
-    embedding = getattr(model, "embedding", None)
-    embedding_params = [p for p in embedding.parameters() if p.requires_grad] if embedding is not None else []
-    embedding_ids = {id(p) for p in embedding_params}
-    rest = [p for p in model.parameters() if p.requires_grad and id(p) not in embedding_ids]
-    groups = [{"params": rest}]
-    if embedding_params and config.embedding_lr_scale > 0:
-        groups.append({"params": embedding_params, "lr": config.lr * config.embedding_lr_scale})
-    elif embedding_params:  # scale 0: fine-tuning switched off without changing the model's mode
-        for p in embedding_params:
-            p.requires_grad_(False)
-    # The fused kernel updates every parameter in one pass instead of ~8 (one per arithmetic op). With a
-    # fine-tuned 15k × 300 embedding that is most of the step time on a CPU (measured: Adam step 102 ms
-    # → 18 ms per batch on SST-2 sizes).
-    fused = device.type in ("cpu", "cuda")
-    params = [p for g in groups for p in g["params"]]  # what gradient clipping sees
-    optimizer = torch.optim.Adam(groups, lr=config.lr, weight_decay=config.weight_decay, fused=fused)
+    optimizer, params = build_optimizer(model, config, device)
     rng = np.random.default_rng(config.seed)
     cap = config.max_length
     train_lengths = np.fromiter(
@@ -278,6 +263,33 @@ def _train(
     return result
 
 
+def build_optimizer(
+    model: nn.Module, config: TrainConfig, device: torch.device
+) -> tuple[torch.optim.Optimizer, list[nn.Parameter]]:
+    """Adam over the trainable parameters; ``model.embedding`` learns at ``lr × embedding_lr_scale``.
+
+    Returns the optimizer and the parameters it updates (what gradient clipping must see). Shared
+    by the classifier and the tagger loops, so both treat fine-tuned embeddings the same way.
+    """
+    embedding = getattr(model, "embedding", None)
+    embedding_params = [p for p in embedding.parameters() if p.requires_grad] if embedding is not None else []
+    embedding_ids = {id(p) for p in embedding_params}
+    rest = [p for p in model.parameters() if p.requires_grad and id(p) not in embedding_ids]
+    groups = [{"params": rest}]
+    if embedding_params and config.embedding_lr_scale > 0:
+        groups.append({"params": embedding_params, "lr": config.lr * config.embedding_lr_scale})
+    elif embedding_params:  # scale 0: fine-tuning switched off without changing the model's mode
+        for p in embedding_params:
+            p.requires_grad_(False)
+    # The fused kernel updates every parameter in one pass instead of ~8 (one per arithmetic op). With a
+    # fine-tuned 15k × 300 embedding that is most of the step time on a CPU (measured: Adam step 102 ms
+    # → 18 ms per batch on SST-2 sizes).
+    fused = device.type in ("cpu", "cuda")
+    params = [p for g in groups for p in g["params"]]
+    optimizer = torch.optim.Adam(groups, lr=config.lr, weight_decay=config.weight_decay, fused=fused)
+    return optimizer, params
+
+
 def predict_proba(
     model: nn.Module,
     ids: list[list[int]],
@@ -348,13 +360,13 @@ def _check_split(name: str, ids: Sequence[list[int]], y: Sequence[int]) -> None:
         raise DataError(f"the {name} split is empty; training needs examples in train and dev")
 
 
-def _seed_everything(seed: int) -> None:
+def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)  # also seeds every CUDA device
 
 
-def _resolve_threads(num_threads: int) -> int:
+def resolve_threads(num_threads: int) -> int:
     if num_threads > 0:
         return num_threads
     try:
