@@ -142,6 +142,7 @@ class TaggerTrainSection:
     weight_decay: float
     clip_norm: float
     patience: int
+    lr_decay: float
     word_dropout: float
     vocab_min_count: int
     vocab_from_vectors: int

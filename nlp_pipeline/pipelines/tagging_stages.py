@@ -137,7 +137,8 @@ def train_tagger_stage(cfg: TaggingConfig, treebank: Artifact, vectors: Artifact
         )
         result = train_tagger(model, encoder.encode(train_words, train_tags, train_where),
                               encoder.encode(dev_words, dev_tags, dev_where), train_cfg,
-                              word_dropout=t.word_dropout, progress=ctx.progress, log=ctx.log)
+                              word_dropout=t.word_dropout, lr_decay=t.lr_decay, progress=ctx.progress,
+                              log=ctx.log)
         added = 0
         if kv is not None and t.vocab_from_vectors > 0:
             model, vocab, added = extend_vocabulary(model, vocab, kv, t.vocab_from_vectors)

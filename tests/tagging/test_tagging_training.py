@@ -78,7 +78,7 @@ def test_metrics_count_unseen_words_and_never_padding():
     assert set(m["report"]) >= {"DET", "NOUN", "VERB", "macro avg"}
 
 
-def _fit(folder, word_dropout=0.0, epochs=12, **model_overrides):
+def _fit(folder, word_dropout=0.0, epochs=12, lr_decay=1.0, **model_overrides):
     splits = load_tagged(folder)
     words = {s: [x.words for x in v] for s, v in splits.items()}
     tags = {s: [x.upos for x in v] for s, v in splits.items()}
@@ -91,7 +91,7 @@ def _fit(folder, word_dropout=0.0, epochs=12, **model_overrides):
     model = SequenceTagger(config)
     result = train_tagger(model, train, train, TrainConfig(epochs=epochs, batch_size=8, lr=0.01, patience=0,
                                                            device="cpu", num_threads=1),
-                          word_dropout=word_dropout, progress=False)
+                          word_dropout=word_dropout, lr_decay=lr_decay, progress=False)
     return model, enc, result, words, tags
 
 
@@ -115,6 +115,18 @@ def test_char_model_tags_unseen_words_by_their_spelling(tmp_path, make_treebank)
     m = tagging_metrics(tags["dev"], predicted, words["dev"], train_forms, enc.tags)
     assert m["unseen_tokens"] > 5
     assert m["unseen_accuracy"] >= 0.9
+
+
+def test_learning_rate_decays_after_each_epoch_without_gain(tmp_path, make_treebank):
+    folder = make_treebank(tmp_path / "tb", n_train=40, n_dev=10)
+    history = _fit(folder, epochs=12, lr_decay=0.5)[2].history
+    lrs = [row["lr"] for row in history]
+    accuracies = [row["dev_accuracy"] for row in history]
+    assert lrs[0] == 0.01
+    for i in range(1, len(history)):
+        improved = i == 1 or accuracies[i - 1] > max(accuracies[: i - 1])
+        assert lrs[i] == pytest.approx(lrs[i - 1] * (1.0 if improved else 0.5)), (i, lrs, accuracies)
+    assert lrs[-1] < 0.01  # the tiny treebank is learnt early, then every epoch stalls
 
 
 def test_training_is_reproducible_with_a_seed(tmp_path, make_treebank):
