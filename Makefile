@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # torch first, pinned to the CPU wheel: a loose range with no torch installed pulls GBs of CUDA packages.
 TORCH  ?= torch==2.13.0
 
-.PHONY: install run test lint bench bench-word2vec bench-similarity clean
+.PHONY: install run test lint bench bench-word2vec bench-similarity bench-process bench-tagger clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,12 @@ bench-word2vec: install  ## our PyTorch word2vec vs gensim on 20M IMDB tokens (w
 
 bench-similarity: install  ## batched similarity queries vs gensim most_similar (queries/s, same top 10)
 	$(BIN)/python benchmarks/bench_similarity.py
+
+bench-process: install  ## `nlp-pipeline process` vs the plain loop on IMDB (~30 min; BENCH_PROCESS_ARGS="--sentiment-max-docs 4000": ~9 min)
+	$(BIN)/python benchmarks/bench_process.py $(BENCH_PROCESS_ARGS)
+
+bench-tagger: install  ## tagging throughput (tokens/s) on 10k raw IMDB reviews: batched vs the per-document loop
+	$(BIN)/python benchmarks/bench_tagger.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
