@@ -10,9 +10,11 @@ Rows, all on the same documents and the same model, one process, ``--threads`` t
   (spaCy tokenization + length-sorted batches of 256 sequences), memory flat;
 - ``ours: tag_tokens``: the same on pre-tokenized input (the model alone, no tokenizer);
 - ``peer: per-document loop``: what a user writes around a PyTorch tagger: tokenize one document,
-  run the model on it alone (batch of one), next; measured on the first ``--loop-docs`` documents.
+  run the model on it alone (batch of one), next; measured on the first ``--loop-docs`` documents;
+- ``process --task tagging``: the batch command (`nlp_pipeline.batch.process`) with 1 and 2 workers
+  (one torch thread each), the file cut into 4 line-aligned parts so two workers share it.
 
-    .venv/bin/python benchmarks/bench_tagger.py [--max-docs 10000] [--model KEY|DIR] [--threads 1]
+    .venv/bin/python benchmarks/bench_tagger.py [--max-docs 5000] [--model KEY|DIR] [--threads 1]
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ def chunks(path: Path, size: int):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--max-docs", type=int, default=10_000)
+    parser.add_argument("--max-docs", type=int, default=5_000)
     parser.add_argument("--loop-docs", type=int, default=500)
     parser.add_argument("--chunk", type=int, default=2000)
     parser.add_argument("--model", default="latest")
@@ -105,6 +107,18 @@ def main() -> None:
     rows.append(["peer: per-document loop", f"{len(loop_docs):,}", f"{loop_tokens:,}", f"{seconds:.1f}",
                  f"{len(loop_docs) / seconds:,.0f}", f"{loop_tokens / seconds:,.0f}",
                  f"{loop_tokens / seconds / batched_rate:.2f}×"])
+
+    import tempfile
+
+    from nlp_pipeline.batch import process
+
+    for workers in (1, 2):
+        with tempfile.TemporaryDirectory() as out:
+            summary = process([path], "tagging", out, model=str(model_dir), workers=workers, progress=False,
+                              split_mb=path.stat().st_size / 4 / (1 << 20) + 0.01)
+        rows.append([f"process --task tagging, {workers} worker(s)", f"{summary.read:,}", f"{summary.tokens:,}",
+                     f"{summary.seconds:.1f}", f"{summary.docs_per_second:,.0f}", f"{summary.tokens_per_second:,.0f}",
+                     f"{summary.tokens_per_second / batched_rate:.2f}×"])
 
     print()
     print(format_table(["run", "docs", "tokens", "seconds", "docs/s", "tokens/s", "vs ours"], rows, markdown=True))

@@ -39,6 +39,7 @@ from nlp_pipeline.training.trainer import (
 )
 
 MAX_WORD_CHARS = 24  # longer words keep their first and last 12 characters (prefix and suffix carry the tag)
+EVAL_BATCH_TOKENS = 16_384  # inference batches hold at most this many padded positions (long documents)
 
 
 @dataclass
@@ -80,7 +81,7 @@ class TaggerEncoder:
         if ids is None:
             text = word if len(word) <= MAX_WORD_CHARS else word[: MAX_WORD_CHARS // 2] + word[-MAX_WORD_CHARS // 2:]
             ids = self.char_vocab.encode(list(text)) or [Vocab.UNK_INDEX]
-            if len(self._char_cache) < 500_000:
+            if len(self._char_cache) < 100_000:
                 self._char_cache[word] = ids
         return ids
 
@@ -284,7 +285,7 @@ def _predict(model: SequenceTagger, data: EncodedSentences, batch_size: int, dev
     loss_sum, n_tokens = 0.0, 0
     try:
         with torch.inference_mode():
-            for batch in bucketed_batches(data.lengths, batch_size, shuffle=False):
+            for batch in budget_batches(data.lengths, batch_size, EVAL_BATCH_TOKENS):
                 words, chars, lengths, tags = pad_tagged_batch(data, batch)
                 scores = model(words.to(device), chars.to(device), lengths)
                 if with_loss and data.tags is not None:
@@ -297,6 +298,26 @@ def _predict(model: SequenceTagger, data: EncodedSentences, batch_size: int, dev
     finally:
         model.train(was_training)
     return out, loss_sum / max(1, n_tokens)
+
+
+def budget_batches(lengths: np.ndarray, max_sequences: int, max_tokens: int) -> list[list[int]]:
+    """Length-sorted batches of at most ``max_sequences`` sequences and ``max_tokens`` padded positions.
+
+    Why a token budget: activations grow with batch × longest sequence, so 256 sentences are a few
+    MB but 256 long reviews were 4 GB resident. A sequence longer than the budget is a batch alone.
+    """
+    order = np.argsort(lengths, kind="stable")
+    batches: list[list[int]] = []
+    current: list[int] = []
+    for i in order.tolist():
+        longest = int(lengths[i])  # sorted ascending: the newest is the longest
+        if current and (len(current) >= max_sequences or (len(current) + 1) * longest > max_tokens):
+            batches.append(current)
+            current = []
+        current.append(i)
+    if current:
+        batches.append(current)
+    return batches
 
 
 def tagging_metrics(gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]],

@@ -11,6 +11,7 @@ from nlp_pipeline.text.vocab import Vocab
 from nlp_pipeline.training.tagging import (
     MAX_WORD_CHARS,
     TaggerEncoder,
+    budget_batches,
     pad_tagged_batch,
     predict_tags,
     tagging_metrics,
@@ -160,6 +161,16 @@ def test_a_folder_file_without_a_split_name_is_an_error(tmp_path, make_treebank)
     (folder / "extra.conllu").write_text("1\ta\ta\tX\tX\t_\t0\tdep\t_\t_\n")
     with pytest.raises(DataError, match="cannot tell the split of extra.conllu"):
         tagged_split_files(folder)
+
+
+def test_budget_batches_cap_sequences_and_padded_tokens():
+    lengths = np.array([5, 1, 300, 2, 40, 3, 3, 1000])
+    batches = budget_batches(lengths, max_sequences=3, max_tokens=100)
+    assert sorted(i for b in batches for i in b) == list(range(8))
+    for b in batches:
+        assert len(b) <= 3
+        assert len(b) == 1 or len(b) * max(lengths[b]) <= 100
+    assert [7] in batches and [2] in batches  # longer than the budget: alone
 
 
 def test_lengths_match_inputs_for_empty_and_long_batches():
