@@ -163,6 +163,26 @@ class RecurrentEncoder(nn.Module):
         return x, last
 
 
+def word_embedding(vocab_size: int, dim: int, mode: str, matrix: np.ndarray | None) -> nn.Embedding:
+    """The word table of a classifier or tagger: ``matrix`` rows (frozen / fine-tuned) or random, ``<pad>`` zero.
+
+    ``frozen`` turns its gradient off: no optimizer state and no update (the trainers only optimize
+    trainable parameters). ``random`` ignores ``matrix``.
+    """
+    embedding = nn.Embedding(vocab_size, dim, padding_idx=Vocab.PAD_INDEX)
+    with torch.no_grad():
+        if matrix is not None and mode != "random":
+            if tuple(matrix.shape) != (vocab_size, dim):
+                raise ValueError(f"embedding_matrix has shape {matrix.shape}, expected {(vocab_size, dim)}")
+            embedding.weight.copy_(torch.as_tensor(matrix, dtype=torch.float32))
+        else:
+            nn.init.uniform_(embedding.weight, -RANDOM_INIT_RANGE, RANDOM_INIT_RANGE)
+        embedding.weight[Vocab.PAD_INDEX].zero_()
+    if mode == "frozen":
+        embedding.weight.requires_grad_(False)
+    return embedding
+
+
 class SequenceClassifier(nn.Module):
     """Embedding → recurrent encoder → pooling over time → dropout → linear logits.
 
@@ -180,19 +200,8 @@ class SequenceClassifier(nn.Module):
         super().__init__()
         config.validate()
         self.config = config
-        self.embedding = nn.Embedding(config.vocab_size, config.embedding_dim, padding_idx=Vocab.PAD_INDEX)
-        with torch.no_grad():
-            if embedding_matrix is not None and config.embedding_mode != "random":
-                expected = (config.vocab_size, config.embedding_dim)
-                if tuple(embedding_matrix.shape) != expected:
-                    raise ValueError(f"embedding_matrix has shape {embedding_matrix.shape}, expected {expected}")
-                self.embedding.weight.copy_(torch.as_tensor(embedding_matrix, dtype=torch.float32))
-            else:
-                nn.init.uniform_(self.embedding.weight, -RANDOM_INIT_RANGE, RANDOM_INIT_RANGE)
-            self.embedding.weight[Vocab.PAD_INDEX].zero_()
-        if config.embedding_mode == "frozen":
-            # No gradient → no optimizer state and no update; the trainer only optimizes trainable params.
-            self.embedding.weight.requires_grad_(False)
+        self.embedding = word_embedding(config.vocab_size, config.embedding_dim, config.embedding_mode,
+                                        embedding_matrix)
         self.embedding_dropout = nn.Dropout(config.embedding_dropout)
         self.encoder = RecurrentEncoder(
             config.encoder,

@@ -32,8 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from nlp_pipeline.errors import ConfigError
-from nlp_pipeline.models.classifier import EMBEDDING_MODES, ENCODERS, RANDOM_INIT_RANGE, RecurrentEncoder
-from nlp_pipeline.text.vocab import Vocab
+from nlp_pipeline.models.classifier import EMBEDDING_MODES, ENCODERS, RecurrentEncoder, word_embedding
 
 CHAR_ENCODERS = ("none", "cnn", "bilstm")
 IGNORE_INDEX = -100  # tag id of padded positions: cross-entropy skips them
@@ -192,18 +191,8 @@ class SequenceTagger(nn.Module):
         super().__init__()
         config.validate()
         self.config = config
-        self.embedding = nn.Embedding(config.vocab_size, config.embedding_dim, padding_idx=Vocab.PAD_INDEX)
-        with torch.no_grad():
-            if embedding_matrix is not None and config.embedding_mode != "random":
-                expected = (config.vocab_size, config.embedding_dim)
-                if tuple(embedding_matrix.shape) != expected:
-                    raise ValueError(f"embedding_matrix has shape {embedding_matrix.shape}, expected {expected}")
-                self.embedding.weight.copy_(torch.as_tensor(embedding_matrix, dtype=torch.float32))
-            else:
-                nn.init.uniform_(self.embedding.weight, -RANDOM_INIT_RANGE, RANDOM_INIT_RANGE)
-            self.embedding.weight[Vocab.PAD_INDEX].zero_()
-        if config.embedding_mode == "frozen":
-            self.embedding.weight.requires_grad_(False)
+        self.embedding = word_embedding(config.vocab_size, config.embedding_dim, config.embedding_mode,
+                                        embedding_matrix)
         self.chars: nn.Module | None = None
         if config.char_encoder == "cnn":
             self.chars = CharCNN(config.char_vocab_size, config.char_dim, config.char_hidden, config.char_kernel)
