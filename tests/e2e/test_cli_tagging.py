@@ -18,6 +18,7 @@ SMALL = [
     "--set", "embed.min_count=1",
     "--set", "embed.vector_size=16",
     "--set", "embed.epochs=1",
+    "--set", "embed.workers=1",  # one gensim thread: the same vectors on every run (Hogwild threads differ)
     "--set", "tokenize.n_process=1",
     "--set", "model.hidden_size=16",
     "--set", "model.char_hidden=16",
