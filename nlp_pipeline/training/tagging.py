@@ -13,7 +13,6 @@ what happens at test time to every unseen word.
 
 from __future__ import annotations
 
-import math
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -31,6 +30,7 @@ from nlp_pipeline.training.batching import bucketed_batches
 from nlp_pipeline.training.device import resolve_device
 from nlp_pipeline.training.trainer import (
     EVAL_BATCH_SIZE,
+    BestEpoch,
     TrainConfig,
     TrainResult,
     build_optimizer,
@@ -194,8 +194,7 @@ def _train(model: SequenceTagger, train: EncodedSentences, dev: EncodedSentences
     dev_gold = np.concatenate([np.asarray(t, dtype=np.int64) for t in dev.tags]) if dev.tags else np.zeros(0)
 
     result = TrainResult()
-    best_state: dict[str, torch.Tensor] | None = None
-    epochs_without_gain = 0
+    best = BestEpoch(model, result, config, log)
     loop_start = time.perf_counter()
     total_step_seconds = 0.0
     for epoch in range(1, config.epochs + 1):
@@ -236,29 +235,13 @@ def _train(model: SequenceTagger, train: EncodedSentences, dev: EncodedSentences
         row = {"epoch": epoch, "train_loss": train_loss, "dev_loss": dev_loss, "dev_accuracy": dev_accuracy,
                "dev_macro_f1": dev_macro_f1, "lr": optimizer.param_groups[0]["lr"], "seconds": seconds,
                "tokens_per_second": epoch_tokens / step_seconds if step_seconds > 0 else 0.0}
-        result.history.append(row)
-        improved = best_state is None or dev_accuracy > result.best_dev_accuracy
-        log(f"epoch {epoch}/{config.epochs}: train_loss {train_loss:.4f}  dev_loss {dev_loss:.4f}  "
-            f"dev_acc {dev_accuracy:.4f}  dev_macro_f1 {dev_macro_f1:.4f}  "
-            f"({seconds:.1f}s, {row['tokens_per_second']:.0f} tok/s){'  *best*' if improved else ''}")
-        if not math.isfinite(train_loss):
-            log(f"epoch {epoch}: training loss is not finite; try a lower train.lr or train.clip_norm")
-        if improved:
-            result.best_epoch, result.best_dev_accuracy = epoch, dev_accuracy
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            epochs_without_gain = 0
-        else:
-            epochs_without_gain += 1
-            if config.patience > 0 and epochs_without_gain >= config.patience:
-                log(f"early stopping: no dev accuracy gain for {config.patience} epoch(s); "
-                    f"restoring epoch {result.best_epoch} (dev_acc {result.best_dev_accuracy:.4f})")
-                break
-            if lr_decay != 1.0:
-                for group in optimizer.param_groups:
-                    group["lr"] *= lr_decay
-    assert best_state is not None
-    model.load_state_dict(best_state)
-    model.eval()
+        improved, stop = best.end_epoch(row)
+        if stop:
+            break
+        if not improved and lr_decay != 1.0:
+            for group in optimizer.param_groups:
+                group["lr"] *= lr_decay
+    best.restore()
     result.train_seconds = time.perf_counter() - loop_start
     result.tokens_per_second = epoch_tokens * len(result.history) / total_step_seconds if total_step_seconds else 0.0
     return result

@@ -106,6 +106,53 @@ class TrainResult:
         return asdict(self)
 
 
+class BestEpoch:
+    """Early stopping on dev accuracy, shared by the classifier and tagger loops.
+
+    Each epoch's history row goes through `end_epoch`, which records and logs it, keeps a copy of the
+    weights when dev accuracy improved, and says when ``config.patience`` epochs have passed without
+    a gain; `restore` puts the best weights back, so the model returned is the one the reported dev
+    accuracy belongs to.
+    """
+
+    def __init__(self, model: nn.Module, result: TrainResult, config: TrainConfig, log: Callable[[str], None]) -> None:
+        self.model, self.result, self.config, self.log = model, result, config, log
+        self.state: dict[str, torch.Tensor] | None = None
+        self.epochs_without_gain = 0
+
+    def end_epoch(self, row: dict[str, float]) -> tuple[bool, bool]:
+        """Record ``row`` (epoch, train_loss, dev_loss, dev_accuracy, …); returns ``(improved, stop)``."""
+        result, epoch = self.result, row["epoch"]
+        result.history.append(row)
+        improved = self.state is None or row["dev_accuracy"] > result.best_dev_accuracy
+        self.log(
+            f"epoch {epoch}/{self.config.epochs}: train_loss {row['train_loss']:.4f}  dev_loss {row['dev_loss']:.4f}  "
+            f"dev_acc {row['dev_accuracy']:.4f}  dev_macro_f1 {row['dev_macro_f1']:.4f}  "
+            f"({row['seconds']:.1f}s, {row['tokens_per_second']:.0f} tok/s){'  *best*' if improved else ''}"
+        )
+        if not math.isfinite(row["train_loss"]):
+            self.log(f"epoch {epoch}: training loss is not finite; try a lower train.lr or train.clip_norm")
+        if improved:
+            result.best_epoch, result.best_dev_accuracy = epoch, row["dev_accuracy"]
+            self.state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+            self.epochs_without_gain = 0
+            return True, False
+        self.epochs_without_gain += 1
+        if self.config.patience > 0 and self.epochs_without_gain >= self.config.patience:
+            self.log(
+                f"early stopping: no dev accuracy gain for {self.config.patience} epoch(s); "
+                f"restoring epoch {result.best_epoch} (dev_acc {result.best_dev_accuracy:.4f})"
+            )
+            return False, True
+        return False, False
+
+    def restore(self) -> None:
+        """Load the best epoch's weights and switch to eval mode."""
+        assert self.state is not None  # at least one epoch ran
+        self.model.load_state_dict(self.state)
+        self.model.eval()
+
+
 def train_classifier(
     model: nn.Module,
     train_ids: list[list[int]],
@@ -180,8 +227,7 @@ def _train(
                 raise ValueError(f"{name}: label indices must lie in 0..{num_classes - 1}")
 
     result = TrainResult()
-    best_state: dict[str, torch.Tensor] | None = None
-    epochs_without_gain = 0
+    best = BestEpoch(model, result, config, log)
     loop_start = time.perf_counter()
     total_tokens = 0
     total_step_seconds = 0.0
@@ -233,31 +279,11 @@ def _train(
             "seconds": seconds,
             "tokens_per_second": epoch_tokens / step_seconds if step_seconds > 0 else 0.0,
         }
-        result.history.append(row)
-        improved = dev_accuracy > result.best_dev_accuracy or best_state is None
-        log(
-            f"epoch {epoch}/{config.epochs}: train_loss {train_loss:.4f}  dev_loss {dev_loss:.4f}  "
-            f"dev_acc {dev_accuracy:.4f}  dev_macro_f1 {dev_macro_f1:.4f}  "
-            f"({seconds:.1f}s, {row['tokens_per_second']:.0f} tok/s){'  *best*' if improved else ''}"
-        )
-        if not math.isfinite(train_loss):
-            log(f"epoch {epoch}: training loss is not finite; try a lower train.lr or train.clip_norm")
-        if improved:
-            result.best_epoch, result.best_dev_accuracy = epoch, dev_accuracy
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            epochs_without_gain = 0
-        else:
-            epochs_without_gain += 1
-            if config.patience > 0 and epochs_without_gain >= config.patience:
-                log(
-                    f"early stopping: no dev accuracy gain for {config.patience} epoch(s); "
-                    f"restoring epoch {result.best_epoch} (dev_acc {result.best_dev_accuracy:.4f})"
-                )
-                break
+        _, stop = best.end_epoch(row)
+        if stop:
+            break
 
-    assert best_state is not None  # at least one epoch ran
-    model.load_state_dict(best_state)
-    model.eval()
+    best.restore()
     result.train_seconds = time.perf_counter() - loop_start
     result.tokens_per_second = total_tokens / total_step_seconds if total_step_seconds > 0 else 0.0
     return result
