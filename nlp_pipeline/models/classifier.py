@@ -40,6 +40,24 @@ EMBEDDING_MODES = ("frozen", "fine-tuned", "random")
 RANDOM_INIT_RANGE = 0.25  # uniform(-a, a) for random embeddings when no pretrained vectors set the scale
 
 
+def check_model_fields(config: Any, choices: dict[str, tuple[str, ...]], positive_ints: tuple[str, ...],
+                       fractions: tuple[str, ...]) -> None:
+    """Raise `ConfigError` naming ``model.<key>`` for a value outside its choices, a non-positive or
+    non-integer size, or a dropout outside [0, 1). Shared by the classifier and tagger configs."""
+    for name, valid in choices.items():
+        value = getattr(config, name)
+        if value not in valid:
+            raise ConfigError(f"model.{name}: {value!r} is not one of {', '.join(valid)}")
+    for name in positive_ints:
+        value = getattr(config, name)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ConfigError(f"model.{name}: must be a positive integer, got {value!r}")
+    for name in fractions:
+        value = getattr(config, name)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value < 1.0:
+            raise ConfigError(f"model.{name}: must be a number in [0, 1), got {value!r}")
+
+
 @dataclass
 class ClassifierConfig:
     """Architecture of a `SequenceClassifier`: everything needed to rebuild it before loading weights."""
@@ -60,24 +78,14 @@ class ClassifierConfig:
 
     def validate(self) -> None:
         """Raise `ConfigError` naming the offending key; called on construction and on load."""
-        for name, valid in (
-            ("encoder", ENCODERS),
-            ("pooling", POOLINGS),
-            ("embedding_mode", EMBEDDING_MODES),
-        ):
-            value = getattr(self, name)
-            if value not in valid:
-                raise ConfigError(f"model.{name}: {value!r} is not one of {', '.join(valid)}")
-        for name in ("vocab_size", "num_classes", "embedding_dim", "hidden_size", "num_layers"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ConfigError(f"model.{name}: must be a positive integer, got {value!r}")
+        check_model_fields(
+            self,
+            choices={"encoder": ENCODERS, "pooling": POOLINGS, "embedding_mode": EMBEDDING_MODES},
+            positive_ints=("vocab_size", "num_classes", "embedding_dim", "hidden_size", "num_layers"),
+            fractions=("dropout", "embedding_dropout"),
+        )
         if self.vocab_size < 2:
             raise ConfigError(f"model.vocab_size: must be >= 2 (<pad> and <unk>), got {self.vocab_size}")
-        for name in ("dropout", "embedding_dropout"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value < 1.0:
-                raise ConfigError(f"model.{name}: must be a number in [0, 1), got {value!r}")
 
     @property
     def bidirectional(self) -> bool:

@@ -32,7 +32,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from nlp_pipeline.errors import ConfigError
-from nlp_pipeline.models.classifier import EMBEDDING_MODES, ENCODERS, RecurrentEncoder, word_embedding
+from nlp_pipeline.models.classifier import (
+    EMBEDDING_MODES,
+    ENCODERS,
+    RecurrentEncoder,
+    check_model_fields,
+    word_embedding,
+)
 
 CHAR_ENCODERS = ("none", "cnn", "bilstm")
 IGNORE_INDEX = -100  # tag id of padded positions: cross-entropy skips them
@@ -63,19 +69,13 @@ class TaggerConfig:
 
     def validate(self) -> None:
         """Raise `ConfigError` naming the offending key; called on construction and on load."""
-        for name, valid in (("encoder", ENCODERS), ("embedding_mode", EMBEDDING_MODES),
-                            ("char_encoder", CHAR_ENCODERS)):
-            if getattr(self, name) not in valid:
-                raise ConfigError(f"model.{name}: {getattr(self, name)!r} is not one of {', '.join(valid)}")
-        for name in ("vocab_size", "num_tags", "char_vocab_size", "embedding_dim", "hidden_size", "num_layers",
-                     "char_dim", "char_hidden", "char_kernel"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ConfigError(f"model.{name}: must be a positive integer, got {value!r}")
-        for name in ("dropout", "embedding_dropout"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value < 1.0:
-                raise ConfigError(f"model.{name}: must be a number in [0, 1), got {value!r}")
+        check_model_fields(
+            self,
+            choices={"encoder": ENCODERS, "embedding_mode": EMBEDDING_MODES, "char_encoder": CHAR_ENCODERS},
+            positive_ints=("vocab_size", "num_tags", "char_vocab_size", "embedding_dim", "hidden_size", "num_layers",
+                           "char_dim", "char_hidden", "char_kernel"),
+            fractions=("dropout", "embedding_dropout"),
+        )
         if not isinstance(self.crf, bool):
             raise ConfigError(f"model.crf: must be true or false, got {self.crf!r}")
 
