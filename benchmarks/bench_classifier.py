@@ -18,11 +18,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from nlp_pipeline.inference.classifier import predict_proba
 from nlp_pipeline.models.classifier import ClassifierConfig, SequenceClassifier
 from nlp_pipeline.reports.tables import format_table
 from nlp_pipeline.text import Tokenizer
 from nlp_pipeline.text.vocab import Vocab
-from nlp_pipeline.training.trainer import TrainConfig, predict_proba, train_classifier
+from nlp_pipeline.training.classifier import train_classifier
+from nlp_pipeline.training.loop import TrainConfig
 
 
 def load_data(limit: int, seed: int) -> tuple[list[list[str]], list[int], str]:

@@ -97,7 +97,7 @@ def plain_loop(task: str, model_dir: Path | None, paths: list[Path], out: Path, 
     if task == "sentiment":
         import torch
 
-        from nlp_pipeline.models.predict import Predictor
+        from nlp_pipeline.inference.classifier import Predictor
 
         if threads:
             torch.set_num_threads(threads)

@@ -66,9 +66,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
 
-    from nlp_pipeline.models.tagger_predict import TaggerPredictor
+    from nlp_pipeline.inference.tagger import TaggerPredictor, predict_tags
     from nlp_pipeline.pipelines.artifacts import resolve_model
-    from nlp_pipeline.training.tagging import predict_tags
 
     torch.set_num_threads(args.threads)
     model_dir = resolve_model(args.model, stage="train_tagger")

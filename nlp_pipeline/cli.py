@@ -94,7 +94,7 @@ def predict(model, texts, file, cache_dir, device, as_json):
 
     MODEL is a model folder, a train-artifact key (prefix), or 'latest'.
     """
-    from nlp_pipeline.models.predict import Predictor
+    from nlp_pipeline.inference.classifier import Predictor
     from nlp_pipeline.pipelines.artifacts import resolve_model
 
     items = list(texts)
@@ -130,7 +130,7 @@ def tag(model, texts, file, tokenized, fmt, cache_dir, device):
 
     MODEL is a tagger folder, a train_tagger artifact key (prefix), or 'latest'.
     """
-    from nlp_pipeline.models.tagger_predict import TaggerPredictor
+    from nlp_pipeline.inference.tagger import TaggerPredictor
     from nlp_pipeline.pipelines.artifacts import resolve_model
 
     items = list(texts)
@@ -168,6 +168,23 @@ def cache_ls(cache_dir, stage):
     from nlp_pipeline.pipelines.artifacts import list_artifacts
 
     click.echo(list_artifacts(cache_dir, stage))
+
+
+@cache.command("verify")
+@click.option("--cache-dir", type=click.Path(file_okay=False))
+@click.option("--stage", help="Only this stage's artifacts.")
+@user_errors
+def cache_verify(cache_dir, stage):
+    """Check every artifact's files against its manifest (sizes and sha256) and its upstream references.
+
+    Exit code 0 when all are intact, 1 when any is damaged or inconsistent (each named on its own line).
+    """
+    from nlp_pipeline.pipelines.artifacts import verify_artifacts
+
+    text, bad = verify_artifacts(cache_dir, stage)
+    click.echo(text)
+    if bad:
+        sys.exit(1)
 
 
 @cache.command("clear")

@@ -166,6 +166,20 @@ class TaggingConfig:
 
 SCHEMAS: dict[str, type] = {"sentiment": SentimentConfig, "tagging": TaggingConfig}
 
+# Settings that no stage key covers, and why they may not: how a run executes, not what it computes.
+# Everything else in a pipeline YAML reaches some stage's parameters (a test changes every key and
+# checks that some stage key changes, or that the key is listed here).
+NON_KEY_SETTINGS: dict[str, str] = {
+    "data.data_dir": "where the corpus files are looked for; the key holds their content hashes",
+    "tokenize.n_process": "tokenizer processes; the tokens are the same for any number (tested)",
+    "embed.workers": "word2vec threads; one thread is bit-reproducible, several are not (Hogwild), "
+                     "so the key holds only whether the build is deterministic",
+    "train.device": "cpu or cuda, resolved once per command; the key holds only whether the build is "
+                    "deterministic (CUDA kernels are not bit-reproducible)",
+    "train.num_threads": "torch CPU threads; a scheduling choice",
+    "report.dir": "where report folders are written; no stage reads it",
+}
+
 
 def pipeline_path(name: str) -> Path:
     path = Path(name)
@@ -296,6 +310,11 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
             raise ConfigError(f"{key}={value!r} must be a string")
         return value
     raise TypeError(f"unsupported config type {tp} for {key}")
+
+
+def pipeline_type(name: str) -> str:
+    """The ``pipeline:`` type a pipeline file declares (its file stem when it declares none)."""
+    return load_raw(name).get("pipeline", Path(name).stem)
 
 
 def load_config(name: str, overrides: list[str] | None = None) -> Any:

@@ -93,9 +93,9 @@ class Task(ABC):
         if cls.needs_model:
             if not model:
                 raise ConfigError(f"task {cls.name!r} needs a model (--model: a model folder, key prefix or 'latest')")
+            from nlp_pipeline.device import resolve_device
             from nlp_pipeline.engine import ArtifactCache
             from nlp_pipeline.engine.fingerprint import fingerprint_path
-            from nlp_pipeline.training.device import resolve_device
 
             resolve_device(device)  # an unknown or absent device: one error here, not one per shard in workers
             path = cls.resolve_model(model, cache_dir)
@@ -163,13 +163,13 @@ class SentimentTask(Task):
     needs_model = True
 
     def load(self, model_dir: Path | None, device: str) -> None:
-        from nlp_pipeline.models.predict import Predictor
+        from nlp_pipeline.inference.classifier import Predictor
 
         self.set_torch_threads()
         self.predictor = Predictor.load(model_dir, device=device)
 
     def process(self, texts: list[str]) -> list[dict]:
-        from nlp_pipeline.training.trainer import predict_proba
+        from nlp_pipeline.inference.classifier import predict_proba
 
         # Predictor.predict_proba's two steps, with the token lists kept for the token count.
         p = self.predictor
@@ -184,7 +184,7 @@ class SentimentTask(Task):
         return out
 
 
-TAGGER_MODULE = "nlp_pipeline.models.tagger_predict"
+TAGGER_MODULE = "nlp_pipeline.inference.tagger"
 TAGGER_STAGE = "train_tagger"
 
 
@@ -211,7 +211,7 @@ class TaggingTask(Task):
         return artifacts.resolve_model(ref, cache_dir, stage=TAGGER_STAGE)
 
     def load(self, model_dir: Path | None, device: str) -> None:
-        from nlp_pipeline.models.tagger_predict import TaggerPredictor
+        from nlp_pipeline.inference.tagger import TaggerPredictor
 
         self.set_torch_threads()
         self.tagger = TaggerPredictor.load(model_dir, device=device)

@@ -43,6 +43,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from nlp_pipeline.device import resolve_device
 from nlp_pipeline.embeddings.gensim_engine import Word2VecParams
 from nlp_pipeline.embeddings.w2v_corpus import (
     EncodedCorpus,
@@ -52,7 +53,6 @@ from nlp_pipeline.embeddings.w2v_corpus import (
     keep_probabilities,
     negative_table,
 )
-from nlp_pipeline.training.device import resolve_device
 
 CHUNK_TOKENS = 1 << 20  # tokens read from the encoded corpus at a time (4 MiB of ids)
 # Centre words per batched update, by architecture (sg=1, cbow=0): the fastest on the IMDB benchmark

@@ -1,20 +1,38 @@
-"""Stages, fingerprints and the content-addressed artifact cache.
+"""Stages, fingerprints, the content-addressed artifact cache, and pipelines as declared lists of steps.
 
-A *stage* declares its name, a code version, the parameters it reads and its inputs (files or
-upstream artifacts). Its cache key is a hash of all of these plus the major library versions, so a
-re-run redoes exactly the stages whose key changed and those after them (DVC's rule, made stricter).
+A *stage* declares its name, a code version, a frozen parameter type and its inputs; its build
+function receives exactly those. Its cache key hashes all of them plus the major library versions,
+so a re-run redoes exactly the stages whose key changed and those after them (DVC's rule, made
+stricter), and a setting the key leaves out cannot reach the build.
 """
 
-from nlp_pipeline.engine.cache import Artifact, ArtifactCache, default_cache_dir
+from nlp_pipeline.engine.cache import Artifact, ArtifactCache, Lookup, default_cache_dir
 from nlp_pipeline.engine.fingerprint import fingerprint_path, hash_json
-from nlp_pipeline.engine.stage import Stage, StageContext, StageRun, run_stage
+from nlp_pipeline.engine.pipeline import Pipeline, Step
+from nlp_pipeline.engine.stage import (
+    ArtifactRef,
+    BuildContext,
+    DataRef,
+    Runtime,
+    Stage,
+    StageRun,
+    Task,
+    run_stage,
+)
 
 __all__ = [
     "Artifact",
     "ArtifactCache",
+    "ArtifactRef",
+    "BuildContext",
+    "DataRef",
+    "Lookup",
+    "Pipeline",
+    "Runtime",
     "Stage",
-    "StageContext",
     "StageRun",
+    "Step",
+    "Task",
     "default_cache_dir",
     "fingerprint_path",
     "hash_json",

@@ -1,18 +1,33 @@
-"""A stage: a small unit with declared inputs, parameters and outputs.
+"""A stage: a named, versioned build step that sees only what its cache key covers.
 
-``run_stage`` computes the stage's key, returns the cached artifact when it exists (a *hit*), and
-otherwise builds it in a temporary folder that is renamed into place only when complete.
+A `Stage` declares a frozen parameter type, the inputs it takes and a *module-level* build function
+``build(params, inputs, ctx) -> metadata``. A `Task` binds a stage to one parameter object and its
+inputs; its key is the hash of
 
-The key hashes: the stage name, its code ``version`` (bump it when the code's output changes), the
-parameters it reads, the fingerprint of every input (a file's content hash, or an upstream
-artifact's key) and the major.minor versions of the libraries whose behaviour shapes the output.
+- the stage's name and code ``version`` (bump it when the code's output changes),
+- every field of the parameter object (the very object the build function receives),
+- every input's fingerprint (an upstream artifact's stage and key; a corpus's content hashes),
+- the major.minor versions of the libraries that shape outputs, and
+- whether the build is deterministic under this run's execution settings (`Runtime`).
+
+Because the build function gets nothing else (no closure, no pipeline config: `Stage` refuses a
+closure), a setting it could read but its key leaves out cannot exist. Execution settings that do not
+change what is computed (threads, processes, progress bars, the device) reach it through
+``ctx.runtime``; they are not in the key, except as the deterministic flag.
+
+`run_stage` returns the cached artifact when its key is there and intact (a *hit*); otherwise it
+takes the key's lock (waiting for a concurrent builder, then usually hitting its result), builds into
+a temporary folder with every global RNG seeded from the key, and commits it atomically.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import random
 import shutil
+import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -24,29 +39,132 @@ from nlp_pipeline.engine.fingerprint import fingerprint_path, hash_json
 # Libraries whose major.minor version can change a stage's output.
 KEY_LIBRARIES = ("torch", "gensim", "spacy", "numpy", "scikit-learn")
 
-Input = Artifact | Path | Sequence[Path]
+_PLAIN = (str, int, float, bool, type(None))
+
+
+@dataclass(frozen=True)
+class ArtifactRef:
+    """An upstream artifact known by its key only (planning computes keys before anything is built)."""
+
+    stage: str
+    key: str
+
+
+@dataclass(frozen=True)
+class DataRef:
+    """An external input (a corpus, or a text source), identified in the key by its content.
+
+    ``name`` is how the data layer finds it (a registered name such as ``imdb:train``, or the user's
+    path) and ``data_dir`` where it looks; neither is in the key, so moving a file or a mirror keeps
+    the key. ``id`` (the registered name, or ``user:<file name>``), the content hash of every file and
+    of the corpus definition (its reader settings) are.
+    """
+
+    id: str
+    name: str
+    files: tuple[Path, ...]
+    data_dir: str | None = None
+    spec: Path | None = None  # corpora/<name>.yaml, whose reader settings shape what is read
+
+
+Input = Artifact | ArtifactRef | DataRef | tuple[DataRef, ...]
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """How a run executes, as opposed to what it computes: never in a key (but see `Stage.nondeterministic`)."""
+
+    device: str = "cpu"  # a resolved torch device ("cpu", "cuda:0"), resolved once per command
+    workers: int = 1  # word2vec threads (resolved: never 0)
+    num_threads: int = 1  # torch CPU threads (resolved: never 0)
+    n_process: int = 1  # tokenizer processes
+    progress: bool = True  # tqdm bars
 
 
 @dataclass
-class StageContext:
-    """What a stage's build function receives."""
+class BuildContext:
+    """What a build function receives besides its parameters and inputs."""
 
     out_dir: Path  # write every output file here (a temporary folder until the stage succeeds)
-    params: dict[str, Any]
-    inputs: dict[str, Input]
+    runtime: Runtime
     log: Callable[[str], None] = print
-    progress: bool = True
+
+    @property
+    def progress(self) -> bool:
+        return self.runtime.progress
 
 
-@dataclass
+def _no_reason(params: Any, runtime: Runtime) -> str | None:
+    return None
+
+
+def _no_summary(art: Artifact) -> str:
+    return ""
+
+
+@dataclass(frozen=True)
 class Stage:
+    """A stage's declaration. ``build`` must be a module-level function: it can reach nothing but its arguments."""
+
     name: str
     version: str
-    params: dict[str, Any]
-    inputs: dict[str, Input]
-    build: Callable[[StageContext], dict]  # writes files into ctx.out_dir and returns metadata
-    description: str = ""
-    extra_key: dict[str, Any] = field(default_factory=dict)  # key-relevant facts that are not params
+    params: type  # a frozen dataclass whose fields are plain values (str, int, float, bool, None, tuples)
+    build: Callable[[Any, Mapping[str, Input], BuildContext], dict]
+    inputs: tuple[str, ...] = ()  # required input names
+    optional_inputs: tuple[str, ...] = ()
+    describe: Callable[[Any], str] = str  # one line for the run log
+    summary: Callable[[Artifact], str] = _no_summary  # what `cache ls` says about an artifact
+    # Why a build with these params and runtime would not be bit-reproducible (None: it would be).
+    nondeterministic: Callable[[Any, Runtime], str | None] = _no_reason
+
+    def __post_init__(self) -> None:
+        fn = self.build
+        if getattr(fn, "__closure__", None) or "<locals>" in getattr(fn, "__qualname__", "<locals>"):
+            raise TypeError(f"stage {self.name}: build must be a module-level function (no closure), got {fn!r}")
+        if not (dataclasses.is_dataclass(self.params) and self.params.__dataclass_params__.frozen):
+            raise TypeError(f"stage {self.name}: params must be a frozen dataclass type, got {self.params!r}")
+
+
+def _check_plain(value: Any, where: str) -> None:
+    if isinstance(value, tuple):
+        for i, v in enumerate(value):
+            _check_plain(v, f"{where}[{i}]")
+    elif not isinstance(value, _PLAIN):
+        raise TypeError(f"{where} must be a plain value (str, int, float, bool, None or a tuple), got {value!r}")
+
+
+@dataclass(frozen=True)
+class Task:
+    """A stage bound to one parameter object and its inputs: what gets keyed, built and cached."""
+
+    stage: Stage
+    params: Any
+    inputs: Mapping[str, Input] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        s = self.stage
+        if type(self.params) is not s.params:
+            raise TypeError(f"stage {s.name}: params must be a {s.params.__name__}, got {type(self.params).__name__}")
+        for f in dataclasses.fields(self.params):
+            _check_plain(getattr(self.params, f.name), f"{s.name}.{f.name}")
+        missing = set(s.inputs) - set(self.inputs)
+        unknown = set(self.inputs) - set(s.inputs) - set(s.optional_inputs)
+        if missing or unknown:
+            raise TypeError(f"stage {s.name}: missing inputs {sorted(missing)}, unknown inputs {sorted(unknown)}")
+
+    def nondeterminism(self, runtime: Runtime) -> str | None:
+        return self.stage.nondeterministic(self.params, runtime)
+
+    def key(self, cache: ArtifactCache, runtime: Runtime) -> str:
+        payload = {
+            "stage": self.stage.name,
+            "version": self.stage.version,
+            "params": dataclasses.asdict(self.params),
+            "inputs": {k: input_fingerprint(v, cache.fingerprint_memo) for k, v in sorted(self.inputs.items())},
+            "libraries": library_versions(),
+            "deterministic": self.nondeterminism(runtime) is None,
+        }
+        return hash_json(payload)[:20]
 
 
 @dataclass
@@ -54,6 +172,7 @@ class StageRun:
     artifact: Artifact
     hit: bool
     seconds: float
+    rebuilt: str | None = None  # why a cached artifact under this key was not used (damage), if it was there
 
 
 def library_versions() -> dict[str, str]:
@@ -66,68 +185,109 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
-def input_fingerprint(value: Input, memo_file: Path | None) -> str | list[str]:
-    if isinstance(value, Artifact):
+def input_fingerprint(value: Input, memo_file: Path | None) -> Any:
+    if isinstance(value, Artifact | ArtifactRef):
         return f"{value.stage}:{value.key}"
-    if isinstance(value, Path | str):
-        return fingerprint_path(value, memo_file)
-    return [fingerprint_path(p, memo_file) for p in value]
+    if isinstance(value, DataRef):
+        return {
+            "id": value.id,
+            "files": [fingerprint_path(p, memo_file) for p in value.files],
+            "spec": fingerprint_path(value.spec, memo_file) if value.spec is not None else None,
+        }
+    if isinstance(value, tuple):
+        return [input_fingerprint(v, memo_file) for v in value]
+    raise TypeError(f"not a stage input: {value!r}")
 
 
-def stage_key(stage: Stage, cache: ArtifactCache) -> str:
-    payload = {
-        "stage": stage.name,
-        "version": stage.version,
-        "params": stage.params,
-        "inputs": {k: input_fingerprint(v, cache.fingerprint_memo) for k, v in sorted(stage.inputs.items())},
-        "libraries": library_versions(),
-        "extra": stage.extra_key,
-    }
-    return hash_json(payload)[:20]
+def describe_input(value: Input) -> Any:
+    """How a manifest names an input: the exact upstream artifact (stage, key, content digest), or the files."""
+    if isinstance(value, Artifact):
+        return {"stage": value.stage, "key": value.key, "digest": value.digest}
+    if isinstance(value, ArtifactRef):
+        return {"stage": value.stage, "key": value.key, "digest": None}
+    if isinstance(value, DataRef):
+        return {"id": value.id, "files": [str(p) for p in value.files]}
+    return [describe_input(v) for v in value]
+
+
+def seed_global_rngs(key: str) -> None:
+    """Seed Python's, NumPy's and (when loaded) torch's global generators from the stage key.
+
+    Stages seed what they use from their own ``seed`` parameter; this makes anything else that draws
+    from a global generator a function of the key too, so a build never depends on what ran before it
+    in the same process.
+    """
+    seed = int(key[:8], 16)
+    random.seed(seed)
+    if "numpy" in sys.modules:
+        sys.modules["numpy"].random.seed(seed)
+    if "torch" in sys.modules:
+        sys.modules["torch"].manual_seed(seed)
 
 
 def run_stage(
-    stage: Stage,
+    task: Task,
     cache: ArtifactCache,
+    runtime: Runtime | None = None,
     *,
     force: bool = False,
-    progress: bool = True,
-    log_fn: Callable[[str], None] = print,
+    log: Callable[[str], None] = print,
 ) -> StageRun:
-    """Return the stage's artifact, building it only when its key is not cached (or ``force``)."""
+    """Return the task's artifact, building it only when its key is not cached intact (or ``force``)."""
+    runtime = runtime or Runtime()
     start = time.perf_counter()
-    key = stage_key(stage, cache)
-    if not force and (art := cache.get(stage.name, key)) is not None:
-        return StageRun(art, hit=True, seconds=time.perf_counter() - start)
+    stage = task.stage
+    key = task.key(cache, runtime)
+    damage = None
+    if not force:
+        found = cache.lookup(stage.name, key)
+        if found.artifact is not None:
+            return StageRun(found.artifact, hit=True, seconds=time.perf_counter() - start)
+        damage = found.problem
 
+    def waiting() -> None:
+        log(f"  waiting: another process is building {stage.name} [{key[:10]}]")
+
+    with cache.lock(stage.name, key, on_wait=waiting):
+        if not force:
+            found = cache.lookup(stage.name, key)  # a concurrent builder may have finished it meanwhile
+            if found.artifact is not None:
+                return StageRun(found.artifact, hit=True, seconds=time.perf_counter() - start)
+            damage = found.problem
+            if damage:
+                log(f"  {stage.name} [{key[:10]}] in the cache is damaged ({damage}): rebuilding it")
+                cache.discard(stage.name, key)
+        return _build(task, key, cache, runtime, log, start, damage)
+
+
+def _build(task: Task, key: str, cache: ArtifactCache, runtime: Runtime, log: Callable[[str], None],
+           start: float, damage: str | None) -> StageRun:
+    stage = task.stage
     tmp = cache.temp_folder(stage.name, key)
-    ctx = StageContext(out_dir=tmp, params=stage.params, inputs=stage.inputs, log=log_fn, progress=progress)
+    ctx = BuildContext(out_dir=tmp, runtime=runtime, log=log)
+    seed_global_rngs(key)
     try:
-        metadata_out = stage.build(ctx) or {}
+        metadata_out = stage.build(task.params, task.inputs, ctx) or {}
     except BaseException:
         # KeyboardInterrupt included: a half-written folder must never survive.
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     seconds = time.perf_counter() - start
+    reason = task.nondeterminism(runtime)
+    upstream = [v for v in task.inputs.values() if isinstance(v, Artifact)]
+    inherited = [f"{a.stage}:{a.key}" for a in upstream if not a.manifest.get("deterministic", False)]
     manifest = {
-        "stage": stage.name,
         "version": stage.version,
-        "key": key,
-        "params": stage.params,
-        "inputs": {
-            k: (f"{v.stage}:{v.key}" if isinstance(v, Artifact) else _describe_path(v))
-            for k, v in stage.inputs.items()
-        },
+        "params": dataclasses.asdict(task.params),
+        "inputs": {k: describe_input(v) for k, v in task.inputs.items()},
         "libraries": library_versions(),
+        "runtime": dataclasses.asdict(runtime),
+        "deterministic": reason is None and not inherited,  # this artifact and everything it was built from
+        "nondeterministic_because": reason,  # this build's own reason, if any
+        "nondeterministic_inputs": inherited,
         "created": time.time(),
         "seconds": round(seconds, 3),
         "metadata": metadata_out,
     }
     art = cache.commit(tmp, stage.name, key, manifest)
-    return StageRun(art, hit=False, seconds=seconds)
-
-
-def _describe_path(value: Path | Sequence[Path]) -> str | list[str]:
-    if isinstance(value, Path | str):
-        return str(value)
-    return [str(p) for p in value]
+    return StageRun(art, hit=False, seconds=seconds, rebuilt=damage)

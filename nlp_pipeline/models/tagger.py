@@ -9,10 +9,10 @@ states are concatenated (Plank et al., 2016); ``char_encoder: none`` turns it of
 be measured. The word vocabulary may be lower-cased (to match lower-cased word2vec vectors) while the
 characters always keep the original case.
 
-The encoder is the classifier's `RecurrentEncoder` (exact on right-padded batches, no packing), and
-the output is a softmax per token, or a linear-chain CRF (``crf: true``) that scores tag transitions
-and decodes the best sequence with Viterbi. Padding never counts: the loss and every metric only
-look at the first ``lengths[b]`` positions.
+The encoder is the `RecurrentEncoder` shared with the classifier (exact on right-padded batches, no
+packing), and the output is a softmax per token, or a linear-chain CRF (``crf: true``) that scores tag
+transitions and decodes the best sequence with Viterbi. Padding never counts: the loss and every
+metric only look at the first ``lengths[b]`` positions.
 
 >>> config = TaggerConfig(vocab_size=10, num_tags=3, char_vocab_size=8, embedding_dim=8, hidden_size=4)
 >>> model = SequenceTagger(config).eval()
@@ -32,13 +32,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from nlp_pipeline.errors import ConfigError
-from nlp_pipeline.models.classifier import (
-    EMBEDDING_MODES,
-    ENCODERS,
-    RecurrentEncoder,
-    check_model_fields,
-    word_embedding,
-)
+from nlp_pipeline.models.embedding import EMBEDDING_MODES, check_model_fields, word_embedding
+from nlp_pipeline.models.encoder import ENCODERS, RecurrentEncoder
 
 CHAR_ENCODERS = ("none", "cnn", "bilstm")
 IGNORE_INDEX = -100  # tag id of padded positions: cross-entropy skips them

@@ -1,4 +1,4 @@
-"""Save and load trained taggers as shareable files (no pickle), like classifiers (see `models.io`).
+"""Save and load trained taggers as shareable files (no pickle), like classifiers (see `classifier_io`).
 
 A saved tagger is a folder of four files:
 
@@ -16,11 +16,11 @@ from typing import Any
 
 import torch
 
+from nlp_pipeline.device import resolve_device
 from nlp_pipeline.errors import ConfigError, DataError, read_json
-from nlp_pipeline.models.io import CONFIG_FILE, VOCAB_FILE, load_weights, save_weights
+from nlp_pipeline.models.classifier_io import CONFIG_FILE, VOCAB_FILE, load_weights, save_weights
 from nlp_pipeline.models.tagger import SequenceTagger, TaggerConfig
 from nlp_pipeline.text.vocab import Vocab
-from nlp_pipeline.training.device import resolve_device
 
 CHARS_FILE = "chars.json"
 FORMAT = "nlp-pipeline-tagger"

@@ -2,16 +2,50 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
-from nlp_pipeline.engine import ArtifactCache
+from nlp_pipeline.engine import Artifact, ArtifactCache
 from nlp_pipeline.engine.cache import folder_size
 from nlp_pipeline.errors import ConfigError, DataError
 from nlp_pipeline.reports.tables import format_table
 
 
+def checked(path: Path) -> Path:
+    """``path`` if it is not an artifact folder, or an intact one; a damaged artifact is a `DataError`.
+
+    A model or vectors folder from the cache is checked against its manifest (every file's size and
+    sha256) before anything is loaded from it, so a damaged file is never silently used.
+    """
+    from nlp_pipeline.engine.cache import MANIFEST, verify_files
+
+    manifest_file = path / MANIFEST
+    if not manifest_file.is_file():
+        return path
+    try:
+        manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise DataError("artifact manifest is not valid JSON; re-run the pipeline that built it",
+                        path=manifest_file) from None
+    files = manifest.get("files") if isinstance(manifest, dict) else None
+    if not isinstance(files, dict):
+        raise DataError("artifact manifest has no file table; re-run the pipeline that built it", path=manifest_file)
+    try:
+        problem = verify_files(path, files)
+    except (KeyError, TypeError):
+        problem = "its manifest's file table is malformed"
+    if problem:
+        raise DataError(f"artifact is damaged ({problem}); re-run the pipeline that built it", path=path)
+    return path
+
+
 def resolve_model(ref: str, cache_dir: str | Path | None = None, stage: str = "train") -> Path:
+    """`_resolve_model`, checked: a damaged artifact is an error, never loaded."""
+    return checked(_resolve_model(ref, cache_dir, stage))
+
+
+def _resolve_model(ref: str, cache_dir: str | Path | None = None, stage: str = "train") -> Path:
     """A model folder path, a key prefix of a ``stage`` artifact, or ``latest`` → the model folder.
 
     ``stage`` is ``train`` for sentiment classifiers and ``train_tagger`` for taggers, so ``latest``
@@ -39,6 +73,12 @@ VECTOR_SUFFIXES = (".bin", ".txt", ".vec", ".gz", ".bz2", ".w2v")
 
 
 def resolve_vectors(ref: str | Path | None = None, cache_dir: str | Path | None = None) -> Path:
+    """`_resolve_vectors`, checked: a damaged embed artifact is an error, never loaded."""
+    path = _resolve_vectors(ref, cache_dir)
+    return checked(path) if path.is_dir() else path
+
+
+def _resolve_vectors(ref: str | Path | None = None, cache_dir: str | Path | None = None) -> Path:
     """Where to read word vectors from: a word2vec file or an embed artifact folder.
 
     ``ref`` is, in the order tried: a word2vec text or binary file (``.txt``, ``.vec``, ``.bin``;
@@ -82,39 +122,53 @@ def resolve_vectors(ref: str | Path | None = None, cache_dir: str | Path | None 
 
 
 def _summary(art) -> str:
-    m = art.metadata
-    if art.stage == "tokenize":
-        return f"{m.get('corpus')}: " + ", ".join(f"{k} {v['documents']:,}" for k, v in m.get("splits", {}).items())
-    if art.stage == "pretrain_text":
-        return f"{m.get('documents', 0):,} docs, {m.get('tokens', 0):,} tokens"
-    if art.stage == "embed":
-        p = art.manifest.get("params", {})
-        return f"{'skip-gram' if p.get('sg') else 'CBOW'} {p.get('vector_size')}d, vocab {m.get('vocab_size', 0):,}"
-    if art.stage == "train":
-        p = art.manifest.get("params", {}).get("model", {})
-        return f"{p.get('encoder')} {p.get('embedding_mode')}, best dev acc {m.get('best_dev_accuracy', 0):.4f}"
-    if art.stage == "evaluate":
-        return ", ".join(f"{k} acc {v['accuracy']:.4f}" for k, v in m.items() if isinstance(v, dict))
-    if art.stage == "treebank":
-        return f"{m.get('corpus')}: " + ", ".join(f"{k} {v['sentences']:,}" for k, v in m.get("splits", {}).items())
-    if art.stage == "train_tagger":
-        p = art.manifest.get("params", {}).get("model", {})
-        return (f"{p.get('encoder')} {p.get('embedding_mode')} char {p.get('char_encoder')} "
-                f"{m.get('tagset', '').upper()}, best dev acc {m.get('best_dev_accuracy', 0):.4f}")
-    if art.stage == "evaluate_tagger":
-        return ", ".join(f"{k} acc {v['accuracy']:.4f}" for k, v in m.items() if isinstance(v, dict))
-    return ""
+    from nlp_pipeline.stages import all_stages
+
+    stage = all_stages().get(art.stage)
+    try:
+        return stage.summary(art) if stage is not None else ""
+    except (KeyError, TypeError, ValueError, AttributeError):  # metadata of an older layout: say nothing
+        return ""
 
 
 def list_artifacts(cache_dir: str | Path | None = None, stage: str | None = None) -> str:
+    """The ``cache ls`` table. Folders without a well-formed manifest are counted, never a crash."""
     store = ArtifactCache(cache_dir)
     rows = []
     now = time.time()
-    for art in store:
-        if stage and art.stage != stage:
+    broken = 0
+    for st, key in store.entries():
+        if stage and st != stage:
             continue
-        age_h = (now - art.manifest.get("created", now)) / 3600
-        rows.append([art.stage, art.key[:12], f"{folder_size(art.path) / 1e6:.1f} MB", f"{age_h:.1f} h", _summary(art)])
+        manifest, _ = store.read_manifest(st, key)
+        if manifest is None:
+            broken += 1
+            continue
+        art = Artifact(st, key, store.folder(st, key), manifest)
+        age_h = (now - manifest.get("created", now)) / 3600
+        rows.append([st, key[:12], f"{folder_size(art.path) / 1e6:.1f} MB", f"{age_h:.1f} h", _summary(art)])
+    note = (f"\n{broken} folder(s) without a valid manifest: not artifacts (`nlp-pipeline cache verify` names "
+            "them; a run rebuilds what it needs)") if broken else ""
     if not rows:
-        return f"no artifacts in {store.artifacts_dir}"
-    return format_table(["stage", "key", "size", "age", "contents"], rows) + f"\n\n{store.artifacts_dir}"
+        return f"no artifacts in {store.artifacts_dir}{note}"
+    return format_table(["stage", "key", "size", "age", "contents"], rows) + f"\n\n{store.artifacts_dir}{note}"
+
+
+def verify_artifacts(cache_dir: str | Path | None = None, stage: str | None = None) -> tuple[str, int]:
+    """``cache verify``: a line per artifact that is not intact (and a count line); returns (text, damaged)."""
+    from nlp_pipeline.engine.verify import verify_cache
+
+    store = ArtifactCache(cache_dir)
+    verdicts = verify_cache(store, stage)
+    lines = []
+    for v in verdicts:
+        where = f"{v.stage} [{v.key[:12]}]"
+        if v.problem:
+            lines.append(f"damaged: {where}: {v.problem}")
+        lines += [f"inconsistent: {where}: {u}" for u in v.upstream]
+        lines += [f"note: {where}: {n}" for n in v.notes]
+    bad = sum(not v.ok for v in verdicts)
+    lines.append(f"{len(verdicts) - bad} of {len(verdicts)} artifact(s) intact in {store.artifacts_dir}"
+                 + (f"; {bad} damaged or inconsistent (a run rebuilds what it needs; "
+                    "`nlp-pipeline cache clear` removes them)" if bad else ""))
+    return "\n".join(lines), bad

@@ -1,17 +1,15 @@
-"""Training for sequence classifiers: device choice, length-bucketed batching, the loop, metrics."""
+"""Training for sequence classifiers and taggers: the shared loop pieces, the two loops, metrics."""
 
-from nlp_pipeline.training.batching import bucketed_batches, pad_batch
-from nlp_pipeline.training.device import resolve_device
-from nlp_pipeline.training.metrics import classification_metrics
-from nlp_pipeline.training.trainer import TrainConfig, TrainResult, predict_proba, train_classifier
+from nlp_pipeline.training.classifier import train_classifier
+from nlp_pipeline.training.loop import TrainConfig, TrainResult
+from nlp_pipeline.training.metrics import classification_metrics, tagging_metrics
+from nlp_pipeline.training.tagger import train_tagger
 
 __all__ = [
     "TrainConfig",
     "TrainResult",
-    "bucketed_batches",
     "classification_metrics",
-    "pad_batch",
-    "predict_proba",
-    "resolve_device",
+    "tagging_metrics",
     "train_classifier",
+    "train_tagger",
 ]

@@ -1,4 +1,4 @@
-"""Classification metrics, computed by scikit-learn and returned as plain JSON-ready Python types.
+"""Classification and tagging metrics, computed by scikit-learn and returned as plain JSON-ready Python types.
 
 Macro-F1 is reported next to accuracy because several corpora (e.g. carved dev splits, or any
 three-way task) are not balanced, and accuracy alone hides a class the model never predicts.
@@ -27,8 +27,8 @@ def classification_metrics(y_true: Sequence[int], y_pred: Sequence[int], labels:
         raise ValueError(f"y_true has {len(y_true)} items but y_pred has {len(y_pred)}")
     if len(y_true) == 0:
         raise ValueError("cannot compute metrics on zero examples")
-    # Imported here, not at module level: scikit-learn takes about a second to import, and loading a
-    # model for inference (which imports this package) does not need it.
+    # Imported here, not at module level: scikit-learn takes about a second to import, and importing
+    # this package (e.g. for `TrainConfig`) does not need it; only computing metrics does.
     from sklearn.metrics import accuracy_score, classification_report, confusion_matrix, f1_score
 
     indices = list(range(len(labels)))
@@ -47,6 +47,32 @@ def classification_metrics(y_true: Sequence[int], y_pred: Sequence[int], labels:
         "confusion_matrix": confusion_matrix(y_true_arr, y_pred_arr, labels=indices).tolist(),
         "labels": list(labels),
     }
+
+
+def tagging_metrics(gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]],
+                    words: Sequence[Sequence[str]], train_words: set[str], tags: list[str]) -> dict:
+    """Token accuracy, accuracy on words unseen in training, macro-F1, per-tag report, confusion matrix.
+
+    A word is *unseen* when its exact form never occurs in the training split (``train_words``), the
+    usual definition in the POS literature. Returns `classification_metrics`' keys plus ``tokens``,
+    ``unseen_tokens`` and ``unseen_accuracy`` (``None`` when the split has no unseen word).
+    """
+    index = {t: i for i, t in enumerate(tags)}
+    y_true, y_pred, unseen_total, unseen_right = [], [], 0, 0
+    for sent_words, sent_gold, sent_pred in zip(words, gold, predicted):
+        if not (len(sent_words) == len(sent_gold) == len(sent_pred)):
+            raise ValueError("words, gold and predicted tags must have the same lengths per sentence")
+        for w, g, p in zip(sent_words, sent_gold, sent_pred):
+            y_true.append(index[g])
+            y_pred.append(index[p])
+            if w not in train_words:
+                unseen_total += 1
+                unseen_right += g == p
+    metrics = classification_metrics(y_true, y_pred, tags)
+    metrics["tokens"] = len(y_true)
+    metrics["unseen_tokens"] = unseen_total
+    metrics["unseen_accuracy"] = unseen_right / unseen_total if unseen_total else None
+    return metrics
 
 
 def _plain(value: Any) -> Any:

@@ -18,6 +18,7 @@ from nlp_pipeline.data import (
     load_labelled,
     load_tagged,
     source_files,
+    tagged_split_files,
 )
 from nlp_pipeline.errors import ConfigError, DataError
 
@@ -255,3 +256,26 @@ def test_load_tagged_from_a_user_conllu_file(write_bytes):
 def test_load_tagged_rejects_a_labelled_corpus():
     with pytest.raises(ConfigError, match="not tagged"):
         load_tagged("pang_lee_polarity")
+
+
+def test_ud_style_file_names_give_their_split(tmp_path, make_treebank):
+    folder = make_treebank(tmp_path / "ud", names=("en_x-ud-train.conllu", "en_x-ud-dev.conllu"))
+    assert set(tagged_split_files(folder)) == {"train", "dev"}
+    splits = load_tagged(folder)
+    assert (len(splits["train"]), len(splits["dev"])) == (120, 40)
+
+
+def test_a_single_file_is_carved_into_train_and_dev(tmp_path, make_treebank):
+    folder = make_treebank(tmp_path / "one", n_train=50, n_dev=5)
+    splits = load_tagged(folder / "train.conllu", dev_fraction=0.2, seed=3)
+    assert (len(splits["train"]), len(splits["dev"])) == (40, 10)
+    again = load_tagged(folder / "train.conllu", dev_fraction=0.2, seed=3)
+    assert [s.line for s in again["dev"]] == [s.line for s in splits["dev"]]
+    assert not {s.line for s in splits["dev"]} & {s.line for s in splits["train"]}
+
+
+def test_a_folder_file_without_a_split_name_is_an_error(tmp_path, make_treebank):
+    folder = make_treebank(tmp_path / "x")
+    (folder / "extra.conllu").write_text("1\ta\ta\tX\tX\t_\t0\tdep\t_\t_\n")
+    with pytest.raises(DataError, match="cannot tell the split of extra.conllu"):
+        tagged_split_files(folder)

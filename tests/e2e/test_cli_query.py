@@ -134,7 +134,7 @@ def test_default_vectors_are_the_latest_embed_artifact(tmp_path, vec):
     store = ArtifactCache(cache)
     tmp = store.temp_folder("embed", "abc123")
     save_vectors(KeyedVectors.load_word2vec_format(vec), tmp)
-    store.commit(tmp, "embed", "abc123", {"stage": "embed", "key": "abc123", "created": 1.0})
+    store.commit(tmp, "embed", "abc123", {"created": 1.0, "params": {}, "inputs": {}, "metadata": {}})
     for ref in ([], ["-v", "latest"], ["-v", "abc"], ["-v", "sentiment"]):
         result = invoke("similar", "king", "-n", "1", "--cache-dir", str(cache), *ref)
         assert result.exit_code == 0, result.output

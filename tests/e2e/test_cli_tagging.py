@@ -22,7 +22,11 @@ SMALL = [
     "--set", "tokenize.n_process=1",
     "--set", "model.hidden_size=16",
     "--set", "model.char_hidden=16",
-    "--set", "train.epochs=8",
+    # 12 epochs at a constant rate, no early stop: every seed tried (6) reaches 100% on the toy grammar;
+    # with the defaults' early stop and lr decay, 3 of 6 seeds stalled at 88% after 8 epochs.
+    "--set", "train.epochs=12",
+    "--set", "train.patience=0",
+    "--set", "train.lr_decay=1.0",
     "--set", "train.lr=0.01",
     "--set", "train.batch_size=8",
     "--set", "train.num_threads=1",

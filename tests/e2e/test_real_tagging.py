@@ -16,10 +16,13 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(not shared_roots(), reason=".
 
 
 def test_small_tagger_on_ewt_reaches_90_percent_upos():
+    from nlp_pipeline.inference.tagger import predict_tags
     from nlp_pipeline.models.tagger import SequenceTagger, TaggerConfig
+    from nlp_pipeline.models.tagger_encoding import TaggerEncoder
     from nlp_pipeline.text.vocab import Vocab
-    from nlp_pipeline.training.tagging import TaggerEncoder, predict_tags, tagging_metrics, train_tagger
-    from nlp_pipeline.training.trainer import TrainConfig
+    from nlp_pipeline.training.loop import TrainConfig
+    from nlp_pipeline.training.metrics import tagging_metrics
+    from nlp_pipeline.training.tagger import train_tagger
 
     splits = load_tagged("ud_en_ewt")
     assert (len(splits["train"]), len(splits["dev"])) == (12544, 2001)

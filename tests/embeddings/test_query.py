@@ -262,7 +262,8 @@ def _embed_artifact(cache_dir, key, kv, created, manifest_extra=None):
     store = ArtifactCache(cache_dir)
     tmp = store.temp_folder("embed", key)
     save_vectors(kv, tmp)
-    return store.commit(tmp, "embed", key, {"stage": "embed", "key": key, "created": created, **(manifest_extra or {})})
+    manifest = {"created": created, "params": {}, "inputs": {}, "metadata": {}, **(manifest_extra or {})}
+    return store.commit(tmp, "embed", key, manifest)
 
 
 def test_resolve_vectors(tmp_path, vec_file):

@@ -1,23 +1,16 @@
-"""SequenceClassifier shapes and padding invariance for every encoder × pooling; config checks;
-build_embedding_matrix."""
+"""SequenceClassifier shapes and padding invariance for every encoder × pooling; config checks; the word
+table it builds from a matrix."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
-from gensim.models import KeyedVectors
 
 from nlp_pipeline.errors import ConfigError
-from nlp_pipeline.models.classifier import (
-    ENCODERS,
-    POOLINGS,
-    ClassifierConfig,
-    SequenceClassifier,
-    build_embedding_matrix,
-)
-from nlp_pipeline.text.vocab import Vocab
-from nlp_pipeline.training.batching import pad_batch
+from nlp_pipeline.inference.batching import pad_batch
+from nlp_pipeline.models.classifier import POOLINGS, ClassifierConfig, SequenceClassifier
+from nlp_pipeline.models.encoder import ENCODERS
 
 VOCAB_SIZE = 20
 
@@ -100,83 +93,3 @@ def test_embedding_matrix_is_copied_unless_random_and_pad_row_is_zero():
     weight = SequenceClassifier(config, matrix).embedding.weight.detach().numpy()
     assert not np.allclose(weight[1:], matrix[1:])
     assert not weight[0].any()
-
-
-def test_build_embedding_matrix_copies_known_vectors_and_reports_coverage():
-    vocab = Vocab(["<pad>", "<unk>", "good", "bad", "film", "zzz"])
-    kv = KeyedVectors(vector_size=4)
-    known = {"good": [1, 2, 3, 4], "bad": [-1, -2, -3, -4], "film": [0.5, 0.5, 0.5, 0.5], "other": [9, 9, 9, 9]}
-    kv.add_vectors(list(known), np.asarray(list(known.values()), dtype=np.float32))
-
-    matrix, coverage = build_embedding_matrix(vocab, kv, dim=4, seed=0)
-    assert matrix.dtype == np.float32 and matrix.shape == (6, 4)
-    assert coverage == pytest.approx(3 / 4)
-    for word in ("good", "bad", "film"):
-        assert np.array_equal(matrix[vocab.stoi[word]], np.asarray(known[word], dtype=np.float32))
-    assert not matrix[0].any()  # <pad>
-    assert matrix[1].any() and matrix[5].any()  # <unk> and the unknown word: random, not zero
-    again, _ = build_embedding_matrix(vocab, kv, dim=4, seed=0)
-    assert np.array_equal(matrix, again)  # seeded
-
-
-def test_build_embedding_matrix_without_vectors_and_dim_mismatch():
-    vocab = Vocab(["<pad>", "<unk>", "a"])
-    matrix, coverage = build_embedding_matrix(vocab, None, dim=5, seed=1)
-    assert coverage == 0.0 and matrix.shape == (3, 5) and not matrix[0].any()
-    kv = KeyedVectors(vector_size=3)
-    with pytest.raises(ConfigError, match="embedding_dim"):
-        build_embedding_matrix(vocab, kv, dim=5, seed=1)
-
-
-def test_extend_vocabulary_appends_pretrained_rows_and_keeps_outputs():
-    from nlp_pipeline.models.classifier import extend_vocabulary
-
-    vocab = Vocab.build([["good", "film"], ["bad", "film"]])
-    kv = KeyedVectors(vector_size=4)
-    words = ["film", "great", "awful", "good"]
-    kv.add_vectors(words, np.arange(16, dtype=np.float32).reshape(4, 4))
-    torch.manual_seed(0)
-    cfg = ClassifierConfig(vocab_size=len(vocab), num_classes=2, embedding_dim=4, hidden_size=3, encoder="lstm")
-    model = SequenceClassifier(cfg).eval()
-    ids = torch.tensor([vocab.encode(["good", "film"])])
-    before = model(ids, torch.tensor([2]))
-    model, new_vocab, added = extend_vocabulary(model, vocab, kv, max_words=10)
-    assert added == 2 and new_vocab.itos[-2:] == ["great", "awful"]
-    assert model.config.vocab_size == len(new_vocab) == model.embedding.num_embeddings
-    assert torch.equal(model.embedding.weight[new_vocab.stoi["great"]], torch.tensor(kv["great"]))
-    assert torch.allclose(model(ids, torch.tensor([2])), before)  # known words unchanged
-    assert new_vocab.encode(["great"]) != [Vocab.UNK_INDEX]
-
-
-@pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])
-def test_recurrent_encoder_equals_torch_bidirectional_rnn_on_padded_batches(cell):
-    """Same weights as nn.LSTM(bidirectional=True, num_layers=2): identical outputs at every real position."""
-    from nlp_pipeline.models.classifier import RecurrentEncoder
-
-    torch.manual_seed(0)
-    reference = {"rnn": torch.nn.RNN, "gru": torch.nn.GRU, "lstm": torch.nn.LSTM}[cell](
-        5, 4, num_layers=2, batch_first=True, bidirectional=True
-    ).eval()
-    ours = RecurrentEncoder(cell, 5, 4, num_layers=2, bidirectional=True, dropout=0.0).eval()
-    with torch.no_grad():
-        for layer in range(2):
-            for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
-                getattr(ours.forward_layers[layer], f"{name}_l0").copy_(getattr(reference, f"{name}_l{layer}"))
-                getattr(ours.backward_layers[layer], f"{name}_l0").copy_(getattr(reference, f"{name}_l{layer}_reverse"))
-    lengths = torch.tensor([6, 3, 1])
-    x = torch.randn(3, 6, 5)
-    with torch.no_grad():
-        outputs, last = ours(x, lengths)
-        for b, n in enumerate(lengths.tolist()):
-            expected, _ = reference(x[b : b + 1, :n])
-            assert torch.allclose(outputs[b, :n], expected[0], atol=1e-5)
-            assert torch.allclose(last[b], torch.cat([expected[0, -1, :4], expected[0, 0, 4:]]), atol=1e-5)
-
-
-def test_reverse_within_length_keeps_padding_and_is_its_own_inverse():
-    from nlp_pipeline.models.classifier import reverse_within_length
-
-    x = torch.tensor([[1, 2, 3, 0], [4, 5, 0, 0]]).unsqueeze(-1).float()
-    lengths = torch.tensor([3, 2])
-    assert reverse_within_length(x, lengths).squeeze(-1).tolist() == [[3, 2, 1, 0], [5, 4, 0, 0]]
-    assert torch.equal(reverse_within_length(reverse_within_length(x, lengths), lengths), x)

@@ -1,4 +1,4 @@
-"""classification_metrics against values computed by hand."""
+"""classification_metrics and tagging_metrics against values computed by hand."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from nlp_pipeline.training.metrics import classification_metrics
+from nlp_pipeline.training.metrics import classification_metrics, tagging_metrics
 
 
 def test_metrics_match_hand_computed_values():
@@ -36,3 +36,14 @@ def test_rejects_out_of_range_and_mismatched_inputs():
         classification_metrics([0, 2], [0, 1], ["a", "b"])
     with pytest.raises(ValueError, match="items"):
         classification_metrics([0, 1], [0], ["a", "b"])
+
+
+def test_metrics_count_unseen_words_and_never_padding():
+    words = [["the", "emotion", "runs"], ["a", "cat"]]
+    gold = [["DET", "NOUN", "VERB"], ["DET", "NOUN"]]
+    pred = [["DET", "VERB", "VERB"], ["DET", "NOUN"]]
+    m = tagging_metrics(gold, pred, words, train_words={"the", "runs", "a"}, tags=["DET", "NOUN", "VERB"])
+    assert m["tokens"] == 5 and m["accuracy"] == pytest.approx(4 / 5)
+    assert m["unseen_tokens"] == 2 and m["unseen_accuracy"] == pytest.approx(1 / 2)
+    assert m["confusion_matrix"][1] == [0, 1, 1]
+    assert set(m["report"]) >= {"DET", "NOUN", "VERB", "macro avg"}

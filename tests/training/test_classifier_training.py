@@ -1,5 +1,5 @@
 """train_classifier: learns a trivial task, restores the best dev epoch, clips gradients, respects
-frozen embeddings; predict_proba keeps input order."""
+frozen embeddings and the embedding learning rate; TrainConfig checks."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ import torch
 from torch.optim.optimizer import register_optimizer_step_pre_hook
 
 from nlp_pipeline.errors import ConfigError, DataError
+from nlp_pipeline.inference.classifier import predict_proba
 from nlp_pipeline.models.classifier import ClassifierConfig, SequenceClassifier
-from nlp_pipeline.training.trainer import TrainConfig, predict_proba, train_classifier
+from nlp_pipeline.training.classifier import train_classifier
+from nlp_pipeline.training.loop import TrainConfig
 
 GOOD = 2
 VOCAB_SIZE = 12
@@ -151,18 +153,6 @@ def test_frozen_embeddings_stay_fixed_and_fine_tuned_change(task, mode):
         assert not torch.allclose(before, after)
         assert in_optimizer
     assert not after[0].any()  # the <pad> row never gets a gradient
-
-
-def test_predict_proba_rows_follow_input_order_and_sum_to_one():
-    model = tiny_model(embedding_mode="random").eval()
-    ids = [[GOOD, 3, 4, 5, 6, 7], [3], [4, 5, GOOD], [], [8, 9]]
-    probs = predict_proba(model, ids, batch_size=2)
-    assert probs.shape == (5, 2) and probs.dtype == np.float32
-    assert np.allclose(probs.sum(axis=1), 1.0, atol=1e-6)
-    for i, seq in enumerate(ids):
-        alone = predict_proba(model, [seq])[0]
-        assert np.allclose(probs[i], alone, atol=1e-6)
-    assert predict_proba(model, []).shape == (0, 2)
 
 
 def test_train_config_and_data_errors(task):

@@ -1,5 +1,7 @@
 """Length-bucketed batches and padding for variable-length token sequences.
 
+Used by inference (length-sorted scoring) and by training (shuffled buckets), so it sits in the lower layer.
+
 An RNN's cost per batch is ``batch_size × longest sequence``; with random batches a single long
 phrase makes every other row pay for its padding. `bucketed_batches` sorts by length inside large
 shuffled chunks, so batches are nearly uniform in length (little padding: the encoder runs over padded
@@ -14,6 +16,7 @@ import numpy as np
 import torch
 
 CHUNK_BATCHES = 50  # a shuffled chunk holds this many batches; sorting happens only inside a chunk
+EVAL_BATCH_SIZE = 256  # inference keeps no activations for backward, so it can take bigger batches
 
 
 def bucketed_batches(
@@ -84,3 +87,23 @@ def pad_batch(seqs: list[list[int]], max_length: int | None = None) -> tuple[tor
         if s:
             ids[row, : len(s)] = s
     return torch.from_numpy(ids), torch.from_numpy(lengths)
+
+
+def budget_batches(lengths: np.ndarray, max_sequences: int, max_tokens: int) -> list[list[int]]:
+    """Length-sorted batches of at most ``max_sequences`` sequences and ``max_tokens`` padded positions.
+
+    Why a token budget: activations grow with batch × longest sequence, so 256 sentences are a few
+    MB but 256 long reviews were 4 GB resident. A sequence longer than the budget is a batch alone.
+    """
+    order = np.argsort(lengths, kind="stable")
+    batches: list[list[int]] = []
+    current: list[int] = []
+    for i in order.tolist():
+        longest = int(lengths[i])  # sorted ascending: the newest is the longest
+        if current and (len(current) >= max_sequences or (len(current) + 1) * longest > max_tokens):
+            batches.append(current)
+            current = []
+        current.append(i)
+    if current:
+        batches.append(current)
+    return batches

@@ -10,10 +10,10 @@ import torch
 from safetensors.torch import load_file
 
 from nlp_pipeline.errors import DataError
+from nlp_pipeline.inference.batching import pad_batch
 from nlp_pipeline.models.classifier import ClassifierConfig, SequenceClassifier
-from nlp_pipeline.models.io import load_classifier, save_classifier
+from nlp_pipeline.models.classifier_io import load_classifier, save_classifier
 from nlp_pipeline.text.vocab import Vocab
-from nlp_pipeline.training.batching import pad_batch
 
 VOCAB = Vocab(["<pad>", "<unk>", "good", "bad", "film", "plot", "the"])
 META = {"tokenizer": {"lowercase": True, "strip_html": True, "language": "en"}, "max_length": 50, "corpus": "toy"}

@@ -1,4 +1,7 @@
-"""Pick the torch device a model trains and predicts on.
+"""Pick the torch device and CPU thread count a model trains and predicts with.
+
+At the bottom of the package (below models, inference and training) because every layer that runs
+a model needs it, and none of them may import a layer above itself.
 
 ``"auto"`` is the default everywhere so that the same pipeline file runs on a laptop and on a GPU
 box unchanged. Asking for a device that is not there is a user error (`ConfigError`), not a silent
@@ -6,6 +9,8 @@ fallback: a run someone believes is on the GPU should not quietly take hours on 
 """
 
 from __future__ import annotations
+
+import os
 
 import torch
 
@@ -42,3 +47,13 @@ def resolve_device(name: str | torch.device = "auto") -> torch.device:
             raise ConfigError(f"device {name!r} requested but MPS is not available; use 'auto' or 'cpu'")
         return device
     raise ConfigError(f"unsupported device {name!r}; valid: {', '.join(VALID_DEVICES)}")
+
+
+def resolve_threads(num_threads: int) -> int:
+    """CPU threads for torch: ``num_threads`` when positive, else every core this process may use."""
+    if num_threads > 0:
+        return num_threads
+    try:
+        return len(os.sched_getaffinity(0))  # respects taskset / container CPU limits
+    except AttributeError:  # not available on macOS / Windows
+        return os.cpu_count() or 1

@@ -1,4 +1,5 @@
-"""Length bucketing: every example once, little padding, reproducible; pad_batch truncates and pads."""
+"""Length bucketing: every example once, little padding, reproducible; pad_batch truncates and pads;
+budget_batches caps sequences and padded tokens."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from nlp_pipeline.training.batching import bucketed_batches, pad_batch
+from nlp_pipeline.inference.batching import bucketed_batches, budget_batches, pad_batch
 
 
 @pytest.fixture
@@ -49,3 +50,13 @@ def test_pad_batch_pads_truncates_and_handles_empty():
     assert lengths.tolist() == [3, 1, 1]
     ids, lengths = pad_batch([[1, 2], [3]], max_length=None)
     assert ids.tolist() == [[1, 2], [3, 0]] and lengths.tolist() == [2, 1]
+
+
+def test_budget_batches_cap_sequences_and_padded_tokens():
+    lengths = np.array([5, 1, 300, 2, 40, 3, 3, 1000])
+    batches = budget_batches(lengths, max_sequences=3, max_tokens=100)
+    assert sorted(i for b in batches for i in b) == list(range(8))
+    for b in batches:
+        assert len(b) <= 3
+        assert len(b) == 1 or len(b) * max(lengths[b]) <= 100
+    assert [7] in batches and [2] in batches  # longer than the budget: alone

@@ -1,12 +1,13 @@
-"""resolve_device: auto picks CUDA only when present; asking for a missing device is a ConfigError."""
+"""resolve_device: auto picks CUDA only when present; asking for a missing device is a ConfigError.
+resolve_threads: a positive count is kept, 0 means every core this process may use."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
+from nlp_pipeline.device import resolve_device, resolve_threads
 from nlp_pipeline.errors import ConfigError
-from nlp_pipeline.training.device import resolve_device
 
 
 def test_auto_is_cpu_without_cuda(monkeypatch):
@@ -30,3 +31,8 @@ def test_cuda_without_cuda_is_config_error(monkeypatch, name):
 def test_unknown_device_lists_valid_values():
     with pytest.raises(ConfigError, match="auto, cpu, cuda"):
         resolve_device("gpu-please")
+
+
+def test_resolve_threads_keeps_a_positive_count_and_fills_in_zero():
+    assert resolve_threads(3) == 3
+    assert resolve_threads(0) >= 1

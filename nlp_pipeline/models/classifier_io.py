@@ -1,5 +1,7 @@
 """Save and load trained classifiers as files that are safe to share.
 
+The weight and file helpers (`save_weights`, `load_weights`, the file names) are shared with `tagger_io`.
+
 A saved classifier is a folder of three files, none of them pickled (loading a pickle runs arbitrary
 code, so a model downloaded from someone else must never be one):
 
@@ -22,10 +24,10 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from nlp_pipeline.device import resolve_device
 from nlp_pipeline.errors import ConfigError, DataError, read_json
 from nlp_pipeline.models.classifier import ClassifierConfig, SequenceClassifier
 from nlp_pipeline.text.vocab import Vocab
-from nlp_pipeline.training.device import resolve_device
 
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
@@ -45,7 +47,7 @@ def save_classifier(
     """Write ``model.safetensors``, ``config.json`` and ``vocab.json`` into ``directory`` (created).
 
     ``meta`` must be JSON-serialisable and should include ``"tokenizer"`` (a `TokenizerConfig` dict)
-    and ``"max_length"``, which `nlp_pipeline.models.Predictor` needs to read new text the way the
+    and ``"max_length"``, which `inference.Predictor` needs to read new text the way the
     model was trained on.
     """
     if len(vocab) != config.vocab_size:

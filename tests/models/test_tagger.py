@@ -1,31 +1,13 @@
-"""The tagger network: shapes, padding independence, the CRF against brute force, save/load."""
+"""The tagger network: shapes, padding independence, the CRF against brute force, config checks."""
 
 import itertools
 
 import pytest
 import torch
+from tagger_helpers import random_batch, small_config
 
-from nlp_pipeline.errors import ConfigError, DataError
-from nlp_pipeline.models.tagger import IGNORE_INDEX, LinearChainCRF, SequenceTagger, TaggerConfig
-from nlp_pipeline.models.tagger_io import load_tagger, save_tagger
-from nlp_pipeline.text.vocab import Vocab
-
-
-def small_config(**overrides) -> TaggerConfig:
-    base = dict(vocab_size=20, num_tags=4, char_vocab_size=12, embedding_dim=8, hidden_size=6, char_dim=4,
-                char_hidden=5, dropout=0.0)
-    return TaggerConfig(**{**base, **overrides})
-
-
-def random_batch(seed: int = 0, batch: int = 3, width: int = 5, chars: int = 4):
-    g = torch.Generator().manual_seed(seed)
-    lengths = torch.tensor([width, 2, 3][:batch])
-    words = torch.randint(2, 20, (batch, width), generator=g)
-    char_ids = torch.randint(1, 12, (batch, width, chars), generator=g)
-    for b, n in enumerate(lengths.tolist()):
-        words[b, n:] = 0
-        char_ids[b, n:] = 0
-    return words, char_ids, lengths
+from nlp_pipeline.errors import ConfigError
+from nlp_pipeline.models.tagger import IGNORE_INDEX, LinearChainCRF, SequenceTagger
 
 
 @pytest.mark.parametrize("encoder", ["rnn", "gru", "lstm", "bilstm"])
@@ -110,22 +92,3 @@ def test_bad_config_names_the_key():
         small_config(char_encoder="rnn")
     with pytest.raises(ConfigError, match="model.hidden_size"):
         small_config(hidden_size=0)
-
-
-def test_save_load_round_trip_gives_identical_scores(tmp_path):
-    torch.manual_seed(0)
-    model = SequenceTagger(small_config(crf=True)).eval()
-    vocab = Vocab(["<pad>", "<unk>", *[f"w{i}" for i in range(18)]])
-    chars = Vocab(["<pad>", "<unk>", *list("abcdefghij")])
-    tags = ["DET", "NOUN", "PUNCT", "VERB"]
-    save_tagger(tmp_path / "m", model, vocab, chars, tags, lowercase_words=True, meta={"tokenizer": {}})
-    loaded, meta, vocab2, chars2 = load_tagger(tmp_path / "m")
-    assert (meta["tags"], meta["lowercase_words"], vocab2, chars2) == (tags, True, vocab, chars)
-    words, char_ids, lengths = random_batch()
-    torch.testing.assert_close(loaded(words, char_ids, lengths), model(words, char_ids, lengths))
-
-
-def test_loading_a_classifier_folder_as_a_tagger_is_a_clear_error(tmp_path):
-    (tmp_path / "config.json").write_text('{"format": "nlp-pipeline-classifier", "model": {}}')
-    with pytest.raises(DataError, match="not a tagger.*use `predict`"):
-        load_tagger(tmp_path)

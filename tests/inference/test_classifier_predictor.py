@@ -1,15 +1,19 @@
-"""Predictor end to end: raw text → spaCy tokens → saved tiny model → labels and probabilities."""
+"""Predictor end to end: raw text → spaCy tokens → saved tiny model → labels and probabilities;
+predict_proba keeps input order."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
-from nlp_pipeline.models import ClassifierConfig, Predictor, SequenceClassifier, save_classifier
+from nlp_pipeline.inference import Predictor, predict_proba
+from nlp_pipeline.models import ClassifierConfig, SequenceClassifier, save_classifier
 from nlp_pipeline.text.tokenize import Tokenizer, TokenizerConfig
 from nlp_pipeline.text.vocab import Vocab
 from nlp_pipeline.training import TrainConfig, train_classifier
 
+GOOD = 2  # a token id for the tiny model of the predict_proba test
 FILLER = ["the", "film", "plot", "is", "was", "a", "story", "acting", "very", "quite", "movie", "!"]
 
 
@@ -63,3 +67,18 @@ def test_predictor_handles_empty_and_unknown_text(model_dir):
     out = Predictor.load(model_dir, device="cpu").predict(["", "zyzzyva qwxp"])
     assert len(out) == 2 and all(row["label"] in {"negative", "positive"} for row in out)
     assert Predictor.load(model_dir, device="cpu").predict([]) == []
+
+
+def test_predict_proba_rows_follow_input_order_and_sum_to_one():
+    torch.manual_seed(0)
+    config = ClassifierConfig(vocab_size=12, num_classes=2, embedding_dim=12, hidden_size=12, dropout=0.0,
+                              embedding_mode="random")
+    model = SequenceClassifier(config).eval()
+    ids = [[GOOD, 3, 4, 5, 6, 7], [3], [4, 5, GOOD], [], [8, 9]]
+    probs = predict_proba(model, ids, batch_size=2)
+    assert probs.shape == (5, 2) and probs.dtype == np.float32
+    assert np.allclose(probs.sum(axis=1), 1.0, atol=1e-6)
+    for i, seq in enumerate(ids):
+        alone = predict_proba(model, [seq])[0]
+        assert np.allclose(probs[i], alone, atol=1e-6)
+    assert predict_proba(model, []).shape == (0, 2)

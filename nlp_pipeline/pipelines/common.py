@@ -1,0 +1,119 @@
+"""What the pipeline declarations share: corpus inputs, the word-vector steps, execution settings.
+
+Both pipelines train their vectors the same way (pretrain_text → embed) from the same config
+sections (``data``, ``tokenize``, ``embed``), so those two steps are declared once, here.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from nlp_pipeline.engine import DataRef, Runtime, Step
+from nlp_pipeline.stages import embed, pretrain_text
+from nlp_pipeline.stages.embed import EmbedParams
+from nlp_pipeline.stages.pretrain_text import PretrainTextParams
+
+
+def _spec_path(name: str) -> Path | None:
+    from nlp_pipeline.data import list_corpora, load_spec
+
+    corpus = name.partition(":")[0]
+    return load_spec(corpus).path if corpus in list_corpora() else None
+
+
+def _data_id(name: str, spec: Path | None) -> str:
+    # A user path is identified by its content (the files' hashes), not by where it lives.
+    return name if spec is not None else "user:" + Path(name).name
+
+
+def corpus_ref(name: str, data_dir: str | None) -> DataRef:
+    """A labelled or tagged corpus as a stage input: its resolved files, identified by content."""
+    from nlp_pipeline.data import corpus_files
+
+    spec = _spec_path(name)
+    return DataRef(_data_id(name, spec), name, tuple(corpus_files(name, data_dir=data_dir)), data_dir, spec)
+
+
+def source_ref(source: str, data_dir: str | None) -> DataRef:
+    """A pretraining text source (``imdb_unsup``, ``imdb:train``, a path) as a stage input."""
+    from nlp_pipeline.data import source_files
+
+    spec = _spec_path(source)
+    return DataRef(_data_id(source, spec), source, tuple(source_files(source, data_dir=data_dir)), data_dir, spec)
+
+
+def _corpus_of(source: str) -> str | None:
+    """The labelled corpus whose evaluation splits a pretraining source could leak into."""
+    if source == "imdb_unsup":
+        return "imdb"
+    if ":" in source:
+        return source.split(":", 1)[0]
+    return None
+
+
+def dedup_corpora(cfg: Any) -> list[str]:
+    """``embed.dedup_against``, or by default the run's corpus plus every corpus the sources come from."""
+    if cfg.embed.dedup_against is not None:
+        return sorted(set(cfg.embed.dedup_against))
+    names = {c for s in cfg.embed.sources if (c := _corpus_of(s))}
+    names.add(cfg.data.corpus)
+    return sorted(names)
+
+
+def uses_vectors(cfg: Any) -> bool:
+    return cfg.model.embedding_mode != "random"
+
+
+def pretrain_text_params(cfg: Any) -> PretrainTextParams:
+    d, t = cfg.data, cfg.tokenize
+    return PretrainTextParams(dev_fraction=d.dev_fraction, test_fraction=d.test_fraction, seed=d.seed,
+                              lowercase=t.lowercase, strip_html=t.strip_html)
+
+
+def embed_params(cfg: Any) -> EmbedParams:
+    e = cfg.embed
+    torch_only: dict = {}
+    if e.engine == "torch":  # resolved, so that a change of the engine's defaults gives a new key
+        from nlp_pipeline.embeddings.torch_engine import TorchW2VOptions
+
+        o = TorchW2VOptions(batch_words=e.batch_words).resolve(e.sg)
+        torch_only = {"batch_words": o.batch_words, "max_row_updates": o.max_row_updates,
+                      "skip_saturated": o.skip_saturated}
+    return EmbedParams(
+        engine=e.engine, sg=e.sg, vector_size=e.vector_size, window=e.window, negative=e.negative,
+        min_count=e.min_count, sample=e.sample, epochs=e.epochs, alpha=e.alpha, min_alpha=e.min_alpha,
+        max_vocab_size=e.max_vocab_size, seed=e.seed, **torch_only,
+    )
+
+
+def vector_steps() -> tuple[Step, Step]:
+    """pretrain_text → embed, run whenever the model uses word vectors."""
+    return (
+        Step(pretrain_text.STAGE, pretrain_text_params, when=uses_vectors, inputs={
+            "sources": lambda c: tuple(source_ref(s, c.data.data_dir) for s in c.embed.sources),
+            "held_out": lambda c: tuple(corpus_ref(n, c.data.data_dir) for n in dedup_corpora(c)),
+        }),
+        Step(embed.STAGE, embed_params, when=uses_vectors, inputs={"text": "pretrain_text"}),
+    )
+
+
+def runtime(cfg: Any, progress: bool = True) -> Runtime:
+    """Execution settings from the config (the keys in `nlp_pipeline.config.NON_KEY_SETTINGS`), resolved.
+
+    The device is resolved here, once per command: ``auto`` becomes ``cuda:0`` or ``cpu``, and a
+    device that is not there is an error before any stage runs.
+    """
+    from nlp_pipeline.device import resolve_device, resolve_threads
+
+    device = resolve_device(cfg.train.device)
+    if device.type == "cuda" and device.index is None:
+        device = type(device)("cuda", 0)
+    return Runtime(
+        device=str(device),
+        workers=cfg.embed.workers if cfg.embed.workers > 0 else (os.cpu_count() or 1),
+        num_threads=resolve_threads(cfg.train.num_threads),
+        n_process=cfg.tokenize.n_process,
+        progress=progress,
+    )

@@ -1,0 +1,44 @@
+"""A declared pipeline: the engine's list of steps plus how its variants are named and tabulated.
+
+Adding a pipeline is one module that builds a `Declared` (steps, wiring, table columns), a schema in
+`nlp_pipeline.config` and a commented YAML in ``pipelines/``; the runner, the report and the CLI
+are generic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from nlp_pipeline.engine import Pipeline
+
+if TYPE_CHECKING:
+    from nlp_pipeline.pipelines.runner import VariantResult
+
+
+@dataclass(frozen=True)
+class Column:
+    header: str
+    value: Callable[[VariantResult], Any]
+    optional: bool = False  # left out of the table when it is empty for every variant
+
+
+@dataclass(frozen=True)
+class Declared:
+    pipeline: Pipeline
+    columns: tuple[Column, ...]
+    # (config key, template): their values start a variant's name; other overrides follow it
+    name_keys: tuple[tuple[str, str], ...]
+
+    @property
+    def name(self) -> str:
+        return self.pipeline.name
+
+
+def vectors_label(v: VariantResult) -> str:
+    """``skip-gram 300d (gensim)``, or ``random`` for a variant without vectors."""
+    emb = v.config["embed"]
+    if v.embeddings is None:
+        return "random"
+    return f"{'skip-gram' if emb['sg'] else 'CBOW'} {emb['vector_size']}d ({emb['engine']})"

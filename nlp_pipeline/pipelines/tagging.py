@@ -1,0 +1,69 @@
+"""The tagging pipeline: treebank → (pretrain_text → embed) → train_tagger → evaluate_tagger.
+
+This module is where a `TaggingConfig` is read: each step's ``params`` function turns the config
+into that stage's parameter object, and the wiring says which artifacts feed which stage.
+"""
+
+from __future__ import annotations
+
+from nlp_pipeline.config import TaggingConfig
+from nlp_pipeline.engine import Pipeline, Step
+from nlp_pipeline.pipelines.common import corpus_ref, runtime, uses_vectors, vector_steps
+from nlp_pipeline.pipelines.declared import Column, Declared, vectors_label
+from nlp_pipeline.stages import evaluate_tagger, train_tagger, treebank
+from nlp_pipeline.stages.evaluate_tagger import EvaluateTaggerParams
+from nlp_pipeline.stages.train_tagger import TrainTaggerParams
+from nlp_pipeline.stages.treebank import TreebankParams
+
+
+def treebank_params(cfg: TaggingConfig) -> TreebankParams:
+    d = cfg.data
+    return TreebankParams(dev_fraction=d.dev_fraction, test_fraction=d.test_fraction, seed=d.seed)
+
+
+def train_tagger_params(cfg: TaggingConfig) -> TrainTaggerParams:
+    m, t = cfg.model, cfg.train
+    return TrainTaggerParams(
+        tagset=cfg.data.tagset, lowercase_words=cfg.tokenize.lowercase, strip_html=cfg.tokenize.strip_html,
+        encoder=m.encoder, embedding_mode=m.embedding_mode, char_encoder=m.char_encoder,
+        hidden_size=m.hidden_size, num_layers=m.num_layers, dropout=m.dropout,
+        embedding_dropout=m.embedding_dropout, char_dim=m.char_dim, char_hidden=m.char_hidden, crf=m.crf,
+        random_embedding_dim=None if uses_vectors(cfg) else cfg.embed.vector_size,
+        epochs=t.epochs, batch_size=t.batch_size, lr=t.lr, embedding_lr_scale=t.embedding_lr_scale,
+        weight_decay=t.weight_decay, clip_norm=t.clip_norm, patience=t.patience, lr_decay=t.lr_decay,
+        word_dropout=t.word_dropout, vocab_min_count=t.vocab_min_count, vocab_from_vectors=t.vocab_from_vectors,
+        seed=t.seed,
+    )
+
+
+PIPELINE = Pipeline(
+    name="tagging",
+    steps=(
+        Step(treebank.STAGE, treebank_params, inputs={"corpus": lambda c: corpus_ref(c.data.corpus, c.data.data_dir)}),
+        *vector_steps(),
+        Step(train_tagger.STAGE, train_tagger_params, inputs={"treebank": "treebank", "vectors": "embed"}),
+        Step(evaluate_tagger.STAGE, lambda c: EvaluateTaggerParams(tagset=c.data.tagset),
+             inputs={"treebank": "treebank", "model": "train_tagger"}),
+    ),
+    runtime=runtime,
+    train_step="train_tagger",
+    evaluate_step="evaluate_tagger",
+)
+
+DECLARED = Declared(
+    pipeline=PIPELINE,
+    name_keys=(("model.encoder", "{}"), ("model.embedding_mode", "{}"), ("model.char_encoder", "char_{}")),
+    columns=(
+        Column("model", lambda v: v.config["model"]["encoder"]),
+        Column("chars", lambda v: v.config["model"]["char_encoder"]),
+        Column("embeddings", vectors_label),
+        Column("mode", lambda v: v.config["model"]["embedding_mode"]),
+        Column("dev acc", lambda v: v.pct("dev", "accuracy")),
+        Column("dev unseen acc", lambda v: v.pct("dev", "unseen_accuracy")),
+        Column("dev macro-F1", lambda v: v.pct("dev", "macro_f1")),
+        Column("test acc", lambda v: v.pct("test", "accuracy"), optional=True),
+        Column("best ep", lambda v: v.train.get("best_epoch")),
+        Column("train time", lambda v: f"{v.train.get('train_seconds', 0):.0f}s"),
+        Column("tag tok/s", lambda v: f"{v.metrics.get('dev', {}).get('tokens_per_second') or 0:,}"),
+    ),
+)

@@ -1,0 +1,75 @@
+"""The report folder of a run: ``<base>/<timestamp>/`` with results.json, results.md and a folder per variant.
+
+Safe under concurrency: each run claims its own folder (``mkdir`` fails for the second claimant, which
+takes the next suffix), and ``<base>/latest`` is replaced by an atomic rename, only once the folder
+is complete, so it never points at a half-written report.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from nlp_pipeline.pipelines.runner import PipelineResult
+
+REPORT_SUFFIXES = (".png", ".json", ".md")
+
+
+def _claim_folder(base: Path) -> Path:
+    base.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for n in range(1, 10_000):
+        folder = base / (stamp if n == 1 else f"{stamp}-{n}")
+        try:
+            folder.mkdir()
+            return folder
+        except FileExistsError:
+            continue
+    raise RuntimeError(f"cannot create a report folder under {base}")
+
+
+def point_latest(base: Path, folder: Path) -> None:
+    """Make ``base/latest`` a symlink to ``folder`` with one atomic rename (best effort where links fail)."""
+    tmp = base / f".latest-{os.getpid()}-{secrets.token_hex(4)}"
+    try:
+        tmp.symlink_to(folder.name)
+        os.replace(tmp, base / "latest")
+    except OSError:
+        tmp.unlink(missing_ok=True)
+
+
+def write_report(result: PipelineResult, base: Path) -> Path:
+    """Write the report of ``result`` under ``base`` and point ``base/latest`` at it; returns the folder."""
+    folder = _claim_folder(base)
+    for v in result.variants:
+        sub = folder / v.name
+        sub.mkdir(exist_ok=True)
+        evaluate = Path(v.artifacts[v.evaluate_step])
+        for f in evaluate.iterdir():
+            if f.suffix in REPORT_SUFFIXES and f.name != "manifest.json":
+                shutil.copy2(f, sub / f.name)
+        shutil.copy2(Path(v.artifacts[v.train_step]) / "history.json", sub / "history.json")
+        if v.embeddings:
+            (sub / "embeddings.json").write_text(json.dumps(v.embeddings, indent=2))
+    (folder / "results.json").write_text(json.dumps(result.to_dict(), indent=2, default=str))
+    lines = [f"# {result.pipeline}: results", "", result.table(markdown=True), ""]
+    for v in result.variants:
+        if v.embeddings:
+            intr = v.embeddings.get("intrinsic", {})
+            lines.append(
+                f"- {v.name}: vectors WS353 ρ={intr.get('wordsim353', {}).get('spearman')}, "
+                f"SimLex ρ={intr.get('simlex999', {}).get('spearman')}, "
+                f"analogy acc={intr.get('google_analogy', {}).get('accuracy')}, "
+                f"{v.embeddings.get('words_per_second'):,} words/s"
+            )
+        if not v.deterministic:
+            lines.append(f"- {v.name}: not bit-reproducible (see each stage's manifest: nondeterministic_because)")
+    (folder / "results.md").write_text("\n".join(lines) + "\n")
+    point_latest(base, folder)
+    return folder

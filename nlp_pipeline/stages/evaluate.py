@@ -1,0 +1,63 @@
+"""evaluate: a classifier + its tokens → ``metrics.json``, confusion-matrix and learning-curve PNGs.
+
+Scores the dev split and, when the corpus has one, the test split.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from nlp_pipeline.engine import Artifact, BuildContext, Stage
+from nlp_pipeline.stages.tokenize import read_split
+
+
+@dataclass(frozen=True)
+class EvaluateParams:
+    """No settings: what is scored is fixed by the inputs."""
+
+
+def build(params: EvaluateParams, inputs: Mapping, ctx: BuildContext) -> dict:
+    from nlp_pipeline.inference.classifier import predict_proba
+    from nlp_pipeline.models.classifier_io import load_classifier
+    from nlp_pipeline.reports.plots import plot_confusion_matrix, plot_learning_curve
+    from nlp_pipeline.training.metrics import classification_metrics
+
+    tokens: Artifact = inputs["tokens"]
+    model_art: Artifact = inputs["model"]
+    device = ctx.runtime.device
+    model, meta, vocab = load_classifier(model_art.path, device=device)
+    labels = meta["labels"]
+    index = {lab: i for i, lab in enumerate(labels)}
+    results = {}
+    for split in ("dev", "test"):
+        data = read_split(tokens, split)
+        if data is None:
+            continue
+        probs = predict_proba(model, [vocab.encode(x) for x in data[0]], max_length=meta.get("max_length"),
+                              device=device)
+        y_true = [index[y] for y in data[1]]
+        metrics = classification_metrics(y_true, probs.argmax(axis=1).tolist(), labels)
+        results[split] = {**metrics, "n": len(y_true)}
+        plot_confusion_matrix(metrics["confusion_matrix"], labels, ctx.out_dir / f"confusion_matrix_{split}.png",
+                              title=f"{split}: accuracy {metrics['accuracy']:.3f}")
+    history = json.loads(model_art.file("history.json").read_text())
+    plot_learning_curve(history, ctx.out_dir / "learning_curve.png")
+    (ctx.out_dir / "metrics.json").write_text(json.dumps(results, indent=2))
+    return {split: {"accuracy": r["accuracy"], "macro_f1": r["macro_f1"], "n": r["n"]} for split, r in results.items()}
+
+
+def summary(art: Artifact) -> str:
+    return ", ".join(f"{k} acc {v['accuracy']:.4f}" for k, v in art.metadata.items() if isinstance(v, dict))
+
+
+STAGE = Stage(
+    name="evaluate",
+    version="4",  # 2: axis labels inside the image; 3: n per split; 4: typed params
+    params=EvaluateParams,
+    build=build,
+    inputs=("tokens", "model"),
+    describe=lambda p: "metrics and plots on dev and test",
+    summary=summary,
+)

@@ -1,0 +1,77 @@
+"""tokenize: a labelled corpus → ``<split>.tokens.txt`` + ``<split>.labels.txt`` per split, ``labels.json``.
+
+Carves the splits the corpus lacks (``dev_fraction``, ``test_fraction``, ``seed``) and tokenizes every
+split with spaCy's rule-based English tokenizer. The tokenizer settings go into the metadata, so the
+model trained on these tokens tokenizes raw text the same way at prediction time.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from nlp_pipeline.engine import Artifact, BuildContext, DataRef, Stage
+from nlp_pipeline.stages.common import progress_bar
+from nlp_pipeline.text.tokenize import Tokenizer, TokenizerConfig, read_token_lines
+
+
+@dataclass(frozen=True)
+class TokenizeParams:
+    dev_fraction: float  # share of train carved out as dev when the corpus has no dev split
+    test_fraction: float  # share carved out as test when the corpus has no splits at all
+    seed: int  # seed of the carving
+    lowercase: bool  # fold case
+    strip_html: bool  # HTML line breaks → spaces
+
+    def tokenizer(self) -> TokenizerConfig:
+        return TokenizerConfig(lowercase=self.lowercase, strip_html=self.strip_html)
+
+
+def build(params: TokenizeParams, inputs: Mapping, ctx: BuildContext) -> dict:
+    from nlp_pipeline.data import load_labelled
+
+    corpus: DataRef = inputs["corpus"]
+    dataset = load_labelled(corpus.name, data_dir=corpus.data_dir, dev_fraction=params.dev_fraction,
+                            test_fraction=params.test_fraction, seed=params.seed)
+    tokenizer = Tokenizer(params.tokenizer(), n_process=ctx.runtime.n_process)
+    splits = {}
+    for split, examples in dataset.splits.items():
+        if not examples:
+            continue
+        out_file = ctx.out_dir / f"{split}.tokens.txt"
+        texts = progress_bar((e.text for e in examples), ctx, f"tokenize {split}", total=len(examples))
+        counts = tokenizer.tokenize_to_file(texts, out_file)
+        with open(ctx.out_dir / f"{split}.labels.txt", "w", encoding="utf-8") as fh:
+            fh.writelines(f"{e.label}\n" for e in examples)
+        splits[split] = {**counts, "labels": dataset.info["counts"][split]}
+        ctx.log(f"  {split}: {counts['documents']:,} documents, {counts['tokens']:,} tokens")
+    (ctx.out_dir / "labels.json").write_text(json.dumps(dataset.labels))
+    return {"corpus": corpus.id, "labels": dataset.labels, "splits": splits, "info": dataset.info,
+            "tokenizer": params.tokenizer().to_dict()}
+
+
+def read_split(art: Artifact, split: str) -> tuple[list[list[str]], list[str]] | None:
+    """``(token lists, labels)`` of one split of a tokenize artifact; ``None`` when the split is absent."""
+    tokens_path = art.file(f"{split}.tokens.txt")
+    if not tokens_path.is_file():
+        return None
+    tokens = list(read_token_lines(tokens_path))
+    labels = art.file(f"{split}.labels.txt").read_text(encoding="utf-8").splitlines()
+    return tokens, labels
+
+
+def summary(art: Artifact) -> str:
+    m = art.metadata
+    return f"{m.get('corpus')}: " + ", ".join(f"{k} {v['documents']:,}" for k, v in m.get("splits", {}).items())
+
+
+STAGE = Stage(
+    name="tokenize",
+    version="2",  # 2: typed params; tokenizer settings in the metadata
+    params=TokenizeParams,
+    build=build,
+    inputs=("corpus",),
+    describe=lambda p: "read the labelled corpus, split it, tokenize every split",
+    summary=summary,
+)

@@ -1,0 +1,125 @@
+"""train: tokens (+ vectors) → a sequence classifier (``model.safetensors``, ``config.json``, ``vocab.json``,
+``history.json``).
+
+The model is built after every generator is seeded from ``seed``, so the same params and inputs give
+the same weights, byte for byte, on the CPU. Without vectors (``embedding_mode: random``) the
+embedding size is ``random_embedding_dim``; with vectors it is theirs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from nlp_pipeline.engine import Artifact, BuildContext, Runtime, Stage
+from nlp_pipeline.stages.common import training_summary
+from nlp_pipeline.stages.tokenize import read_split
+
+
+@dataclass(frozen=True)
+class TrainParams:
+    # the classifier (see ClassifierConfig)
+    encoder: str
+    embedding_mode: str
+    hidden_size: int
+    num_layers: int
+    dropout: float
+    embedding_dropout: float
+    pooling: str
+    random_embedding_dim: int | None  # embedding size when no vectors are given
+    # the training loop (see TrainConfig)
+    epochs: int
+    batch_size: int
+    lr: float
+    embedding_lr_scale: float
+    weight_decay: float
+    clip_norm: float
+    patience: int
+    max_length: int | None
+    vocab_min_count: int
+    vocab_from_vectors: int
+    seed: int
+
+
+def build(params: TrainParams, inputs: Mapping, ctx: BuildContext) -> dict:
+    from nlp_pipeline.embeddings import load_vectors
+    from nlp_pipeline.models.classifier import ClassifierConfig, SequenceClassifier
+    from nlp_pipeline.models.classifier_io import save_classifier
+    from nlp_pipeline.models.embedding import build_embedding_matrix, extend_vocabulary
+    from nlp_pipeline.text.vocab import Vocab
+    from nlp_pipeline.training.classifier import train_classifier
+    from nlp_pipeline.training.loop import TrainConfig, seed_everything
+
+    p = params
+    tokens: Artifact = inputs["tokens"]
+    vectors: Artifact | None = inputs.get("vectors")
+    labels = json.loads(tokens.file("labels.json").read_text())
+    label_index = {lab: i for i, lab in enumerate(labels)}
+    train_split = read_split(tokens, "train")
+    dev_split = read_split(tokens, "dev")
+    vocab = Vocab.build(train_split[0], min_count=p.vocab_min_count)
+    kv = load_vectors(vectors.path) if vectors is not None else None
+    if kv is None and p.random_embedding_dim is None:
+        raise TypeError("train: random_embedding_dim is required without vectors")
+    dim = kv.vector_size if kv is not None else p.random_embedding_dim
+    matrix, coverage = build_embedding_matrix(vocab, kv, dim, seed=p.seed)
+    if kv is not None:
+        ctx.log(f"  vocabulary {len(vocab):,} words, {coverage:.1%} found in the vectors")
+    model_cfg = ClassifierConfig(
+        vocab_size=len(vocab), num_classes=len(labels), embedding_dim=dim, encoder=p.encoder,
+        hidden_size=p.hidden_size, num_layers=p.num_layers, dropout=p.dropout,
+        embedding_dropout=p.embedding_dropout, pooling=p.pooling, embedding_mode=p.embedding_mode,
+    )
+    seed_everything(p.seed)  # the initial weights are drawn here: seed first
+    model = SequenceClassifier(model_cfg, embedding_matrix=matrix)
+    train_cfg = TrainConfig(
+        epochs=p.epochs, batch_size=p.batch_size, lr=p.lr, embedding_lr_scale=p.embedding_lr_scale,
+        weight_decay=p.weight_decay, clip_norm=p.clip_norm, patience=p.patience, max_length=p.max_length,
+        seed=p.seed, device=ctx.runtime.device, num_threads=ctx.runtime.num_threads,
+    )
+    result = train_classifier(
+        model,
+        [vocab.encode(x) for x in train_split[0]], [label_index[y] for y in train_split[1]],
+        [vocab.encode(x) for x in dev_split[0]], [label_index[y] for y in dev_split[1]],
+        train_cfg, progress=ctx.progress, log=ctx.log,
+    )
+    added = 0
+    if kv is not None and p.vocab_from_vectors > 0:
+        model, vocab, added = extend_vocabulary(model, vocab, kv, p.vocab_from_vectors)
+        model_cfg = model.config
+        ctx.log(f"  added {added:,} words known only to the vectors (vocabulary now {len(vocab):,})")
+    meta = {
+        "tokenizer": tokens.metadata["tokenizer"],
+        "max_length": p.max_length,
+        "corpus": tokens.metadata.get("corpus"),
+        "vectors": f"embed:{vectors.key}" if vectors is not None else None,
+    }
+    save_classifier(ctx.out_dir, model.cpu(), model_cfg, vocab, labels, meta)
+    coverage_or_none = coverage if kv is not None else None
+    return training_summary(ctx, result, len(vocab), added, coverage_or_none)
+
+
+def nondeterministic(params: object, runtime: Runtime) -> str | None:
+    """Shared by both training stages: CPU training is a function of the seed; CUDA kernels are not."""
+    if runtime.device.startswith("cuda"):
+        return "trained on CUDA (cuDNN's recurrent kernels and scatter-adds are not bit-reproducible)"
+    return None
+
+
+def summary(art: Artifact) -> str:
+    p, m = art.manifest.get("params", {}), art.metadata
+    return f"{p.get('encoder')} {p.get('embedding_mode')}, best dev acc {m.get('best_dev_accuracy', 0):.4f}"
+
+
+STAGE = Stage(
+    name="train",
+    version="3",  # 2: unpacked RecurrentEncoder; 3: typed params, model built after seeding
+    params=TrainParams,
+    build=build,
+    inputs=("tokens",),
+    optional_inputs=("vectors",),
+    describe=lambda p: f"{p.encoder} classifier, {p.embedding_mode} embeddings",
+    summary=summary,
+    nondeterministic=nondeterministic,
+)

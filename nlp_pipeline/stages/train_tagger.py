@@ -1,0 +1,130 @@
+"""train_tagger: a treebank (+ vectors) → a part-of-speech tagger (``model.safetensors``, ``config.json``,
+``vocab.json``, ``chars.json``, ``history.json``).
+
+Like `train`, the model is built after seeding, so the CPU result is a function of the params and
+inputs. Raw text given to ``nlp-pipeline tag`` is tokenized with the case kept (the character model
+reads it) and ``strip_html`` as the pipeline's tokenizer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from nlp_pipeline.engine import Artifact, BuildContext, Stage
+from nlp_pipeline.stages.common import training_summary
+from nlp_pipeline.stages.train import nondeterministic
+from nlp_pipeline.stages.treebank import read_treebank_split, tag_list
+from nlp_pipeline.text.tokenize import TokenizerConfig
+
+
+@dataclass(frozen=True)
+class TrainTaggerParams:
+    tagset: str  # upos | xpos
+    lowercase_words: bool  # look words up lower-cased (to match lower-cased vectors)
+    strip_html: bool  # how `tag` tokenizes raw text for this model
+    # the tagger (see TaggerConfig)
+    encoder: str
+    embedding_mode: str
+    char_encoder: str
+    hidden_size: int
+    num_layers: int
+    dropout: float
+    embedding_dropout: float
+    char_dim: int
+    char_hidden: int
+    crf: bool
+    random_embedding_dim: int | None  # embedding size when no vectors are given
+    # the training loop
+    epochs: int
+    batch_size: int
+    lr: float
+    embedding_lr_scale: float
+    weight_decay: float
+    clip_norm: float
+    patience: int
+    lr_decay: float
+    word_dropout: float
+    vocab_min_count: int
+    vocab_from_vectors: int
+    seed: int
+
+    def raw_text_tokenizer(self) -> TokenizerConfig:
+        return TokenizerConfig(lowercase=False, strip_html=self.strip_html)
+
+
+def build(params: TrainTaggerParams, inputs: Mapping, ctx: BuildContext) -> dict:
+    from nlp_pipeline.embeddings import load_vectors
+    from nlp_pipeline.models.embedding import build_embedding_matrix, extend_vocabulary
+    from nlp_pipeline.models.tagger import SequenceTagger, TaggerConfig
+    from nlp_pipeline.models.tagger_encoding import TaggerEncoder
+    from nlp_pipeline.models.tagger_io import save_tagger
+    from nlp_pipeline.text.vocab import Vocab
+    from nlp_pipeline.training.loop import TrainConfig, seed_everything
+    from nlp_pipeline.training.tagger import train_tagger
+
+    p = params
+    treebank: Artifact = inputs["treebank"]
+    vectors: Artifact | None = inputs.get("vectors")
+    train_words, train_tags, train_where = read_treebank_split(treebank, "train", p.tagset)
+    dev_words, dev_tags, dev_where = read_treebank_split(treebank, "dev", p.tagset)
+    tags = tag_list(treebank, p.tagset)
+    vocab = Vocab.build(([w.lower() if p.lowercase_words else w for w in s] for s in train_words),
+                        min_count=p.vocab_min_count)
+    char_vocab = Vocab.build(list(w) for s in train_words for w in s)
+    kv = load_vectors(vectors.path) if vectors is not None else None
+    if kv is None and p.random_embedding_dim is None:
+        raise TypeError("train_tagger: random_embedding_dim is required without vectors")
+    dim = kv.vector_size if kv is not None else p.random_embedding_dim
+    matrix, coverage = build_embedding_matrix(vocab, kv, dim, seed=p.seed)
+    ctx.log(f"  {len(tags)} {p.tagset.upper()} tags, vocabulary {len(vocab):,} words"
+            + (f" ({coverage:.1%} in the vectors)" if kv is not None else "") + f", {len(char_vocab)} chars")
+    model_cfg = TaggerConfig(
+        vocab_size=len(vocab), num_tags=len(tags), char_vocab_size=len(char_vocab), embedding_dim=dim,
+        encoder=p.encoder, hidden_size=p.hidden_size, num_layers=p.num_layers, dropout=p.dropout,
+        embedding_dropout=p.embedding_dropout, embedding_mode=p.embedding_mode, char_encoder=p.char_encoder,
+        char_dim=p.char_dim, char_hidden=p.char_hidden, crf=p.crf,
+    )
+    seed_everything(p.seed)  # the initial weights are drawn here: seed first
+    model = SequenceTagger(model_cfg, embedding_matrix=matrix)
+    encoder = TaggerEncoder(vocab, char_vocab, tags, p.lowercase_words)
+    train_cfg = TrainConfig(
+        epochs=p.epochs, batch_size=p.batch_size, lr=p.lr, embedding_lr_scale=p.embedding_lr_scale,
+        weight_decay=p.weight_decay, clip_norm=p.clip_norm, patience=p.patience, seed=p.seed,
+        device=ctx.runtime.device, num_threads=ctx.runtime.num_threads,
+    )
+    result = train_tagger(model, encoder.encode(train_words, train_tags, train_where),
+                          encoder.encode(dev_words, dev_tags, dev_where), train_cfg,
+                          word_dropout=p.word_dropout, lr_decay=p.lr_decay, progress=ctx.progress, log=ctx.log)
+    added = 0
+    if kv is not None and p.vocab_from_vectors > 0:
+        model, vocab, added = extend_vocabulary(model, vocab, kv, p.vocab_from_vectors)
+        ctx.log(f"  added {added:,} words known only to the vectors (vocabulary now {len(vocab):,})")
+    meta = {
+        "tagset": p.tagset,
+        "tokenizer": p.raw_text_tokenizer().to_dict(),
+        "corpus": treebank.metadata.get("corpus"),
+        "vectors": f"embed:{vectors.key}" if vectors is not None else None,
+    }
+    save_tagger(ctx.out_dir, model.cpu(), vocab, char_vocab, tags, p.lowercase_words, meta)
+    coverage_or_none = coverage if kv is not None else None
+    return {**training_summary(ctx, result, len(vocab), added, coverage_or_none), "tagset": p.tagset}
+
+
+def summary(art: Artifact) -> str:
+    p, m = art.manifest.get("params", {}), art.metadata
+    return (f"{p.get('encoder')} {p.get('embedding_mode')} char {p.get('char_encoder')} "
+            f"{m.get('tagset', '').upper()}, best dev acc {m.get('best_dev_accuracy', 0):.4f}")
+
+
+STAGE = Stage(
+    name="train_tagger",
+    version="2",  # 2: typed params, model built after seeding
+    params=TrainTaggerParams,
+    build=build,
+    inputs=("treebank",),
+    optional_inputs=("vectors",),
+    describe=lambda p: f"{p.encoder} tagger, {p.embedding_mode} embeddings, char {p.char_encoder}",
+    summary=summary,
+    nondeterministic=nondeterministic,
+)

@@ -1,0 +1,83 @@
+"""treebank: a CoNLL-U treebank → ``<split>.jsonl`` (``{"words", "upos", "xpos", "source", "line"}`` a sentence).
+
+Carves the splits the treebank lacks. The tag set is chosen downstream (the tagger stages read
+``upos`` or ``xpos``), so switching UPOS ↔ XPOS re-reads nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from nlp_pipeline.engine import Artifact, BuildContext, DataRef, Stage
+
+SPLIT_FILE = "{}.jsonl"
+
+
+@dataclass(frozen=True)
+class TreebankParams:
+    dev_fraction: float  # share of train sentences carved out as dev when there is no dev file
+    test_fraction: float  # share carved out as test when there is neither dev nor test
+    seed: int  # seed of the carving
+
+
+def build(params: TreebankParams, inputs: Mapping, ctx: BuildContext) -> dict:
+    from nlp_pipeline.data import load_tagged
+    from nlp_pipeline.errors import ConfigError
+
+    corpus: DataRef = inputs["corpus"]
+    splits = load_tagged(corpus.name, corpus.data_dir, params.dev_fraction, params.test_fraction, params.seed)
+    if "dev" not in splits:
+        raise ConfigError(f"corpus {corpus.name!r} has no dev split: set data.dev_fraction > 0 to carve one")
+    info = {}
+    for split, sentences in splits.items():
+        with open(ctx.out_dir / SPLIT_FILE.format(split), "w", encoding="utf-8") as fh:
+            for s in sentences:
+                record = {"words": s.words, "upos": s.upos, "xpos": s.xpos, "source": s.source, "line": s.line}
+                fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+        info[split] = {"sentences": len(sentences), "tokens": sum(len(s.words) for s in sentences)}
+        ctx.log(f"  {split}: {len(sentences):,} sentences, {info[split]['tokens']:,} tokens")
+    return {"corpus": corpus.id, "splits": info}
+
+
+def read_treebank_split(art: Artifact, split: str, tagset: str) -> tuple[list[list[str]], list[list[str]],
+                                                                          list[str]] | None:
+    """``(words, tags, where)`` per sentence of one split (``None`` when the split is absent)."""
+    path = art.file(SPLIT_FILE.format(split))
+    if not path.is_file():
+        return None
+    words, tags, where = [], [], []
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            record = json.loads(line)
+            words.append(record["words"])
+            tags.append(record[tagset])
+            where.append(f"{record['source']}:{record['line']}")
+    return words, tags, where
+
+
+def tag_list(art: Artifact, tagset: str) -> list[str]:
+    """Every tag of the tag set seen in any split, sorted: the model's output order."""
+    found: set[str] = set()
+    for split in ("train", "dev", "test"):
+        data = read_treebank_split(art, split, tagset)
+        if data is not None:
+            found.update(t for sent in data[1] for t in sent)
+    return sorted(found)
+
+
+def summary(art: Artifact) -> str:
+    m = art.metadata
+    return f"{m.get('corpus')}: " + ", ".join(f"{k} {v['sentences']:,}" for k, v in m.get("splits", {}).items())
+
+
+STAGE = Stage(
+    name="treebank",
+    version="2",  # 2: typed params
+    params=TreebankParams,
+    build=build,
+    inputs=("corpus",),
+    describe=lambda p: "read the CoNLL-U treebank (integer-ID words), carve missing splits",
+    summary=summary,
+)

@@ -1,0 +1,180 @@
+"""What the classifier and tagger training loops share: their config, result, optimizer and early stopping.
+
+Both loops are deliberately plain (one function each, no callbacks framework): each epoch shuffles
+length-bucketed batches, takes Adam steps with the gradient norm clipped (recurrent nets can have
+exploding gradients), then scores the dev split. The weights of the best dev epoch are kept in memory
+(`BestEpoch`) and restored at the end, so the returned model is the one the reported dev accuracy
+belongs to.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from nlp_pipeline.errors import ConfigError, DataError
+
+
+@dataclass
+class TrainConfig:
+    """How a classifier is trained (not part of the saved model: loading never needs it)."""
+
+    epochs: int = 10  # maximum passes over the training set
+    batch_size: int = 64  # examples per Adam step
+    lr: float = 1e-3  # Adam learning rate
+    embedding_lr_scale: float = 1.0  # fine-tuned embeddings learn at lr × this (< 1: stay near the vectors)
+    weight_decay: float = 0.0  # Adam L2 penalty (applies to every trainable parameter)
+    clip_norm: float = 5.0  # clip the global gradient norm to this (exploding gradients); 0 = no clipping
+    patience: int = 3  # stop after this many epochs without a better dev accuracy; 0 = never stop early
+    max_length: int | None = None  # keep only the first N tokens of each document (IMDB); None = all
+    seed: int = 13  # seeds torch, numpy and random, and the batch shuffling
+    device: str = "auto"  # auto (CUDA if available, else CPU) | cpu | cuda | cuda:N | mps
+    num_threads: int = 0  # CPU threads for torch; 0 = all cores this process may use
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise `ConfigError` naming the offending key."""
+        for name in ("epochs", "batch_size"):
+            _check_int(name, getattr(self, name), minimum=1)
+        for name in ("patience", "num_threads", "seed"):
+            _check_int(name, getattr(self, name), minimum=0)
+        if self.max_length is not None:
+            _check_int("max_length", self.max_length, minimum=1)
+        numbers = (("lr", True), ("embedding_lr_scale", False), ("weight_decay", False), ("clip_norm", False))
+        for name, positive in numbers:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+                raise ConfigError(f"train.{name}: must be a number, got {value!r}")
+            if value < 0 or (positive and value == 0):
+                raise ConfigError(f"train.{name}: must be {'> 0' if positive else '>= 0'}, got {value!r}")
+        if not isinstance(self.device, str):
+            raise ConfigError(f"train.device: must be a string, got {self.device!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        """Build from a dict (pipeline config section); unknown keys are errors listing the valid ones."""
+        valid = [f.name for f in fields(cls)]
+        unknown = sorted(set(data) - set(valid))
+        if unknown:
+            raise ConfigError(f"train: unknown key(s) {', '.join(unknown)}; valid: {', '.join(valid)}")
+        return cls(**data)
+
+
+def _check_int(name: str, value: Any, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(f"train.{name}: must be an integer >= {minimum}, got {value!r}")
+
+
+@dataclass
+class TrainResult:
+    """What happened during training; ``history`` has one dict per epoch run."""
+
+    history: list[dict[str, float]] = field(default_factory=list)
+    # per epoch: epoch, train_loss, dev_loss, dev_accuracy, dev_macro_f1, seconds (whole epoch, with
+    # dev scoring), tokens_per_second (training tokens / time spent in training steps)
+    best_epoch: int = 0  # 1-based epoch whose weights the model holds after training
+    best_dev_accuracy: float = 0.0
+    train_seconds: float = 0.0  # wall time of the whole loop
+    tokens_per_second: float = 0.0  # all training tokens / time spent in training steps
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class BestEpoch:
+    """Early stopping on dev accuracy, shared by the classifier and tagger loops.
+
+    Each epoch's history row goes through `end_epoch`, which records and logs it, keeps a copy of the
+    weights when dev accuracy improved, and says when ``config.patience`` epochs have passed without
+    a gain; `restore` puts the best weights back, so the model returned is the one the reported dev
+    accuracy belongs to.
+    """
+
+    def __init__(self, model: nn.Module, result: TrainResult, config: TrainConfig, log: Callable[[str], None]) -> None:
+        self.model, self.result, self.config, self.log = model, result, config, log
+        self.state: dict[str, torch.Tensor] | None = None
+        self.epochs_without_gain = 0
+
+    def end_epoch(self, row: dict[str, float]) -> tuple[bool, bool]:
+        """Record ``row`` (epoch, train_loss, dev_loss, dev_accuracy, …); returns ``(improved, stop)``."""
+        result, epoch = self.result, row["epoch"]
+        result.history.append(row)
+        improved = self.state is None or row["dev_accuracy"] > result.best_dev_accuracy
+        self.log(
+            f"epoch {epoch}/{self.config.epochs}: train_loss {row['train_loss']:.4f}  dev_loss {row['dev_loss']:.4f}  "
+            f"dev_acc {row['dev_accuracy']:.4f}  dev_macro_f1 {row['dev_macro_f1']:.4f}  "
+            f"({row['seconds']:.1f}s, {row['tokens_per_second']:.0f} tok/s){'  *best*' if improved else ''}"
+        )
+        if not math.isfinite(row["train_loss"]):
+            self.log(f"epoch {epoch}: training loss is not finite; try a lower train.lr or train.clip_norm")
+        if improved:
+            result.best_epoch, result.best_dev_accuracy = epoch, row["dev_accuracy"]
+            self.state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+            self.epochs_without_gain = 0
+            return True, False
+        self.epochs_without_gain += 1
+        if self.config.patience > 0 and self.epochs_without_gain >= self.config.patience:
+            self.log(
+                f"early stopping: no dev accuracy gain for {self.config.patience} epoch(s); "
+                f"restoring epoch {result.best_epoch} (dev_acc {result.best_dev_accuracy:.4f})"
+            )
+            return False, True
+        return False, False
+
+    def restore(self) -> None:
+        """Load the best epoch's weights and switch to eval mode."""
+        assert self.state is not None  # at least one epoch ran
+        self.model.load_state_dict(self.state)
+        self.model.eval()
+
+
+def build_optimizer(
+    model: nn.Module, config: TrainConfig, device: torch.device
+) -> tuple[torch.optim.Optimizer, list[nn.Parameter]]:
+    """Adam over the trainable parameters; ``model.embedding`` learns at ``lr × embedding_lr_scale``.
+
+    Returns the optimizer and the parameters it updates (what gradient clipping must see). Shared
+    by the classifier and the tagger loops, so both treat fine-tuned embeddings the same way.
+    """
+    embedding = getattr(model, "embedding", None)
+    embedding_params = [p for p in embedding.parameters() if p.requires_grad] if embedding is not None else []
+    embedding_ids = {id(p) for p in embedding_params}
+    rest = [p for p in model.parameters() if p.requires_grad and id(p) not in embedding_ids]
+    groups = [{"params": rest}]
+    if embedding_params and config.embedding_lr_scale > 0:
+        groups.append({"params": embedding_params, "lr": config.lr * config.embedding_lr_scale})
+    elif embedding_params:  # scale 0: fine-tuning switched off without changing the model's mode
+        for p in embedding_params:
+            p.requires_grad_(False)
+    # The fused kernel updates every parameter in one pass instead of ~8 (one per arithmetic op). With a
+    # fine-tuned 15k × 300 embedding that is most of the step time on a CPU (measured: Adam step 102 ms
+    # → 18 ms per batch on SST-2 sizes).
+    fused = device.type in ("cpu", "cuda")
+    params = [p for g in groups for p in g["params"]]
+    optimizer = torch.optim.Adam(groups, lr=config.lr, weight_decay=config.weight_decay, fused=fused)
+    return optimizer, params
+
+
+def check_split(name: str, ids: Sequence[list[int]], y: Sequence[int]) -> None:
+    if len(ids) != len(y):
+        raise ValueError(f"{name}: {len(ids)} documents but {len(y)} labels")
+    if len(ids) == 0:
+        raise DataError(f"the {name} split is empty; training needs examples in train and dev")
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)  # also seeds every CUDA device

@@ -1,0 +1,185 @@
+"""Every setting of every pipeline YAML reaches a stage key, or is declared as one that cannot change an output.
+
+The keys are planned, not built: a key depends on its parameters, its inputs' content and the upstream
+*keys*, so changing a setting and re-planning shows exactly which stages would re-run.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import json
+import typing
+from pathlib import Path
+
+import pytest
+import torch
+
+import nlp_pipeline.stages as stages_pkg
+from nlp_pipeline.config import NON_KEY_SETTINGS, PIPELINES_DIR, SCHEMAS, load_config, load_raw
+from nlp_pipeline.engine import ArtifactCache
+from nlp_pipeline.pipelines.registry import PIPELINES
+from nlp_pipeline.stages import all_stages
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory, make_treebank):
+    root = tmp_path_factory.mktemp("keys")
+    reviews = root / "reviews.tsv"
+    reviews.write_text("text\tlabel\ngood film\tpos\nbad film\tneg\n", encoding="utf-8")
+    return {
+        "reviews": reviews,
+        "treebank": make_treebank(root / "tb", n_train=20, n_dev=5),
+        "treebank2": make_treebank(root / "tb2", n_train=20, n_dev=5, seed=1),
+        "mirror": root / "mirror",
+        "cache": ArtifactCache(root / "cache"),
+    }
+
+
+def base_overrides(pipeline: str, data) -> list[str]:
+    """Corpora that resolve offline (gensim's bundled samples, a toy treebank), every default kept."""
+    common = ["embed.workers=2", "train.device=cpu"]
+    if pipeline == "sentiment":
+        return common + ["data.corpus=pang_lee_polarity", "embed.sources=[lee_background, pang_lee_polarity:train]"]
+    return common + [f"data.corpus={json.dumps(str(data['treebank']))}", "embed.sources=[lee_background]"]
+
+
+# Alternatives the type alone cannot give (a corpus must exist; a list must stay valid).
+SPECIAL = {
+    "data.corpus": lambda p, d: json.dumps(str(d["reviews"] if p == "sentiment" else d["treebank2"])),
+    "data.data_dir": lambda p, d: json.dumps(str(d["mirror"])),
+    "embed.sources": lambda p, d: "[lee_background]" if p == "sentiment" else "[lee_background, lee_background]",
+    "embed.dedup_against": lambda p, d: "[]",  # the default holds the run's corpus: none at all differs
+    "embed.workers": lambda p, d: "3",  # 2 → 3: still several threads, so still not deterministic
+    "train.device": lambda p, d: "auto",
+    "report.dir": lambda p, d: "elsewhere",
+}
+# Settings read only in some configurations: checked in the configuration where they are read.
+CONTEXT = {"embed.batch_words": ["embed.engine=torch"]}
+
+
+def alternative(value, tp) -> str:
+    """Another valid value of the same type, as a --set string."""
+    origin = typing.get_origin(tp)
+    if origin is typing.Literal:
+        return json.dumps(next(a for a in typing.get_args(tp) if a != value))
+    if value is None:
+        inner = next(a for a in typing.get_args(tp) if a is not type(None))
+        return {int: "512", float: "0.5", str: "x"}[inner]
+    if isinstance(value, bool):
+        return json.dumps(not value)
+    if isinstance(value, int):
+        return str(value + 1)
+    if isinstance(value, float):
+        return repr(value / 2 if value else 0.1)
+    raise AssertionError(f"no alternative for {value!r} ({tp}): add it to SPECIAL")
+
+
+def settings(pipeline: str):
+    """(dotted key, type) of every key of ``pipelines/<pipeline>.yaml``."""
+    raw = load_raw(pipeline)
+    schema = SCHEMAS[raw["pipeline"]]
+    hints = typing.get_type_hints(schema)
+    for section, values in raw.items():
+        if section == "pipeline":
+            continue
+        section_hints = typing.get_type_hints(hints[section])
+        for name in values:
+            yield f"{section}.{name}", section_hints[name]
+
+
+def plan(pipeline: str, overrides: list[str], cache) -> dict[str, str]:
+    cfg = load_config(pipeline, overrides)
+    return {task.stage.name: key for task, key in PIPELINES[pipeline].pipeline.plan(cfg, cache)}
+
+
+PIPELINE_FILES = sorted(p.stem for p in PIPELINES_DIR.glob("*.yaml"))
+
+
+@pytest.mark.parametrize("pipeline", PIPELINE_FILES)
+def test_every_setting_changes_a_stage_key_or_is_declared_output_neutral(pipeline, data):
+    base = base_overrides(pipeline, data)
+    cfg = load_config(pipeline, base)
+    silent, leaking = [], []
+    for key, tp in settings(pipeline):
+        section, name = key.split(".")
+        context = base + CONTEXT.get(key, [])
+        value = getattr(getattr(load_config(pipeline, context), section), name)
+        new = SPECIAL[key](pipeline, data) if key in SPECIAL else alternative(value, tp)
+        before = plan(pipeline, context, data["cache"])
+        after = plan(pipeline, [*context, f"{key}={new}"], data["cache"])
+        changed = {s for s in before.keys() | after.keys() if before.get(s) != after.get(s)}
+        if key in NON_KEY_SETTINGS:
+            cuda_flip = key == "train.device" and torch.cuda.is_available()  # auto = cuda there: not deterministic
+            if changed and not cuda_flip:
+                leaking.append(f"{key}={new} changed {sorted(changed)}")
+        elif not changed:
+            silent.append(f"{key}: {value!r} → {new} changed no stage key")
+    assert cfg is not None
+    assert not silent, "settings no stage reads (stale artifacts):\n" + "\n".join(silent)
+    assert not leaking, "declared output-neutral but in a key:\n" + "\n".join(leaking)
+
+
+def test_declared_settings_exist_in_every_pipeline():
+    for pipeline in PIPELINE_FILES:
+        keys = {k for k, _ in settings(pipeline)}
+        assert set(NON_KEY_SETTINGS) <= keys, pipeline
+
+
+@pytest.mark.parametrize("pipeline", PIPELINE_FILES)
+def test_random_embeddings_key_follows_the_embedding_size(pipeline, data):
+    """The case that once returned a stale model: without vectors, embed.vector_size sizes the embedding."""
+    base = base_overrides(pipeline, data) + ["model.embedding_mode=random"]
+    small = plan(pipeline, base + ["embed.vector_size=16"], data["cache"])
+    large = plan(pipeline, base + ["embed.vector_size=300"], data["cache"])
+    train = PIPELINES[pipeline].pipeline.train_step
+    assert "embed" not in small and small[train] != large[train]
+
+
+def test_a_data_folder_that_only_moves_keeps_every_key(data, tmp_path):
+    import shutil
+
+    moved = shutil.copytree(data["treebank"], tmp_path / "elsewhere" / data["treebank"].name)  # same name, other place
+    keys = plan("tagging", base_overrides("tagging", data), data["cache"])
+    again = plan("tagging", base_overrides("tagging", data) + [f"data.corpus={json.dumps(str(moved))}"],
+                 data["cache"])
+    assert keys == again
+
+
+# -- no build function can reach the pipeline config --------------------------------------------------
+
+
+def test_every_pipeline_step_uses_a_registered_stage():
+    registered = all_stages()
+    for declared in PIPELINES.values():
+        for step in declared.pipeline.steps:
+            assert registered[step.name] is step.stage
+
+
+def test_build_functions_are_module_level_and_see_no_config():
+    config_types = set(SCHEMAS.values())
+    for name, stage in all_stages().items():
+        fn = stage.build
+        assert fn.__closure__ is None and "<locals>" not in fn.__qualname__, name
+        assert dataclasses.is_dataclass(stage.params) and stage.params.__dataclass_params__.frozen, name
+        for field in dataclasses.fields(stage.params):
+            assert typing.get_origin(field.type) is not None or field.type in (
+                "str", "int", "float", "bool", "int | None", "float | None", "bool | None", "str | None"
+            ), f"{name}.{field.name}: {field.type}"
+        for value in fn.__globals__.values():
+            assert not (isinstance(value, type) and value in config_types), f"{name} build sees {value}"
+            assert getattr(value, "__name__", "") not in ("nlp_pipeline.config", "nlp_pipeline.pipelines"), name
+
+
+def test_stage_modules_never_import_the_config_or_the_pipelines():
+    forbidden = ("nlp_pipeline.config", "nlp_pipeline.pipelines", "nlp_pipeline.cli")
+    for module in Path(stages_pkg.__file__).parent.glob("*.py"):
+        tree = ast.parse(module.read_text())
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            for n in names:
+                assert not n.startswith(forbidden), f"{module.name} imports {n}"
