@@ -75,6 +75,7 @@ class Lookup:
 
     artifact: Artifact | None = None
     problem: str | None = None  # one line: why the folder there is not a usable artifact
+    stale: bool = False  # intact, but built from upstream content that is no longer in the cache
 
 
 def file_table(folder: Path) -> dict[str, dict]:
@@ -231,10 +232,10 @@ class ArtifactCache:
             lock.release()
 
     def temp_folder(self, stage: str, key: str) -> Path:
-        """A fresh build folder of this process; leftovers of dead processes for this key are removed."""
+        """A fresh build folder of this process; leftovers of dead processes (of this stage) are removed."""
         stage_dir = self.artifacts_dir / stage
         stage_dir.mkdir(parents=True, exist_ok=True)
-        self.remove_orphans(stage, key)
+        self.remove_orphans(stage)
         tmp = stage_dir / f"{TMP_PREFIX}{key}-{os.getpid()}-{secrets.token_hex(4)}"
         tmp.mkdir()
         return tmp

@@ -33,7 +33,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from nlp_pipeline.engine.cache import Artifact, ArtifactCache
+from nlp_pipeline.engine.cache import Artifact, ArtifactCache, Lookup
 from nlp_pipeline.engine.fingerprint import fingerprint_path, hash_json
 
 # Libraries whose major.minor version can change a stage's output.
@@ -240,7 +240,7 @@ def run_stage(
     key = task.key(cache, runtime)
     damage = None
     if not force:
-        found = cache.lookup(stage.name, key)
+        found = _usable(task, cache.lookup(stage.name, key))
         if found.artifact is not None:
             return StageRun(found.artifact, hit=True, seconds=time.perf_counter() - start)
         damage = found.problem
@@ -250,14 +250,35 @@ def run_stage(
 
     with cache.lock(stage.name, key, on_wait=waiting):
         if not force:
-            found = cache.lookup(stage.name, key)  # a concurrent builder may have finished it meanwhile
+            found = _usable(task, cache.lookup(stage.name, key))  # a concurrent builder may have finished it
             if found.artifact is not None:
                 return StageRun(found.artifact, hit=True, seconds=time.perf_counter() - start)
             damage = found.problem
             if damage:
-                log(f"  {stage.name} [{key[:10]}] in the cache is damaged ({damage}): rebuilding it")
+                state = "out of date" if found.stale else "damaged"
+                log(f"  {stage.name} [{key[:10]}] in the cache is {state} ({damage}): rebuilding it")
                 cache.discard(stage.name, key)
         return _build(task, key, cache, runtime, log, start, damage)
+
+
+def _usable(task: Task, found: Lookup) -> Lookup:
+    """``found``, unless the artifact was built from other upstream content than this run's inputs.
+
+    An upstream artifact rebuilt after damage, or with several threads, can hold other bytes under
+    the same key; what was built from its old content is then rebuilt too, so every manifest names
+    upstream artifacts that agree with the cache.
+    """
+    if found.artifact is None:
+        return found
+    recorded = found.artifact.manifest["inputs"]
+    for name, value in task.inputs.items():
+        if isinstance(value, Artifact):
+            entry = recorded.get(name)
+            digest = entry.get("digest") if isinstance(entry, dict) else None
+            if digest != value.digest:
+                return Lookup(problem=f"built from another {value.stage} [{value.key[:10]}] than the one now cached",
+                              stale=True)
+    return found
 
 
 def _build(task: Task, key: str, cache: ArtifactCache, runtime: Runtime, log: Callable[[str], None],

@@ -7,21 +7,12 @@ are generic.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
 from nlp_pipeline.engine import Pipeline
+from nlp_pipeline.reports.results import Column, VariantResult
 
-if TYPE_CHECKING:
-    from nlp_pipeline.pipelines.runner import VariantResult
-
-
-@dataclass(frozen=True)
-class Column:
-    header: str
-    value: Callable[[VariantResult], Any]
-    optional: bool = False  # left out of the table when it is empty for every variant
+__all__ = ["Column", "Declared", "vectors_label"]
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ import dataclasses
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,57 +18,8 @@ from nlp_pipeline.config import expand_grid, load_config, pipeline_type
 from nlp_pipeline.engine import ArtifactCache, StageRun, Task
 from nlp_pipeline.pipelines.declared import Declared
 from nlp_pipeline.pipelines.registry import declared
-from nlp_pipeline.reports.tables import format_table
-
-
-@dataclass
-class VariantResult:
-    name: str
-    overrides: list[str]
-    config: dict
-    metrics: dict  # split -> the evaluate stage's summary ({"accuracy", "macro_f1", "n", ...})
-    train: dict  # train-stage metadata (best epoch, seconds, tokens/s)
-    embeddings: dict | None  # embed-stage metadata (None without vectors)
-    artifacts: dict[str, str]  # stage -> artifact path
-    stage_runs: list[dict] = field(default_factory=list)
-    kind: str = "sentiment"  # pipeline type
-    train_step: str = "train"  # the stage whose artifact is this variant's model
-    evaluate_step: str = "evaluate"  # the stage whose metadata are its metrics
-    deterministic: bool = True  # every artifact of this variant was built bit-reproducibly
-
-    def pct(self, split: str, metric: str) -> str:
-        x = self.metrics.get(split, {}).get(metric)
-        return "" if x is None else f"{100 * x:.2f}"
-
-
-@dataclass
-class PipelineResult:
-    pipeline: str
-    variants: list[VariantResult]
-    report_dir: Path
-    seconds: float
-
-    def table(self, markdown: bool = False) -> str:
-        # Best dev accuracy first; sort on the number, not its formatted string ("9.50" > "86.35").
-        ranked = sorted(self.variants, key=lambda v: v.metrics.get("dev", {}).get("accuracy", -1.0), reverse=True)
-        kind = self.variants[0].kind if self.variants else self.pipeline
-        columns = declared(kind).columns
-        cells = [[c.value(v) for c in columns] for v in ranked]
-        keep = [i for i, c in enumerate(columns) if not c.optional or any(row[i] not in ("", None) for row in cells)]
-        return format_table([columns[i].header for i in keep], [[row[i] for i in keep] for row in cells],
-                            markdown=markdown)
-
-    def to_dict(self) -> dict:
-        return {
-            "pipeline": self.pipeline,
-            "report_dir": str(self.report_dir),
-            "seconds": round(self.seconds, 2),
-            "variants": [dataclasses.asdict(v) for v in self.variants],
-        }
-
-    @property
-    def cache_hits(self) -> int:
-        return sum(r["hit"] for v in self.variants for r in v.stage_runs)
+from nlp_pipeline.reports.report import write_report
+from nlp_pipeline.reports.results import PipelineResult, VariantResult
 
 
 def variant_name(spec: Declared, cfg: Any, overrides: list[str]) -> str:
@@ -96,8 +46,6 @@ def run_pipeline(
     log: Callable[[str], None] | None = None,
 ) -> PipelineResult:
     """Run ``pipelines/<name>.yaml`` with overrides, once per grid point, and write a report folder."""
-    from nlp_pipeline.reports.report import write_report
-
     log = log or (lambda msg: print(msg, file=sys.stderr))
     start = time.perf_counter()
     overrides = list(overrides or [])
@@ -140,7 +88,7 @@ def run_pipeline(
             log("note: not bit-reproducible (" + "; ".join(nondeterministic) + ")")
 
     base = Path(report_dir) if report_dir else Path(variants_cfg[0][0].report.dir)
-    result = PipelineResult(spec.name, variants, Path(), time.perf_counter() - start)
+    result = PipelineResult(spec.name, variants, Path(), time.perf_counter() - start, columns=spec.columns)
     result.report_dir = write_report(result, base / Path(name).stem)
     result.seconds = time.perf_counter() - start
     return result

@@ -13,10 +13,8 @@ import secrets
 import shutil
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from nlp_pipeline.pipelines.runner import PipelineResult
+from nlp_pipeline.reports.results import PipelineResult
 
 REPORT_SUFFIXES = (".png", ".json", ".md")
 

@@ -156,3 +156,12 @@ def test_bad_options_give_one_line_and_exit_2(workspace, args, message):
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert "Traceback" not in result.output
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="needs a machine without CUDA")
+def test_a_missing_device_is_an_error_before_any_stage_even_when_cached(workspace):
+    _run(workspace)  # every stage cached
+    result = CliRunner().invoke(main, ["run", "sentiment", *SMALL, "--device", "cuda", "--cache-dir",
+                                       workspace["cache"], "--report-dir", workspace["reports"]])
+    assert result.exit_code == 2 and "CUDA is not available" in result.stderr
+    assert "▶" not in result.stderr  # refused before the first stage

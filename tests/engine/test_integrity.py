@@ -124,3 +124,18 @@ def test_verify_notes_a_cleared_upstream_without_calling_it_damage(tmp_path):
     cache.clear("w")
     (v,) = verify_cache(cache)
     assert v.ok and "no longer in the cache" in v.notes[0]
+
+
+def test_a_downstream_artifact_of_replaced_upstream_content_is_rebuilt(tmp_path):
+    import dataclasses
+
+    cache = ArtifactCache(tmp_path / "cache")
+    up, _ = _run(cache)
+    down, _ = _run(cache, Task(DOWN, P(0), {"up": up.artifact}))
+    changed = Task(dataclasses.replace(STAGE, build=other_content), P(4))  # same key, other bytes
+    new_up = run_stage(changed, cache, Runtime(progress=False), force=True, log=lambda m: None).artifact
+    again, logs = _run(cache, Task(DOWN, P(0), {"up": new_up}))
+    assert not again.hit and again.artifact.key == down.artifact.key
+    assert [line for line in logs if "out of date" in line and "rebuilding" in line]
+    assert again.artifact.file("copy.bin").read_bytes() == b"x" * 10
+    assert all(v.ok for v in verify_cache(cache))

@@ -1,0 +1,215 @@
+"""The cache's promises where a user meets them: through the CLI, in fresh processes and fresh caches.
+
+- Same configuration and seed, deterministic settings (one word2vec thread, CPU): byte-identical
+  vectors and weights, identical metrics, for sentiment (both word2vec engines) and tagging.
+- Two identical runs started together on one cache: both succeed, each stage is built once, and
+  every manifest names the upstream artifacts that are in the cache.
+- A damaged artifact (truncated, same-size corruption, deleted file, garbage manifest) is named in
+  one line and rebuilt; `predict` refuses a damaged model; `cache verify` names it.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from nlp_pipeline.cli import main
+
+SENTIMENT = [
+    "run", "sentiment", "--corpus", "pang_lee_polarity",
+    "--set", "embed.sources=lee_background,pang_lee_polarity:train",
+    "--set", "embed.min_count=1", "--set", "embed.vector_size=16", "--set", "embed.epochs=2",
+    "--set", "embed.workers=1", "--set", "tokenize.n_process=1", "--set", "model.hidden_size=8",
+    "--set", "train.epochs=2", "--set", "train.batch_size=16", "--set", "train.num_threads=1",
+]
+# Files whose bytes must not depend on the run (timings live in history.json and the manifests).
+REPRODUCIBLE = {
+    "tokenize": ("train.tokens.txt", "dev.tokens.txt", "test.tokens.txt", "train.labels.txt"),
+    "treebank": ("train.jsonl", "dev.jsonl"),
+    "pretrain_text": ("corpus.txt",),
+    "embed": ("vectors.bin", "vectors.npy", "words.txt"),
+    "train": ("model.safetensors", "config.json", "vocab.json"),
+    "train_tagger": ("model.safetensors", "config.json", "vocab.json", "chars.json"),
+    "evaluate": ("metrics.json",),
+}
+
+
+def _start(args: list[str], cache: Path, reports: Path) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "nlp_pipeline.cli", *args, "--cache-dir", str(cache), "--report-dir", str(reports),
+           "--json", "-q"]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _finish(proc: subprocess.Popen) -> dict:
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    return json.loads(out[out.index("{"):])
+
+
+def _runs(result: dict) -> list[dict[str, dict]]:
+    return [{r["stage"]: r for r in v["stage_runs"]} for v in result["variants"]]
+
+
+def _assert_same_build(a: dict, b: dict) -> None:
+    """Two results of the same command in separate caches: same keys, same bytes, same metrics."""
+    assert len(a["variants"]) == len(b["variants"])
+    for va, vb, ra, rb in zip(a["variants"], b["variants"], _runs(a), _runs(b), strict=True):
+        assert {s: r["key"] for s, r in ra.items()} == {s: r["key"] for s, r in rb.items()}
+        for stage, files in REPRODUCIBLE.items():
+            if stage not in ra:
+                continue
+            for name in files:
+                fa, fb = Path(ra[stage]["path"]) / name, Path(rb[stage]["path"]) / name
+                if fa.exists() or fb.exists():
+                    assert fa.read_bytes() == fb.read_bytes(), f"{stage}/{name} differs between fresh runs"
+        assert all(r["deterministic"] for r in ra.values())
+        strip = ("tokens_per_second",)  # a speed, not a result
+        assert ({s: {k: v for k, v in m.items() if k not in strip} for s, m in va["metrics"].items()}
+                == {s: {k: v for k, v in m.items() if k not in strip} for s, m in vb["metrics"].items()})
+        assert va["train"]["best_dev_accuracy"] == vb["train"]["best_dev_accuracy"]
+
+
+def test_sentiment_same_seed_gives_identical_vectors_weights_and_metrics(tmp_path):
+    args = [*SENTIMENT, "--grid", "embed.engine=gensim,torch"]
+    procs = [_start(args, tmp_path / c / "cache", tmp_path / c / "reports") for c in ("a", "b")]
+    a, b = (_finish(p) for p in procs)
+    assert [v["config"]["embed"]["engine"] for v in a["variants"]] == ["gensim", "torch"]
+    _assert_same_build(a, b)
+
+
+def test_tagging_same_seed_gives_identical_weights_and_metrics(tmp_path, make_treebank):
+    treebank = make_treebank(tmp_path / "tb", n_train=40, n_dev=15)
+    # Random embeddings: the vector stages are the sentiment test's; what is tagging's own is the tagger.
+    args = ["run", "tagging", "--corpus", str(treebank), "--set", "model.embedding_mode=random",
+            "--set", "embed.vector_size=16", "--set", "model.hidden_size=8", "--set", "model.char_hidden=8",
+            "--set", "train.epochs=2", "--set", "train.num_threads=1"]
+    procs = [_start(args, tmp_path / c / "cache", tmp_path / c / "reports") for c in ("a", "b")]
+    a, b = (_finish(p) for p in procs)
+    _assert_same_build(a, b)
+
+
+def _check_parallel_pair(tmp_path: Path, *extra: str) -> None:
+    cache = tmp_path / "cache"
+    procs = [_start([*SENTIMENT, *extra], cache, tmp_path / f"reports{i}") for i in range(2)]
+    results = [_finish(p) for p in procs]
+    (ra,), (rb,) = (_runs(r) for r in results)
+    assert list(ra) == ["tokenize", "train", "evaluate"] if extra else list(ra) == [
+        "tokenize", "pretrain_text", "embed", "train", "evaluate"]
+    for stage in ra:
+        assert ra[stage]["key"] == rb[stage]["key"]
+        assert [ra[stage]["hit"], rb[stage]["hit"]].count(False) == 1, f"{stage} built twice or never"
+    verify = CliRunner().invoke(main, ["cache", "verify", "--cache-dir", str(cache)])
+    assert verify.exit_code == 0, verify.output
+    manifests = {s: json.loads((Path(r["path"]) / "manifest.json").read_text()) for s, r in ra.items()}
+    assert manifests["evaluate"]["inputs"]["model"] == {
+        "stage": "train", "key": ra["train"]["key"], "digest": manifests["train"]["digest"]}
+    assert manifests["train"]["inputs"]["tokens"]["digest"] == manifests["tokenize"]["digest"]
+    if "embed" in manifests:
+        assert manifests["train"]["inputs"]["vectors"]["digest"] == manifests["embed"]["digest"]
+    assert not [p for p in (cache / "artifacts").rglob(".tmp-*")]
+
+
+def test_two_identical_runs_on_one_cache_build_each_stage_once(tmp_path):
+    _check_parallel_pair(tmp_path, "--set", "model.embedding_mode=random")  # the slow trials below train vectors
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("trial", range(10))
+def test_two_identical_runs_on_one_cache_ten_trials(tmp_path, trial):
+    _check_parallel_pair(tmp_path)
+
+
+# -- damage ------------------------------------------------------------------------------------------
+
+
+def _cli(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def _run_json(cache: Path, reports: Path):
+    result = _cli(*SENTIMENT, "--cache-dir", cache, "--report-dir", reports, "--json", "-q")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout[result.stdout.index("{"):])
+    return _runs(out)[0], result
+
+
+def _damage_lines(result) -> list[str]:
+    return [line for line in result.stderr.splitlines() if "damaged" in line]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    root = tmp_path_factory.mktemp("damage")
+    cache, reports = root / "cache", root / "reports"
+    runs, _ = _run_json(cache, reports)
+    return {"cache": cache, "reports": reports, "runs": runs}
+
+
+def _rerun_after(built, stage: str, damage, expect: str) -> dict:
+    art = Path(built["runs"][stage]["path"])
+    damage(art)
+    result = CliRunner().invoke(main, [*SENTIMENT, "--cache-dir", str(built["cache"]), "--report-dir",
+                                       str(built["reports"]), "--json"])
+    assert result.exit_code == 0, result.output
+    lines = _damage_lines(result)
+    assert len(lines) == 1 and stage in lines[0] and expect in lines[0] and "rebuilding" in lines[0], lines
+    runs = _runs(json.loads(result.stdout[result.stdout.index("{"):]))[0]
+    assert not runs[stage]["hit"] and runs[stage]["key"] == built["runs"][stage]["key"]
+    order = list(runs)
+    before = order[: order.index(stage)]
+    assert all(runs[s]["hit"] for s in before)  # nothing upstream of the damage is redone
+    # Downstream stages are redone only when the rebuilt files differ (train's history.json holds
+    # timings; vectors, tokens and metrics come back byte-identical, so their dependants still hit).
+    rebuilt = [line for line in result.stderr.splitlines() if "out of date" in line]
+    assert sum(not r["hit"] for r in runs.values()) == 1 + len(rebuilt)
+    verify = _cli("cache", "verify", "--cache-dir", built["cache"])
+    assert verify.exit_code == 0, verify.output
+    return runs
+
+
+def test_truncated_vectors_are_rebuilt(built):
+    def truncate(art):
+        f = art / "vectors.bin"
+        f.write_bytes(f.read_bytes()[: f.stat().st_size // 2])
+
+    _rerun_after(built, "embed", truncate, "vectors.bin is")
+
+
+def test_same_size_corruption_of_weights_is_refused_by_predict_and_rebuilt(built):
+    art = Path(built["runs"]["train"]["path"])
+    texts = ["a wonderful , moving film", "dull and tedious"]
+    before = _cli("predict", "latest", *texts, "--cache-dir", built["cache"], "--json")
+    assert before.exit_code == 0, before.output
+    weights = art / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-64:] = bytes(64)  # the last weights' bytes, zeroed: same size, loads fine, predicts differently
+    weights.write_bytes(bytes(data))
+    refused = _cli("predict", "latest", *texts, "--cache-dir", built["cache"])
+    assert refused.exit_code == 2 and "damaged" in refused.stderr and "model.safetensors" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1 and "Traceback" not in refused.output
+    verify = _cli("cache", "verify", "--cache-dir", built["cache"])
+    assert verify.exit_code == 1 and "damaged: train" in verify.stdout and "model.safetensors" in verify.stdout
+    runs = _rerun_after(built, "train", lambda a: None, "model.safetensors")
+    assert not runs["evaluate"]["hit"]  # built from the old train artifact, whose history.json differed
+    after = _cli("predict", "latest", *texts, "--cache-dir", built["cache"], "--json")
+    assert after.stdout == before.stdout  # the rebuilt model is the same model
+
+
+def test_a_deleted_token_file_is_rebuilt(built):
+    _rerun_after(built, "tokenize", lambda art: (art / "train.tokens.txt").unlink(), "train.tokens.txt is missing")
+
+
+def test_a_garbage_manifest_is_no_artifact(built):
+    def garbage(art):
+        (art / "manifest.json").write_text("[]")
+
+    art = Path(built["runs"]["evaluate"]["path"])
+    garbage(art)
+    listing = _cli("cache", "ls", "--cache-dir", built["cache"])
+    assert listing.exit_code == 0 and "1 folder(s) without a valid manifest" in listing.stdout
+    _rerun_after(built, "evaluate", lambda a: None, "manifest is a JSON list")
