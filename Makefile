@@ -20,9 +20,9 @@ install: $(STAMP)
 run: install  ## the default pipeline: SST-2, skip-gram vectors, fine-tuned BiLSTM
 	$(BIN)/nlp-pipeline run sentiment
 
-test: install  ## lint + the test suite (slow real-data tests excluded; `make test-slow` runs them)
+test: install  ## lint + the test suite on every core (slow real-data tests excluded; `make test-slow` runs them)
 	$(BIN)/ruff check nlp_pipeline tests benchmarks
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n auto --dist worksteal
 
 test-slow: install
 	$(BIN)/pytest -q -m slow
