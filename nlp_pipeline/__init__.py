@@ -8,8 +8,10 @@ The public API lives in the sub-packages; the CLI (`nlp_pipeline.cli`) is a thin
 - `nlp_pipeline.models` / `nlp_pipeline.inference` / `nlp_pipeline.training`: sequence classifiers and taggers,
   prediction with saved ones, and their training loops (each layer imports only the ones before it;
   `nlp_pipeline.device` is below all three).
-- `nlp_pipeline.engine`: stages, fingerprints and the artifact cache.
-- `nlp_pipeline.pipelines`: the pipelines that chain the stages (``run sentiment`` …).
+- `nlp_pipeline.engine`: stages, keys, the integrity-checked and lock-protected artifact cache, pipelines as
+  declared lists of steps.
+- `nlp_pipeline.stages`: one module per stage (its parameter type, its build function).
+- `nlp_pipeline.pipelines`: the declared pipelines (``run sentiment`` …), the runner, artifact lookup.
 """
 
 __version__ = "0.1.0"

@@ -257,7 +257,6 @@ def run_stage(
             if damage:
                 state = "out of date" if found.stale else "damaged"
                 log(f"  {stage.name} [{key[:10]}] in the cache is {state} ({damage}): rebuilding it")
-                cache.discard(stage.name, key)
         return _build(task, key, cache, runtime, log, start, damage)
 
 
