@@ -122,9 +122,9 @@ def _resolve_vectors(ref: str | Path | None = None, cache_dir: str | Path | None
 
 
 def _summary(art) -> str:
-    from nlp_pipeline.stages import all_stages
+    from nlp_pipeline.pipelines.registry import stages
 
-    stage = all_stages().get(art.stage)
+    stage = stages().get(art.stage)
     try:
         return stage.summary(art) if stage is not None else ""
     except (KeyError, TypeError, ValueError, AttributeError):  # metadata of an older layout: say nothing
