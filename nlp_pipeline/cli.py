@@ -51,7 +51,8 @@ def main() -> None:
               "$NLP_PIPELINE_DATA_DIR, then ../shared/corpora, then the user cache).")
 @click.option("--cache-dir", type=click.Path(file_okay=False), help="Artifact cache (default ~/.cache/nlp-pipeline).")
 @click.option("--report-dir", type=click.Path(file_okay=False), help="Where report folders go (default: reports).")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Training device (default auto).")
+@click.option("--device", metavar="auto|cpu|cuda|cuda:N",
+              help="Training device (default auto: CUDA when present); checked before any stage runs.")
 @click.option("--force", is_flag=True, help="Rebuild every stage even when cached.")
 @click.option("--json", "as_json", is_flag=True, help="Print results as JSON on stdout (logs go to stderr).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars or stage logs.")
@@ -67,7 +68,7 @@ def run(pipeline, corpus, overrides, grid, data_dir, cache_dir, report_dir, devi
     if data_dir:
         sets.insert(0, f"data.data_dir={json.dumps(data_dir)}")
     if device:
-        sets.append(f"train.device={device}")
+        sets.append(f"train.device={json.dumps(device)}")
     log = (lambda msg: None) if quiet else (lambda msg: click.echo(msg, err=True))
     result = run_pipeline(pipeline, sets, list(grid), cache_dir=cache_dir, report_dir=report_dir,
                           force=force, progress=not quiet, log=log)
@@ -84,9 +85,11 @@ def run(pipeline, corpus, overrides, grid, data_dir, cache_dir, report_dir, devi
 @main.command()
 @click.argument("model")
 @click.argument("texts", nargs=-1)
-@click.option("--file", "-f", "file", type=click.Path(dir_okay=False), help="Predict every line of this file.")
+@click.option("--file", "-f", "file", type=click.Path(dir_okay=False, allow_dash=True),
+              help="Predict every non-blank line of this file ('-' = stdin).")
 @click.option("--cache-dir", type=click.Path(file_okay=False))
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto")
+@click.option("--device", metavar="auto|cpu|cuda|cuda:N", default="auto", show_default=True,
+              help="Where the model runs (auto: CUDA when present).")
 @click.option("--json", "as_json", is_flag=True, help="JSON lines output.")
 @user_errors
 def predict(model, texts, file, cache_dir, device, as_json):
@@ -97,13 +100,7 @@ def predict(model, texts, file, cache_dir, device, as_json):
     from nlp_pipeline.inference.classifier import Predictor
     from nlp_pipeline.pipelines.artifacts import resolve_model
 
-    items = list(texts)
-    if file:
-        from nlp_pipeline.data.readers import iter_lines
-
-        items += [line for _, line in iter_lines(file) if line.strip()]
-    if not items:
-        raise click.UsageError("give TEXTS or --file")
+    items = _text_inputs(texts, file)
     predictor = Predictor.load(resolve_model(model, cache_dir), device=device)
     for pred in predictor.predict(items):
         if as_json:
@@ -123,7 +120,8 @@ def predict(model, texts, file, cache_dir, device, as_json):
               show_default=True, help="columns: token<TAB>tag lines, a blank line between texts; inline: "
               "token/TAG ...; json: one JSON line per text.")
 @click.option("--cache-dir", type=click.Path(file_okay=False))
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto")
+@click.option("--device", metavar="auto|cpu|cuda|cuda:N", default="auto", show_default=True,
+              help="Where the model runs (auto: CUDA when present).")
 @user_errors
 def tag(model, texts, file, tokenized, fmt, cache_dir, device):
     """Tag each token of TEXTS (or the lines of --file) with a trained part-of-speech tagger.
@@ -133,11 +131,7 @@ def tag(model, texts, file, tokenized, fmt, cache_dir, device):
     from nlp_pipeline.inference.tagger import TaggerPredictor
     from nlp_pipeline.pipelines.artifacts import resolve_model
 
-    items = list(texts)
-    if file:
-        items += [line for _, line in _numbered_lines(file) if line.strip()]
-    if not items:
-        raise click.UsageError("give TEXTS or --file")
+    items = _text_inputs(texts, file)
     tagger = TaggerPredictor.load(resolve_model(model, cache_dir, stage="train_tagger"), device=device)
     if tokenized:
         token_lists = [line.split() for line in items]
@@ -247,20 +241,55 @@ def _open_index(vectors: str | None, cache_dir: str | None):
     return VectorIndex.load(resolve_vectors(vectors, cache_dir))
 
 
-def _numbered_lines(file: str):
-    """``(line_number, text)`` of a file, or of stdin for ``-``; bad bytes are a `DataError` naming the line."""
-    if file != "-":
-        from nlp_pipeline.data.readers import iter_lines
+def _numbered_lines(file: str, *, keep_bad: bool = False):
+    """``(line_number, text)`` of a file (gzip too), or of stdin for ``-``.
 
-        yield from iter_lines(file)
-        return
+    A line that is not UTF-8 is a `DataError` naming it, or with ``keep_bad`` ``(line_number, None)``,
+    so that a batch can report it and go on.
+    """
+    import contextlib
+
+    from nlp_pipeline.data.readers import BINARY_PROBE_BYTES, open_binary
     from nlp_pipeline.errors import DataError
 
-    for number, raw in enumerate(click.get_binary_stream("stdin"), start=1):
+    where = "<stdin>" if file == "-" else file
+    with contextlib.ExitStack() as stack:
+        if file == "-":
+            stream = click.get_binary_stream("stdin")
+        else:
+            stream = stack.enter_context(open_binary(file))
+            head = stream.peek(BINARY_PROBE_BYTES)[:BINARY_PROBE_BYTES] if hasattr(stream, "peek") else b""
+            if b"\x00" in head:
+                raise DataError("looks binary (NUL bytes near the start), expected text, one item a line", path=file)
+        for number, raw in enumerate(stream, start=1):
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                if keep_bad:
+                    yield number, None
+                    continue
+                raise DataError("not valid UTF-8", path=where, line=number) from None
+            if number == 1:
+                text = text.removeprefix("\ufeff")
+            yield number, text.rstrip("\r\n")
+
+
+def _text_inputs(texts: tuple[str, ...], file: str | None) -> list[str]:
+    """TEXT arguments plus the non-blank lines of --file (``-``: stdin); bytes that are not UTF-8 are an error."""
+    from nlp_pipeline.errors import DataError
+
+    items = []
+    for n, text in enumerate(texts, start=1):
         try:
-            yield number, raw.decode("utf-8").rstrip("\r\n")
-        except UnicodeDecodeError:
-            raise DataError("not valid UTF-8", path="<stdin>", line=number) from None
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # the shell passed bytes that are not UTF-8 (kept as surrogates)
+            raise DataError(f"TEXT argument {n} is not valid UTF-8; pass UTF-8 text or use --file") from None
+        items.append(text)
+    if file:
+        items += [line for _, line in _numbered_lines(file) if line.strip()]
+    if not items:
+        raise click.UsageError("give TEXTS or --file")
+    return items
 
 
 def _run_queries(kind: str, words: tuple[str, ...], file: str | None, vectors: str | None, cache_dir: str | None,
@@ -274,7 +303,7 @@ def _run_queries(kind: str, words: tuple[str, ...], file: str | None, vectors: s
             raise click.UsageError("give query words or --file, not both")
         index = _open_index(vectors, cache_dir)
         total = failed = 0
-        for record in answer_queries(index, kind, _numbered_lines(file), topn=topn, method=method):
+        for record in answer_queries(index, kind, _numbered_lines(file, keep_bad=True), topn=topn, method=method):
             total += 1
             failed += "error" in record
             click.echo(json.dumps(record, ensure_ascii=False))

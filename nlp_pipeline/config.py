@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import itertools
+import math
 import types
 import typing
 from dataclasses import dataclass, fields
@@ -31,6 +32,8 @@ Pooling = Literal["last", "max", "mean"]
 class DataConfig:
     corpus: str
     data_dir: str | None
+    labels: list[str] | None
+    min_label_count: int
     dev_fraction: float
     test_fraction: float
     seed: int
@@ -330,21 +333,105 @@ def load_config(name: str, overrides: list[str] | None = None) -> Any:
     return config
 
 
-_POSITIVE = ("epochs", "batch_size", "vector_size", "hidden_size", "num_layers", "window", "char_dim", "char_hidden")
+@dataclass(frozen=True)
+class Range:
+    """An interval of valid values; ``None`` ends are unbounded."""
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False  # True: low itself is not allowed
+    high_open: bool = False
+
+    def __contains__(self, v: float) -> bool:
+        if self.low is not None and (v < self.low or (self.low_open and v == self.low)):
+            return False
+        return not (self.high is not None and (v > self.high or (self.high_open and v == self.high)))
+
+    def __str__(self) -> str:
+        if self.high is None:
+            return f"{'>' if self.low_open else '>='} {self.low:g}"
+        return f"{'(' if self.low_open else '['}{self.low:g}, {self.high:g}{')' if self.high_open else ']'}"
 
 
-def _check_ranges(config: Any) -> None:
+AT_LEAST_0, AT_LEAST_1, POSITIVE = Range(0), Range(1), Range(0, low_open=True)
+FRACTION = Range(0, 1, high_open=True)  # [0, 1)
+
+# The valid range of every numeric setting of every pipeline, checked before any stage runs (a test
+# checks that every numeric key has one). ``None`` values (where a key allows null) are not checked.
+RANGES: dict[str, Range] = {
+    "data.dev_fraction": FRACTION,
+    "data.test_fraction": FRACTION,
+    "data.seed": AT_LEAST_0,
+    "data.min_label_count": AT_LEAST_1,
+    "tokenize.n_process": AT_LEAST_1,
+    "embed.vector_size": AT_LEAST_1,
+    "embed.window": AT_LEAST_1,
+    "embed.negative": AT_LEAST_1,  # negative sampling is the only objective: 0 would train nothing
+    "embed.min_count": AT_LEAST_1,
+    "embed.sample": FRACTION,  # 0 = no subsampling
+    "embed.epochs": AT_LEAST_1,
+    "embed.alpha": Range(0, 1, low_open=True),
+    "embed.min_alpha": Range(0, 1),
+    "embed.max_vocab_size": AT_LEAST_1,
+    "embed.workers": AT_LEAST_0,  # 0 = all cores
+    "embed.seed": AT_LEAST_0,
+    "embed.batch_words": AT_LEAST_1,
+    "model.hidden_size": AT_LEAST_1,
+    "model.num_layers": AT_LEAST_1,
+    "model.dropout": FRACTION,
+    "model.embedding_dropout": FRACTION,
+    "model.char_dim": AT_LEAST_1,
+    "model.char_hidden": AT_LEAST_1,
+    "train.epochs": AT_LEAST_1,
+    "train.batch_size": AT_LEAST_1,
+    "train.lr": POSITIVE,
+    "train.embedding_lr_scale": AT_LEAST_0,
+    "train.weight_decay": AT_LEAST_0,
+    "train.clip_norm": AT_LEAST_0,  # 0 = no clipping
+    "train.patience": AT_LEAST_0,  # 0 = never stop early
+    "train.lr_decay": Range(0, 1, low_open=True),  # 1 = constant
+    "train.word_dropout": AT_LEAST_0,
+    "train.max_length": AT_LEAST_1,
+    "train.vocab_min_count": AT_LEAST_1,
+    "train.vocab_from_vectors": AT_LEAST_0,
+    "train.seed": AT_LEAST_0,
+    "train.num_threads": AT_LEAST_0,  # 0 = all cores
+}
+
+
+def numeric_settings(config: Any) -> list[tuple[str, Any]]:
+    """``(section.key, value)`` of every int or float setting (booleans excluded) of a loaded config."""
+    found = []
     for section in fields(config):
         values = getattr(config, section.name)
         for f in fields(values):
             v = getattr(values, f.name)
-            key = f"{section.name}.{f.name}"
-            if f.name.endswith("fraction") and not 0.0 <= v < 1.0:
-                raise ConfigError(f"{key}={v} must be in [0, 1)")
-            if f.name.endswith("dropout") and not 0.0 <= v < 1.0:
-                raise ConfigError(f"{key}={v} must be in [0, 1)")
-            if f.name in _POSITIVE and v < 1:
-                raise ConfigError(f"{key}={v} must be at least 1")
+            if isinstance(v, int | float) and not isinstance(v, bool):
+                found.append((f"{section.name}.{f.name}", v))
+    return found
+
+
+def _check_ranges(config: Any) -> None:
+    """Every numeric setting in its `RANGES` interval (and finite), plus the checks that tie two keys."""
+    for key, v in numeric_settings(config):
+        if isinstance(v, float) and not math.isfinite(v):
+            raise ConfigError(f"{key}={v} must be a finite number")
+        valid = RANGES.get(key)
+        if valid is not None and v not in valid:
+            raise ConfigError(f"{key}={v:g} is out of range: must be {valid}")
+    e = config.embed
+    if e.min_alpha > e.alpha:
+        raise ConfigError(f"embed.min_alpha={e.min_alpha:g} is above embed.alpha={e.alpha:g}: the rate decays "
+                          "from alpha down to min_alpha")
+    if config.model.embedding_mode != "random" and not e.sources:
+        raise ConfigError("embed.sources is empty: list at least one text source for the word vectors, "
+                          "or set model.embedding_mode=random")
+    labels = getattr(config.data, "labels", None)
+    if labels is not None:
+        if len(labels) < 2:
+            raise ConfigError(f"data.labels={labels} must list at least two labels")
+        if len(set(labels)) != len(labels):
+            raise ConfigError(f"data.labels={labels} lists a label twice")
 
 
 def expand_grid(grid: list[str]) -> list[list[str]]:
@@ -352,6 +439,12 @@ def expand_grid(grid: list[str]) -> list[list[str]]:
     axes = []
     for spec in grid:
         key, _ = parse_override(spec)
-        values = spec.split("=", 1)[1].split(",")
-        axes.append([f"{key}={v.strip()}" for v in values if v.strip()])
+        values = [v.strip() for v in spec.split("=", 1)[1].split(",")]
+        if not any(values):
+            raise ConfigError(f"--grid {spec}: no values; give at least one, e.g. --grid {key}=a,b")
+        if not all(values):
+            raise ConfigError(f"--grid {spec}: an empty value between commas")
+        if len(set(values)) != len(values):
+            raise ConfigError(f"--grid {spec}: a value is listed twice")
+        axes.append([f"{key}={v}" for v in values])
     return [list(combo) for combo in itertools.product(*axes)] if axes else [[]]

@@ -9,12 +9,32 @@ from __future__ import annotations
 
 from pathlib import Path
 
+MAX_MESSAGE = 400  # characters: an error quoting a 5 MB line must not print 5 MB
+
+
+def excerpt(text: str, limit: int = 60) -> str:
+    """``text`` cut to ``limit`` characters (with an ellipsis and the full length), for quoting in errors."""
+    text = str(text)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text):,} characters)"
+
+
+def _capped(message: str) -> str:
+    message = " ".join(message.split()) if "\n" in message else message
+    if len(message) <= MAX_MESSAGE:
+        return message
+    return f"{message[:MAX_MESSAGE - 120]} […{len(message) - MAX_MESSAGE:,} characters…] {message[-100:]}"
+
 
 class PipelineError(Exception):
-    """An error the user can fix. ``str(err)`` is the one-line message the CLI prints."""
+    """An error the user can fix. ``str(err)`` is the one-line message the CLI prints.
+
+    The message is kept to one line of at most `MAX_MESSAGE` characters, whatever it quotes.
+    """
 
     def __init__(self, message: str, *, path: str | Path | None = None, line: int | None = None) -> None:
-        self.message = message
+        self.message = _capped(message)
         self.path = str(path) if path is not None else None
         self.line = line
         super().__init__(self.__str__())
@@ -59,4 +79,4 @@ class UnknownWordError(DataError):
         self.suggestions = list(suggestions or [])
         size = f" of {vocab_size:,} words" if vocab_size is not None else ""
         hint = f"; did you mean: {', '.join(self.suggestions)}?" if self.suggestions else "; no close spelling in it"
-        super().__init__(f"{word!r} is not in the vocabulary{size}{hint}")
+        super().__init__(f"{excerpt(word)!r} is not in the vocabulary{size}{hint}")

@@ -255,8 +255,8 @@ def _execute(jobs: list[ShardJob], engine: str, workers: int, scheduler: str | N
     """Run the jobs on the engine, with a progress bar, adding each result to ``summary``."""
     if not jobs:
         return
-    bar = tqdm(total=None, unit="doc", desc=f"process {summary.task}", disable=not progress, dynamic_ncols=True,
-               postfix=f"shards 0/{len(jobs)}")
+    bar = tqdm(total=None, unit="doc", desc=f"process {summary.task}", disable=None if progress else True,
+               dynamic_ncols=True, postfix=f"shards 0/{len(jobs)}")  # disable=None: on a terminal only
 
     def on_progress(documents: int, tokens: int) -> None:
         bar.update(documents)

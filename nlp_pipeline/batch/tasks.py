@@ -89,15 +89,16 @@ class Task(ABC):
         if unknown:
             valid = ", ".join(cls.option_names) or "none"
             raise ConfigError(f"task {cls.name!r} takes no option {', '.join(unknown)} (its options: {valid})")
+        from nlp_pipeline.device import resolve_device
+
+        resolve_device(device)  # an unknown or absent device: one error here, not one per shard in workers
         model_dir = fingerprint = None
         if cls.needs_model:
             if not model:
                 raise ConfigError(f"task {cls.name!r} needs a model (--model: a model folder, key prefix or 'latest')")
-            from nlp_pipeline.device import resolve_device
             from nlp_pipeline.engine import ArtifactCache
             from nlp_pipeline.engine.fingerprint import fingerprint_path
 
-            resolve_device(device)  # an unknown or absent device: one error here, not one per shard in workers
             path = cls.resolve_model(model, cache_dir)
             model_dir = str(path.resolve())
             fingerprint = fingerprint_path(path, ArtifactCache(cache_dir).fingerprint_memo)

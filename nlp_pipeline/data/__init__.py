@@ -17,7 +17,9 @@ Quick start (runs anywhere gensim is installed: the corpus ships with it)::
 
 from nlp_pipeline.data.datasets import (
     carve,
+    check_tags,
     corpus_files,
+    is_labelled_file,
     is_tagged_corpus,
     iter_texts,
     load_labelled,
@@ -38,11 +40,13 @@ __all__ = [
     "LabelledDataset",
     "Sentence",
     "carve",
+    "check_tags",
     "corpus_files",
     "iter_texts",
     "list_corpora",
     "load_labelled",
     "load_spec",
+    "is_labelled_file",
     "is_tagged_corpus",
     "load_tagged",
     "tagged_split_files",

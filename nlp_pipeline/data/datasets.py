@@ -33,17 +33,19 @@ from nlp_pipeline.data.readers import (
     is_archive,
     iter_archive_texts,
     iter_plain_lines,
+    logical_suffix,
     read_archive_examples,
     read_conllu,
     read_delimited,
     read_fasttext,
     read_lines,
     read_user_labelled,
+    sniff_labelled_format,
 )
 from nlp_pipeline.data.registry import CorpusSpec, list_corpora, load_spec
 from nlp_pipeline.data.resolve import resolve_file
 from nlp_pipeline.data.types import Example, LabelledDataset
-from nlp_pipeline.errors import ConfigError, DataError
+from nlp_pipeline.errors import ConfigError, DataError, excerpt
 
 SPLITS = ("train", "dev", "test")
 _SPLIT_ALIASES = {
@@ -80,6 +82,8 @@ def load_labelled(
     dev_fraction: float = 0.1,
     test_fraction: float = 0.1,
     seed: int = 13,
+    labels: list[str] | tuple[str, ...] | None = None,
+    min_label_count: int = 1,
 ) -> LabelledDataset:
     """Load a labelled corpus into train / dev / (test) splits, carving missing ones (see module docstring).
 
@@ -94,6 +98,12 @@ def load_labelled(
         ``test_fraction`` is used only for corpora without any splits.
     seed
         Seed of the carving shuffle; the same seed gives the same splits.
+    labels
+        The label set (and output order) the data must use; any other label is a `DataError` at its
+        file:line. ``None``: a registered corpus's labels, or the labels of a user file's train split.
+    min_label_count
+        A label seen fewer times in the training data is a `DataError` naming its first lines: a
+        stray ``Positive`` or ``maybe`` among ``pos``/``neg`` would otherwise become a class.
 
     ``info`` records the origin, files, which splits are official or carved (from what, which fraction),
     the seed and per-split label counts.
@@ -111,7 +121,11 @@ def load_labelled(
         for split in spec.splits:
             if not by_split.get(split):
                 raise DataError(f"{spec.name}: no {split} examples found", path=files[0])
-        name, labels, origin, fmt = spec.name, list(spec.labels), "registry", spec.format
+        name, origin, fmt = spec.name, "registry", spec.format
+        if labels is not None and set(labels) != set(spec.labels):
+            raise ConfigError(f"data.labels={list(labels)} differ from corpus {spec.name!r}'s labels "
+                              f"{spec.labels}", path=spec.path)
+        labels = list(labels) if labels is not None else list(spec.labels)
     else:
         name, fmt = path.name, "user"
         if path.is_dir():
@@ -125,12 +139,15 @@ def load_labelled(
         # The label set is what training sees: a dev/test label never seen in training is an error
         # (a classifier cannot predict it, and silently dropping the rows would inflate accuracy).
         train_key = "train" if "train" in by_split else None
-        labels = sorted({ex.label for ex in by_split[train_key]})
+        declared = labels is not None
+        labels = list(labels) if declared else sorted({ex.label for ex in by_split[train_key]})
         for split, exs in by_split.items():
             for ex in exs:
                 if ex.label not in labels:
+                    where = "data.labels" if declared else "training labels"
+                    in_split = f" in the {split} split" if split else ""
                     raise DataError(
-                        f"unknown label {ex.label!r} in the {split} split (training labels: {', '.join(labels)})",
+                        f"unknown label {excerpt(ex.label)!r}{in_split} ({where}: {', '.join(labels)})",
                         path=ex.source or path,
                         line=ex.line,
                     )
@@ -139,6 +156,8 @@ def load_labelled(
                 f"only one label ({labels[0]!r}) in the data; a classifier needs at least two", path=path
             )
         origin = "path"
+    train_examples = by_split.get("train") or by_split.get(None) or []
+    _check_label_counts(train_examples, labels, min_label_count, files[0])
     splits, provenance, carved = _assemble(by_split, labels, dev_fraction, test_fraction, seed, files[0])
     info = {
         "corpus": name,
@@ -197,6 +216,23 @@ def load_tagged(
             splits["test"] = [sentences[i] for i in sorted(order[n_dev : n_dev + n_test])]
         splits["train"] = [sentences[i] for i in sorted(order[n_dev + n_test :])]
     return splits
+
+
+def check_tags(splits: dict[str, list[Sentence]], tagset: str) -> None:
+    """Every word has a ``tagset`` tag: ``_`` or an empty column is a `DataError` at the word's line.
+
+    UD treebanks may leave XPOS as ``_``; a tagger trained on them would learn ``_`` as a class.
+    """
+    for sentences in splits.values():
+        for s in sentences:
+            for i, tag in enumerate(getattr(s, tagset)):
+                if tag.strip() in ("", "_"):
+                    line = s.word_lines[i] if s.word_lines else s.line
+                    raise DataError(
+                        f"word {i + 1} ({excerpt(s.words[i])!r}) has no {tagset.upper()} tag ({tag!r}); "
+                        f"data.tagset={tagset} needs one on every word"
+                        + (" (try data.tagset=upos)" if tagset == "xpos" else ""),
+                        path=s.source, line=line)
 
 
 _CONLLU_SPLIT_WORDS = {**{s: s for s in SPLITS}, "valid": "dev", "validation": "dev", "val": "dev"}
@@ -456,10 +492,31 @@ def _path_texts(path: Path) -> Iterator[str]:
     return _iter_path_texts(files)
 
 
+def is_labelled_file(path: str | Path) -> bool:
+    """Whether a user's file holds labelled examples: a ``.tsv``/``.csv`` file, or fastText ``__label__`` lines.
+
+    Such a file given as a pretraining source contributes its text column only (never its header or
+    labels), and its dev/test examples are held out like any labelled corpus's.
+    """
+    path = Path(path).expanduser()
+    if not path.is_file() or is_archive(path):
+        return False
+    if logical_suffix(path) in (".tsv", ".csv"):
+        return True
+    try:
+        return sniff_labelled_format(path) == "fasttext"
+    except DataError:
+        return False
+
+
 def _iter_path_texts(files: list[Path]) -> Iterator[str]:
     for f in files:
         if is_archive(f):
             yield from iter_archive_texts(f, member_pattern=r"\.txt$", whole_members=False)
+        elif is_labelled_file(f):
+            yield from (ex.text for ex in read_user_labelled(f))
+        elif is_tagged_corpus(f):
+            yield from (" ".join(s.words) for s in read_conllu(f))
         else:
             yield from iter_plain_lines(f)
 
@@ -516,6 +573,27 @@ def carve(
     for i, ex in enumerate(examples):
         out[assigned.get(i, "train")].append(ex)
     return out
+
+
+def _check_label_counts(examples: list[Example], labels: list[str], minimum: int, where: Path) -> None:
+    """Every label seen at least ``minimum`` times in training: a rarer one is a typo or a stray class."""
+    seen: dict[str, list[Example]] = {lab: [] for lab in labels}
+    for ex in examples:
+        seen[ex.label].append(ex)
+    for label, exs in seen.items():
+        if len(exs) >= minimum:
+            continue
+        if not exs:
+            raise DataError(f"label {label!r} never occurs in the training data (data.labels lists it)", path=where)
+        lines = ", ".join(str(ex.line) for ex in exs[:5]) + (", …" if len(exs) > 5 else "")
+        raise DataError(
+            f"label {excerpt(label)!r} occurs only {len(exs)} time(s) in the training data "
+            f"(line{'s' if len(exs) > 1 else ''} {lines}), fewer "
+            f"than data.min_label_count={minimum}: fix those rows, declare the label set with data.labels, "
+            "or lower data.min_label_count",
+            path=exs[0].source or where,
+            line=exs[0].line,
+        )
 
 
 def _assemble(

@@ -20,7 +20,7 @@ import re
 import tarfile
 import zipfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
@@ -49,6 +49,7 @@ class Sentence:
     xpos: list[str]  # column 5: language-specific POS (PTB tags for English EWT)
     source: str = ""  # file the sentence came from
     line: int = 0  # 1-based line where the sentence block starts (its first comment or token)
+    word_lines: list[int] = field(default_factory=list)  # the line of each word, for errors about one word
 
 
 # --------------------------------------------------------------------------------------------------
@@ -454,14 +455,15 @@ def read_conllu(path: str | Path) -> Iterator[Sentence]:
     words: list[str] = []
     upos: list[str] = []
     xpos: list[str] = []
+    lines: list[int] = []
     start = 0
     count = 0
     for line, raw in iter_lines(path, "utf-8"):
         if not raw.strip():
             if words:
-                yield Sentence(words, upos, xpos, source, start)
+                yield Sentence(words, upos, xpos, source, start, lines)
                 count += 1
-            words, upos, xpos, start = [], [], [], 0
+            words, upos, xpos, lines, start = [], [], [], [], 0
             continue
         if start == 0:
             start = line
@@ -479,10 +481,11 @@ def read_conllu(path: str | Path) -> Iterator[Sentence]:
             words.append(cols[1])
             upos.append(cols[3])
             xpos.append(cols[4])
+            lines.append(line)
         elif not (_RANGE_ID.match(token_id) or _EMPTY_NODE_ID.match(token_id)):
             raise DataError(f"malformed CoNLL-U line: bad token ID {token_id!r}", path=path, line=line)
     if words:
-        yield Sentence(words, upos, xpos, source, start)
+        yield Sentence(words, upos, xpos, source, start, lines)
         count += 1
     if count == 0:
         raise DataError("no sentences (only comments or blank lines)", path=path)

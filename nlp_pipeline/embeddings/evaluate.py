@@ -30,21 +30,32 @@ def intrinsic_scores(kv, analogies: bool = True, restrict_vocab: int = ANALOGY_R
     logging.getLogger("gensim").setLevel(logging.WARNING)
     scores: dict = {}
     for name, file in (("wordsim353", "wordsim353.tsv"), ("simlex999", "simlex999.txt")):
-        (pearson, _), (spearman, _), oov = kv.evaluate_word_pairs(_datapath(file), case_insensitive=True)
+        try:
+            (pearson, _), (spearman, _), oov = kv.evaluate_word_pairs(_datapath(file), case_insensitive=True)
+        except ValueError:  # gensim: "No valid similarity judgements found" (every pair out of vocabulary)
+            scores[name] = {"spearman": None, "pearson": None, "oov_percent": 100.0,
+                            "unavailable": f"no {name} pair has both words in the {len(kv):,}-word vocabulary"}
+            continue
         scores[name] = {
             "spearman": _nan_to_none(spearman),
             "pearson": _nan_to_none(pearson),
             "oov_percent": round(float(oov), 2),
         }
     if analogies:
-        accuracy, sections = kv.evaluate_word_analogies(
-            _datapath("questions-words.txt"), restrict_vocab=restrict_vocab, case_insensitive=True
-        )
+        try:
+            accuracy, sections = kv.evaluate_word_analogies(
+                _datapath("questions-words.txt"), restrict_vocab=restrict_vocab, case_insensitive=True
+            )
+        except (ValueError, ZeroDivisionError):
+            accuracy, sections = None, []
         total = next((s for s in sections if s["section"] == "Total accuracy"), None)
         n_seen = len(total["correct"]) + len(total["incorrect"]) if total else 0
         scores["google_analogy"] = {
-            "accuracy": _nan_to_none(accuracy),
+            "accuracy": _nan_to_none(accuracy) if n_seen else None,
             "questions_answered": n_seen,
             "restrict_vocab": restrict_vocab,
         }
+        if not n_seen:
+            scores["google_analogy"]["unavailable"] = (f"no analogy question has all four words among the "
+                                                       f"{min(len(kv), restrict_vocab):,} most frequent words")
     return scores

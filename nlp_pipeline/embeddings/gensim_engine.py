@@ -67,7 +67,8 @@ def train_gensim(
         def __init__(self) -> None:
             self.losses: list[float] = []
             self.epoch_seconds: list[float] = []
-            self.bar = tqdm(total=params.epochs, desc="embed (gensim)", unit="epoch", disable=not progress)
+            self.bar = tqdm(total=params.epochs, desc="embed (gensim)", unit="epoch",
+                            disable=None if progress else True)  # None: on a terminal only
             self._t0 = 0.0
 
         def on_epoch_begin(self, model) -> None:

@@ -305,11 +305,12 @@ def query_record(index: VectorIndex, kind: str, words: Sequence[str], *, topn: i
     return next(_records(index, kind, [(None, list(words))], topn, method, raise_errors=True))
 
 
-def answer_queries(index: VectorIndex, kind: str, lines: Iterable[tuple[int, str]], *, topn: int = 10,
+def answer_queries(index: VectorIndex, kind: str, lines: Iterable[tuple[int, str | None]], *, topn: int = 10,
                    method: Method = "3cosadd", batch_size: int = 4096) -> Iterator[dict]:
     """Answer one query per input line, streaming, in input order, ``batch_size`` lines per batch.
 
-    ``lines`` are ``(line_number, text)``; a query is the line's whitespace-separated words (1 for
+    ``lines`` are ``(line_number, text)`` (``text`` None for a line that did not decode: an error
+    record ``{"line", "error"}``); a query is the line's whitespace-separated words (1 for
     ``similar``, 2 for ``similarity``, 3 for ``analogy``); blank lines are skipped. A line with an
     unknown word or the wrong number of words gives an error record
     ``{"line", "query", "error", "suggestions"}`` and the batch goes on: one typo in 10,000 queries
@@ -319,6 +320,12 @@ def answer_queries(index: VectorIndex, kind: str, lines: Iterable[tuple[int, str
         raise ValueError(f"kind must be one of {', '.join(QUERY_WORDS)}, not {kind!r}")
     pending: list[tuple[int | None, list[str]]] = []
     for number, text in lines:
+        if text is None:  # a line that could not be decoded: its own error record, in order
+            if pending:
+                yield from _records(index, kind, pending, topn, method)
+                pending = []
+            yield {"line": number, "error": "not valid UTF-8"}
+            continue
         words = text.split()
         if not words:
             continue

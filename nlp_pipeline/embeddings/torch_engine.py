@@ -417,7 +417,7 @@ def _train_loop(
     epoch_end = [0.0] * params.epochs
     epoch_words = [0] * params.epochs
     bar = tqdm(total=trainer.total_words, desc=f"embed (torch, {'skip-gram' if params.sg else 'CBOW'})",
-               unit="w", unit_scale=True, disable=not progress, smoothing=0.1)
+               unit="w", unit_scale=True, disable=None if progress else True, smoothing=0.1)
     t0 = time.perf_counter()
     # smaller jobs with several workers, so that they train at nearly the same learning rate
     chunk = options.chunk_tokens if workers == 1 else max(options.chunk_tokens // (2 * workers), 4096)

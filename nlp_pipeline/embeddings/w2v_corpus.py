@@ -79,9 +79,7 @@ def build_vocab(corpus_file: str | Path, min_count: int = 5, max_vocab_size: int
     kept = [(w, c) for w, c in counts.items() if c >= min_count]
     kept.sort(key=lambda wc: wc[1], reverse=True)  # stable: ties keep first-seen order
     if not kept:
-        raise DataError(
-            f"no word occurs at least min_count={min_count} times ({corpus_words:,} tokens)", path=corpus_file
-        )
+        raise min_count_error(corpus_file, min_count, corpus_words, counts)
     return W2VVocab(
         words=[w for w, _ in kept],
         counts=np.array([c for _, c in kept], dtype=np.int64),
@@ -194,3 +192,22 @@ def encode_corpus(corpus_file: str | Path, vocab: W2VVocab, out_dir: str | Path)
                 flush()
         flush()
     return EncodedCorpus(*paths, tokens=total)
+
+
+def min_count_error(corpus_file, min_count: int, tokens: int | None = None, counts: dict | None = None) -> DataError:
+    """The error for a vocabulary left empty by ``min_count``, with the numbers that tell how to fix it."""
+    if counts is None:  # gensim's path: count only now that training has failed
+        counts = {}
+        tokens = 0
+        with open(corpus_file, encoding="utf-8") as fh:
+            for line in fh:
+                words = line.split()
+                tokens += len(words)
+                for w in words:
+                    counts[w] = counts.get(w, 0) + 1
+    if not counts:
+        return DataError("the pretraining text is empty: every document was empty or held out; "
+                         "check embed.sources", path=corpus_file)
+    top, top_count = max(counts.items(), key=lambda wc: wc[1])
+    return DataError(f"no word occurs {min_count:,} times in the pretraining text ({tokens:,} tokens, most "
+                     f"frequent word {top!r} seen {top_count:,} times): lower embed.min_count", path=corpus_file)

@@ -45,11 +45,19 @@ def source_ref(source: str, data_dir: str | None) -> DataRef:
 
 
 def _corpus_of(source: str) -> str | None:
-    """The labelled corpus whose evaluation splits a pretraining source could leak into."""
+    """The labelled (or tagged) corpus whose evaluation splits a pretraining source could leak into.
+
+    A user's labelled or CoNLL-U file given as a source is such a corpus itself: its dev and test
+    examples (carved as this run carves) are held out of the pretraining text.
+    """
+    from nlp_pipeline.data import is_labelled_file, is_tagged_corpus, list_corpora
+
     if source == "imdb_unsup":
         return "imdb"
-    if ":" in source:
-        return source.split(":", 1)[0]
+    if source.partition(":")[0] in list_corpora():
+        return source.partition(":")[0] if ":" in source else None
+    if is_labelled_file(source) or is_tagged_corpus(source):
+        return source
     return None
 
 

@@ -19,7 +19,8 @@ from nlp_pipeline.stages.train import TrainParams
 def tokenize_params(cfg: SentimentConfig) -> TokenizeParams:
     d, t = cfg.data, cfg.tokenize
     return TokenizeParams(dev_fraction=d.dev_fraction, test_fraction=d.test_fraction, seed=d.seed,
-                          lowercase=t.lowercase, strip_html=t.strip_html)
+                          labels=tuple(d.labels) if d.labels is not None else None,
+                          min_label_count=d.min_label_count, lowercase=t.lowercase, strip_html=t.strip_html)
 
 
 def train_params(cfg: SentimentConfig) -> TrainParams:

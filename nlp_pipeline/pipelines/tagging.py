@@ -18,7 +18,7 @@ from nlp_pipeline.stages.treebank import TreebankParams
 
 def treebank_params(cfg: TaggingConfig) -> TreebankParams:
     d = cfg.data
-    return TreebankParams(dev_fraction=d.dev_fraction, test_fraction=d.test_fraction, seed=d.seed)
+    return TreebankParams(dev_fraction=d.dev_fraction, test_fraction=d.test_fraction, seed=d.seed, tagset=d.tagset)
 
 
 def train_tagger_params(cfg: TaggingConfig) -> TrainTaggerParams:

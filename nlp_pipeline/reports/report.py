@@ -60,11 +60,16 @@ def write_report(result: PipelineResult, base: Path) -> Path:
     for v in result.variants:
         if v.embeddings:
             intr = v.embeddings.get("intrinsic", {})
+
+            def score(name: str, metric: str, intr: dict = intr) -> str:
+                value = intr.get(name, {}).get(metric)
+                return "n/a" if value is None else str(value)
+
             lines.append(
-                f"- {v.name}: vectors WS353 ρ={intr.get('wordsim353', {}).get('spearman')}, "
-                f"SimLex ρ={intr.get('simlex999', {}).get('spearman')}, "
-                f"analogy acc={intr.get('google_analogy', {}).get('accuracy')}, "
-                f"{v.embeddings.get('words_per_second'):,} words/s"
+                f"- {v.name}: vectors WS353 ρ={score('wordsim353', 'spearman')}, "
+                f"SimLex ρ={score('simlex999', 'spearman')}, "
+                f"analogy acc={score('google_analogy', 'accuracy')}, "
+                f"{v.embeddings.get('words_per_second') or 0:,} words/s"
             )
         if not v.deterministic:
             lines.append(f"- {v.name}: not bit-reproducible (see each stage's manifest: nondeterministic_because)")

@@ -12,10 +12,14 @@ T = TypeVar("T")
 
 
 def progress_bar(iterable: Iterable[T], ctx: BuildContext, desc: str, total: int | None = None) -> Iterator[T]:
-    """A tqdm bar over documents (off with --quiet)."""
+    """A tqdm bar over documents: on a terminal only (``disable=None``), never with --quiet.
+
+    On a file or a pipe (CI, ``2> log``) every redraw would be written; the stage's log lines say enough there.
+    """
     from tqdm.auto import tqdm
 
-    return tqdm(iterable, desc=desc, total=total, unit="doc", disable=not ctx.progress, leave=False, mininterval=0.5)
+    return tqdm(iterable, desc=desc, total=total, unit="doc", disable=None if ctx.progress else True, leave=False,
+                mininterval=0.5)
 
 
 def training_summary(ctx: BuildContext, result: Any, vocab_size: int, added: int, coverage: float | None) -> dict:

@@ -59,15 +59,28 @@ def build(params: EmbedParams, inputs: Mapping, ctx: BuildContext) -> dict:
                             work_dir=ctx.out_dir)
         kv, info = model.to_keyed_vectors(), model.info
     else:
-        kv, info = train_gensim(text.file("corpus.txt"), w2v, total_words=text.metadata.get("tokens"),
-                                progress=ctx.progress, log_fn=ctx.log)
+        try:
+            kv, info = train_gensim(text.file("corpus.txt"), w2v, total_words=text.metadata.get("tokens"),
+                                    progress=ctx.progress, log_fn=ctx.log)
+        except RuntimeError as err:  # gensim: "you must first build vocabulary before training the model"
+            if "vocabulary" not in str(err):
+                raise
+            from nlp_pipeline.embeddings.w2v_corpus import min_count_error
+
+            raise min_count_error(text.file("corpus.txt"), params.min_count) from None
     files = save_vectors(kv, ctx.out_dir)
     scores = intrinsic_scores(kv)
+    def score(x: float | None) -> str:
+        return "n/a" if x is None else f"{x}"
+
     ctx.log(
         f"  vocabulary {info['vocab_size']:,}, {info['words_per_second']:,} words/s; "
-        f"WS353 {scores['wordsim353']['spearman']}, SimLex {scores['simlex999']['spearman']}, "
-        f"analogy {scores['google_analogy']['accuracy']}"
+        f"WS353 {score(scores['wordsim353']['spearman'])}, SimLex {score(scores['simlex999']['spearman'])}, "
+        f"analogy {score(scores['google_analogy']['accuracy'])}"
     )
+    for name, s in scores.items():
+        if "unavailable" in s:
+            ctx.log(f"  {name}: unavailable ({s['unavailable']})")
     return {**info, "files": files, "intrinsic": scores}
 
 

@@ -21,6 +21,8 @@ class TokenizeParams:
     dev_fraction: float  # share of train carved out as dev when the corpus has no dev split
     test_fraction: float  # share carved out as test when the corpus has no splits at all
     seed: int  # seed of the carving
+    labels: tuple[str, ...] | None  # the declared label set (and order); None: the data's
+    min_label_count: int  # a label rarer than this in train is an error
     lowercase: bool  # fold case
     strip_html: bool  # HTML line breaks → spaces
 
@@ -33,7 +35,12 @@ def build(params: TokenizeParams, inputs: Mapping, ctx: BuildContext) -> dict:
 
     corpus: DataRef = inputs["corpus"]
     dataset = load_labelled(corpus.name, data_dir=corpus.data_dir, dev_fraction=params.dev_fraction,
-                            test_fraction=params.test_fraction, seed=params.seed)
+                            test_fraction=params.test_fraction, seed=params.seed, labels=params.labels,
+                            min_label_count=params.min_label_count)
+    counts = dataset.info["counts"]
+    ctx.log(f"  {len(dataset.labels)} labels: " + ", ".join(
+        f"{lab} ({' / '.join(f'{counts[s][lab]:,} {s}' for s in dataset.splits if dataset.splits[s])})"
+        for lab in dataset.labels))
     tokenizer = Tokenizer(params.tokenizer(), n_process=ctx.runtime.n_process)
     splits = {}
     for split, examples in dataset.splits.items():

@@ -1,7 +1,8 @@
 """treebank: a CoNLL-U treebank → ``<split>.jsonl`` (``{"words", "upos", "xpos", "source", "line"}`` a sentence).
 
-Carves the splits the treebank lacks. The tag set is chosen downstream (the tagger stages read
-``upos`` or ``xpos``), so switching UPOS ↔ XPOS re-reads nothing.
+Carves the splits the treebank lacks and checks that every word has a tag of the chosen tag set
+(``_`` is not a tag), so a treebank without XPOS fails here, in seconds, not after word2vec. Both
+tag columns are kept; the tagger stages read the one ``tagset`` names.
 """
 
 from __future__ import annotations
@@ -20,14 +21,16 @@ class TreebankParams:
     dev_fraction: float  # share of train sentences carved out as dev when there is no dev file
     test_fraction: float  # share carved out as test when there is neither dev nor test
     seed: int  # seed of the carving
+    tagset: str  # upos | xpos: every word must have one (checked here, before any vectors are trained)
 
 
 def build(params: TreebankParams, inputs: Mapping, ctx: BuildContext) -> dict:
-    from nlp_pipeline.data import load_tagged
+    from nlp_pipeline.data import check_tags, load_tagged
     from nlp_pipeline.errors import ConfigError
 
     corpus: DataRef = inputs["corpus"]
     splits = load_tagged(corpus.name, corpus.data_dir, params.dev_fraction, params.test_fraction, params.seed)
+    check_tags(splits, params.tagset)
     if "dev" not in splits:
         raise ConfigError(f"corpus {corpus.name!r} has no dev split: set data.dev_fraction > 0 to carve one")
     info = {}
@@ -74,7 +77,7 @@ def summary(art: Artifact) -> str:
 
 STAGE = Stage(
     name="treebank",
-    version="2",  # 2: typed params
+    version="3",  # 2: typed params; 3: tags checked for the tag set
     params=TreebankParams,
     build=build,
     inputs=("corpus",),

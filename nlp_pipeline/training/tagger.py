@@ -101,7 +101,9 @@ def _train(model: SequenceTagger, train: EncodedSentences, dev: EncodedSentences
         epoch_start = time.perf_counter()
         model.train()
         batches = bucketed_batches(lengths, config.batch_size, shuffle=True, rng=rng)
-        bar = tqdm(batches, desc=f"epoch {epoch}/{config.epochs}", unit="batch", disable=not progress, leave=False)
+        # disable=None: a bar on a terminal only; on a file or pipe the epoch's log line is the record
+        bar = tqdm(batches, desc=f"epoch {epoch}/{config.epochs}", unit="batch", disable=None if progress else True,
+                   leave=False)
         loss_sum = torch.zeros((), device=device)
         for step, batch in enumerate(bar, start=1):
             words, chars, batch_lengths, tags = pad_tagged_batch(train, batch)

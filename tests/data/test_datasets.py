@@ -250,7 +250,7 @@ def test_iter_texts_errors_come_at_call_time(tmp_path):
 def test_load_tagged_from_a_user_conllu_file(write_bytes):
     path = write_bytes("t.conllu", b"1\tHi\thi\tINTJ\tUH\t_\t0\troot\t_\t_\n")
     assert load_tagged(path)["train"][0].upos == ["INTJ"]
-    assert list(iter_texts(path)) == ["1\tHi\thi\tINTJ\tUH\t_\t0\troot\t_\t_"]  # a path is plain text
+    assert list(iter_texts(path)) == ["Hi"]  # as a text source: its words, never its columns
 
 
 def test_load_tagged_rejects_a_labelled_corpus():

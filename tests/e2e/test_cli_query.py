@@ -109,15 +109,20 @@ def test_batch_from_a_file(tmp_path, vec):
 
 def test_batch_input_errors(tmp_path, vec):
     assert_user_error(invoke("similar", "-f", str(tmp_path / "missing.txt"), "-v", vec), "missing.txt")
-    result = invoke("similar", "-f", "-", "-v", vec, input=b"king\n\xff\xfe\n")
-    assert_user_error(result, "<stdin>:2", "UTF-8")
+    # A line that is not UTF-8 is one error record; the batch goes on (as for an unknown word).
+    result = invoke("similar", "-f", "-", "-n", "1", "-v", vec, input=b"king\n\xff\xfe\nqueen\n")
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["line"] for r in records] == [1, 2, 3]
+    assert records[1] == {"line": 2, "error": "not valid UTF-8"} and "results" in records[2]
+    assert "1 of 3 queries failed" in result.stderr
 
 
 def test_missing_and_malformed_vector_files(tmp_path):
     assert_user_error(invoke("similar", "king", "-v", str(tmp_path / "nope.bin")), "nope.bin", "not found")
     bad = tmp_path / "bad.txt"
     bad.write_text("2 3\nking 1 2\nqueen 1 2 3\n", encoding="utf-8")
-    assert_user_error(invoke("similar", "king", "-v", str(bad)), "bad.txt", "not a word2vec")
+    assert_user_error(invoke("similar", "king", "-v", str(bad)), "bad.txt:2", "expected 3 values, got 2")
     assert_user_error(invoke("similar", "king", "-v", "nokey", "--cache-dir", str(tmp_path / "c")), "'nokey'")
 
 

@@ -227,7 +227,7 @@ def test_bad_corpora_are_clear_errors(tmp_path):
         build_vocab(tmp_path / "missing.txt")
     rare = tmp_path / "rare.txt"
     rare.write_text("one two three\n")
-    with pytest.raises(DataError, match="min_count=5"):
+    with pytest.raises(DataError, match="no word occurs 5 times .*3 tokens, most frequent word 'one' seen 1 times"):
         build_vocab(rare, min_count=5)
     binary = tmp_path / "binary.txt"
     binary.write_bytes(b"ok line\n\xff\xfebad\n")
