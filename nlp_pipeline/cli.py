@@ -97,9 +97,11 @@ def predict(model, texts, file, cache_dir, device, as_json):
 
     MODEL is a model folder, a train-artifact key (prefix), or 'latest'.
     """
+    from nlp_pipeline.device import resolve_device
     from nlp_pipeline.inference.classifier import Predictor
     from nlp_pipeline.pipelines.artifacts import resolve_model
 
+    device = resolve_device(device)  # once, before anything is read
     items = _text_inputs(texts, file)
     predictor = Predictor.load(resolve_model(model, cache_dir), device=device)
     for pred in predictor.predict(items):
@@ -128,9 +130,11 @@ def tag(model, texts, file, tokenized, fmt, cache_dir, device):
 
     MODEL is a tagger folder, a train_tagger artifact key (prefix), or 'latest'.
     """
+    from nlp_pipeline.device import resolve_device
     from nlp_pipeline.inference.tagger import TaggerPredictor
     from nlp_pipeline.pipelines.artifacts import resolve_model
 
+    device = resolve_device(device)  # once, before anything is read
     items = _text_inputs(texts, file)
     tagger = TaggerPredictor.load(resolve_model(model, cache_dir, stage="train_tagger"), device=device)
     if tokenized:
