@@ -165,3 +165,21 @@ def test_a_missing_device_is_an_error_before_any_stage_even_when_cached(workspac
                                        workspace["cache"], "--report-dir", workspace["reports"]])
     assert result.exit_code == 2 and "CUDA is not available" in result.stderr
     assert "▶" not in result.stderr  # refused before the first stage
+
+
+def test_predict_reads_stdin_with_file_dash(workspace):
+    _run(workspace)
+    result = CliRunner().invoke(main, ["predict", "latest", "--file", "-", "--cache-dir", workspace["cache"]],
+                                input="a wonderful film\n\nboring\n")
+    assert result.exit_code == 0, result.output
+    assert [line.split("\t")[-1] for line in result.stdout.splitlines()] == ["a wonderful film", "boring"]
+
+
+def test_no_progress_bar_frames_when_stderr_is_not_a_terminal(workspace):
+    """A log file or a pipe gets the stage and epoch lines, not every redraw of a bar."""
+    result = CliRunner().invoke(main, ["run", "sentiment", *SMALL, "--set", "model.embedding_mode=random", "--force",
+                                       "--cache-dir", workspace["cache"], "--report-dir", workspace["reports"]])
+    assert result.exit_code == 0, result.output
+    err = result.stderr
+    assert "\r" not in err and "batch/s" not in err and "doc/s" not in err
+    assert "epoch 1/2: train_loss" in err and "✓ train" in err
