@@ -160,8 +160,9 @@ def test_bad_options_give_one_line_and_exit_2(workspace, args, message):
 
 @pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="needs a machine without CUDA")
 def test_a_missing_device_is_an_error_before_any_stage_even_when_cached(workspace):
-    _run(workspace)  # every stage cached
-    result = CliRunner().invoke(main, ["run", "sentiment", *SMALL, "--device", "cuda", "--cache-dir",
+    random = ["--set", "model.embedding_mode=random"]
+    _run(workspace, *random)  # every stage cached
+    result = CliRunner().invoke(main, ["run", "sentiment", *SMALL, *random, "--device", "cuda", "--cache-dir",
                                        workspace["cache"], "--report-dir", workspace["reports"]])
     assert result.exit_code == 2 and "CUDA is not available" in result.stderr
     assert "▶" not in result.stderr  # refused before the first stage
