@@ -100,6 +100,7 @@ class Task(ABC):
             from nlp_pipeline.engine.fingerprint import fingerprint_path
 
             path = cls.resolve_model(model, cache_dir)
+            cls.check_model(path)  # a folder that is no model of this kind: one error now, not one per worker
             model_dir = str(path.resolve())
             fingerprint = fingerprint_path(path, ArtifactCache(cache_dir).fingerprint_memo)
         elif model:
@@ -112,6 +113,21 @@ class Task(ABC):
         from nlp_pipeline.pipelines.artifacts import resolve_model
 
         return resolve_model(ref, cache_dir)
+
+    model_format: str | None = None  # the ``format`` its model's config.json must declare (None: not checked)
+
+    @classmethod
+    def check_model(cls, path: Path) -> None:
+        """Cheap check, in the calling process, that ``path`` holds a model this task can load."""
+        if cls.model_format is None:
+            return
+        from nlp_pipeline.errors import read_json
+
+        found = read_json(path / "config.json", "model config")
+        declared = found.get("format") if isinstance(found, dict) else None
+        if declared != cls.model_format:
+            raise ConfigError(f"{path}: not a {cls.name} model (config.json format {declared!r}, expected "
+                              f"{cls.model_format!r})")
 
     @abstractmethod
     def load(self, model_dir: Path | None, device: str) -> None:
@@ -162,6 +178,7 @@ class SentimentTask(Task):
 
     name = "sentiment"
     needs_model = True
+    model_format = "nlp-pipeline-classifier"
 
     def load(self, model_dir: Path | None, device: str) -> None:
         from nlp_pipeline.inference.classifier import Predictor
@@ -195,6 +212,7 @@ class TaggingTask(Task):
 
     name = "tagging"
     needs_model = True
+    model_format = "nlp-pipeline-tagger"
 
     @classmethod
     def resolve_model(cls, ref: str, cache_dir: str | Path | None) -> Path:

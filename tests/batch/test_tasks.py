@@ -69,3 +69,11 @@ def test_tagging_end_to_end_with_a_saved_tagger(tmp_path):
     assert [r["tokens"] for r in rows] == [["The", "film", "was", "good", "."], ["Good", "film", "!"]]
     assert all(len(r["tags"]) == len(r["tokens"]) and set(r["tags"]) <= set(tags) for r in rows)
     assert (summary.written, summary.tokens) == (2, 8)
+
+
+def test_model_formats_checked_before_workers_are_the_model_files_formats():
+    from nlp_pipeline.batch.tasks import TASKS
+    from nlp_pipeline.models import classifier_io, tagger_io
+
+    assert TASKS["sentiment"].model_format == classifier_io.FORMAT
+    assert TASKS["tagging"].model_format == tagger_io.FORMAT

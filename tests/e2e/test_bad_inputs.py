@@ -194,6 +194,9 @@ CASES = [
     Case("process", "tokenize with a model",
          ("process", "{d}/t.txt", "--task", "tokenize", "--model", "latest", "--out", "{d}/o"),
          ("takes no model",), {"t.txt": b"a text\n"}),
+    Case("process", "--model a folder that holds no model",
+         ("process", "{d}/t.txt", "--task", "sentiment", "--model", "{d}/empty", "--out", "{d}/o"),
+         ("empty/config.json", "model config file not found"), {"t.txt": b"a text\n", "empty/x": b""}),
     Case("process", "unknown device", ("process", "{d}/t.txt", "--task", "tokenize", "--device", "tpu", "--out",
                                        "{d}/o"), ("unknown device 'tpu'",), {"t.txt": b"a text\n"}),
 ]
