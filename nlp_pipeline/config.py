@@ -400,12 +400,16 @@ RANGES: dict[str, Range] = {
 
 
 def numeric_settings(config: Any) -> list[tuple[str, Any]]:
-    """``(section.key, value)`` of every int or float setting (booleans excluded) of a loaded config."""
+    """``(section.key, value)`` of every int or float setting of a loaded config (booleans and choices
+    such as ``embed.sg: 0 | 1`` excluded: those are checked against their values)."""
     found = []
     for section in fields(config):
         values = getattr(config, section.name)
+        hints = typing.get_type_hints(type(values))
         for f in fields(values):
             v = getattr(values, f.name)
+            if typing.get_origin(hints[f.name]) is Literal:
+                continue
             if isinstance(v, int | float) and not isinstance(v, bool):
                 found.append((f"{section.name}.{f.name}", v))
     return found

@@ -65,3 +65,25 @@ def test_every_key_of_every_pipeline_file_has_a_comment():
             if not stripped or stripped.startswith("#"):
                 continue
             assert "#" in line, f"{path.name}:{number} has no comment: {line!r}"
+
+
+@pytest.mark.parametrize("pipeline", sorted(p.stem for p in PIPELINES_DIR.glob("*.yaml")))
+def test_every_numeric_setting_has_a_declared_range(pipeline):
+    from nlp_pipeline.config import RANGES, numeric_settings
+
+    cfg = load_config(pipeline)
+    missing = [key for key, _ in numeric_settings(cfg) if key not in RANGES]
+    assert not missing, f"no range declared in config.RANGES for {missing}"
+    # and a nullable numeric key (null by default) is covered too
+    for key in ("embed.max_vocab_size", "embed.batch_words"):
+        assert key in RANGES
+
+
+@pytest.mark.parametrize("key", ["embed.alpha", "embed.negative", "embed.sample", "train.lr", "model.dropout",
+                                 "embed.window", "train.clip_norm", "data.test_fraction"])
+def test_a_value_below_its_range_is_an_error_naming_the_key(key):
+    from nlp_pipeline.config import RANGES
+
+    low = RANGES[key].low
+    with pytest.raises(ConfigError, match=re.escape(key)):
+        load_config("sentiment", [f"{key}={low - 1}"])
