@@ -13,8 +13,10 @@ Three promises, and how they are kept:
 - **Nothing half-written is trusted.** A stage writes into its own temporary folder; the manifest is
   written last and the folder renamed into place, so an artifact exists iff its folder has a manifest.
 - **Nothing damaged is served.** The manifest records the size and sha256 of every file it holds;
-  `ArtifactCache.lookup` checks them all (sha256 runs at ~1.5 GB/s, so the default pipeline's
-  ~350 MB cost a fraction of a second) and reports the first problem instead of an artifact. A
+  `ArtifactCache.lookup` checks them all and reports the first problem instead of an artifact. A
+  file is re-hashed unless its size, modification and change times and inode are the ones recorded
+  when its content last matched (any write changes the change time, which cannot be set back), so
+  a hit does not read hundreds of MB from a cold disk; `cache verify` re-hashes everything. A
   manifest that is not JSON of the right shape means "no artifact".
 - **Concurrent runs cooperate.** A builder holds ``<key>.lock`` (an OS file lock, released by the
   kernel when its process dies, even under SIGKILL); others wait, then find the artifact built. A
@@ -37,6 +39,7 @@ from filelock import FileLock, Timeout
 from nlp_pipeline.engine.fingerprint import hash_json, sha256_file
 
 MANIFEST = "manifest.json"
+VERIFIED = ".verified.json"  # stat signatures of files whose content last matched the manifest
 TMP_PREFIX = ".tmp-"
 TRASH_PREFIX = ".trash-"
 
@@ -82,9 +85,36 @@ def file_table(folder: Path) -> dict[str, dict]:
     """``{relative path: {"size", "sha256"}}`` of every file below ``folder`` but the manifest."""
     table = {}
     for f in sorted(folder.rglob("*")):
-        if f.is_file() and f.name != MANIFEST:
+        if f.is_file() and f.name not in (MANIFEST, VERIFIED):
             table[f.relative_to(folder).as_posix()] = {"size": f.stat().st_size, "sha256": sha256_file(f)}
     return table
+
+
+def _signature(st: os.stat_result, sha256: str) -> list:
+    """What must be unchanged for a file's content to be trusted without re-reading it.
+
+    Any write through the filesystem changes the change time (``st_ctime_ns``), which, unlike the
+    modification time, no program can set back; a replaced file changes its inode.
+    """
+    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, sha256]
+
+
+def _read_verified(path: Path) -> dict:
+    try:
+        data = json.loads((path / VERIFIED).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _write_verified(path: Path, signatures: dict) -> None:
+    """Best effort (a read-only cache only costs a re-hash next time); atomic against concurrent readers."""
+    tmp = path / f".{VERIFIED}.{os.getpid()}-{secrets.token_hex(3)}"
+    try:
+        tmp.write_text(json.dumps(signatures), encoding="utf-8")
+        os.replace(tmp, path / VERIFIED)
+    except OSError:
+        tmp.unlink(missing_ok=True)
 
 
 def check_manifest(data: object, stage: str, key: str) -> str | None:
@@ -104,20 +134,32 @@ def check_manifest(data: object, stage: str, key: str) -> str | None:
     return None
 
 
-def verify_files(path: Path, files: dict[str, dict], *, content: bool = True) -> str | None:
-    """``None`` when every recorded file is there with its size (and, with ``content``, its sha256)."""
+def verify_files(path: Path, files: dict[str, dict], *, content: bool = True, rehash: bool = False) -> str | None:
+    """``None`` when every recorded file is there with its size and (with ``content``) its sha256.
+
+    A file whose size, times and inode are those recorded (in ``.verified.json``) when its content
+    last matched the manifest is not read again, so a hit on hundreds of MB costs a few ``stat``
+    calls; any other file is hashed in full. ``rehash`` hashes every file (``cache verify``).
+    """
+    stats = {}
     for rel, entry in files.items():
-        f = path / rel
         try:
-            size = f.stat().st_size
+            stats[rel] = (path / rel).stat()
         except OSError:
             return f"{rel} is missing"
-        if size != entry["size"]:
-            return f"{rel} is {size:,} bytes, the manifest says {entry['size']:,}"
-    if content:
-        for rel, entry in files.items():
-            if sha256_file(path / rel) != entry["sha256"]:
-                return f"{rel} content differs from what was written (sha256 mismatch)"
+        if stats[rel].st_size != entry["size"]:
+            return f"{rel} is {stats[rel].st_size:,} bytes, the manifest says {entry['size']:,}"
+    if not content:
+        return None
+    known = {} if rehash else _read_verified(path)
+    signatures = {}
+    for rel, entry in files.items():
+        signature = _signature(stats[rel], entry["sha256"])
+        if known.get(rel) != signature and sha256_file(path / rel) != entry["sha256"]:
+            return f"{rel} content differs from what was written (sha256 mismatch)"
+        signatures[rel] = signature
+    if signatures != known:
+        _write_verified(path, signatures)
     return None
 
 
@@ -168,13 +210,13 @@ class ArtifactCache:
         problem = check_manifest(data, stage, key)
         return (None, problem) if problem else (data, None)
 
-    def lookup(self, stage: str, key: str, *, content: bool = True) -> Lookup:
+    def lookup(self, stage: str, key: str, *, content: bool = True, rehash: bool = False) -> Lookup:
         """The artifact under ``stage/key`` after checking its manifest and every file it records."""
         manifest, problem = self.read_manifest(stage, key)
         if manifest is None:
             return Lookup(problem=problem)
         path = self.folder(stage, key)
-        problem = verify_files(path, manifest["files"], content=content)
+        problem = verify_files(path, manifest["files"], content=content, rehash=rehash)
         if problem is None and hash_json(manifest["files"]) != manifest["digest"]:
             problem = "manifest's file table does not match its digest"
         if problem:
@@ -268,6 +310,7 @@ class ArtifactCache:
         """
         files = file_table(tmp)
         manifest = {**manifest, "stage": stage, "key": key, "files": files, "digest": hash_json(files)}
+        _write_verified(tmp, {rel: _signature((tmp / rel).stat(), e["sha256"]) for rel, e in files.items()})
         with open(tmp / MANIFEST, "w", encoding="utf-8") as fh:
             fh.write(json.dumps(manifest, indent=2, sort_keys=True, default=str))
             fh.flush()

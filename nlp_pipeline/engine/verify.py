@@ -37,12 +37,12 @@ def _upstream_refs(inputs: dict) -> Iterator[tuple[str, str, str | None]]:
 
 
 def verify_cache(cache: ArtifactCache, stage: str | None = None) -> list[Verdict]:
-    """One `Verdict` per artifact folder (of ``stage``, or all), files hashed in full."""
+    """One `Verdict` per artifact folder (of ``stage``, or all), every file hashed in full."""
     verdicts = []
     for st, key in cache.entries():
         if stage is not None and st != stage:
             continue
-        found = cache.lookup(st, key)
+        found = cache.lookup(st, key, rehash=True)
         if found.artifact is None:
             verdicts.append(Verdict(st, key, found.problem or "no manifest"))
             continue

@@ -139,3 +139,26 @@ def test_a_downstream_artifact_of_replaced_upstream_content_is_rebuilt(tmp_path)
     assert [line for line in logs if "out of date" in line and "rebuilding" in line]
     assert again.artifact.file("copy.bin").read_bytes() == b"x" * 10
     assert all(v.ok for v in verify_cache(cache))
+
+
+def test_a_hit_does_not_reread_unchanged_files_but_a_restored_mtime_does_not_hide_a_change(tmp_path, monkeypatch):
+    import os
+
+    import nlp_pipeline.engine.cache as cache_mod
+
+    cache = ArtifactCache(tmp_path / "cache")
+    first, _ = _run(cache)
+    hashed: list = []
+    real = cache_mod.sha256_file
+    monkeypatch.setattr(cache_mod, "sha256_file", lambda p: hashed.append(p) or real(p))
+    assert _run(cache)[0].hit and hashed == []  # stat signatures match: nothing re-read
+    f = first.artifact.file("weights.bin")
+    st = f.stat()
+    data = bytearray(f.read_bytes())
+    data[7] ^= 0x01
+    f.write_bytes(bytes(data))
+    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))  # same size, same mtime: only the change time moved
+    again, logs = _run(cache)
+    assert not again.hit and "weights.bin content differs" in again.rebuilt
+    hashed.clear()
+    assert all(v.ok for v in verify_cache(cache)) and hashed  # cache verify re-hashes everything
