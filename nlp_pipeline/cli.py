@@ -251,12 +251,21 @@ def _numbered_lines(file: str, *, keep_bad: bool = False):
     A line that is not UTF-8 is a `DataError` naming it, or with ``keep_bad`` ``(line_number, None)``,
     so that a batch can report it and go on.
     """
+    from nlp_pipeline.errors import DataError
+
+    where = "<stdin>" if file == "-" else file
+    try:
+        yield from _decoded_lines(file, where, keep_bad)
+    except (OSError, EOFError) as err:  # a corrupt or truncated gzip stream
+        raise DataError(f"cannot read: {err}", path=where) from None
+
+
+def _decoded_lines(file: str, where: str, keep_bad: bool):
     import contextlib
 
     from nlp_pipeline.data.readers import BINARY_PROBE_BYTES, open_binary
     from nlp_pipeline.errors import DataError
 
-    where = "<stdin>" if file == "-" else file
     with contextlib.ExitStack() as stack:
         if file == "-":
             stream = click.get_binary_stream("stdin")

@@ -148,6 +148,10 @@ CASES = [
     Case("tag", "no tagger in the cache", ("tag", "latest", "text", "--cache-dir", "{d}/cache"), ("no tagger",)),
     Case("tag", "TEXT not UTF-8", ("tag", "latest", "\udcff", "--cache-dir", "{d}/cache"),
          ("TEXT argument 1 is not valid UTF-8",)),
+    Case("tag", "--file a corrupt gzip", ("tag", "latest", "--file", "{d}/t.txt.gz", "--cache-dir", "{d}/cache"),
+         ("t.txt.gz", "cannot read"), {"t.txt.gz": b"\x1f\x8b\x08\x00garbage"}),
+    Case("similar", "-f a corrupt gzip", ("similar", "-f", "{d}/q.txt.gz", "-v", "{d}/v.txt"),
+         ("q.txt.gz", "cannot read"), {"q.txt.gz": b"\x1f\x8b\x08\x00garbage", "v.txt": VECTORS}),
     Case("tag", "--file binary", ("tag", "latest", "--file", "{d}/b.txt", "--cache-dir", "{d}/cache"),
          ("b.txt", "binary"), {"b.txt": b"\x00\x01\x02"}),
     # -- vector queries --------------------------------------------------------------------------------
