@@ -426,6 +426,34 @@ def evaluate_vectors_cmd(vectors, pairs, analogies, no_standard, restrict_vocab,
     click.echo(format_table(["set", "metric", "score", "in vocabulary"], rows))
 
 
+@main.group()
+def export() -> None:
+    """Export trained artifacts in formats other tools read."""
+
+
+@export.command("vectors")
+@click.argument("vectors", metavar="REF")
+@click.option("--format", "fmt", required=True, type=click.Choice(["word2vec", "text", "glove", "projector"]),
+              help="word2vec: binary; text: word2vec text with its 'N D' header; glove: text without a header; "
+                   "projector: vectors.tsv + metadata.tsv for the TensorBoard Embedding Projector.")
+@click.option("--out", "out", required=True, type=click.Path(), help="Output file (a folder for projector).")
+@click.option("--limit", type=click.IntRange(min=1), help="Only the N most frequent words.")
+@click.option("--force", is_flag=True, help="Overwrite existing output files.")
+@click.option("--cache-dir", type=click.Path(file_okay=False), help="Artifact cache to look in.")
+@user_errors
+def export_vectors_cmd(vectors, fmt, out, limit, force, cache_dir):
+    """Write the vectors REF names (a file, an embed artifact folder or key prefix, a pipeline name,
+    'latest') as FORMAT."""
+    from nlp_pipeline.embeddings.export import export_vectors
+    from nlp_pipeline.embeddings.vectors_io import load_vectors
+    from nlp_pipeline.pipelines.artifacts import resolve_vectors
+
+    kv = load_vectors(resolve_vectors(vectors, cache_dir))
+    written = export_vectors(kv, fmt, out, limit=limit, overwrite=force)
+    n = min(len(kv), limit or len(kv))
+    click.echo(f"{n:,} words x {kv.vector_size} dimensions -> " + ", ".join(str(p) for p in written))
+
+
 # ---------------------------------------------------------------------------------------------
 # batch processing
 
