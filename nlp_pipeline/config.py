@@ -49,6 +49,7 @@ class TokenizeConfig:
 @dataclass
 class EmbedConfig:
     engine: Literal["gensim", "torch"]
+    vectors: str | None
     sources: list[str]
     dedup_against: list[str] | None
     sg: Literal[0, 1]
@@ -427,7 +428,7 @@ def _check_ranges(config: Any) -> None:
     if e.min_alpha > e.alpha:
         raise ConfigError(f"embed.min_alpha={e.min_alpha:g} is above embed.alpha={e.alpha:g}: the rate decays "
                           "from alpha down to min_alpha")
-    if config.model.embedding_mode != "random" and not e.sources:
+    if config.model.embedding_mode != "random" and not e.sources and e.vectors is None:
         raise ConfigError("embed.sources is empty: list at least one text source for the word vectors, "
                           "or set model.embedding_mode=random")
     labels = getattr(config.data, "labels", None)

@@ -26,8 +26,9 @@ def always(cfg: Any) -> bool:
 class Step:
     stage: Stage
     params: Callable[[Any], Any]  # config → the stage's parameter object
-    # input name → the name of an earlier step (its artifact), or config → an external input (None: absent)
-    inputs: Mapping[str, str | Callable[[Any], Input | None]] = field(default_factory=dict)
+    # input name → an earlier step's name (its artifact), a tuple of them (the first that ran), or
+    # config → an external input (None: absent)
+    inputs: Mapping[str, str | tuple[str, ...] | Callable[[Any], Input | None]] = field(default_factory=dict)
     when: Callable[[Any], bool] = always  # whether this configuration runs the step at all
 
     @property
@@ -49,8 +50,10 @@ class Pipeline:
             if step.name in seen:
                 raise TypeError(f"pipeline {self.name}: step {step.name} declared twice")
             for name, source in step.inputs.items():
-                if isinstance(source, str) and source not in seen:
-                    raise TypeError(f"pipeline {self.name}: {step.name}.{name} reads {source!r}, not an earlier step")
+                for upstream in (source,) if isinstance(source, str) else source if isinstance(source, tuple) else ():
+                    if upstream not in seen:
+                        raise TypeError(f"pipeline {self.name}: {step.name}.{name} reads {upstream!r}, "
+                                        "not an earlier step")
             declared = set(step.stage.inputs) | set(step.stage.optional_inputs)
             if undeclared := set(step.inputs) - declared:
                 raise TypeError(f"pipeline {self.name}: {step.name} wires undeclared inputs {sorted(undeclared)}")
@@ -64,7 +67,12 @@ class Pipeline:
             return None
         inputs: dict[str, Input] = {}
         for name, source in step.inputs.items():
-            value = upstream.get(source) if isinstance(source, str) else source(cfg)
+            if isinstance(source, str):
+                value = upstream.get(source)
+            elif isinstance(source, tuple):
+                value = next((upstream[s] for s in source if s in upstream), None)
+            else:
+                value = source(cfg)
             if value is None:
                 if name in step.stage.inputs:
                     raise TypeError(f"pipeline {self.name}: {step.name} needs {name!r} but {source!r} did not run")

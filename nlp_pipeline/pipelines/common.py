@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from nlp_pipeline.engine import DataRef, Runtime, Step
-from nlp_pipeline.stages import embed, pretrain_text
+from nlp_pipeline.stages import embed, import_vectors, pretrain_text
 from nlp_pipeline.stages.embed import EmbedParams
+from nlp_pipeline.stages.import_vectors import ImportVectorsParams
 from nlp_pipeline.stages.pretrain_text import PretrainTextParams
 
 
@@ -74,6 +75,28 @@ def uses_vectors(cfg: Any) -> bool:
     return cfg.model.embedding_mode != "random"
 
 
+def trains_vectors(cfg: Any) -> bool:
+    return uses_vectors(cfg) and cfg.embed.vectors is None
+
+
+def imports_vectors(cfg: Any) -> bool:
+    return uses_vectors(cfg) and cfg.embed.vectors is not None
+
+
+def vectors_ref(cfg: Any) -> DataRef:
+    """``embed.vectors`` as a stage input: a vectors file, or the ``vectors.bin`` of an embed artifact.
+
+    The runner has already turned a key prefix or ``latest`` into the artifact's folder (it knows the
+    cache); a path given here directly is taken as it is.
+    """
+    from nlp_pipeline.pipelines.artifacts import resolve_vectors
+
+    path = resolve_vectors(cfg.embed.vectors)
+    if path.is_dir():
+        return DataRef(f"embed:{path.name}", str(path), (path / "vectors.bin",))
+    return DataRef(f"vectors:{path.name}", str(path), (path,))
+
+
 def pretrain_text_params(cfg: Any) -> PretrainTextParams:
     d, t = cfg.data, cfg.tokenize
     return PretrainTextParams(dev_fraction=d.dev_fraction, test_fraction=d.test_fraction, seed=d.seed,
@@ -96,14 +119,20 @@ def embed_params(cfg: Any) -> EmbedParams:
     )
 
 
-def vector_steps() -> tuple[Step, Step]:
-    """pretrain_text → embed, run whenever the model uses word vectors."""
+# The models read their vectors from whichever of these ran.
+VECTOR_STEPS = ("embed", "import_vectors")
+
+
+def vector_steps() -> tuple[Step, Step, Step]:
+    """pretrain_text → embed when the model uses vectors trained here; import_vectors when it uses yours."""
     return (
-        Step(pretrain_text.STAGE, pretrain_text_params, when=uses_vectors, inputs={
+        Step(pretrain_text.STAGE, pretrain_text_params, when=trains_vectors, inputs={
             "sources": lambda c: tuple(source_ref(s, c.data.data_dir) for s in c.embed.sources),
             "held_out": lambda c: tuple(corpus_ref(n, c.data.data_dir) for n in dedup_corpora(c)),
         }),
-        Step(embed.STAGE, embed_params, when=uses_vectors, inputs={"text": "pretrain_text"}),
+        Step(embed.STAGE, embed_params, when=trains_vectors, inputs={"text": "pretrain_text"}),
+        Step(import_vectors.STAGE, lambda c: ImportVectorsParams(lowercase=c.tokenize.lowercase),
+             when=imports_vectors, inputs={"file": vectors_ref}),
     )
 
 

@@ -28,8 +28,10 @@ class Declared:
 
 
 def vectors_label(v: VariantResult) -> str:
-    """``skip-gram 300d (gensim)``, or ``random`` for a variant without vectors."""
+    """``skip-gram 300d (gensim)``, ``vectors:glove.6B.100d.txt 100d`` for imported ones, ``random`` without."""
     emb = v.config["embed"]
     if v.embeddings is None:
         return "random"
+    if v.embeddings.get("engine") == "import":  # your vectors: the file (or artifact) they came from
+        return f"{v.embeddings['source']} {v.embeddings['dim']}d"
     return f"{'skip-gram' if emb['sg'] else 'CBOW'} {emb['vector_size']}d ({emb['engine']})"

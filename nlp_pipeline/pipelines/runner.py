@@ -16,6 +16,7 @@ from typing import Any
 
 from nlp_pipeline.config import expand_grid, load_config, pipeline_type
 from nlp_pipeline.engine import ArtifactCache, StageRun, Task
+from nlp_pipeline.pipelines.common import VECTOR_STEPS
 from nlp_pipeline.pipelines.declared import Declared
 from nlp_pipeline.pipelines.registry import declared
 from nlp_pipeline.reports.report import write_report
@@ -32,6 +33,15 @@ def variant_name(spec: Declared, cfg: Any, overrides: list[str]) -> str:
     extra = [o for o in overrides if not o.startswith(tuple(named))]
     name = "-".join(parts + extra)
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:120]
+
+
+def resolve_vector_reference(cfg: Any, cache_dir: str | Path | None) -> None:
+    """``embed.vectors`` (a file, an artifact folder, a key prefix, ``latest``) → the path it names, now:
+    a typo is an error before any stage runs, and a key prefix is looked up in this run's cache."""
+    from nlp_pipeline.pipelines.artifacts import resolve_vectors
+
+    if cfg.embed.vectors is not None and cfg.model.embedding_mode != "random":
+        cfg.embed.vectors = str(resolve_vectors(cfg.embed.vectors, cache_dir).resolve())
 
 
 def run_pipeline(
@@ -54,6 +64,8 @@ def run_pipeline(
     variants_cfg = [(load_config(name, overrides + v), v) for v in expand_grid(grid or [])]
     runtimes = [dataclasses.replace(spec.pipeline.runtime(cfg), progress=progress) for cfg, _ in variants_cfg]
     cache = ArtifactCache(cache_dir)
+    for cfg, _ in variants_cfg:
+        resolve_vector_reference(cfg, cache_dir)
 
     variants = []
     for (cfg, v), runtime in zip(variants_cfg, runtimes, strict=True):
@@ -74,7 +86,7 @@ def run_pipeline(
             config=cfg.to_dict(),
             metrics=dict(arts[spec.pipeline.evaluate_step].metadata),
             train=arts[spec.pipeline.train_step].metadata,
-            embeddings=arts["embed"].metadata if "embed" in arts else None,
+            embeddings=next((arts[s].metadata for s in VECTOR_STEPS if s in arts), None),
             artifacts={k: str(a.path) for k, a in arts.items()},
             stage_runs=runs,
             kind=spec.name,

@@ -35,3 +35,31 @@ def training_summary(ctx: BuildContext, result: Any, vocab_size: int, added: int
         "vector_coverage": None if coverage is None else round(coverage, 4),
         "epochs_run": len(result.history),
     }
+
+
+def token_coverage(kv: Any, splits: dict[str, list[list[str]]], ctx: BuildContext, top: int = 10) -> dict:
+    """Share of each split's tokens that have a vector, and the most frequent training words without one.
+
+    Logged and returned for the metadata: a vectors file that misses a corpus's frequent words (other
+    tokenization, other casing) shows here before it shows as a lower accuracy.
+    """
+    from collections import Counter
+
+    out: dict = {}
+    missing: Counter = Counter()
+    for split, sentences in splits.items():
+        total = known = 0
+        for sentence in sentences:
+            for word in sentence:
+                total += 1
+                if word in kv.key_to_index:
+                    known += 1
+                elif split == "train":
+                    missing[word] += 1
+        out[f"{split}_tokens"] = round(known / total, 4) if total else None
+    out["most_frequent_without_vector"] = [w for w, _ in missing.most_common(top)]
+    shares = ", ".join(f"{split} {100 * out[f'{split}_tokens']:.1f}%" for split in splits
+                       if out[f"{split}_tokens"] is not None)
+    without = ", ".join(out["most_frequent_without_vector"]) or "none"
+    ctx.log(f"  tokens with a vector: {shares}; most frequent training words without one: {without}")
+    return out

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from nlp_pipeline.engine import Artifact, BuildContext, Runtime, Stage
-from nlp_pipeline.stages.common import training_summary
+from nlp_pipeline.stages.common import token_coverage, training_summary
 from nlp_pipeline.stages.tokenize import read_split
 
 
@@ -64,8 +64,10 @@ def build(params: TrainParams, inputs: Mapping, ctx: BuildContext) -> dict:
         raise TypeError("train: random_embedding_dim is required without vectors")
     dim = kv.vector_size if kv is not None else p.random_embedding_dim
     matrix, coverage = build_embedding_matrix(vocab, kv, dim, seed=p.seed)
+    tokens_covered = None
     if kv is not None:
         ctx.log(f"  vocabulary {len(vocab):,} words, {coverage:.1%} found in the vectors")
+        tokens_covered = token_coverage(kv, {"train": train_split[0], "dev": dev_split[0]}, ctx)
     model_cfg = ClassifierConfig(
         vocab_size=len(vocab), num_classes=len(labels), embedding_dim=dim, encoder=p.encoder,
         hidden_size=p.hidden_size, num_layers=p.num_layers, dropout=p.dropout,
@@ -93,11 +95,11 @@ def build(params: TrainParams, inputs: Mapping, ctx: BuildContext) -> dict:
         "tokenizer": tokens.metadata["tokenizer"],
         "max_length": p.max_length,
         "corpus": tokens.metadata.get("corpus"),
-        "vectors": f"embed:{vectors.key}" if vectors is not None else None,
+        "vectors": f"{vectors.stage}:{vectors.key}" if vectors is not None else None,
     }
     save_classifier(ctx.out_dir, model.cpu(), model_cfg, vocab, labels, meta)
     coverage_or_none = coverage if kv is not None else None
-    return training_summary(ctx, result, len(vocab), added, coverage_or_none)
+    return {**training_summary(ctx, result, len(vocab), added, coverage_or_none), "token_coverage": tokens_covered}
 
 
 def nondeterministic(params: object, runtime: Runtime) -> str | None:

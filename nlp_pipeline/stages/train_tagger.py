@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from nlp_pipeline.engine import Artifact, BuildContext, Stage
-from nlp_pipeline.stages.common import training_summary
+from nlp_pipeline.stages.common import token_coverage, training_summary
 from nlp_pipeline.stages.train import nondeterministic
 from nlp_pipeline.stages.treebank import read_treebank_split, tag_list
 from nlp_pipeline.text.tokenize import TokenizerConfig
@@ -79,6 +79,12 @@ def build(params: TrainTaggerParams, inputs: Mapping, ctx: BuildContext) -> dict
     matrix, coverage = build_embedding_matrix(vocab, kv, dim, seed=p.seed)
     ctx.log(f"  {len(tags)} {p.tagset.upper()} tags, vocabulary {len(vocab):,} words"
             + (f" ({coverage:.1%} in the vectors)" if kv is not None else "") + f", {len(char_vocab)} chars")
+    tokens_covered = None
+    if kv is not None:
+        def fold(sentences: list[list[str]]) -> list[list[str]]:
+            return [[w.lower() for w in s] for s in sentences] if p.lowercase_words else sentences
+
+        tokens_covered = token_coverage(kv, {"train": fold(train_words), "dev": fold(dev_words)}, ctx)
     model_cfg = TaggerConfig(
         vocab_size=len(vocab), num_tags=len(tags), char_vocab_size=len(char_vocab), embedding_dim=dim,
         encoder=p.encoder, hidden_size=p.hidden_size, num_layers=p.num_layers, dropout=p.dropout,
@@ -104,11 +110,12 @@ def build(params: TrainTaggerParams, inputs: Mapping, ctx: BuildContext) -> dict
         "tagset": p.tagset,
         "tokenizer": p.raw_text_tokenizer().to_dict(),
         "corpus": treebank.metadata.get("corpus"),
-        "vectors": f"embed:{vectors.key}" if vectors is not None else None,
+        "vectors": f"{vectors.stage}:{vectors.key}" if vectors is not None else None,
     }
     save_tagger(ctx.out_dir, model.cpu(), vocab, char_vocab, tags, p.lowercase_words, meta)
     coverage_or_none = coverage if kv is not None else None
-    return {**training_summary(ctx, result, len(vocab), added, coverage_or_none), "tagset": p.tagset}
+    return {**training_summary(ctx, result, len(vocab), added, coverage_or_none), "tagset": p.tagset,
+            "token_coverage": tokens_covered}
 
 
 def summary(art: Artifact) -> str:

@@ -222,3 +222,49 @@ def test_damage_is_named_in_one_line_and_rebuilt(tmp_path):
     _same_size_corruption_of_weights_is_refused_by_predict_and_rebuilt(built)
     _a_deleted_token_file_is_rebuilt(built)
     _a_garbage_manifest_is_no_artifact(built)
+
+
+# -- your own vectors ------------------------------------------------------------------------------------
+
+GLOVE = "".join(f"{w} {i % 3} {i % 5} {(i * 7) % 11}\n" for i, w in enumerate(
+    ["The", "the", "a", "film", "movie", "good", "bad", "great", ",", ".", "of", "and", "Good"]))
+
+
+def test_your_own_glove_file_replaces_the_vector_stages_and_its_content_is_the_key(tmp_path):
+    vectors = tmp_path / "mine.glove.txt"
+    vectors.write_text(GLOVE, encoding="utf-8")
+    args = ["run", "sentiment", "--corpus", "pang_lee_polarity", "--set", f"embed.vectors={vectors}",
+            "--set", "model.hidden_size=8", "--set", "train.epochs=1", "--set", "tokenize.n_process=1",
+            "--cache-dir", str(tmp_path / "cache"), "--report-dir", str(tmp_path / "reports")]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "vectors:mine.glove.txt 3d" in result.stdout  # the table names the file
+    assert "tokens with a vector: train" in result.stderr and "folded into their lower-case form" in result.stderr
+    out = CliRunner().invoke(main, [*args, "--json", "-q"])
+    runs = _runs(json.loads(out.stdout[out.stdout.index("{"):]))[0]
+    assert list(runs) == ["tokenize", "import_vectors", "train", "evaluate"] and all(r["hit"] for r in runs.values())
+    train_meta = json.loads((Path(runs["train"]["path"]) / "manifest.json").read_text())["metadata"]
+    assert 0 < train_meta["token_coverage"]["train_tokens"] < 1 and train_meta["token_coverage"]["dev_tokens"]
+    assert "of" not in train_meta["token_coverage"]["most_frequent_without_vector"]
+    moved = tmp_path / "elsewhere" / vectors.name
+    moved.parent.mkdir()
+    vectors.rename(moved)  # the same bytes elsewhere: the same key, nothing rebuilt
+    again = CliRunner().invoke(main, [*[a.replace(str(vectors), str(moved)) for a in args], "--json", "-q"])
+    assert all(r["hit"] for r in _runs(json.loads(again.stdout[again.stdout.index("{"):]))[0].values())
+
+
+def test_a_tagger_on_an_embed_artifact_of_another_run(tmp_path, make_treebank):
+    built = _built(tmp_path / "sentiment")
+    embed_key = built["runs"]["embed"]["key"]
+    treebank = make_treebank(tmp_path / "tb", n_train=30, n_dev=10)
+    result = CliRunner().invoke(main, [
+        "run", "tagging", "--corpus", str(treebank), "--set", f"embed.vectors={embed_key[:8]}",
+        "--set", "model.hidden_size=8", "--set", "model.char_hidden=8", "--set", "train.epochs=1",
+        "--cache-dir", str(built["cache"]), "--report-dir", str(tmp_path / "reports"), "--json"])
+    assert result.exit_code == 0, result.output
+    runs = _runs(json.loads(result.stdout[result.stdout.index("{"):]))[0]
+    assert list(runs) == ["treebank", "import_vectors", "train_tagger", "evaluate_tagger"]
+    imported = json.loads((Path(runs["import_vectors"]["path"]) / "manifest.json").read_text())["metadata"]
+    assert imported["source"] == f"embed:{embed_key}"
+    assert (Path(runs["import_vectors"]["path"]) / "vectors.bin").read_bytes() == (
+        Path(built["runs"]["embed"]["path"]) / "vectors.bin").read_bytes()  # lower-case already: the same vectors

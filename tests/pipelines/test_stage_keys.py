@@ -32,8 +32,14 @@ def data(tmp_path_factory, make_treebank):
         "treebank": make_treebank(root / "tb", n_train=20, n_dev=5),
         "treebank2": make_treebank(root / "tb2", n_train=20, n_dev=5, seed=1),
         "mirror": root / "mirror",
+        "vectors": _write(root / "mine.vec", "2 3\nfilm 1 0 0\nthe 0 1 0\n"),
         "cache": ArtifactCache(root / "cache"),
     }
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
 
 
 def base_overrides(pipeline: str, data) -> list[str]:
@@ -51,6 +57,7 @@ SPECIAL = {
     "data.labels": lambda p, d: "[positive, negative]",  # pang_lee_polarity's labels, in another order
     "embed.sources": lambda p, d: "[lee_background]" if p == "sentiment" else "[lee_background, lee_background]",
     "embed.dedup_against": lambda p, d: "[]",  # the default holds the run's corpus: none at all differs
+    "embed.vectors": lambda p, d: json.dumps(str(d["vectors"])),
     "embed.workers": lambda p, d: "3",  # 2 → 3: still several threads, so still not deterministic
     "train.device": lambda p, d: "auto",
     "report.dir": lambda p, d: "elsewhere",

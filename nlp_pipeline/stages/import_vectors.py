@@ -1,0 +1,70 @@
+"""import_vectors: the user's word vectors (word2vec, GloVe, fastText) → an embed-shaped artifact.
+
+Replaces pretrain_text → embed when ``embed.vectors`` names a file or an embed artifact: the key is
+the file's content hash, so the same file is read once, wherever it lives. The artifact holds the
+same files as an embed artifact (``vectors.bin``, ``vectors.npy``, ``words.txt``), so every stage and
+command that reads vectors reads these.
+
+A lower-casing pipeline looks words up lower-cased, so a cased file (GloVe 840B, fastText) is folded
+to lower case: a word keeps its own vector when the file has its lower-case form (``the``, not
+``The``; ``us``, not ``US``), and otherwise the vector of its first casing in the file, which in these
+files (sorted by frequency) is the most frequent one (``Paris`` for ``paris``). How many casings were
+folded away is in the metadata.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from nlp_pipeline.engine import Artifact, BuildContext, DataRef, Stage
+
+
+@dataclass(frozen=True)
+class ImportVectorsParams:
+    lowercase: bool  # fold words to lower case (the pipeline's tokenizer lower-cases)
+
+
+def build(params: ImportVectorsParams, inputs: Mapping, ctx: BuildContext) -> dict:
+    import numpy as np
+    from gensim.models import KeyedVectors
+
+    from nlp_pipeline.embeddings import intrinsic_scores, save_vectors
+    from nlp_pipeline.embeddings.vectors_io import load_vectors
+
+    source: DataRef = inputs["file"]
+    kv = load_vectors(source.files[0])
+    folded = 0
+    if params.lowercase:
+        keep = {word: i for i, word in enumerate(kv.index_to_key) if word == word.lower()}
+        for i, word in enumerate(kv.index_to_key):
+            keep.setdefault(word.lower(), i)
+        folded = len(kv) - len(keep)
+        if folded or any(w != w.lower() for w in kv.index_to_key):
+            chosen = sorted(keep.items(), key=lambda wi: wi[1])  # the file's order (by frequency)
+            lowered = KeyedVectors(vector_size=kv.vector_size)
+            rows = np.fromiter((i for _, i in chosen), dtype=np.int64, count=len(chosen))
+            lowered.add_vectors([w for w, _ in chosen], kv.vectors[rows])
+            kv = lowered
+    files = save_vectors(kv, ctx.out_dir)
+    scores = intrinsic_scores(kv)
+    ctx.log(f"  {source.id}: {len(kv):,} words, {kv.vector_size}d"
+            + (f" ({folded:,} other casings folded into their lower-case form)" if folded else ""))
+    return {"engine": "import", "source": source.id, "vocab_size": len(kv), "dim": kv.vector_size,
+            "folded_casings": folded, "files": files, "intrinsic": scores, "words_per_second": None}
+
+
+def summary(art: Artifact) -> str:
+    m = art.metadata
+    return f"{m.get('source')}: {m.get('vocab_size', 0):,} words, {m.get('dim')}d"
+
+
+STAGE = Stage(
+    name="import_vectors",
+    version="1",
+    params=ImportVectorsParams,
+    build=build,
+    inputs=("file",),
+    describe=lambda p: "read your word vectors" + (" (folded to lower case)" if p.lowercase else ""),
+    summary=summary,
+)
