@@ -1,7 +1,8 @@
 """What the pipeline declarations share: corpus inputs, the word-vector steps, execution settings.
 
-Both pipelines train their vectors the same way (pretrain_text → embed) from the same config
-sections (``data``, ``tokenize``, ``embed``), so those two steps are declared once, here.
+Both pipelines get their vectors the same way, trained (pretrain_text → embed) or the user's own
+(import_vectors), from the same config sections (``data``, ``tokenize``, ``embed``), so those steps
+are declared once, here.
 """
 
 from __future__ import annotations

@@ -88,7 +88,8 @@ def build(params: PretrainTextParams, inputs: Mapping, ctx: BuildContext) -> dic
                 fh.write("\n")
                 kept += 1
                 tokens += len(words)
-            stats[source.id] = {
+            name = source.id if source.id not in stats else f"{source.id}#{len(stats) + 1}"  # two files, one name
+            stats[name] = {
                 "documents": kept,
                 "tokens": tokens,
                 "dropped_evaluation_duplicates": dropped_eval,
