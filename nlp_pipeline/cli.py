@@ -246,45 +246,10 @@ def _open_index(vectors: str | None, cache_dir: str | None):
 
 
 def _numbered_lines(file: str, *, keep_bad: bool = False):
-    """``(line_number, text)`` of a file (gzip too), or of stdin for ``-``.
+    """`iter_input_lines` of a file, or of stdin for ``-`` (click's stream, so tests can feed it)."""
+    from nlp_pipeline.data.readers import iter_input_lines
 
-    A line that is not UTF-8 is a `DataError` naming it, or with ``keep_bad`` ``(line_number, None)``,
-    so that a batch can report it and go on.
-    """
-    from nlp_pipeline.errors import DataError
-
-    where = "<stdin>" if file == "-" else file
-    try:
-        yield from _decoded_lines(file, where, keep_bad)
-    except (OSError, EOFError) as err:  # a corrupt or truncated gzip stream
-        raise DataError(f"cannot read: {err}", path=where) from None
-
-
-def _decoded_lines(file: str, where: str, keep_bad: bool):
-    import contextlib
-
-    from nlp_pipeline.data.readers import BINARY_PROBE_BYTES, open_binary
-    from nlp_pipeline.errors import DataError
-
-    with contextlib.ExitStack() as stack:
-        if file == "-":
-            stream = click.get_binary_stream("stdin")
-        else:
-            stream = stack.enter_context(open_binary(file))
-            head = stream.peek(BINARY_PROBE_BYTES)[:BINARY_PROBE_BYTES] if hasattr(stream, "peek") else b""
-            if b"\x00" in head:
-                raise DataError("looks binary (NUL bytes near the start), expected text, one item a line", path=file)
-        for number, raw in enumerate(stream, start=1):
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                if keep_bad:
-                    yield number, None
-                    continue
-                raise DataError("not valid UTF-8", path=where, line=number) from None
-            if number == 1:
-                text = text.removeprefix("\ufeff")
-            yield number, text.rstrip("\r\n")
+    return iter_input_lines(file, stdin=click.get_binary_stream("stdin"), keep_bad=keep_bad)
 
 
 def _text_inputs(texts: tuple[str, ...], file: str | None) -> list[str]:

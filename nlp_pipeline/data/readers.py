@@ -134,6 +134,48 @@ def iter_lines(
         raise DataError(f"cannot read: {_one_line(err)}", path=path) from None
 
 
+def iter_input_lines(
+    path: str | Path, *, stdin: BinaryIO | None = None, keep_bad: bool = False
+) -> Iterator[tuple[int, str | None]]:
+    """``(line_number, text)`` of one-item-a-line input (texts to label, queries): a file, gzip too, or
+    ``stdin`` when ``path`` is ``-``.
+
+    Unlike `iter_lines`, an empty input is no error (nothing to do), and with ``keep_bad`` a line that
+    is not UTF-8 comes as ``(line_number, None)``, so that a batch can report it and go on; without
+    it, that line is a `DataError` naming it. A binary file or a corrupt gzip stream is a `DataError`.
+    """
+    where = "<stdin>" if str(path) == "-" else str(path)
+    try:
+        yield from _input_lines(path, where, stdin, keep_bad)
+    except (OSError, EOFError) as err:  # a corrupt or truncated gzip stream
+        raise DataError(f"cannot read: {_one_line(err)}", path=where) from None
+
+
+def _input_lines(path, where: str, stdin: BinaryIO | None, keep_bad: bool) -> Iterator[tuple[int, str | None]]:
+    import contextlib
+    import sys
+
+    with contextlib.ExitStack() as stack:
+        if str(path) == "-":
+            stream = stdin if stdin is not None else sys.stdin.buffer
+        else:
+            stream = stack.enter_context(open_binary(path))
+            head = stream.peek(BINARY_PROBE_BYTES)[:BINARY_PROBE_BYTES] if hasattr(stream, "peek") else b""
+            if b"\x00" in head:
+                raise DataError("looks binary (NUL bytes near the start), expected text, one item a line", path=path)
+        for number, raw in enumerate(stream, start=1):
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                if keep_bad:
+                    yield number, None
+                    continue
+                raise DataError("not valid UTF-8", path=where, line=number) from None
+            if number == 1:
+                text = text.removeprefix("\ufeff")
+            yield number, text.rstrip("\r\n")
+
+
 def decode_text(data: bytes, encoding: str, source: str) -> str:
     """Decode a whole record (an archive member); on failure report the line of the first bad byte."""
     try:

@@ -376,3 +376,23 @@ def test_conllu_without_sentences(write_bytes):
     path = write_bytes("comments.conllu", b"# only a comment\n\n")
     with pytest.raises(DataError, match="no sentences"):
         list(read_conllu(path))
+
+
+def test_input_lines_for_texts_and_queries(tmp_path):
+    import gzip
+    import io
+
+    from nlp_pipeline.data.readers import iter_input_lines
+
+    f = tmp_path / "q.txt.gz"
+    f.write_bytes(gzip.compress("\ufeffking\nqu\xe9en\n".encode() + b"\xff\n"))
+    assert list(iter_input_lines(f, keep_bad=True)) == [(1, "king"), (2, "quéen"), (3, None)]
+    with pytest.raises(DataError, match=r"q\.txt\.gz:3: not valid UTF-8"):
+        list(iter_input_lines(f))
+    assert list(iter_input_lines("-", stdin=io.BytesIO(b"a\r\nb\n"))) == [(1, "a"), (2, "b")]
+    empty = tmp_path / "empty.txt"
+    empty.write_bytes(b"")
+    assert list(iter_input_lines(empty)) == []  # nothing to label is not an error here
+    (tmp_path / "bad.gz").write_bytes(b"\x1f\x8b\x08\x00garbage")
+    with pytest.raises(DataError, match="bad.gz: cannot read"):
+        list(iter_input_lines(tmp_path / "bad.gz"))
