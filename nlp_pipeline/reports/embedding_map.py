@@ -1,0 +1,119 @@
+"""The embedding map: the most frequent words of a vector set in 2-D, with probe words and their neighbours.
+
+Projection: PCA to at most 50 dimensions (noise off, and t-SNE's cost down), then t-SNE
+(scikit-learn, PCA initialisation, a fixed seed: the same vectors give the same picture); ``umap``
+when umap-learn is installed; ``pca`` alone for a quick, linear view. Cosine geometry is what the
+vectors are queried with, so rows are normalised first.
+
+The picture stays readable at a few thousand points: every point is a small grey dot, a sample of
+the most frequent words spread over the frequency ranks is labelled, and the probe words (red) and
+their nearest neighbours (orange) are drawn on top with their labels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+METHODS = ("tsne", "umap", "pca")
+
+
+def project_2d(vectors: np.ndarray, method: str = "tsne", seed: int = 13) -> np.ndarray:
+    """``[N, D]`` → ``[N, 2]`` coordinates (``method``: tsne | umap | pca)."""
+    from sklearn.decomposition import PCA
+
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
+    x = np.asarray(vectors, dtype=np.float64)
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    x = x / np.where(norms > 0, norms, 1.0)
+    n_components = min(50, x.shape[0], x.shape[1])
+    reduced = PCA(n_components=n_components, random_state=seed).fit_transform(x)
+    if method == "pca" or x.shape[0] < 5:
+        return reduced[:, :2] if reduced.shape[1] >= 2 else np.pad(reduced, ((0, 0), (0, 2 - reduced.shape[1])))
+    if method == "umap":
+        try:
+            import umap
+        except ImportError:
+            raise ValueError("method 'umap' needs umap-learn (pip install umap-learn); use tsne") from None
+        return umap.UMAP(n_components=2, metric="cosine", random_state=seed).fit_transform(reduced)
+    from sklearn.manifold import TSNE
+
+    perplexity = float(min(30, max(2, (x.shape[0] - 1) // 3)))
+    return TSNE(n_components=2, init="pca", perplexity=perplexity, random_state=seed).fit_transform(reduced)
+
+
+def map_words(vocabulary: Sequence[str], n: int, probes: Mapping[str, Sequence[str]] | None = None) -> list[str]:
+    """The ``n`` most frequent words (``vocabulary`` is by frequency), then any probe or neighbour not among them."""
+    known = set(vocabulary)
+    words = list(vocabulary[:n])
+    chosen = set(words)
+    for probe, neighbours in (probes or {}).items():
+        for w in (probe, *neighbours):
+            if w in known and w not in chosen:
+                words.append(w)
+                chosen.add(w)
+    return words
+
+
+def plot_embedding_map(
+    words: Sequence[str],
+    coords: np.ndarray,
+    out: str | Path,
+    *,
+    probes: Mapping[str, Sequence[str]] | None = None,
+    n_labels: int = 120,
+    title: str = "",
+) -> Path:
+    """Draw ``coords`` (rows of `project_2d`, in ``words``' order, most frequent first) to ``out`` (PNG).
+
+    ``probes`` maps each probe word to its neighbours; words not in ``words`` are left out, so project
+    the probes and their neighbours along with the most frequent words (`map_words`).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    index = {w: i for i, w in enumerate(words)}
+    fig, ax = plt.subplots(figsize=(14, 11), dpi=110)
+    ax.scatter(coords[:, 0], coords[:, 1], s=3, c="#b8b8b8", linewidths=0)
+    highlighted = {w for p, ns in (probes or {}).items() for w in (p, *ns)}
+    # A sample over the frequency ranks (the most frequent words, then ever sparser ones), leaving out
+    # any label that would overlap one already placed: a pile of function words in the middle is noise.
+    span = np.ptp(coords, axis=0) + 1e-9
+    placed: list[np.ndarray] = [coords[index[w]] / span for w in highlighted if w in index]
+    ranks = np.unique(np.geomspace(1, len(words), num=min(4 * n_labels, len(words))).astype(int) - 1)
+    labelled = 0
+    for i in ranks:
+        if labelled >= n_labels or words[i] in highlighted:
+            continue
+        at = coords[i] / span
+        if any(abs(at[0] - q[0]) < 0.045 and abs(at[1] - q[1]) < 0.018 for q in placed):
+            continue
+        ax.annotate(words[i], coords[i], fontsize=7, color="#555555", alpha=0.9)
+        placed.append(at)
+        labelled += 1
+    for probe, neighbours in (probes or {}).items():
+        if probe not in index:
+            continue
+        p = index[probe]
+        for n in neighbours:
+            if n in index:
+                j = index[n]
+                ax.plot(*zip(coords[p], coords[j], strict=True), color="#f0a040", linewidth=0.6, alpha=0.7)
+                ax.scatter(*coords[j], s=18, c="#f0a040", zorder=3)
+                ax.annotate(n, coords[j], fontsize=8, color="#b06000", zorder=4)
+        ax.scatter(*coords[p], s=40, c="#d62728", zorder=5)
+        ax.annotate(probe, coords[p], fontsize=11, fontweight="bold", color="#d62728", zorder=6)
+    ax.set_title(title or f"{len(words):,} most frequent words", fontsize=12)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    fig.tight_layout()
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out)
+    plt.close(fig)
+    return out
