@@ -85,16 +85,18 @@ def imports_vectors(cfg: Any) -> bool:
 
 
 def vectors_ref(cfg: Any) -> DataRef:
-    """``embed.vectors`` as a stage input: a vectors file, or the ``vectors.bin`` of an embed artifact.
+    """``embed.vectors`` as a stage input: a vectors file, or the ``vectors.bin`` of an embed artifact folder.
 
-    The runner has already turned a key prefix or ``latest`` into the artifact's folder (it knows the
-    cache); a path given here directly is taken as it is.
+    The runner first turns a key prefix or ``latest`` into the artifact's folder (it knows the cache:
+    `runner.resolve_vector_reference`); here the setting is a path.
     """
-    from nlp_pipeline.pipelines.artifacts import resolve_vectors
+    from nlp_pipeline.errors import DataError
 
-    path = resolve_vectors(cfg.embed.vectors)
+    path = Path(cfg.embed.vectors).expanduser()
     if path.is_dir():
         return DataRef(f"embed:{path.name}", str(path), (path / "vectors.bin",))
+    if not path.is_file():
+        raise DataError("embed.vectors: file not found", path=path)
     return DataRef(f"vectors:{path.name}", str(path), (path,))
 
 
