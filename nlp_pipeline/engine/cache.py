@@ -117,16 +117,14 @@ def _write_verified(path: Path, signatures: dict) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def check_manifest(data: object, stage: str, key: str) -> str | None:
-    """``None`` when ``data`` is a manifest of the right shape for ``stage/key``, else what is wrong."""
+def check_manifest(data: object) -> str | None:
+    """``None`` when ``data`` is a manifest of the right shape, else what is wrong."""
     if not isinstance(data, dict):
         return f"manifest is a JSON {type(data).__name__}, not an object"
     for name, kind in (("stage", str), ("key", str), ("files", dict), ("metadata", dict), ("params", dict),
                        ("inputs", dict), ("digest", str), ("created", int | float)):
         if not isinstance(data.get(name), kind):
             return f"manifest has no valid {name!r}"
-    if data["stage"] != stage or data["key"] != key:
-        return f"manifest is for {data['stage']}/{data['key']}, not {stage}/{key}"
     for rel, entry in data["files"].items():
         if not (isinstance(entry, dict) and isinstance(entry.get("size"), int)
                 and isinstance(entry.get("sha256"), str)):
@@ -134,8 +132,37 @@ def check_manifest(data: object, stage: str, key: str) -> str | None:
     return None
 
 
-def verify_files(path: Path, files: dict[str, dict], *, content: bool = True, rehash: bool = False) -> str | None:
-    """``None`` when every recorded file is there with its size and (with ``content``) its sha256.
+def load_manifest(folder: Path) -> tuple[dict | None, str | None]:
+    """``(manifest, None)``, or ``(None, problem)``; ``(None, None)`` when ``folder`` does not exist."""
+    path = folder / MANIFEST
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None, ("folder has no manifest" if folder.is_dir() else None)
+    except OSError as err:
+        return None, f"manifest unreadable ({err.strerror})"
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None, "manifest is not valid JSON"
+    problem = check_manifest(data)
+    return (None, problem) if problem else (data, None)
+
+
+def verify_folder(folder: Path, manifest: dict | None = None, *, rehash: bool = False) -> str | None:
+    """``None`` when ``folder`` (an artifact, in the cache or copied elsewhere) matches its manifest."""
+    if manifest is None:
+        manifest, problem = load_manifest(folder)
+        if manifest is None:
+            return problem or "folder not found"
+    problem = verify_files(folder, manifest["files"], rehash=rehash)
+    if problem is None and hash_json(manifest["files"]) != manifest["digest"]:
+        problem = "manifest's file table does not match its digest"
+    return problem
+
+
+def verify_files(path: Path, files: dict[str, dict], *, rehash: bool = False) -> str | None:
+    """``None`` when every recorded file is there with its size and its sha256.
 
     A file whose size, times and inode are those recorded (in ``.verified.json``) when its content
     last matched the manifest is not read again, so a hit on hundreds of MB costs a few ``stat``
@@ -149,8 +176,6 @@ def verify_files(path: Path, files: dict[str, dict], *, content: bool = True, re
             return f"{rel} is missing"
         if stats[rel].st_size != entry["size"]:
             return f"{rel} is {stats[rel].st_size:,} bytes, the manifest says {entry['size']:,}"
-    if not content:
-        return None
     known = {} if rehash else _read_verified(path)
     signatures = {}
     for rel, entry in files.items():
@@ -195,30 +220,19 @@ class ArtifactCache:
     # -- reading ------------------------------------------------------------------------------
 
     def read_manifest(self, stage: str, key: str) -> tuple[dict | None, str | None]:
-        """``(manifest, None)``, or ``(None, problem)``; ``(None, None)`` when nothing is there."""
-        path = self.folder(stage, key) / MANIFEST
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return None, ("folder has no manifest" if path.parent.is_dir() else None)
-        except OSError as err:
-            return None, f"manifest unreadable ({err.strerror})"
-        try:
-            data = json.loads(text)
-        except ValueError:
-            return None, "manifest is not valid JSON"
-        problem = check_manifest(data, stage, key)
-        return (None, problem) if problem else (data, None)
+        """`load_manifest` of ``stage/key``, which must also name that stage and key."""
+        manifest, problem = load_manifest(self.folder(stage, key))
+        if manifest is not None and (manifest["stage"], manifest["key"]) != (stage, key):
+            return None, f"manifest is for {manifest['stage']}/{manifest['key']}, not {stage}/{key}"
+        return manifest, problem
 
-    def lookup(self, stage: str, key: str, *, content: bool = True, rehash: bool = False) -> Lookup:
+    def lookup(self, stage: str, key: str, *, rehash: bool = False) -> Lookup:
         """The artifact under ``stage/key`` after checking its manifest and every file it records."""
         manifest, problem = self.read_manifest(stage, key)
         if manifest is None:
             return Lookup(problem=problem)
         path = self.folder(stage, key)
-        problem = verify_files(path, manifest["files"], content=content, rehash=rehash)
-        if problem is None and hash_json(manifest["files"]) != manifest["digest"]:
-            problem = "manifest's file table does not match its digest"
+        problem = verify_folder(path, manifest, rehash=rehash)
         if problem:
             return Lookup(problem=problem)
         return Lookup(artifact=Artifact(stage, key, path, manifest))
@@ -282,7 +296,7 @@ class ArtifactCache:
         tmp.mkdir()
         return tmp
 
-    def remove_orphans(self, stage: str | None = None, key: str | None = None) -> int:
+    def remove_orphans(self, stage: str | None = None) -> int:
         """Remove temporary and trash folders whose process is gone; returns how many."""
         removed = 0
         if not self.artifacts_dir.is_dir():
@@ -291,7 +305,7 @@ class ArtifactCache:
             if not stage_dir.is_dir() or (stage is not None and stage_dir.name != stage):
                 continue
             for prefix in (TMP_PREFIX, TRASH_PREFIX):
-                for folder in stage_dir.glob(f"{prefix}{key or ''}*"):
+                for folder in stage_dir.glob(f"{prefix}*"):
                     pid = _owner_pid(folder.name)
                     if pid is not None and pid != os.getpid() and _pid_alive(pid):
                         continue
@@ -316,21 +330,25 @@ class ArtifactCache:
             fh.flush()
             os.fsync(fh.fileno())
         final = self.folder(stage, key)
-        trash = None
-        if final.exists():
-            trash = final.parent / f"{TRASH_PREFIX}{key}-{os.getpid()}-{secrets.token_hex(4)}"
-            os.replace(final, trash)
+        trash = self._move_aside(stage, key)
         os.replace(tmp, final)
         if trash is not None:
             shutil.rmtree(trash, ignore_errors=True)
         return Artifact(stage, key, final, manifest)
 
-    def discard(self, stage: str, key: str) -> None:
-        """Move a (damaged) artifact out of the way and delete it; call it holding the key's lock."""
+    def _move_aside(self, stage: str, key: str) -> Path | None:
+        """Rename the folder of ``stage/key`` (if any) to a trash name of this process; returns it."""
         final = self.folder(stage, key)
-        if final.exists():
-            trash = final.parent / f"{TRASH_PREFIX}{key}-{os.getpid()}-{secrets.token_hex(4)}"
-            os.replace(final, trash)
+        if not final.exists():
+            return None
+        trash = final.parent / f"{TRASH_PREFIX}{key}-{os.getpid()}-{secrets.token_hex(4)}"
+        os.replace(final, trash)
+        return trash
+
+    def discard(self, stage: str, key: str) -> None:
+        """Move an artifact out of the way and delete it."""
+        trash = self._move_aside(stage, key)
+        if trash is not None:
             shutil.rmtree(trash, ignore_errors=True)
 
     def clear(self, stage: str | None = None) -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -15,26 +14,14 @@ from nlp_pipeline.reports.tables import format_table
 def checked(path: Path) -> Path:
     """``path`` if it is not an artifact folder, or an intact one; a damaged artifact is a `DataError`.
 
-    A model or vectors folder from the cache is checked against its manifest (every file's size and
-    sha256) before anything is loaded from it, so a damaged file is never silently used.
+    A model or vectors folder from the cache (or copied from it) is checked against its manifest
+    before anything is loaded from it, as a cache hit is, so a damaged file is never silently used.
     """
-    from nlp_pipeline.engine.cache import MANIFEST, verify_files
+    from nlp_pipeline.engine.cache import MANIFEST, verify_folder
 
-    manifest_file = path / MANIFEST
-    if not manifest_file.is_file():
+    if not (path / MANIFEST).is_file():
         return path
-    try:
-        manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        raise DataError("artifact manifest is not valid JSON; re-run the pipeline that built it",
-                        path=manifest_file) from None
-    files = manifest.get("files") if isinstance(manifest, dict) else None
-    if not isinstance(files, dict):
-        raise DataError("artifact manifest has no file table; re-run the pipeline that built it", path=manifest_file)
-    try:
-        problem = verify_files(path, files)
-    except (KeyError, TypeError):
-        problem = "its manifest's file table is malformed"
+    problem = verify_folder(path)
     if problem:
         raise DataError(f"artifact is damaged ({problem}); re-run the pipeline that built it", path=path)
     return path
