@@ -7,12 +7,14 @@ are declared once, here.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 from typing import Any
 
 from nlp_pipeline.engine import DataRef, Runtime, Step
 from nlp_pipeline.stages import embed, import_vectors, pretrain_text
+from nlp_pipeline.stages.common import TrainingParams
 from nlp_pipeline.stages.embed import EmbedParams
 from nlp_pipeline.stages.import_vectors import ImportVectorsParams
 from nlp_pipeline.stages.pretrain_text import PretrainTextParams
@@ -120,6 +122,17 @@ def embed_params(cfg: Any) -> EmbedParams:
         min_count=e.min_count, sample=e.sample, epochs=e.epochs, alpha=e.alpha, min_alpha=e.min_alpha,
         max_vocab_size=e.max_vocab_size, seed=e.seed, **torch_only,
     )
+
+
+def training_fields(cfg: Any) -> dict:
+    """The `TrainingParams` fields both training stages take, from the ``model`` and ``train`` sections
+    (which name them alike); without vectors the embedding size is ``embed.vector_size``."""
+    fields = {}
+    for f in dataclasses.fields(TrainingParams):
+        if f.name != "random_embedding_dim":
+            fields[f.name] = getattr(cfg.model if hasattr(cfg.model, f.name) else cfg.train, f.name)
+    fields["random_embedding_dim"] = None if uses_vectors(cfg) else cfg.embed.vector_size
+    return fields
 
 
 # The models read their vectors from whichever of these ran.

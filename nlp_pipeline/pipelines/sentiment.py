@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from nlp_pipeline.config import SentimentConfig
 from nlp_pipeline.engine import Pipeline, Step
-from nlp_pipeline.pipelines.common import VECTOR_STEPS, corpus_ref, runtime, uses_vectors, vector_steps
+from nlp_pipeline.pipelines.common import VECTOR_STEPS, corpus_ref, runtime, training_fields, vector_steps
 from nlp_pipeline.pipelines.declared import Column, Declared, vectors_label
 from nlp_pipeline.stages import evaluate, tokenize, train
 from nlp_pipeline.stages.evaluate import EvaluateParams
@@ -24,15 +24,7 @@ def tokenize_params(cfg: SentimentConfig) -> TokenizeParams:
 
 
 def train_params(cfg: SentimentConfig) -> TrainParams:
-    m, t = cfg.model, cfg.train
-    return TrainParams(
-        encoder=m.encoder, embedding_mode=m.embedding_mode, hidden_size=m.hidden_size, num_layers=m.num_layers,
-        dropout=m.dropout, embedding_dropout=m.embedding_dropout, pooling=m.pooling,
-        random_embedding_dim=None if uses_vectors(cfg) else cfg.embed.vector_size,
-        epochs=t.epochs, batch_size=t.batch_size, lr=t.lr, embedding_lr_scale=t.embedding_lr_scale,
-        weight_decay=t.weight_decay, clip_norm=t.clip_norm, patience=t.patience, max_length=t.max_length,
-        vocab_min_count=t.vocab_min_count, vocab_from_vectors=t.vocab_from_vectors, seed=t.seed,
-    )
+    return TrainParams(**training_fields(cfg), pooling=cfg.model.pooling, max_length=cfg.train.max_length)
 
 
 PIPELINE = Pipeline(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from nlp_pipeline.config import TaggingConfig
 from nlp_pipeline.engine import Pipeline, Step
-from nlp_pipeline.pipelines.common import VECTOR_STEPS, corpus_ref, runtime, uses_vectors, vector_steps
+from nlp_pipeline.pipelines.common import VECTOR_STEPS, corpus_ref, runtime, training_fields, vector_steps
 from nlp_pipeline.pipelines.declared import Column, Declared, vectors_label
 from nlp_pipeline.stages import evaluate_tagger, train_tagger, treebank
 from nlp_pipeline.stages.evaluate_tagger import EvaluateTaggerParams
@@ -24,15 +24,9 @@ def treebank_params(cfg: TaggingConfig) -> TreebankParams:
 def train_tagger_params(cfg: TaggingConfig) -> TrainTaggerParams:
     m, t = cfg.model, cfg.train
     return TrainTaggerParams(
-        tagset=cfg.data.tagset, lowercase_words=cfg.tokenize.lowercase, strip_html=cfg.tokenize.strip_html,
-        encoder=m.encoder, embedding_mode=m.embedding_mode, char_encoder=m.char_encoder,
-        hidden_size=m.hidden_size, num_layers=m.num_layers, dropout=m.dropout,
-        embedding_dropout=m.embedding_dropout, char_dim=m.char_dim, char_hidden=m.char_hidden, crf=m.crf,
-        random_embedding_dim=None if uses_vectors(cfg) else cfg.embed.vector_size,
-        epochs=t.epochs, batch_size=t.batch_size, lr=t.lr, embedding_lr_scale=t.embedding_lr_scale,
-        weight_decay=t.weight_decay, clip_norm=t.clip_norm, patience=t.patience, lr_decay=t.lr_decay,
-        word_dropout=t.word_dropout, vocab_min_count=t.vocab_min_count, vocab_from_vectors=t.vocab_from_vectors,
-        seed=t.seed,
+        **training_fields(cfg), tagset=cfg.data.tagset, lowercase_words=cfg.tokenize.lowercase,
+        strip_html=cfg.tokenize.strip_html, char_encoder=m.char_encoder, char_dim=m.char_dim,
+        char_hidden=m.char_hidden, crf=m.crf, lr_decay=t.lr_decay, word_dropout=t.word_dropout,
     )
 
 

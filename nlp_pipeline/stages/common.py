@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from nlp_pipeline.engine import BuildContext
+from nlp_pipeline.engine import Artifact, BuildContext, Runtime
 
 T = TypeVar("T")
 
@@ -63,3 +64,60 @@ def token_coverage(kv: Any, splits: dict[str, list[list[str]]], ctx: BuildContex
     without = ", ".join(out["most_frequent_without_vector"]) or "none"
     ctx.log(f"  tokens with a vector: {shares}; most frequent training words without one: {without}")
     return out
+
+
+@dataclass(frozen=True)
+class TrainingParams:
+    """What the two training stages (``train``, ``train_tagger``) share: the recurrent encoder and its
+    word table, and the training loop (see `TrainConfig`). Each stage's params extend it."""
+
+    # the encoder and its word embeddings
+    encoder: str
+    embedding_mode: str
+    hidden_size: int
+    num_layers: int
+    dropout: float
+    embedding_dropout: float
+    random_embedding_dim: int | None  # embedding size when no vectors are given
+    # the training loop
+    epochs: int
+    batch_size: int
+    lr: float
+    embedding_lr_scale: float
+    weight_decay: float
+    clip_norm: float
+    patience: int
+    vocab_min_count: int
+    vocab_from_vectors: int
+    seed: int
+
+    def train_config(self, runtime: Runtime, **extra: Any):
+        from nlp_pipeline.training.loop import TrainConfig
+
+        return TrainConfig(
+            epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, embedding_lr_scale=self.embedding_lr_scale,
+            weight_decay=self.weight_decay, clip_norm=self.clip_norm, patience=self.patience, seed=self.seed,
+            device=runtime.device, num_threads=runtime.num_threads, **extra,
+        )
+
+    def word_table(self, vocab: Any, vectors: Artifact | None) -> tuple[Any, int, Any, float]:
+        """``(vectors or None, embedding size, initial matrix, share of the vocabulary with a vector)``."""
+        from nlp_pipeline.embeddings import load_vectors
+        from nlp_pipeline.models.embedding import build_embedding_matrix
+
+        kv = load_vectors(vectors.path) if vectors is not None else None
+        if kv is None and self.random_embedding_dim is None:
+            raise TypeError("random_embedding_dim is required without vectors")
+        dim = kv.vector_size if kv is not None else self.random_embedding_dim
+        matrix, coverage = build_embedding_matrix(vocab, kv, dim, seed=self.seed)
+        return kv, dim, matrix, coverage
+
+    def extend_vocabulary(self, model: Any, vocab: Any, kv: Any, ctx: BuildContext) -> tuple[Any, Any, int]:
+        """After training: add the vectors' ``vocab_from_vectors`` most frequent words the training set lacks."""
+        from nlp_pipeline.models.embedding import extend_vocabulary
+
+        if kv is None or self.vocab_from_vectors <= 0:
+            return model, vocab, 0
+        model, vocab, added = extend_vocabulary(model, vocab, kv, self.vocab_from_vectors)
+        ctx.log(f"  added {added:,} words known only to the vectors (vocabulary now {len(vocab):,})")
+        return model, vocab, added

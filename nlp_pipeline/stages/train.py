@@ -13,43 +13,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from nlp_pipeline.engine import Artifact, BuildContext, Runtime, Stage
-from nlp_pipeline.stages.common import token_coverage, training_summary
+from nlp_pipeline.stages.common import TrainingParams, token_coverage, training_summary
 from nlp_pipeline.stages.tokenize import read_split
 
 
 @dataclass(frozen=True)
-class TrainParams:
-    # the classifier (see ClassifierConfig)
-    encoder: str
-    embedding_mode: str
-    hidden_size: int
-    num_layers: int
-    dropout: float
-    embedding_dropout: float
-    pooling: str
-    random_embedding_dim: int | None  # embedding size when no vectors are given
-    # the training loop (see TrainConfig)
-    epochs: int
-    batch_size: int
-    lr: float
-    embedding_lr_scale: float
-    weight_decay: float
-    clip_norm: float
-    patience: int
-    max_length: int | None
-    vocab_min_count: int
-    vocab_from_vectors: int
-    seed: int
+class TrainParams(TrainingParams):
+    pooling: str  # how token states become one vector: last | max | mean
+    max_length: int | None  # documents are cut to this many tokens
 
 
 def build(params: TrainParams, inputs: Mapping, ctx: BuildContext) -> dict:
-    from nlp_pipeline.embeddings import load_vectors
     from nlp_pipeline.models.classifier import ClassifierConfig, SequenceClassifier
     from nlp_pipeline.models.classifier_io import save_classifier
-    from nlp_pipeline.models.embedding import build_embedding_matrix, extend_vocabulary
     from nlp_pipeline.text.vocab import Vocab
     from nlp_pipeline.training.classifier import train_classifier
-    from nlp_pipeline.training.loop import TrainConfig, seed_everything
+    from nlp_pipeline.training.loop import seed_everything
 
     p = params
     tokens: Artifact = inputs["tokens"]
@@ -59,11 +38,7 @@ def build(params: TrainParams, inputs: Mapping, ctx: BuildContext) -> dict:
     train_split = read_split(tokens, "train")
     dev_split = read_split(tokens, "dev")
     vocab = Vocab.build(train_split[0], min_count=p.vocab_min_count)
-    kv = load_vectors(vectors.path) if vectors is not None else None
-    if kv is None and p.random_embedding_dim is None:
-        raise TypeError("train: random_embedding_dim is required without vectors")
-    dim = kv.vector_size if kv is not None else p.random_embedding_dim
-    matrix, coverage = build_embedding_matrix(vocab, kv, dim, seed=p.seed)
+    kv, dim, matrix, coverage = p.word_table(vocab, vectors)
     tokens_covered = None
     if kv is not None:
         ctx.log(f"  vocabulary {len(vocab):,} words, {coverage:.1%} found in the vectors")
@@ -75,22 +50,15 @@ def build(params: TrainParams, inputs: Mapping, ctx: BuildContext) -> dict:
     )
     seed_everything(p.seed)  # the initial weights are drawn here: seed first
     model = SequenceClassifier(model_cfg, embedding_matrix=matrix)
-    train_cfg = TrainConfig(
-        epochs=p.epochs, batch_size=p.batch_size, lr=p.lr, embedding_lr_scale=p.embedding_lr_scale,
-        weight_decay=p.weight_decay, clip_norm=p.clip_norm, patience=p.patience, max_length=p.max_length,
-        seed=p.seed, device=ctx.runtime.device, num_threads=ctx.runtime.num_threads,
-    )
+    train_cfg = p.train_config(ctx.runtime, max_length=p.max_length)
     result = train_classifier(
         model,
         [vocab.encode(x) for x in train_split[0]], [label_index[y] for y in train_split[1]],
         [vocab.encode(x) for x in dev_split[0]], [label_index[y] for y in dev_split[1]],
         train_cfg, progress=ctx.progress, log=ctx.log,
     )
-    added = 0
-    if kv is not None and p.vocab_from_vectors > 0:
-        model, vocab, added = extend_vocabulary(model, vocab, kv, p.vocab_from_vectors)
-        model_cfg = model.config
-        ctx.log(f"  added {added:,} words known only to the vectors (vocabulary now {len(vocab):,})")
+    model, vocab, added = p.extend_vocabulary(model, vocab, kv, ctx)
+    model_cfg = model.config
     meta = {
         "tokenizer": tokens.metadata["tokenizer"],
         "max_length": p.max_length,

@@ -12,55 +12,34 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from nlp_pipeline.engine import Artifact, BuildContext, Stage
-from nlp_pipeline.stages.common import token_coverage, training_summary
+from nlp_pipeline.stages.common import TrainingParams, token_coverage, training_summary
 from nlp_pipeline.stages.train import nondeterministic
 from nlp_pipeline.stages.treebank import read_treebank_split, tag_list
 from nlp_pipeline.text.tokenize import TokenizerConfig
 
 
 @dataclass(frozen=True)
-class TrainTaggerParams:
+class TrainTaggerParams(TrainingParams):
     tagset: str  # upos | xpos
     lowercase_words: bool  # look words up lower-cased (to match lower-cased vectors)
     strip_html: bool  # how `tag` tokenizes raw text for this model
-    # the tagger (see TaggerConfig)
-    encoder: str
-    embedding_mode: str
-    char_encoder: str
-    hidden_size: int
-    num_layers: int
-    dropout: float
-    embedding_dropout: float
+    char_encoder: str  # none | cnn | bilstm
     char_dim: int
     char_hidden: int
     crf: bool
-    random_embedding_dim: int | None  # embedding size when no vectors are given
-    # the training loop
-    epochs: int
-    batch_size: int
-    lr: float
-    embedding_lr_scale: float
-    weight_decay: float
-    clip_norm: float
-    patience: int
-    lr_decay: float
-    word_dropout: float
-    vocab_min_count: int
-    vocab_from_vectors: int
-    seed: int
+    lr_decay: float  # learning rates × this after an epoch without a better dev accuracy
+    word_dropout: float  # α of the rare-word dropout α/(α+count)
 
     def raw_text_tokenizer(self) -> TokenizerConfig:
         return TokenizerConfig(lowercase=False, strip_html=self.strip_html)
 
 
 def build(params: TrainTaggerParams, inputs: Mapping, ctx: BuildContext) -> dict:
-    from nlp_pipeline.embeddings import load_vectors
-    from nlp_pipeline.models.embedding import build_embedding_matrix, extend_vocabulary
     from nlp_pipeline.models.tagger import SequenceTagger, TaggerConfig
     from nlp_pipeline.models.tagger_encoding import TaggerEncoder
     from nlp_pipeline.models.tagger_io import save_tagger
     from nlp_pipeline.text.vocab import Vocab
-    from nlp_pipeline.training.loop import TrainConfig, seed_everything
+    from nlp_pipeline.training.loop import seed_everything
     from nlp_pipeline.training.tagger import train_tagger
 
     p = params
@@ -72,11 +51,7 @@ def build(params: TrainTaggerParams, inputs: Mapping, ctx: BuildContext) -> dict
     vocab = Vocab.build(([w.lower() if p.lowercase_words else w for w in s] for s in train_words),
                         min_count=p.vocab_min_count)
     char_vocab = Vocab.build(list(w) for s in train_words for w in s)
-    kv = load_vectors(vectors.path) if vectors is not None else None
-    if kv is None and p.random_embedding_dim is None:
-        raise TypeError("train_tagger: random_embedding_dim is required without vectors")
-    dim = kv.vector_size if kv is not None else p.random_embedding_dim
-    matrix, coverage = build_embedding_matrix(vocab, kv, dim, seed=p.seed)
+    kv, dim, matrix, coverage = p.word_table(vocab, vectors)
     ctx.log(f"  {len(tags)} {p.tagset.upper()} tags, vocabulary {len(vocab):,} words"
             + (f" ({coverage:.1%} in the vectors)" if kv is not None else "") + f", {len(char_vocab)} chars")
     tokens_covered = None
@@ -94,18 +69,11 @@ def build(params: TrainTaggerParams, inputs: Mapping, ctx: BuildContext) -> dict
     seed_everything(p.seed)  # the initial weights are drawn here: seed first
     model = SequenceTagger(model_cfg, embedding_matrix=matrix)
     encoder = TaggerEncoder(vocab, char_vocab, tags, p.lowercase_words)
-    train_cfg = TrainConfig(
-        epochs=p.epochs, batch_size=p.batch_size, lr=p.lr, embedding_lr_scale=p.embedding_lr_scale,
-        weight_decay=p.weight_decay, clip_norm=p.clip_norm, patience=p.patience, seed=p.seed,
-        device=ctx.runtime.device, num_threads=ctx.runtime.num_threads,
-    )
+    train_cfg = p.train_config(ctx.runtime)
     result = train_tagger(model, encoder.encode(train_words, train_tags, train_where),
                           encoder.encode(dev_words, dev_tags, dev_where), train_cfg,
                           word_dropout=p.word_dropout, lr_decay=p.lr_decay, progress=ctx.progress, log=ctx.log)
-    added = 0
-    if kv is not None and p.vocab_from_vectors > 0:
-        model, vocab, added = extend_vocabulary(model, vocab, kv, p.vocab_from_vectors)
-        ctx.log(f"  added {added:,} words known only to the vectors (vocabulary now {len(vocab):,})")
+    model, vocab, added = p.extend_vocabulary(model, vocab, kv, ctx)
     meta = {
         "tagset": p.tagset,
         "tokenizer": p.raw_text_tokenizer().to_dict(),
