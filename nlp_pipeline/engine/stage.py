@@ -238,17 +238,16 @@ def run_stage(
     start = time.perf_counter()
     stage = task.stage
     key = task.key(cache, runtime)
-    damage = None
     if not force:
         found = _usable(task, cache.lookup(stage.name, key))
         if found.artifact is not None:
             return StageRun(found.artifact, hit=True, seconds=time.perf_counter() - start)
-        damage = found.problem
 
     def waiting() -> None:
         log(f"  waiting: another process is building {stage.name} [{key[:10]}]")
 
     with cache.lock(stage.name, key, on_wait=waiting):
+        damage = None
         if not force:
             found = _usable(task, cache.lookup(stage.name, key))  # a concurrent builder may have finished it
             if found.artifact is not None:
