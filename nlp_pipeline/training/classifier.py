@@ -18,7 +18,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
 
 from nlp_pipeline.device import resolve_device, resolve_threads
 from nlp_pipeline.inference.batching import EVAL_BATCH_SIZE, bucketed_batches, pad_batch
@@ -29,6 +28,7 @@ from nlp_pipeline.training.loop import (
     TrainResult,
     build_optimizer,
     check_split,
+    epoch_bar,
     seed_everything,
 )
 
@@ -118,9 +118,7 @@ def _train(
         epoch_start = time.perf_counter()
         model.train()
         batches = bucketed_batches(train_lengths, config.batch_size, shuffle=True, rng=rng)
-        # disable=None: a bar on a terminal only; on a file or pipe the epoch's log line is the record
-        bar = tqdm(batches, desc=f"epoch {epoch}/{config.epochs}", unit="batch", disable=None if progress else True,
-                   leave=False)
+        bar = epoch_bar(batches, epoch, config, progress)
         # Sum losses on the device and read them back rarely: .item() every step would stall a GPU.
         loss_sum = torch.zeros((), device=device)
         for step, batch in enumerate(bar, start=1):

@@ -178,3 +178,12 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)  # also seeds every CUDA device
+
+
+def epoch_bar(batches, epoch: int, config: TrainConfig, progress: bool):
+    """The batches of one epoch behind a tqdm bar: on a terminal only (``disable=None``), never with
+    ``progress`` off; on a file or pipe the epoch's log line is the record."""
+    from tqdm.auto import tqdm
+
+    return tqdm(batches, desc=f"epoch {epoch}/{config.epochs}", unit="batch", disable=None if progress else True,
+                leave=False)

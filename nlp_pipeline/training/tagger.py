@@ -20,7 +20,6 @@ from collections.abc import Callable
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from nlp_pipeline.device import resolve_device, resolve_threads
 from nlp_pipeline.errors import DataError
@@ -29,7 +28,14 @@ from nlp_pipeline.inference.tagger import predict_tags_and_loss
 from nlp_pipeline.models.tagger import SequenceTagger
 from nlp_pipeline.models.tagger_encoding import EncodedSentences, pad_tagged_batch
 from nlp_pipeline.text.vocab import Vocab
-from nlp_pipeline.training.loop import BestEpoch, TrainConfig, TrainResult, build_optimizer, seed_everything
+from nlp_pipeline.training.loop import (
+    BestEpoch,
+    TrainConfig,
+    TrainResult,
+    build_optimizer,
+    epoch_bar,
+    seed_everything,
+)
 
 
 def word_dropout_rates(data: EncodedSentences, vocab_size: int, alpha: float) -> torch.Tensor:
@@ -101,9 +107,7 @@ def _train(model: SequenceTagger, train: EncodedSentences, dev: EncodedSentences
         epoch_start = time.perf_counter()
         model.train()
         batches = bucketed_batches(lengths, config.batch_size, shuffle=True, rng=rng)
-        # disable=None: a bar on a terminal only; on a file or pipe the epoch's log line is the record
-        bar = tqdm(batches, desc=f"epoch {epoch}/{config.epochs}", unit="batch", disable=None if progress else True,
-                   leave=False)
+        bar = epoch_bar(batches, epoch, config, progress)
         loss_sum = torch.zeros((), device=device)
         for step, batch in enumerate(bar, start=1):
             words, chars, batch_lengths, tags = pad_tagged_batch(train, batch)
