@@ -23,6 +23,7 @@ a temporary folder with every global RNG seeded from the key, and commits it ato
 from __future__ import annotations
 
 import dataclasses
+import functools
 import random
 import shutil
 import sys
@@ -175,14 +176,20 @@ class StageRun:
     rebuilt: str | None = None  # why a cached artifact under this key was not used (damage), if it was there
 
 
-def library_versions() -> dict[str, str]:
+@functools.cache
+def _library_versions() -> tuple[tuple[str, str], ...]:
     versions = {}
     for lib in KEY_LIBRARIES:
         try:
             versions[lib] = ".".join(metadata.version(lib).split(".")[:2])
         except metadata.PackageNotFoundError:
             versions[lib] = "absent"
-    return versions
+    return tuple(versions.items())
+
+
+def library_versions() -> dict[str, str]:
+    """major.minor of each `KEY_LIBRARIES` package (read once per process: every key needs them)."""
+    return dict(_library_versions())
 
 
 def input_fingerprint(value: Input, memo_file: Path | None) -> Any:
