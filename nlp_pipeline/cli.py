@@ -42,7 +42,9 @@ def main() -> None:
 
 @main.command()
 @click.argument("pipeline", default="sentiment")
-@click.option("--corpus", help="Corpus name (sst2, imdb, mr, …) or a path to your own labelled file or folder.")
+@click.option("--corpus", multiple=True, help="Corpus name (sst2, imdb, mr, …) or a path to your own labelled file "
+              "or folder; for `run embeddings`, text sources (a corpus, corpus:split, files, folders, globs), "
+              "repeatable.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override a config key, e.g. --set model.encoder=lstm (repeatable).")
 @click.option("--grid", multiple=True, metavar="KEY=V1,V2",
@@ -59,16 +61,24 @@ def main() -> None:
 @user_errors
 def run(pipeline, corpus, overrides, grid, data_dir, cache_dir, report_dir, device, force, as_json, quiet):
     """Run a pipeline (default: sentiment) and print its results table."""
+    from nlp_pipeline.config import pipeline_type, takes_several_corpora
+    from nlp_pipeline.errors import ConfigError
     from nlp_pipeline.pipelines import run_pipeline
+    from nlp_pipeline.pipelines.registry import declared
 
     sets = list(overrides)
+    kind = pipeline_type(pipeline)
+    spec = declared(kind)
     # Paths are quoted (a JSON string is a YAML string) so "2024" or "a: b.tsv" stay strings.
     if corpus:
-        sets.insert(0, f"data.corpus={json.dumps(corpus)}")
+        takes_list = takes_several_corpora(kind)
+        if len(corpus) > 1 and not takes_list:
+            raise ConfigError(f"--corpus: the {kind} pipeline takes one corpus, got {len(corpus)}")
+        sets.insert(0, f"data.corpus={json.dumps(list(corpus) if takes_list else corpus[0])}")
     if data_dir:
         sets.insert(0, f"data.data_dir={json.dumps(data_dir)}")
     if device:
-        sets.append(f"train.device={json.dumps(device)}")
+        sets.append(f"{spec.device_key}={json.dumps(device)}")
     log = (lambda msg: None) if quiet else (lambda msg: click.echo(msg, err=True))
     result = run_pipeline(pipeline, sets, list(grid), cache_dir=cache_dir, report_dir=report_dir,
                           force=force, progress=not quiet, log=log)

@@ -168,7 +168,74 @@ class TaggingConfig:
         return dataclasses.asdict(self)
 
 
-SCHEMAS: dict[str, type] = {"sentiment": SentimentConfig, "tagging": TaggingConfig}
+@dataclass
+class EmbeddingsDataConfig:
+    corpus: list[str]
+    data_dir: str | None
+    text_field: str
+    text_column: str | None
+    dedup_against: list[str] | None
+    dev_fraction: float
+    test_fraction: float
+    seed: int
+
+
+@dataclass
+class PhrasesConfig:
+    passes: int
+    min_count: int
+    threshold: float
+    scoring: Literal["default", "npmi"]
+    connector_words: Literal["english", "none"]
+
+
+@dataclass
+class EmbeddingsEmbedConfig:
+    engine: Literal["gensim", "torch"]
+    sg: Literal[0, 1]
+    vector_size: int
+    window: int
+    negative: int
+    min_count: int
+    sample: float
+    epochs: int
+    alpha: float
+    min_alpha: float
+    max_vocab_size: int | None
+    workers: int
+    seed: int
+    batch_words: int | None
+    device: str
+
+
+@dataclass
+class EvaluateVectorsConfig:
+    standard: bool
+    pairs: list[str]
+    analogies: list[str]
+    restrict_vocab: int
+    probes: list[str]
+    neighbours: int
+    map_words: int
+    map_method: Literal["tsne", "umap", "pca"]
+    map_labels: int
+    seed: int
+
+
+@dataclass
+class EmbeddingsConfig:
+    data: EmbeddingsDataConfig
+    tokenize: TokenizeConfig
+    phrases: PhrasesConfig
+    embed: EmbeddingsEmbedConfig
+    evaluate: EvaluateVectorsConfig
+    report: ReportConfig
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+SCHEMAS: dict[str, type] = {"sentiment": SentimentConfig, "tagging": TaggingConfig, "embeddings": EmbeddingsConfig}
 
 # Settings that no stage key covers, and why they may not: how a run executes, not what it computes.
 # Everything else in a pipeline YAML reaches some stage's parameters (a test changes every key and
@@ -180,6 +247,7 @@ NON_KEY_SETTINGS: dict[str, str] = {
                      "so the key holds only whether the build is deterministic",
     "train.device": "cpu or cuda, resolved once per command; the key holds only whether the build is "
                     "deterministic (CUDA kernels are not bit-reproducible)",
+    "embed.device": "the embeddings pipeline's train.device (the torch engine's cpu or cuda), likewise",
     "train.num_threads": "torch CPU threads; a scheduling choice",
     "report.dir": "where report folders are written; no stage reads it",
 }
@@ -321,6 +389,12 @@ def pipeline_type(name: str) -> str:
     return load_raw(name).get("pipeline", Path(name).stem)
 
 
+def takes_several_corpora(kind: str) -> bool:
+    """Whether a pipeline type's ``data.corpus`` is a list of sources (embeddings) or one corpus."""
+    data = typing.get_type_hints(SCHEMAS[kind])["data"]
+    return typing.get_origin(typing.get_type_hints(data)["corpus"]) is list
+
+
 def load_config(name: str, overrides: list[str] | None = None) -> Any:
     """Load ``pipelines/<name>.yaml`` (or a path), apply overrides and validate."""
     raw = load_raw(name)
@@ -377,6 +451,14 @@ RANGES: dict[str, Range] = {
     "embed.workers": AT_LEAST_0,  # 0 = all cores
     "embed.seed": AT_LEAST_0,
     "embed.batch_words": AT_LEAST_1,
+    "phrases.passes": Range(0, 2),  # 0 = no phrases; 2 = a second pass (trigrams and 4-grams)
+    "phrases.min_count": AT_LEAST_1,
+    "phrases.threshold": Range(-1),  # npmi scores lie in [-1, 1]; default scores are >= -1 too
+    "evaluate.restrict_vocab": AT_LEAST_1,
+    "evaluate.neighbours": AT_LEAST_1,
+    "evaluate.map_words": AT_LEAST_0,  # 0 = no map
+    "evaluate.map_labels": AT_LEAST_0,
+    "evaluate.seed": AT_LEAST_0,
     "model.hidden_size": AT_LEAST_1,
     "model.num_layers": AT_LEAST_1,
     "model.dropout": FRACTION,
@@ -428,9 +510,17 @@ def _check_ranges(config: Any) -> None:
     if e.min_alpha > e.alpha:
         raise ConfigError(f"embed.min_alpha={e.min_alpha:g} is above embed.alpha={e.alpha:g}: the rate decays "
                           "from alpha down to min_alpha")
-    if config.model.embedding_mode != "random" and not e.sources and e.vectors is None:
+    model = getattr(config, "model", None)
+    if model is not None and model.embedding_mode != "random" and not e.sources and e.vectors is None:
         raise ConfigError("embed.sources is empty: list at least one text source for the word vectors, "
                           "or set model.embedding_mode=random")
+    phrases = getattr(config, "phrases", None)
+    if phrases is not None and phrases.scoring == "npmi" and not -1 <= phrases.threshold <= 1:
+        raise ConfigError(f"phrases.threshold={phrases.threshold:g} is out of range for npmi scoring: "
+                          "must be in [-1, 1]")
+    corpus = config.data.corpus
+    if isinstance(corpus, list) and not corpus:
+        raise ConfigError("data.corpus is empty: list at least one text source")
     labels = getattr(config.data, "labels", None)
     if labels is not None:
         if len(labels) < 2:

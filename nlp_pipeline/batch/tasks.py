@@ -191,7 +191,7 @@ class SentimentTask(Task):
 
         # Predictor.predict_proba's two steps, with the token lists kept for the token count.
         p = self.predictor
-        tokens = list(p.tokenizer.pipe(texts))
+        tokens = p.tokenize(texts)
         probs = predict_proba(p.model, [p.vocab.encode(t) for t in tokens], p.batch_size, p.max_length, p.device)
         out = []
         for text, words, row in zip(texts, tokens, probs.tolist(), strict=True):

@@ -21,6 +21,7 @@ Example::
 
 from __future__ import annotations
 
+import glob
 import os
 import random
 import re
@@ -29,6 +30,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from nlp_pipeline.data.readers import (
+    DELIMITED_SUFFIXES,
+    JSONL_SUFFIXES,
     Sentence,
     is_archive,
     iter_archive_texts,
@@ -38,7 +41,9 @@ from nlp_pipeline.data.readers import (
     read_conllu,
     read_delimited,
     read_fasttext,
+    read_jsonl_texts,
     read_lines,
+    read_text_column,
     read_user_labelled,
     sniff_labelled_format,
 )
@@ -56,7 +61,9 @@ _SPLIT_ALIASES = {
     "val": "dev",
     "test": "test",
 }
-_TEXT_SUFFIXES = (".txt", ".txt.gz")
+# What a folder of text contributes (gzipped too): plain text, JSON lines, CSV/TSV with a text column.
+_FOLDER_TEXT_SUFFIXES = (".txt", ".text", ".jsonl", ".ndjson", ".csv", ".tsv")
+_GLOB_CHARS = ("*", "?", "[")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -277,7 +284,8 @@ def is_tagged_corpus(corpus: str | Path) -> bool:
     return ".conllu" in path.name.lower()
 
 
-def iter_texts(source: str | Path, data_dir: str | Path | None = None) -> Iterator[str]:
+def iter_texts(source: str | Path, data_dir: str | Path | None = None, *, text_field: str = "text",
+               text_column: str | None = None) -> Iterator[str]:
     """Stream raw texts (one document each) for embedding pretraining; never holds a corpus in memory.
 
     ``source`` is one of:
@@ -290,15 +298,17 @@ def iter_texts(source: str | Path, data_dir: str | Path | None = None) -> Iterat
       default fractions and seed, which is not streamed (these corpora are small or the split is);
     - a labelled or tagged corpus name alone (``"mr"``, ``"ud_en_ewt"``): all its texts (tagged: words
       joined by spaces);
-    - a path: a plain-text file (one document per non-blank line, ``.gz`` allowed), a folder of ``.txt``
-      files (searched recursively, in sorted order, each read line by line), or a ``.tar.gz``/``.zip``
-      whose ``.txt`` members are read line by line.
+    - a path or a glob (``data/*.jsonl.gz``): a plain-text file (one document per non-blank line), a
+      JSON-lines file (``.jsonl``/``.ndjson``/``.json``: the ``text_field`` of each record), a CSV/TSV
+      file with a header (its ``text_column``, else the first of `TEXT_COLUMNS`), each ``.gz`` too;
+      a folder of such files (searched recursively, in sorted order); or a ``.tar.gz``/``.zip`` whose
+      ``.txt`` members are read line by line. A malformed record is a `DataError` with file and line.
 
     Unknown names raise `ConfigError` at call time, not at the first ``next()``.
     """
     kind, spec, split, path = _text_source(source)
     if kind == "path":
-        return _path_texts(path)
+        return _iter_path_texts(_path_text_files(path), text_field, text_column)  # files found now
     if kind == "carved":
         ds = load_labelled(spec.name, data_dir)
         return (ex.text for ex in ds.splits[split])
@@ -477,19 +487,40 @@ def _spec_texts(spec: CorpusSpec, data_dir: str | Path | None, split: str | None
             raise ConfigError(f"format {spec.format!r} is not supported for unlabelled text", path=spec.path)
 
 
+def _folder_text_files(folder: Path) -> list[Path]:
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")
+                   and logical_suffix(p) in _FOLDER_TEXT_SUFFIXES)
+    if not files:
+        raise DataError(f"folder has no text files ({', '.join(_FOLDER_TEXT_SUFFIXES)}, gzipped or not)",
+                        path=folder)
+    return files
+
+
 def _path_text_files(path: Path) -> list[Path]:
-    if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.is_file() and p.name.lower().endswith(_TEXT_SUFFIXES))
-        if not files:
-            raise DataError("folder has no .txt files", path=path)
+    """The files a path source names: the file, a folder's text files, or a glob's matches (sorted)."""
+    if any(c in str(path) for c in _GLOB_CHARS) and not path.exists():
+        matches = sorted(Path(p) for p in glob.glob(str(path), recursive=True))
+        if not matches:
+            raise DataError("no file matches this pattern", path=path)
+        files: list[Path] = []
+        for m in matches:
+            files += _folder_text_files(m) if m.is_dir() else [m]
         return files
+    if path.is_dir():
+        return _folder_text_files(path)
     _require_file(path)
     return [path]
 
 
-def _path_texts(path: Path) -> Iterator[str]:
-    files = _path_text_files(path)  # raises now, before the generator starts
-    return _iter_path_texts(files)
+def text_options(files: list[Path], text_field: str, text_column: str | None) -> tuple[tuple[str, object], ...]:
+    """The read settings that shape what ``files`` give (for a cache key): only those some file uses."""
+    suffixes = {logical_suffix(f) for f in files}
+    options: list[tuple[str, object]] = []
+    if suffixes & set(JSONL_SUFFIXES):
+        options.append(("text_field", text_field))
+    if suffixes & set(DELIMITED_SUFFIXES) and text_column is not None:
+        options.append(("text_column", text_column))
+    return tuple(options)
 
 
 def is_labelled_file(path: str | Path) -> bool:
@@ -509,10 +540,15 @@ def is_labelled_file(path: str | Path) -> bool:
         return False
 
 
-def _iter_path_texts(files: list[Path]) -> Iterator[str]:
+def _iter_path_texts(files: list[Path], text_field: str = "text", text_column: str | None = None) -> Iterator[str]:
     for f in files:
+        suffix = logical_suffix(f)
         if is_archive(f):
             yield from iter_archive_texts(f, member_pattern=r"\.txt$", whole_members=False)
+        elif suffix in JSONL_SUFFIXES:
+            yield from read_jsonl_texts(f, text_field)
+        elif suffix in DELIMITED_SUFFIXES:
+            yield from read_text_column(f, text_column)
         elif is_labelled_file(f):
             yield from (ex.text for ex in read_user_labelled(f))
         elif is_tagged_corpus(f):

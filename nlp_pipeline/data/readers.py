@@ -15,6 +15,7 @@ from __future__ import annotations
 import bz2
 import csv
 import gzip
+import json
 import lzma
 import re
 import tarfile
@@ -435,6 +436,68 @@ def iter_plain_lines(path: str | Path, encoding: str = "utf-8") -> Iterator[str]
         text = raw.strip()
         if text:
             yield text
+
+
+JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
+DELIMITED_SUFFIXES = (".tsv", ".csv")
+
+
+def read_jsonl_texts(path: str | Path, text_field: str = "text", encoding: str = "utf-8") -> Iterator[str]:
+    """Stream the ``text_field`` of every JSON-lines record (blank lines skipped, empty texts too).
+
+    A line that is not a JSON object, lacks the field or holds a non-string there is a `DataError`
+    naming the file and line: a corpus for training is fixed, not skipped around.
+    """
+    for number, raw in iter_lines(path, encoding):
+        if not raw.strip():
+            continue
+        try:
+            record = json.loads(raw)
+        except ValueError as err:
+            raise DataError(f"not valid JSON: {_one_line(err)}", path=path, line=number) from None
+        if not isinstance(record, dict):
+            raise DataError(f"expected a JSON object per line, got {type(record).__name__}", path=path, line=number)
+        if text_field not in record:
+            fields = ", ".join(map(repr, list(record)[:10])) or "none"
+            raise DataError(f"no {text_field!r} field (fields: {fields}); set data.text_field", path=path,
+                            line=number)
+        text = record[text_field]
+        if not isinstance(text, str):
+            raise DataError(f"field {text_field!r} is {type(text).__name__}, not a string", path=path, line=number)
+        if text.strip():
+            yield text
+
+
+def read_text_column(path: str | Path, text_column: str | None = None, encoding: str = "utf-8") -> Iterator[str]:
+    """Stream the text column of a TSV/CSV file with a header row (labelled or not).
+
+    The column is ``text_column`` when given, else the first of `TEXT_COLUMNS` in the header. Every
+    row must have as many fields as the header (`DataError` with the file and line otherwise).
+    """
+    path = Path(path)
+    tsv = logical_suffix(path) == ".tsv"
+    rows = _tsv_rows(path, encoding, False) if tsv else _csv_rows(path, encoding, ",")
+    try:
+        _, header = next(rows)
+    except StopIteration:  # pragma: no cover - iter_lines raises on an empty file first
+        raise DataError("empty file", path=path) from None
+    lowered = [h.strip().lower() for h in header]
+    wanted = (text_column,) if text_column else TEXT_COLUMNS
+    column = next((lowered.index(c.lower()) for c in wanted if c.lower() in lowered), None)
+    if column is None:
+        found = ", ".join(repr(h.strip()) for h in header)
+        what = repr(text_column) if text_column else "one of " + "/".join(TEXT_COLUMNS)
+        raise DataError(f"header has no text column (wanted {what}; columns found: {found}); set data.text_column",
+                        path=path, line=1)
+    for line, fields in rows:
+        if not fields or (len(fields) == 1 and not fields[0].strip()):
+            continue
+        if len(fields) != len(header):
+            sep = "tab" if tsv else "comma"
+            raise DataError(f"expected {len(header)} {sep}-separated columns, found {len(fields)}", path=path,
+                            line=line)
+        if fields[column].strip():
+            yield fields[column]
 
 
 def sniff_labelled_format(path: str | Path) -> str:

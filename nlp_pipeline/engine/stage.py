@@ -66,6 +66,7 @@ class DataRef:
     files: tuple[Path, ...]
     data_dir: str | None = None
     spec: Path | None = None  # corpora/<name>.yaml, whose reader settings shape what is read
+    options: tuple[tuple[str, Any], ...] = ()  # how a user's files are read (a JSON field, a CSV column)
 
 
 Input = Artifact | ArtifactRef | DataRef | tuple[DataRef, ...]
@@ -200,6 +201,7 @@ def input_fingerprint(value: Input, memo_file: Path | None) -> Any:
             "id": value.id,
             "files": [fingerprint_path(p, memo_file) for p in value.files],
             "spec": fingerprint_path(value.spec, memo_file) if value.spec is not None else None,
+            **({"options": [list(o) for o in value.options]} if value.options else {}),
         }
     if isinstance(value, tuple):
         return [input_fingerprint(v, memo_file) for v in value]

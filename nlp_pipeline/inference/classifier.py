@@ -3,8 +3,9 @@
 The batched scoring (`predict_logits`) is shared with training, which scores its dev split with it.
 
 `Predictor` bundles what inference needs — the model, its vocabulary, its labels, and the tokenizer
-and truncation it was trained with (read from the saved ``config.json``) — so that new text goes
-through exactly the preprocessing the training data did.
+and truncation it was trained with (read from the saved ``config.json``), and the phrases of its
+vectors (``phrases.json``) — so that new text goes through exactly the preprocessing the training
+data did.
 
 >>> predictor = Predictor.load("runs/sentiment/model")          # doctest: +SKIP
 >>> predictor.predict(["A gorgeous, witty film."])[0]["label"]  # doctest: +SKIP
@@ -26,6 +27,7 @@ from nlp_pipeline.errors import DataError
 from nlp_pipeline.inference.batching import EVAL_BATCH_SIZE, bucketed_batches, pad_batch
 from nlp_pipeline.models.classifier import SequenceClassifier
 from nlp_pipeline.models.classifier_io import CONFIG_FILE, load_classifier
+from nlp_pipeline.text.phrases import PhraseModel, apply_phrases, load_phrases
 from nlp_pipeline.text.tokenize import Tokenizer, TokenizerConfig
 from nlp_pipeline.text.vocab import Vocab
 
@@ -105,6 +107,7 @@ class Predictor:
         max_length: int | None = None,
         device: str | torch.device = "auto",
         batch_size: int = EVAL_BATCH_SIZE,
+        phrases: PhraseModel | None = None,
     ) -> None:
         self.device = resolve_device(device)
         self.model = model.to(self.device).eval()
@@ -113,6 +116,7 @@ class Predictor:
         self.tokenizer = tokenizer
         self.max_length = max_length
         self.batch_size = batch_size
+        self.phrases = phrases  # the vectors' collocations (new_york), applied after tokenization
 
     @classmethod
     def load(cls, directory: str | Path, device: str | torch.device = "auto") -> Predictor:
@@ -126,11 +130,16 @@ class Predictor:
             tokenizer = Tokenizer(TokenizerConfig(**tokenizer_config))
         except TypeError as err:
             raise DataError(f"invalid 'tokenizer' settings: {err}", path=Path(directory) / CONFIG_FILE) from None
-        return cls(model, vocab, config["labels"], tokenizer, config.get("max_length"), target)
+        return cls(model, vocab, config["labels"], tokenizer, config.get("max_length"), target,
+                   phrases=load_phrases(directory))
+
+    def tokenize(self, texts: list[str]) -> list[list[str]]:
+        """The model's words for each text: its tokenizer, then the phrases its vectors were trained with."""
+        return list(apply_phrases(self.phrases, self.tokenizer.pipe(texts)))
 
     def predict_proba(self, texts: list[str]) -> list[list[float]]:
         """Class probabilities per text, in ``self.labels`` order."""
-        ids = [self.vocab.encode(tokens) for tokens in self.tokenizer.pipe(texts)]
+        ids = [self.vocab.encode(tokens) for tokens in self.tokenize(texts)]
         probs = predict_proba(self.model, ids, self.batch_size, self.max_length, self.device)
         return probs.tolist()
 

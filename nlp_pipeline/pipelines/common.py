@@ -40,15 +40,22 @@ def corpus_ref(name: str, data_dir: str | None) -> DataRef:
     return DataRef(_data_id(name, spec), name, tuple(corpus_files(name, data_dir=data_dir)), data_dir, spec)
 
 
-def source_ref(source: str, data_dir: str | None) -> DataRef:
-    """A pretraining text source (``imdb_unsup``, ``imdb:train``, a path) as a stage input."""
+def source_ref(source: str, data_dir: str | None, text_field: str = "text", text_column: str | None = None) -> DataRef:
+    """A pretraining text source (``imdb_unsup``, ``imdb:train``, a path or glob) as a stage input.
+
+    A user's JSON-lines or CSV files are read with ``text_field`` / ``text_column``; those settings
+    are part of the input (its key) only where such a file is among the source's files.
+    """
     from nlp_pipeline.data import source_files
+    from nlp_pipeline.data.datasets import text_options
 
     spec = _spec_path(source)
-    return DataRef(_data_id(source, spec), source, tuple(source_files(source, data_dir=data_dir)), data_dir, spec)
+    files = tuple(source_files(source, data_dir=data_dir))
+    options = text_options(list(files), text_field, text_column) if spec is None else ()
+    return DataRef(_data_id(source, spec), source, files, data_dir, spec, options)
 
 
-def _corpus_of(source: str) -> str | None:
+def corpus_of(source: str) -> str | None:
     """The labelled (or tagged) corpus whose evaluation splits a pretraining source could leak into.
 
     A user's labelled or CoNLL-U file given as a source is such a corpus itself: its dev and test
@@ -69,7 +76,7 @@ def dedup_corpora(cfg: Any) -> list[str]:
     """``embed.dedup_against``, or by default the run's corpus plus every corpus the sources come from."""
     if cfg.embed.dedup_against is not None:
         return sorted(set(cfg.embed.dedup_against))
-    names = {c for s in cfg.embed.sources if (c := _corpus_of(s))}
+    names = {c for s in cfg.embed.sources if (c := corpus_of(s))}
     names.add(cfg.data.corpus)
     return sorted(names)
 
@@ -96,7 +103,10 @@ def vectors_ref(cfg: Any) -> DataRef:
 
     path = Path(cfg.embed.vectors).expanduser()
     if path.is_dir():
-        return DataRef(f"embed:{path.name}", str(path), (path / "vectors.bin",))
+        from nlp_pipeline.text.phrases import PHRASES_FILE
+
+        phrases = (path / PHRASES_FILE,) if (path / PHRASES_FILE).is_file() else ()
+        return DataRef(f"embed:{path.name}", str(path), (path / "vectors.bin", *phrases))
     if not path.is_file():
         raise DataError("embed.vectors: file not found", path=path)
     return DataRef(f"vectors:{path.name}", str(path), (path,))
@@ -160,13 +170,14 @@ def runtime(cfg: Any, progress: bool = True) -> Runtime:
     """
     from nlp_pipeline.device import resolve_device, resolve_threads
 
-    device = resolve_device(cfg.train.device)
+    train = getattr(cfg, "train", None)  # the embeddings pipeline has no train section: embed.device
+    device = resolve_device(train.device if train is not None else cfg.embed.device)
     if device.type == "cuda" and device.index is None:
         device = type(device)("cuda", 0)
     return Runtime(
         device=str(device),
         workers=cfg.embed.workers if cfg.embed.workers > 0 else (os.cpu_count() or 1),
-        num_threads=resolve_threads(cfg.train.num_threads),
+        num_threads=resolve_threads(train.num_threads if train is not None else 0),
         n_process=cfg.tokenize.n_process,
         progress=progress,
     )

@@ -7,7 +7,9 @@ are generic.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from nlp_pipeline.engine import Pipeline
 from nlp_pipeline.reports.results import Column, VariantResult
@@ -19,8 +21,11 @@ __all__ = ["Column", "Declared", "vectors_label"]
 class Declared:
     pipeline: Pipeline
     columns: tuple[Column, ...]
-    # (config key, template): their values start a variant's name; other overrides follow it
-    name_keys: tuple[tuple[str, str], ...]
+    # (config key, template or function of the value): their values start a variant's name; other
+    # overrides follow it
+    name_keys: tuple[tuple[str, str | Callable[[Any], str]], ...]
+    rank: Callable[[VariantResult], Any] | None = None  # the results table's order, best first (default: dev accuracy)
+    device_key: str = "train.device"  # the setting `--device` sets
 
     @property
     def name(self) -> str:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from nlp_pipeline.engine import Stage
 from nlp_pipeline.errors import ConfigError
-from nlp_pipeline.pipelines import sentiment, tagging
+from nlp_pipeline.pipelines import embeddings, sentiment, tagging
 from nlp_pipeline.pipelines.declared import Declared
 
-PIPELINES: dict[str, Declared] = {d.name: d for d in (sentiment.DECLARED, tagging.DECLARED)}
+PIPELINES: dict[str, Declared] = {d.name: d for d in (sentiment.DECLARED, tagging.DECLARED, embeddings.DECLARED)}
 
 
 def declared(kind: str) -> Declared:

@@ -28,7 +28,8 @@ def variant_name(spec: Declared, cfg: Any, overrides: list[str]) -> str:
     parts, named = [], []
     for key, template in spec.name_keys:
         section, name = key.split(".")
-        parts.append(template.format(getattr(getattr(cfg, section), name)))
+        value = getattr(getattr(cfg, section), name)
+        parts.append(template(value) if callable(template) else template.format(value))
         named.append(f"{key}=")
     extra = [o for o in overrides if not o.startswith(tuple(named))]
     name = "-".join(parts + extra)
@@ -40,7 +41,7 @@ def resolve_vector_reference(cfg: Any, cache_dir: str | Path | None) -> None:
     a typo is an error before any stage runs, and a key prefix is looked up in this run's cache."""
     from nlp_pipeline.pipelines.artifacts import resolve_vectors
 
-    if cfg.embed.vectors is not None and cfg.model.embedding_mode != "random":
+    if getattr(cfg.embed, "vectors", None) is not None and cfg.model.embedding_mode != "random":
         cfg.embed.vectors = str(resolve_vectors(cfg.embed.vectors, cache_dir).resolve())
 
 
@@ -100,7 +101,8 @@ def run_pipeline(
             log("note: not bit-reproducible (" + "; ".join(nondeterministic) + ")")
 
     base = Path(report_dir) if report_dir else Path(variants_cfg[0][0].report.dir)
-    result = PipelineResult(spec.name, variants, Path(), time.perf_counter() - start, columns=spec.columns)
+    result = PipelineResult(spec.name, variants, Path(), time.perf_counter() - start, columns=spec.columns,
+                            rank=spec.rank)
     result.report_dir = write_report(result, base / Path(name).stem)
     result.seconds = time.perf_counter() - start
     return result

@@ -1,4 +1,4 @@
-"""PNG plots for run reports: confusion matrix and learning curve.
+"""PNG plots for run reports: confusion matrix, learning curve, word2vec loss.
 
 Figures are built with `matplotlib.figure.Figure` and saved through the Agg renderer directly, never
 through ``pyplot``: pyplot keeps global state and needs a GUI backend (or ``matplotlib.use("Agg")``,
@@ -87,3 +87,21 @@ def _save(fig: Figure, path: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120, bbox_inches="tight", pad_inches=0.15)  # keep axis labels inside the image
     return path
+
+
+def plot_loss_curve(epoch_loss: Sequence[float], path: str | Path, title: str = "", note: str = "") -> Path:
+    """word2vec's training loss per epoch (negative-sampling loss summed over the epoch). Returns ``path``."""
+    if not epoch_loss:
+        raise ValueError("no per-epoch loss: nothing to plot")
+    epochs = list(range(1, len(epoch_loss) + 1))
+    fig = Figure(figsize=(6, 4), layout="constrained")
+    ax = fig.subplots()
+    ax.plot(epochs, list(epoch_loss), marker="o")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss (sum over the epoch)")
+    ax.set_xticks(epochs if len(epochs) <= 20 else epochs[:: max(1, len(epochs) // 10)])
+    ax.grid(alpha=0.3)
+    ax.set_title(title or "word2vec training loss")
+    if note:
+        ax.text(0.01, 0.01, note, transform=ax.transAxes, fontsize=7, color="#666666", va="bottom")
+    return _save(fig, path)

@@ -52,13 +52,19 @@ def write_report(result: PipelineResult, base: Path) -> Path:
         for f in evaluate.iterdir():
             if f.suffix in REPORT_SUFFIXES and f.name != "manifest.json":
                 shutil.copy2(f, sub / f.name)
-        shutil.copy2(Path(v.artifacts[v.train_step]) / "history.json", sub / "history.json")
+        history = Path(v.artifacts[v.train_step]) / "history.json"
+        if history.is_file():
+            shutil.copy2(history, sub / "history.json")
         if v.embeddings:
             (sub / "embeddings.json").write_text(json.dumps(v.embeddings, indent=2))
     (folder / "results.json").write_text(json.dumps(result.to_dict(), indent=2, default=str))
     lines = [f"# {result.pipeline}: results", "", result.table(markdown=True), ""]
     for v in result.variants:
-        if v.embeddings:
+        details = Path(v.artifacts[v.evaluate_step]) / "details.md"
+        if details.is_file():  # the evaluate stage's own section (its image links are relative to its folder)
+            text = details.read_text(encoding="utf-8").replace("{variant}", v.name)
+            lines += [f"## {v.name}", "", text.rstrip(), ""]
+        elif v.embeddings:
             intr = v.embeddings.get("intrinsic", {})
 
             def score(name: str, metric: str, intr: dict = intr) -> str:

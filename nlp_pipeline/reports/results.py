@@ -49,10 +49,12 @@ class PipelineResult:
     report_dir: Path
     seconds: float
     columns: tuple[Column, ...] = ()  # the pipeline's results table (declared with the pipeline)
+    rank: Callable[[VariantResult], Any] | None = None  # sort key, best first; default: dev accuracy
 
     def table(self, markdown: bool = False) -> str:
-        # Best dev accuracy first; sort on the number, not its formatted string ("9.50" > "86.35").
-        ranked = sorted(self.variants, key=lambda v: v.metrics.get("dev", {}).get("accuracy", -1.0), reverse=True)
+        # Sort on the number, not its formatted string ("9.50" > "86.35").
+        key = self.rank or (lambda v: v.metrics.get("dev", {}).get("accuracy", -1.0))
+        ranked = sorted(self.variants, key=key, reverse=True)
         columns = self.columns
         cells = [[c.value(v) for c in columns] for v in ranked]
         keep = [i for i, c in enumerate(columns) if not c.optional or any(row[i] not in ("", None) for row in cells)]

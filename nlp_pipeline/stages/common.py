@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from nlp_pipeline.engine import Artifact, BuildContext, Runtime
+from nlp_pipeline.text.phrases import PhraseModel
 
 T = TypeVar("T")
 
@@ -121,3 +122,10 @@ class TrainingParams:
         model, vocab, added = extend_vocabulary(model, vocab, kv, self.vocab_from_vectors)
         ctx.log(f"  added {added:,} words known only to the vectors (vocabulary now {len(vocab):,})")
         return model, vocab, added
+
+
+def phrased(split: tuple | None, phrases: PhraseModel | None) -> tuple | None:
+    """A ``(token lists, labels)`` split with the vectors' phrases applied (unchanged without them)."""
+    if split is None or phrases is None:
+        return split
+    return (phrases.apply_all(split[0]), *split[1:])

@@ -1,5 +1,7 @@
 """embed: ``corpus.txt`` → word2vec vectors (``vectors.bin`` + ``vectors.npy`` + ``words.txt``) and intrinsic scores.
 
+Trained on phrased text (the phrases stage), the artifact also holds that ``phrases.json``.
+
 Two engines train the same algorithm: gensim's C code and our PyTorch engine. The torch engine's
 per-architecture defaults (batch size, row-update cap) are resolved by the pipeline before they reach
 these params, so a change of those defaults gives a new key instead of stale vectors.
@@ -10,10 +12,12 @@ locks (Hogwild, as in word2vec), and the manifest says so.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from nlp_pipeline.engine import Artifact, BuildContext, Runtime, Stage
+from nlp_pipeline.text.phrases import PHRASES_FILE
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,10 @@ def build(params: EmbedParams, inputs: Mapping, ctx: BuildContext) -> dict:
 
             raise min_count_error(text.file("corpus.txt"), params.min_count) from None
     files = save_vectors(kv, ctx.out_dir)
+    phrases = text.path / PHRASES_FILE
+    if phrases.is_file():  # trained on phrased text: whoever uses these vectors applies the same phrases
+        shutil.copyfile(phrases, ctx.out_dir / PHRASES_FILE)
+        files["phrases"] = PHRASES_FILE
     scores = intrinsic_scores(kv)
     def score(x: float | None) -> str:
         return "n/a" if x is None else f"{x}"

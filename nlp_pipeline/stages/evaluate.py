@@ -10,7 +10,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from nlp_pipeline.engine import Artifact, BuildContext, Stage
+from nlp_pipeline.stages.common import phrased
 from nlp_pipeline.stages.tokenize import read_split
+from nlp_pipeline.text.phrases import load_phrases
 
 
 @dataclass(frozen=True)
@@ -28,11 +30,12 @@ def build(params: EvaluateParams, inputs: Mapping, ctx: BuildContext) -> dict:
     model_art: Artifact = inputs["model"]
     device = ctx.runtime.device
     model, meta, vocab = load_classifier(model_art.path, device=device)
+    phrases = load_phrases(model_art.path)  # the same words the model was trained and predicts on
     labels = meta["labels"]
     index = {lab: i for i, lab in enumerate(labels)}
     results = {}
     for split in ("dev", "test"):
-        data = read_split(tokens, split)
+        data = phrased(read_split(tokens, split), phrases)
         if data is None:
             continue
         probs = predict_proba(model, [vocab.encode(x) for x in data[0]], max_length=meta.get("max_length"),

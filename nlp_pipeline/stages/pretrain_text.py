@@ -72,7 +72,8 @@ def build(params: PretrainTextParams, inputs: Mapping, ctx: BuildContext) -> dic
     with open(ctx.out_dir / "corpus.txt", "w", encoding="utf-8") as fh:
         for source in sources:
             kept = dropped_eval = dropped_dup = tokens = 0
-            texts = progress_bar(iter_texts(source.name, data_dir=source.data_dir), ctx, f"tokenize {source.id}")
+            stream = iter_texts(source.name, data_dir=source.data_dir, **dict(source.options))
+            texts = progress_bar(stream, ctx, f"tokenize {source.id}")
             for words in tokenizer.pipe(texts):
                 if not words:
                     continue

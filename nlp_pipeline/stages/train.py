@@ -1,5 +1,5 @@
 """train: tokens (+ vectors) → a sequence classifier (``model.safetensors``, ``config.json``, ``vocab.json``,
-``history.json``).
+``history.json``, and the vectors' ``phrases.json`` when they were trained on phrased text).
 
 The model is built after every generator is seeded from ``seed``, so the same params and inputs give
 the same weights, byte for byte, on the CPU. Without vectors (``embedding_mode: random``) the
@@ -13,8 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from nlp_pipeline.engine import Artifact, BuildContext, Runtime, Stage
-from nlp_pipeline.stages.common import TrainingParams, token_coverage, training_summary
+from nlp_pipeline.stages.common import TrainingParams, phrased, token_coverage, training_summary
 from nlp_pipeline.stages.tokenize import read_split
+from nlp_pipeline.text.phrases import load_phrases
 
 
 @dataclass(frozen=True)
@@ -35,8 +36,12 @@ def build(params: TrainParams, inputs: Mapping, ctx: BuildContext) -> dict:
     vectors: Artifact | None = inputs.get("vectors")
     labels = json.loads(tokens.file("labels.json").read_text())
     label_index = {lab: i for i, lab in enumerate(labels)}
-    train_split = read_split(tokens, "train")
-    dev_split = read_split(tokens, "dev")
+    # Vectors trained on phrased text: the classifier sees the same phrases (and saves them for predict).
+    phrases = load_phrases(vectors.path) if vectors is not None else None
+    train_split = phrased(read_split(tokens, "train"), phrases)
+    dev_split = phrased(read_split(tokens, "dev"), phrases)
+    if phrases is not None:
+        ctx.log(f"  applying the vectors' {sum(phrases.n_phrases):,} phrases to the text")
     vocab = Vocab.build(train_split[0], min_count=p.vocab_min_count)
     kv, dim, matrix, coverage = p.word_table(vocab, vectors)
     tokens_covered = None
@@ -66,6 +71,8 @@ def build(params: TrainParams, inputs: Mapping, ctx: BuildContext) -> dict:
         "vectors": f"{vectors.stage}:{vectors.key}" if vectors is not None else None,
     }
     save_classifier(ctx.out_dir, model.cpu(), model_cfg, vocab, labels, meta)
+    if phrases is not None:
+        phrases.save(ctx.out_dir)
     coverage_or_none = coverage if kv is not None else None
     return {**training_summary(ctx, result, len(vocab), added, coverage_or_none), "token_coverage": tokens_covered}
 

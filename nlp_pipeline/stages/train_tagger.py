@@ -15,6 +15,7 @@ from nlp_pipeline.engine import Artifact, BuildContext, Stage
 from nlp_pipeline.stages.common import TrainingParams, token_coverage, training_summary
 from nlp_pipeline.stages.train import nondeterministic
 from nlp_pipeline.stages.treebank import read_treebank_split, tag_list
+from nlp_pipeline.text.phrases import PHRASES_FILE
 from nlp_pipeline.text.tokenize import TokenizerConfig
 
 
@@ -52,6 +53,11 @@ def build(params: TrainTaggerParams, inputs: Mapping, ctx: BuildContext) -> dict
                         min_count=p.vocab_min_count)
     char_vocab = Vocab.build(list(w) for s in train_words for w in s)
     kv, dim, matrix, coverage = p.word_table(vocab, vectors)
+    if vectors is not None and (vectors.path / PHRASES_FILE).is_file():
+        # One tag per word: joining 'new york' would leave a tag without its word. The phrase vectors go
+        # unused; the words of a phrase keep their own vectors.
+        ctx.log("  note: the vectors were trained on phrased text; a tagger tags single words, so their "
+                "phrases are not applied")
     ctx.log(f"  {len(tags)} {p.tagset.upper()} tags, vocabulary {len(vocab):,} words"
             + (f" ({coverage:.1%} in the vectors)" if kv is not None else "") + f", {len(char_vocab)} chars")
     tokens_covered = None

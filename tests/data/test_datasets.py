@@ -240,7 +240,7 @@ def test_iter_texts_errors_come_at_call_time(tmp_path):
     with pytest.raises(DataError, match="file not found"):
         iter_texts(str(tmp_path / "nope.txt"))
     (tmp_path / "empty_dir").mkdir()
-    with pytest.raises(DataError, match="no .txt files"):
+    with pytest.raises(DataError, match="no text files"):
         iter_texts(tmp_path / "empty_dir")
 
 

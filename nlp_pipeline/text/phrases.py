@@ -1,0 +1,127 @@
+"""Collocations (``new_york``, ``the_matrix``): learned with gensim's `Phrases`, saved as JSON, applied anywhere.
+
+A phrase model is learned on the tokenized pretraining text, one pass per n-gram order (pass 2 runs
+on pass 1's output, so it can join ``new_york`` and ``city``). Its phrasegrams (phrase → score) and
+settings are saved as ``phrases.json`` next to the vectors; every later user of those vectors (the
+classifier's training, its evaluation, ``predict`` and ``process``) loads the same file and applies
+it after tokenization, so the words a model sees are the words its vectors were trained on.
+
+Applying is gensim's own `FrozenPhrases` logic (left to right, connector words inside a phrase,
+the score checked against the threshold); only its state comes from JSON instead of a pickle.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from nlp_pipeline.errors import DataError
+
+PHRASES_FILE = "phrases.json"
+FORMAT = "nlp-pipeline phrases"
+FORMAT_VERSION = 1
+CONNECTORS = ("english", "none")
+
+
+@dataclass(frozen=True)
+class PhraseSettings:
+    passes: int = 1  # 1: bigrams; 2: up to 4-grams (a second pass over the first's output)
+    min_count: int = 5  # words and bigrams seen fewer times are never joined
+    threshold: float = 10.0  # a bigram is joined when its score is above this (default scoring)
+    scoring: str = "default"  # default (word2vec paper's) | npmi (threshold in (-1, 1])
+    connector_words: str = "english"  # english: 'bank_of_america' may hold 'of'; none
+
+
+def _frozen(layer: dict):
+    """A gensim `FrozenPhrases` whose state comes from JSON (gensim's own loader unpickles)."""
+    from gensim.models.phrases import FrozenPhrases
+
+    frozen = FrozenPhrases.__new__(FrozenPhrases)  # its __init__ copies from a trained Phrases
+    frozen.threshold = float(layer["threshold"])
+    frozen.min_count = layer["min_count"]
+    frozen.delimiter = str(layer["delimiter"])
+    frozen.scoring = layer["scoring"]
+    frozen.connector_words = frozenset(layer["connector_words"])
+    frozen.phrasegrams = {str(k): float(v) for k, v in layer["phrasegrams"].items()}
+    return frozen
+
+
+class PhraseModel:
+    """One or more frozen phrase layers, applied in order."""
+
+    def __init__(self, layers: list[dict]) -> None:
+        self.layers = layers
+        self._frozen = [_frozen(layer) for layer in layers]
+
+    def __call__(self, tokens: list[str]) -> list[str]:
+        for layer in self._frozen:
+            tokens = layer[tokens]
+        return tokens
+
+    def apply_all(self, documents: Iterable[list[str]]) -> list[list[str]]:
+        return [self(tokens) for tokens in documents]
+
+    @property
+    def n_phrases(self) -> list[int]:
+        return [len(layer["phrasegrams"]) for layer in self.layers]
+
+    def top(self, n: int = 20) -> list[tuple[str, float]]:
+        """The highest-scoring phrases of every pass (for the report)."""
+        found = [(p, s) for layer in self.layers for p, s in layer["phrasegrams"].items()]
+        return sorted(found, key=lambda x: -x[1])[:n]
+
+    @classmethod
+    def learn(cls, documents: Callable[[], Iterable[list[str]]], settings: PhraseSettings,
+              log: Callable[[str], None] = lambda msg: None) -> PhraseModel:
+        """Learn ``settings.passes`` layers; ``documents()`` streams the tokenized text once per pass."""
+        from gensim.models.phrases import ENGLISH_CONNECTOR_WORDS, Phrases
+
+        connectors = ENGLISH_CONNECTOR_WORDS if settings.connector_words == "english" else frozenset()
+        layers: list[dict] = []
+        for n in range(settings.passes):
+            model = cls(list(layers))
+            phrases = Phrases((model(d) for d in documents()), min_count=settings.min_count,
+                              threshold=settings.threshold, scoring=settings.scoring,
+                              connector_words=connectors)
+            frozen = phrases.freeze()
+            layers.append({
+                "threshold": frozen.threshold, "min_count": frozen.min_count, "delimiter": frozen.delimiter,
+                "scoring": settings.scoring, "connector_words": sorted(frozen.connector_words),
+                "phrasegrams": {p: round(float(s), 6) for p, s in sorted(frozen.phrasegrams.items())},
+            })
+            log(f"  phrases pass {n + 1}: {len(frozen.phrasegrams):,} phrases")
+        return cls(layers)
+
+    def save(self, folder: str | Path) -> Path:
+        path = Path(folder) / PHRASES_FILE
+        path.write_text(json.dumps({"format": FORMAT, "format_version": FORMAT_VERSION, "layers": self.layers},
+                                   ensure_ascii=False), encoding="utf-8")
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> PhraseModel:
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if data.get("format") != FORMAT:
+                raise ValueError(f"not a phrases file (format {data.get('format')!r})")
+            layers = data["layers"]
+            model = cls(layers)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
+            raise DataError(f"cannot read the phrase model: {err}", path=path) from None
+        return model
+
+
+def load_phrases(folder: str | Path | None) -> PhraseModel | None:
+    """The phrase model saved in an artifact or model folder, or None when its words are plain tokens."""
+    if folder is None:
+        return None
+    path = Path(folder) / PHRASES_FILE
+    return PhraseModel.load(path) if path.is_file() else None
+
+
+def apply_phrases(model: PhraseModel | None, documents: Iterable[list[str]]) -> Iterator[list[str]]:
+    for tokens in documents:
+        yield model(tokens) if model is not None else tokens
