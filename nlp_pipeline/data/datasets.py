@@ -32,9 +32,11 @@ from pathlib import Path
 from nlp_pipeline.data.readers import (
     DELIMITED_SUFFIXES,
     JSONL_SUFFIXES,
+    LABEL_COLUMNS,
     Sentence,
     is_archive,
     iter_archive_texts,
+    iter_lines,
     iter_plain_lines,
     logical_suffix,
     read_archive_examples,
@@ -524,7 +526,8 @@ def text_options(files: list[Path], text_field: str, text_column: str | None) ->
 
 
 def is_labelled_file(path: str | Path) -> bool:
-    """Whether a user's file holds labelled examples: a ``.tsv``/``.csv`` file, or fastText ``__label__`` lines.
+    """Whether a user's file holds labelled examples: fastText ``__label__`` lines, or a ``.tsv``/``.csv``
+    file whose header names a label column.
 
     Such a file given as a pretraining source contributes its text column only (never its header or
     labels), and its dev/test examples are held out like any labelled corpus's.
@@ -532,8 +535,13 @@ def is_labelled_file(path: str | Path) -> bool:
     path = Path(path).expanduser()
     if not path.is_file() or is_archive(path):
         return False
-    if logical_suffix(path) in (".tsv", ".csv"):
-        return True
+    if logical_suffix(path) in DELIMITED_SUFFIXES:  # labelled when its header names a label column
+        try:
+            _, header = next(iter_lines(path))
+        except (DataError, StopIteration):
+            return False
+        columns = {c.strip().strip('"').lower() for c in re.split(r"[\t,]", header)}
+        return bool(columns & set(LABEL_COLUMNS))
     try:
         return sniff_labelled_format(path) == "fasttext"
     except DataError:

@@ -2,7 +2,8 @@
 
 One generic runner serves every declared pipeline. Variants share every stage whose key is the same
 (a grid over ``model.encoder`` tokenizes and trains word2vec once). Every variant's configuration is
-validated, and the device resolved, before anything runs.
+validated, its inputs found (a missing file is an error before the first stage, not after an hour),
+and the device resolved, before anything runs.
 """
 
 from __future__ import annotations
@@ -65,8 +66,9 @@ def run_pipeline(
     variants_cfg = [(load_config(name, overrides + v), v) for v in expand_grid(grid or [])]
     runtimes = [dataclasses.replace(spec.pipeline.runtime(cfg), progress=progress) for cfg, _ in variants_cfg]
     cache = ArtifactCache(cache_dir)
-    for cfg, _ in variants_cfg:
+    for (cfg, _), runtime in zip(variants_cfg, runtimes, strict=True):
         resolve_vector_reference(cfg, cache_dir)
+        spec.pipeline.plan(cfg, cache, runtime)  # every input found and readable (files hashed once, memoised)
 
     variants = []
     for (cfg, v), runtime in zip(variants_cfg, runtimes, strict=True):

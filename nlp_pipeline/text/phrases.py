@@ -1,7 +1,8 @@
 """Collocations (``new_york``, ``the_matrix``): learned with gensim's `Phrases`, saved as JSON, applied anywhere.
 
 A phrase model is learned on the tokenized pretraining text, one pass per n-gram order (pass 2 runs
-on pass 1's output, so it can join ``new_york`` and ``city``). Its phrasegrams (phrase → score) and
+on pass 1's output, so it can join ``new_york`` and ``city``); each pass reads the text twice (count,
+then collect the phrases as they occur). Its phrasegrams (phrase → score) and
 settings are saved as ``phrases.json`` next to the vectors; every later user of those vectors (the
 classifier's training, its evaluation, ``predict`` and ``process``) loads the same file and applies
 it after tokenization, so the words a model sees are the words its vectors were trained on.
@@ -85,13 +86,16 @@ class PhraseModel:
             phrases = Phrases((model(d) for d in documents()), min_count=settings.min_count,
                               threshold=settings.threshold, scoring=settings.scoring,
                               connector_words=connectors)
-            frozen = phrases.freeze()
+            # Not phrases.freeze(): it re-splits each counted n-gram on '_', so a second pass's
+            # 'new_york' + 'city' is scored as 'new' … 'city' and lost. find_phrases scores the tokens
+            # as they occur, the way applying the layer will meet them.
+            found = phrases.find_phrases(model(d) for d in documents())
             layers.append({
-                "threshold": frozen.threshold, "min_count": frozen.min_count, "delimiter": frozen.delimiter,
-                "scoring": settings.scoring, "connector_words": sorted(frozen.connector_words),
-                "phrasegrams": {p: round(float(s), 6) for p, s in sorted(frozen.phrasegrams.items())},
+                "threshold": phrases.threshold, "min_count": phrases.min_count, "delimiter": phrases.delimiter,
+                "scoring": settings.scoring, "connector_words": sorted(phrases.connector_words),
+                "phrasegrams": {p: round(float(s), 6) for p, s in sorted(found.items())},
             })
-            log(f"  phrases pass {n + 1}: {len(frozen.phrasegrams):,} phrases")
+            log(f"  phrases pass {n + 1}: {len(found):,} phrases")
         return cls(layers)
 
     def save(self, folder: str | Path) -> Path:
