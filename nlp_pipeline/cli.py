@@ -423,10 +423,16 @@ def export_vectors_cmd(vectors, fmt, out, limit, force, cache_dir):
     from nlp_pipeline.embeddings.vectors_io import load_vectors
     from nlp_pipeline.pipelines.artifacts import resolve_vectors
 
-    kv = load_vectors(resolve_vectors(vectors, cache_dir))
+    source = resolve_vectors(vectors, cache_dir)
+    kv = load_vectors(source)
     written = export_vectors(kv, fmt, out, limit=limit, overwrite=force)
     n = min(len(kv), limit or len(kv))
     click.echo(f"{n:,} words x {kv.vector_size} dimensions -> " + ", ".join(str(p) for p in written))
+    phrases = source / "phrases.json" if source.is_dir() else None
+    if phrases is not None and phrases.is_file():
+        click.echo(f"note: these vectors were trained on phrased text (new_york); the phrases are in {phrases}. "
+                   "A file holds no phrases: give the artifact itself as embed.vectors to have them applied.",
+                   err=True)
 
 
 # ---------------------------------------------------------------------------------------------

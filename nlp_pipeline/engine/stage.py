@@ -81,6 +81,7 @@ class Runtime:
     num_threads: int = 1  # torch CPU threads (resolved: never 0)
     n_process: int = 1  # tokenizer processes
     progress: bool = True  # tqdm bars
+    pipeline: str | None = None  # the pipeline that asked for the build (recorded: `embed.vectors=embeddings`)
 
 
 @dataclass

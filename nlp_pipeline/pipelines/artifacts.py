@@ -70,10 +70,11 @@ def _resolve_vectors(ref: str | Path | None = None, cache_dir: str | Path | None
 
     ``ref`` is, in the order tried: a word2vec text or binary file (``.txt``, ``.vec``, ``.bin``;
     gensim's and fastText's files), an artifact folder holding ``vectors.bin``, ``None`` or
-    ``latest`` (the newest embed artifact), a pipeline name (the newest embed artifact whose
-    manifest records that pipeline, else the newest embed artifact: today's manifests do not record
-    it), or the key prefix of an embed artifact. A path that does not exist is a `DataError` naming
-    it, so a typo in a file name is not reported as an unknown cache key.
+    ``latest`` (the newest embed artifact), a pipeline name (the newest embed artifact that pipeline
+    built, so ``embeddings`` is the last ``run embeddings``; else the newest embed artifact: manifests
+    written before they recorded their pipeline), or the key prefix of an embed artifact. A path that
+    does not exist is a `DataError` naming it, so a typo in a file name is not reported as an unknown
+    cache key.
     """
     from nlp_pipeline.config import PIPELINES_DIR
 
@@ -92,7 +93,7 @@ def _resolve_vectors(ref: str | Path | None = None, cache_dir: str | Path | None
     newest = max(embeds, key=lambda a: a.manifest.get("created", 0), default=None)
     if ref is None or str(ref) == "latest" or (PIPELINES_DIR / f"{ref}.yaml").is_file():
         if ref is not None and str(ref) != "latest":
-            own = [a for a in embeds if ref in (a.manifest.get("pipeline"), a.metadata.get("pipeline"))]
+            own = [a for a in embeds if ref == (a.manifest.get("runtime") or {}).get("pipeline")]
             newest = max(own, key=lambda a: a.manifest.get("created", 0), default=newest)
         if newest is None:
             raise ConfigError(f"no embed artifact in the cache ({store.artifacts_dir}); run a pipeline "

@@ -64,7 +64,8 @@ def run_pipeline(
     spec = declared(pipeline_type(name))
     # Validate every variant's configuration, and resolve its execution settings, before running anything.
     variants_cfg = [(load_config(name, overrides + v), v) for v in expand_grid(grid or [])]
-    runtimes = [dataclasses.replace(spec.pipeline.runtime(cfg), progress=progress) for cfg, _ in variants_cfg]
+    runtimes = [dataclasses.replace(spec.pipeline.runtime(cfg), progress=progress, pipeline=spec.name)
+                for cfg, _ in variants_cfg]
     cache = ArtifactCache(cache_dir)
     for (cfg, _), runtime in zip(variants_cfg, runtimes, strict=True):
         resolve_vector_reference(cfg, cache_dir)

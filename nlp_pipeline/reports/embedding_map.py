@@ -69,51 +69,74 @@ def plot_embedding_map(
 ) -> Path:
     """Draw ``coords`` (rows of `project_2d`, in ``words``' order, most frequent first) to ``out`` (PNG).
 
-    ``probes`` maps each probe word to its neighbours; words not in ``words`` are left out, so project
-    the probes and their neighbours along with the most frequent words (`map_words`).
+    ``probes`` maps each probe word to its neighbours (best first); words not in ``words`` are left
+    out, so project the probes and their neighbours along with the most frequent words (`map_words`).
+    A panel on the right lists every probe with its neighbours, so the map itself labels only what
+    fits: the probes, then as many neighbours and frequent words as do not overlap a label already
+    placed (a tight cluster of eight neighbours is a smudge otherwise).
     """
-    import matplotlib
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    probes = {p: [n for n in ns if n in set(words)] for p, ns in (probes or {}).items() if p in set(words)}
     index = {w: i for i, w in enumerate(words)}
-    fig, ax = plt.subplots(figsize=(14, 11), dpi=110)
+    fig = Figure(figsize=(16, 11), dpi=110)
+    ax = fig.add_axes((0.01, 0.01, 0.76, 0.94))
+    panel = fig.add_axes((0.78, 0.01, 0.21, 0.94))
+    panel.axis("off")
     ax.scatter(coords[:, 0], coords[:, 1], s=3, c="#b8b8b8", linewidths=0)
-    highlighted = {w for p, ns in (probes or {}).items() for w in (p, *ns)}
-    # A sample over the frequency ranks (the most frequent words, then ever sparser ones), leaving out
-    # any label that would overlap one already placed: a pile of function words in the middle is noise.
-    span = np.ptp(coords, axis=0) + 1e-9
-    placed: list[np.ndarray] = [coords[index[w]] / span for w in highlighted if w in index]
+    lo, span = coords.min(axis=0), np.ptp(coords, axis=0) + 1e-9
+    boxes: list[tuple[float, float, float, float]] = []  # placed labels, in axes fractions
+
+    def place(word: str, at: np.ndarray, size: float, force: bool = False) -> bool:
+        x, y = (at - lo) / span
+        w, h = 0.0052 * len(word) * size / 7, 0.017 * size / 7
+        box = (x, y, x + w, y + h)
+        if not force and any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in boxes):
+            return False
+        boxes.append(box)
+        return True
+
+    highlighted = {w for p, ns in probes.items() for w in (p, *ns)}
+    for probe, neighbours in probes.items():  # lines and dots first, labels on top
+        p = index[probe]
+        for n in neighbours:
+            j = index[n]
+            ax.plot(*zip(coords[p], coords[j], strict=True), color="#f0a040", linewidth=0.5, alpha=0.6)
+            ax.scatter(*coords[j], s=16, c="#f0a040", zorder=3)
+        ax.scatter(*coords[p], s=40, c="#d62728", zorder=5)
+    for probe in probes:
+        place(probe, coords[index[probe]], 11, force=True)
+        ax.annotate(probe, coords[index[probe]], fontsize=11, fontweight="bold", color="#d62728", zorder=6)
+    for neighbours in probes.values():
+        for n in neighbours:
+            if place(n, coords[index[n]], 8):
+                ax.annotate(n, coords[index[n]], fontsize=8, color="#b06000", zorder=4)
+    # A sample over the frequency ranks (the most frequent words, then ever sparser ones).
     ranks = np.unique(np.geomspace(1, len(words), num=min(4 * n_labels, len(words))).astype(int) - 1)
     labelled = 0
     for i in ranks:
         if labelled >= n_labels or words[i] in highlighted:
             continue
-        at = coords[i] / span
-        if any(abs(at[0] - q[0]) < 0.045 and abs(at[1] - q[1]) < 0.018 for q in placed):
-            continue
-        ax.annotate(words[i], coords[i], fontsize=7, color="#555555", alpha=0.9)
-        placed.append(at)
-        labelled += 1
-    for probe, neighbours in (probes or {}).items():
-        if probe not in index:
-            continue
-        p = index[probe]
-        for n in neighbours:
-            if n in index:
-                j = index[n]
-                ax.plot(*zip(coords[p], coords[j], strict=True), color="#f0a040", linewidth=0.6, alpha=0.7)
-                ax.scatter(*coords[j], s=18, c="#f0a040", zorder=3)
-                ax.annotate(n, coords[j], fontsize=8, color="#b06000", zorder=4)
-        ax.scatter(*coords[p], s=40, c="#d62728", zorder=5)
-        ax.annotate(probe, coords[p], fontsize=11, fontweight="bold", color="#d62728", zorder=6)
+        if place(words[i], coords[i], 7):
+            ax.annotate(words[i], coords[i], fontsize=7, color="#555555", alpha=0.9)
+            labelled += 1
     ax.set_title(title or f"{len(words):,} most frequent words", fontsize=12)
     ax.set_xticks([])
     ax.set_yticks([])
-    fig.tight_layout()
+    if probes:
+        lines = []
+        for probe, neighbours in probes.items():
+            lines.append((probe, "#d62728", "bold", 10))
+            lines += [(f"   {n}", "#b06000", "normal", 8.5) for n in neighbours]
+            lines.append(("", "black", "normal", 4))
+        y = 1.0
+        panel.text(0, y, "nearest neighbours", fontsize=11, va="top", color="#333333")
+        y -= 0.035
+        step = min(0.022, 0.96 / max(1, len(lines)))
+        for text, color, weight, size in lines:
+            panel.text(0, y, text, fontsize=size, fontweight=weight, color=color, va="top")
+            y -= step * (0.5 if not text else 1)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out)
-    plt.close(fig)
     return out

@@ -90,6 +90,9 @@ class PhraseModel:
             # 'new_york' + 'city' is scored as 'new' … 'city' and lost. find_phrases scores the tokens
             # as they occur, the way applying the layer will meet them.
             found = phrases.find_phrases(model(d) for d in documents())
+            # Tokenized text has punctuation tokens; '-_year' or '._however' is no collocation.
+            found = {p: s for p, s in found.items()
+                     if all(any(c.isalnum() for c in part) for part in p.split(phrases.delimiter) if part)}
             layers.append({
                 "threshold": phrases.threshold, "min_count": phrases.min_count, "delimiter": phrases.delimiter,
                 "scoring": settings.scoring, "connector_words": sorted(phrases.connector_words),

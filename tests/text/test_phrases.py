@@ -54,6 +54,13 @@ def test_a_second_pass_joins_a_phrase_with_the_next_word():
     assert len(two.layers) == 2 and two.layers[0] == one.layers[0]
 
 
+def test_punctuation_is_never_part_of_a_phrase():
+    docs = [doc + ["-", "year", ",", "including"] for doc in _documents()]
+    model = PhraseModel.learn(lambda: iter(docs), SETTINGS)
+    assert model(["-", "year", ",", "including"]) == ["-", "year", ",", "including"]
+    assert "new_york" in model(["new", "york"])
+
+
 def test_no_phrases_file_means_plain_tokens(tmp_path):
     assert load_phrases(tmp_path) is None
     assert load_phrases(None) is None
