@@ -459,7 +459,8 @@ def export_vectors_cmd(vectors, fmt, out, limit, force, cache_dir):
 @click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True, help="Texts per model call.")
 @click.option("--split-mb", type=click.IntRange(min=0), default=64, show_default=True,
               help="Cut uncompressed text/JSONL inputs larger than this into parts that workers share (0: never).")
-@click.option("--device", default="cpu", show_default=True, help="Torch device of each worker (cpu, cuda, auto).")
+@click.option("--device", metavar="auto|cpu|cuda|cuda:N", default="auto", show_default=True,
+              help="Torch device of each worker (auto: CUDA where the worker has it).")
 @click.option("--threads-per-worker", type=click.IntRange(min=0), default=1, show_default=True,
               help="Torch threads per worker (0: torch's default, every core).")
 @click.option("--cache-dir", type=click.Path(file_okay=False), help="Artifact cache to look for --model in.")

@@ -145,7 +145,7 @@ def process(
     lowercase: bool | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     split_mb: float = DEFAULT_SPLIT_MB,
-    device: str = "cpu",
+    device: str = "auto",
     threads_per_worker: int | None = 1,
     cache_dir: str | Path | None = None,
     progress: bool = True,

@@ -46,7 +46,7 @@ class TaskSpec:
     name: str
     model_dir: str | None = None
     model_fingerprint: str | None = None  # sha256 over the model folder's files
-    device: str = "cpu"
+    device: str = "auto"  # resolved in each worker: auto is CUDA where that worker has it
     threads: int | None = 1  # torch threads per worker (None: torch's default, all cores)
     options: tuple[tuple[str, Any], ...] = ()  # task options, e.g. (("lowercase", False),)
 
@@ -81,7 +81,7 @@ class Task(ABC):
             torch.set_num_threads(self.spec.threads)
 
     @classmethod
-    def prepare(cls, model: str | None = None, *, cache_dir: str | Path | None = None, device: str = "cpu",
+    def prepare(cls, model: str | None = None, *, cache_dir: str | Path | None = None, device: str = "auto",
                 threads: int | None = 1, **options: Any) -> TaskSpec:
         """Check options and resolve the model in the calling process (errors are `ConfigError`s)."""
         given = {k: v for k, v in options.items() if v is not None}

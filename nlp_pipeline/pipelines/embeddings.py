@@ -19,13 +19,21 @@ from nlp_pipeline.stages.phrases import PhrasesParams
 
 
 def held_out(cfg: EmbeddingsConfig) -> list[str]:
-    """``data.dedup_against``, or the registered corpora the sources come from (``imdb`` for ``imdb_unsup``)."""
-    from nlp_pipeline.data import list_corpora
+    """``data.dedup_against``, or the registered labelled and tagged corpora the sources come from
+    (``imdb`` for ``imdb_unsup`` and ``imdb:train``, ``ud_en_ewt`` for itself)."""
+    from nlp_pipeline.data import list_corpora, load_spec
 
     if cfg.data.dedup_against is not None:
         return sorted(set(cfg.data.dedup_against))
     registered = set(list_corpora())
-    return sorted({c for s in cfg.data.corpus if (c := corpus_of(s)) and c.partition(":")[0] in registered})
+    names = set()
+    for source in cfg.data.corpus:
+        corpus = corpus_of(source)
+        if corpus is None and source in registered and load_spec(source).kind in ("labelled", "tagged"):
+            corpus = source  # all of ud_en_ewt's text, but never its dev and test sentences
+        if corpus is not None and corpus.partition(":")[0] in registered:
+            names.add(corpus)
+    return sorted(names)
 
 
 def file_ref(path: str, key: str) -> DataRef:

@@ -91,7 +91,9 @@ def build(params: EvaluateVectorsParams, inputs: Mapping, ctx: BuildContext) -> 
                                  f"({params.map_method}); probes in red, their neighbours in orange")
         images.append(("Embedding map", "embedding_map.png"))
 
-    lines = ["| test set | score |", "|---|---|"]
+    lines = [f"Vectors: embed artifact `{vectors.key}` ({len(index):,} words, {index.dim}d); use them with "
+             f"`--set embed.vectors={vectors.key[:12]}`, query them with `nlp-pipeline similar WORD -v "
+             f"{vectors.key[:12]}`.", "", "| test set | score |", "|---|---|"]
     lines += [f"| {name} | {_score_cell(r)} |" for name, r in scores.items()]
     if neighbours:
         lines += ["", f"Nearest neighbours (cosine), top {params.neighbours}:", ""]
@@ -128,7 +130,7 @@ def summary(art: Artifact) -> str:
 
 STAGE = Stage(
     name="evaluate_vectors",
-    version="1",
+    version="2",  # 2: the report names the vectors' key
     params=EvaluateVectorsParams,
     build=build,
     inputs=("vectors",),
