@@ -78,7 +78,7 @@ def write_report(result: PipelineResult, base: Path) -> Path:
                 f"{v.embeddings.get('words_per_second') or 0:,} words/s"
             )
         if not v.deterministic:
-            lines.append(f"- {v.name}: not bit-reproducible (see each stage's manifest: nondeterministic_because)")
+            lines += [f"- {v.name}: not bit-reproducible (see each stage's manifest: nondeterministic_because)", ""]
     (folder / "results.md").write_text("\n".join(lines) + "\n")
     point_latest(base, folder)
     return folder
