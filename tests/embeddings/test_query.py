@@ -277,7 +277,7 @@ def test_resolve_vectors(tmp_path, vec_file):
         resolve_vectors(str(tmp_path), cache)
 
     kv = KeyedVectors.load_word2vec_format(str(vec_file))
-    old = _embed_artifact(cache, "aaaa1111", kv, created=1.0, manifest_extra={"pipeline": "sentiment"})
+    old = _embed_artifact(cache, "aaaa1111", kv, created=1.0, manifest_extra={"runtime": {"pipeline": "sentiment"}})
     new = _embed_artifact(cache, "aaaa2222", kv, created=2.0)
     assert resolve_vectors(None, cache) == resolve_vectors("latest", cache) == new.path
     assert resolve_vectors("aaaa1", cache) == old.path
