@@ -47,11 +47,10 @@ class TokenizeConfig:
 
 
 @dataclass
-class EmbedConfig:
+class Word2VecSection:
+    """The word2vec settings every pipeline's ``embed`` section has."""
+
     engine: Literal["gensim", "torch"]
-    vectors: str | None
-    sources: list[str]
-    dedup_against: list[str] | None
     sg: Literal[0, 1]
     vector_size: int
     window: int
@@ -65,6 +64,15 @@ class EmbedConfig:
     workers: int
     seed: int
     batch_words: int | None
+
+
+@dataclass
+class EmbedConfig(Word2VecSection):
+    """sentiment and tagging: vectors trained on ``sources``, or the user's own ``vectors``."""
+
+    vectors: str | None
+    sources: list[str]
+    dedup_against: list[str] | None
 
 
 @dataclass
@@ -190,22 +198,8 @@ class PhrasesConfig:
 
 
 @dataclass
-class EmbeddingsEmbedConfig:
-    engine: Literal["gensim", "torch"]
-    sg: Literal[0, 1]
-    vector_size: int
-    window: int
-    negative: int
-    min_count: int
-    sample: float
-    epochs: int
-    alpha: float
-    min_alpha: float
-    max_vocab_size: int | None
-    workers: int
-    seed: int
-    batch_words: int | None
-    device: str
+class EmbeddingsEmbedConfig(Word2VecSection):
+    device: str  # the torch engine's device (this pipeline has no train section)
 
 
 @dataclass
