@@ -64,6 +64,7 @@ class Word2VecSection:
     workers: int
     seed: int
     batch_words: int | None
+    kernel: Literal["auto", "native", "tensor"]
 
 
 @dataclass

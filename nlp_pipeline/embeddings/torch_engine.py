@@ -11,7 +11,14 @@ What is the same as word2vec / gensim:
 - input vectors initialised uniform in ``[-0.5/dim, 0.5/dim)``, output vectors zero;
 - plain SGD, the learning rate decaying linearly from ``alpha`` to ``min_alpha`` over all epochs.
 
-What batching changes: word2vec applies each pair's update immediately; here ``batch_words``
+Two update paths. On the CPU the default is the C kernel (`nlp_pipeline.embeddings.native`,
+``kernel="native"``): each job's centres are trained in order and every update is applied at once,
+in place, as in word2vec.c, with the window and negatives drawn from word2vec's own generator; torch
+prepares the job (subsampling, sentence numbers, learning rates) and holds the weights. It is the
+closer of the two to word2vec and, on two cores, the faster (benchmarks/README.md). Without a C
+compiler, with ``kernel="tensor"``, and always on CUDA, the batched tensor path below runs.
+
+What batching changes (the tensor path): word2vec applies each pair's update immediately; here ``batch_words``
 centre words are scored against the same weights and their updates summed with ``index_add_``
 (duplicates accumulate, like consecutive SGD steps evaluated at the same point). For the most
 frequent words that sum is hundreds of steps in one direction and training diverges, so a row's
@@ -76,13 +83,24 @@ class TorchW2VOptions:
     max_row_updates: float | None = None  # cap per row and batch; None: DEFAULT_MAX_ROW_UPDATES[sg]; 0: none
     skip_saturated: bool = False  # gensim's rule: no update for a pair scored beyond ±6
     chunk_tokens: int = CHUNK_TOKENS
+    # CPU update loop: native (the C kernel, `nlp_pipeline.embeddings.native`: word2vec's in-place SGD),
+    # tensor (batched tensor updates), auto (native where it builds). CUDA always runs the tensor path.
+    kernel: str = "auto"
 
     def resolve(self, sg: int) -> TorchW2VOptions:
         """These options with the per-architecture defaults filled in (what training actually uses)."""
+        kernel = self.kernel
+        if kernel == "auto":
+            from nlp_pipeline.embeddings.native import kernel_available
+
+            kernel = "native" if kernel_available() else "tensor"
+        if kernel not in ("native", "tensor"):
+            raise ValueError(f"kernel must be auto, native or tensor, not {self.kernel!r}")
         return dataclasses.replace(
             self,
             batch_words=self.batch_words or DEFAULT_BATCH_WORDS[sg],
             max_row_updates=DEFAULT_MAX_ROW_UPDATES[sg] if self.max_row_updates is None else self.max_row_updates,
+            kernel=kernel,
         )
 
 
@@ -278,7 +296,7 @@ def cbow_step(
 def init_weights(vocab_size: int, dim: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """word2vec's initialisation: inputs uniform in [-0.5/dim, 0.5/dim), outputs zero."""
     gen = torch.Generator().manual_seed(seed)
-    w_in = (torch.rand(vocab_size, dim, generator=gen) - 0.5) / dim
+    w_in = torch.rand(vocab_size, dim, generator=gen).sub_(0.5).div_(dim)  # in place: no temporaries
     return w_in, torch.zeros(vocab_size, dim)
 
 
@@ -359,6 +377,14 @@ class _Trainer:
         self.neg_table = torch.from_numpy(negative_table(vocab.counts)).to(device)
         self.step = skipgram_step if params.sg else cbow_step
         self.total_words = vocab.corpus_words * params.epochs
+        self.native = None
+        if options.kernel == "native" and device.type == "cpu":
+            from nlp_pipeline.embeddings.native import load_kernel
+
+            self.native, why = load_kernel()
+            if self.native is None:
+                raise RuntimeError(f"the native word2vec kernel was chosen but cannot be loaded: {why}")
+            self.neg_table_np = self.neg_table.numpy()  # the same memory (int32)
 
     def learning_rate(self, words_before: float) -> float:
         p = self.params
@@ -376,6 +402,8 @@ class _Trainer:
         n = ids.shape[0]
         if n == 0:
             return 0.0, 0, self.learning_rate(job.words_before)
+        if self.native is not None:
+            return self._run_native(job, ids, sentence_ids)
         contexts, valid = context_matrix(ids, sentence_ids, p.window, gen)
         negatives = sample_negatives(self.neg_table, (n, p.negative), gen)
         bw = self.options.batch_words
@@ -389,6 +417,27 @@ class _Trainer:
                               self.options.max_row_updates, self.options.skip_saturated)
         examples = int(valid.sum()) if p.sg else int((valid.sum(1) > 0).sum())
         return float(loss), examples, lr
+
+
+    def _run_native(self, job: _Job, ids: torch.Tensor, sentence_ids: torch.Tensor) -> tuple[float, int, float]:
+        """The job in the C kernel: its centres in order, every update applied at once, in place."""
+        import ctypes
+
+        p = self.params
+        ids, sentence_ids = ids.contiguous(), sentence_ids.contiguous()
+        lr_start = self.learning_rate(job.words_before)
+        lr_end = self.learning_rate(job.words_before + job.raw_words)
+        work = np.zeros(2 * p.vector_size, dtype=np.float32)
+        negs = np.zeros(2 * p.negative, dtype=np.int64)
+        out = np.zeros(2, dtype=np.float64)
+        seed = (p.seed * 1_000_003 + job.number) & 0xFFFFFFFFFFFFFFFF
+        self.native.w2v_train(
+            int(p.sg), self.w_in.data_ptr(), self.w_out.data_ptr(), p.vector_size, ids.data_ptr(),
+            sentence_ids.data_ptr(), ids.shape[0], p.window, p.negative, self.neg_table_np.ctypes.data,
+            self.neg_table_np.shape[0], lr_start, lr_end, seed, int(self.options.skip_saturated),
+            work.ctypes.data_as(ctypes.c_void_p), negs.ctypes.data_as(ctypes.c_void_p),
+            out.ctypes.data_as(ctypes.c_void_p))
+        return float(out[0]), int(out[1]), lr_end
 
 
 def _jobs(encoded: EncodedCorpus, epochs: int, chunk_tokens: int, corpus_words: int):

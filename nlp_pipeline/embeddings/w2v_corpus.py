@@ -115,8 +115,14 @@ def negative_table(counts: np.ndarray, power: float = 0.75, size: int = NEGATIVE
     weights = np.asarray(counts, dtype=np.float64) ** power
     cum = np.cumsum(weights)
     cum /= cum[-1]
-    slots = (np.arange(size, dtype=np.float64) + 0.5) / size
-    return np.minimum(np.searchsorted(cum, slots, side="right"), len(cum) - 1).astype(np.int32)
+    # In blocks of slots: the whole range at once held 280 MB of float64 and int64 temporaries for a
+    # 40 MB table (the engine's peak memory, measured); the values are the same.
+    table = np.empty(size, dtype=np.int32)
+    block = 1 << 20
+    for start in range(0, size, block):
+        slots = (np.arange(start, min(start + block, size), dtype=np.float64) + 0.5) / size
+        table[start:start + len(slots)] = np.minimum(np.searchsorted(cum, slots, side="right"), len(cum) - 1)
+    return table
 
 
 @dataclass

@@ -162,7 +162,7 @@ class Task:
         payload = {
             "stage": self.stage.name,
             "version": self.stage.version,
-            "params": dataclasses.asdict(self.params),
+            "params": key_params(self.params),
             "inputs": {k: input_fingerprint(v, cache.fingerprint_memo) for k, v in sorted(self.inputs.items())},
             "libraries": library_versions(),
             "deterministic": self.nondeterminism(runtime) is None,
@@ -192,6 +192,21 @@ def _library_versions() -> tuple[tuple[str, str], ...]:
 def library_versions() -> dict[str, str]:
     """major.minor of each `KEY_LIBRARIES` package (read once per process: every key needs them)."""
     return dict(_library_versions())
+
+
+ADDED_LATER = "omit_at_default"  # dataclasses.field(metadata={ADDED_LATER: True})
+
+
+def key_params(params: Any) -> dict:
+    """The params as the key sees them: every field, except a field added to a stage after artifacts
+    existed (marked ``ADDED_LATER``) while it holds its default, which is the behaviour those artifacts
+    were built with. So adding such a parameter keeps every existing key, and any other value of it
+    gives new ones."""
+    values = dataclasses.asdict(params)
+    for f in dataclasses.fields(params):
+        if f.metadata.get(ADDED_LATER) and values[f.name] == f.default:
+            del values[f.name]
+    return values
 
 
 def input_fingerprint(value: Input, memo_file: Path | None) -> Any:

@@ -124,9 +124,9 @@ def embed_params(cfg: Any) -> EmbedParams:
     if e.engine == "torch":  # resolved, so that a change of the engine's defaults gives a new key
         from nlp_pipeline.embeddings.torch_engine import TorchW2VOptions
 
-        o = TorchW2VOptions(batch_words=e.batch_words).resolve(e.sg)
+        o = TorchW2VOptions(batch_words=e.batch_words, kernel=e.kernel).resolve(e.sg)
         torch_only = {"batch_words": o.batch_words, "max_row_updates": o.max_row_updates,
-                      "skip_saturated": o.skip_saturated}
+                      "skip_saturated": o.skip_saturated, "kernel": "native" if o.kernel == "native" else None}
     return EmbedParams(
         engine=e.engine, sg=e.sg, vector_size=e.vector_size, window=e.window, negative=e.negative,
         min_count=e.min_count, sample=e.sample, epochs=e.epochs, alpha=e.alpha, min_alpha=e.min_alpha,

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from nlp_pipeline.engine import Artifact, BuildContext, Runtime, Stage
+from nlp_pipeline.engine.stage import ADDED_LATER
 from nlp_pipeline.text.phrases import PHRASES_FILE
 
 
@@ -38,6 +39,8 @@ class EmbedParams:
     batch_words: int | None = None
     max_row_updates: float | None = None
     skip_saturated: bool | None = None
+    # torch on the CPU: "native" (the C kernel) or None (the batched tensor path, all it had before)
+    kernel: str | None = field(default=None, metadata={ADDED_LATER: True})
 
     def word2vec(self, workers: int):
         from nlp_pipeline.embeddings import Word2VecParams
@@ -58,7 +61,8 @@ def build(params: EmbedParams, inputs: Mapping, ctx: BuildContext) -> dict:
         from nlp_pipeline.embeddings.torch_engine import TorchW2VOptions, train_torch
 
         options = TorchW2VOptions(device=ctx.runtime.device, batch_words=params.batch_words,
-                                  max_row_updates=params.max_row_updates, skip_saturated=bool(params.skip_saturated))
+                                  max_row_updates=params.max_row_updates, skip_saturated=bool(params.skip_saturated),
+                                  kernel=params.kernel or "tensor")
         model = train_torch(text.file("corpus.txt"), w2v, options=options, progress=ctx.progress, log_fn=ctx.log,
                             work_dir=ctx.out_dir)
         kv, info = model.to_keyed_vectors(), model.info

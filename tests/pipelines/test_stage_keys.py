@@ -72,6 +72,7 @@ SPECIAL = {
     "data.text_field": lambda p, d: "body",
     "data.text_column": lambda p, d: "body",
     "embed.device": lambda p, d: "auto",
+    "embed.kernel": lambda p, d: "tensor",  # auto is native wherever the C kernel builds
     "embed.vectors": lambda p, d: json.dumps(str(d["vectors"])),
     "embed.workers": lambda p, d: "3",  # 2 → 3: still several threads, so still not deterministic
     "train.device": lambda p, d: "auto",
@@ -79,7 +80,8 @@ SPECIAL = {
 }
 # Settings read only in some configurations: checked in the configuration where they are read.
 CONTEXT = {
-    "embed.batch_words": ["embed.engine=torch"],
+    "embed.batch_words": ["embed.engine=torch", "embed.kernel=tensor"],
+    "embed.kernel": ["embed.engine=torch"],
     "data.text_field": [],  # filled in by the fixture below (a JSON-lines source)
     "data.text_column": [],  # (a CSV source)
     **{f"phrases.{k}": ["phrases.passes=1"] for k in ("min_count", "threshold", "connector_words")},
