@@ -16,6 +16,7 @@ frequent words), WordSim-353 and SimLex-999 Spearman, and ours/gensim for each.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
@@ -91,7 +92,7 @@ def run_child(spec: dict) -> dict:
     return result
 
 
-def profile(corpus: Path, params, batch_words: int | None, seconds: float = 20.0) -> None:
+def profile(corpus: Path, params, batch_words: int | None, seconds: float = 20.0, kernel: str = "auto") -> None:
     """Where our engine's time goes: torch profiler over ~`seconds` of single-worker training."""
     import torch
     from torch.profiler import ProfilerActivity
@@ -101,23 +102,44 @@ def profile(corpus: Path, params, batch_words: int | None, seconds: float = 20.0
     from nlp_pipeline.embeddings.w2v_corpus import build_vocab, encode_corpus
 
     torch.set_num_threads(1)
+    t0 = time.perf_counter()
     vocab = build_vocab(corpus, params.min_count)
+    arch = "skip-gram" if params.sg else "CBOW"
     with tempfile.TemporaryDirectory() as tmp:
         encoded = encode_corpus(corpus, vocab, tmp)
-        options = TorchW2VOptions(batch_words=batch_words).resolve(params.sg)
+        print(f"\n{arch}: vocabulary scan + encoding {time.perf_counter() - t0:.1f} s")
+        options = TorchW2VOptions(batch_words=batch_words, kernel=kernel).resolve(params.sg)
         trainer = _Trainer(vocab, params, options, torch.device("cpu"))
+        in_kernel = [0.0]
+        if trainer.native is not None:  # the C kernel: the profiler cannot see inside it, so time it
+            run_native = trainer._run_native
+
+            def timed(*args):
+                start = time.perf_counter()
+                try:
+                    return run_native(*args)
+                finally:
+                    in_kernel[0] += time.perf_counter() - start
+
+            trainer._run_native = timed
         jobs = _jobs(encoded, 1, 1 << 18, vocab.corpus_words)
         words, t0 = 0, time.perf_counter()
-        with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
+        # the profiler's own cost on the torch-side preparation would dwarf it next to the C kernel
+        with (torch_profile(activities=[ProfilerActivity.CPU]) if trainer.native is None
+              else contextlib.nullcontext()) as prof:
             for job in jobs:
                 trainer.run(job)
                 words += job.raw_words
                 if time.perf_counter() - t0 > seconds:
                     break
         wall = time.perf_counter() - t0
-    arch = "skip-gram" if params.sg else "CBOW"
-    print(f"\n{arch}: {words:,} words in {wall:.1f} s = {words / wall:,.0f} words/s on 1 thread (profiled)")
-    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=15))
+    print(f"{arch} ({options.kernel} kernel): {words:,} words in {wall:.1f} s = {words / wall:,.0f} words/s on "
+          f"1 thread (profiled)")
+    if trainer.native is not None:
+        print(f"in the C kernel: {in_kernel[0] / wall:.0%} of the training loop (the rest: torch-side job "
+              "preparation, subsampling and sentence numbers)")
+    else:
+        print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=15))
 
 
 def main() -> None:
@@ -134,6 +156,8 @@ def main() -> None:
     ap.add_argument("--max-row-updates", type=float,
                     help="torch engine: cap on a row's summed updates per batch (0 = no cap; default: the engine's)")
     ap.add_argument("--skip-saturated", action="store_true", help="torch engine: gensim's skip of pairs beyond ±6")
+    ap.add_argument("--kernel", default="auto", choices=["auto", "native", "tensor"],
+                    help="torch engine on the CPU: native (C loop), tensor (batched tensor updates), auto")
     ap.add_argument("--profile", action="store_true", help="profile our engine instead of comparing")
     ap.add_argument("--json", help="also write the results here")
     ap.add_argument("--child", help=argparse.SUPPRESS)
@@ -152,12 +176,14 @@ def main() -> None:
     archs = {"sg": 1, "cbow": 0}
     if args.profile:
         for arch in args.archs.split(","):
-            profile(corpus, dataclasses.replace(base, sg=archs[arch]), args.batch_words)
+            profile(corpus, dataclasses.replace(base, sg=archs[arch]), args.batch_words, kernel=args.kernel)
         return
     cores = os.cpu_count()
     print(f"corpus {corpus} ({corpus.stat().st_size / 1e6:.0f} MB); dim {args.dim}, window 5, negative 5, "
           f"sample 1e-3, min_count 5, {args.epochs} epochs, workers {args.workers or cores} of {cores} cores")
-    options = {} if args.max_row_updates is None else {"max_row_updates": args.max_row_updates}
+    options = {"kernel": args.kernel}
+    if args.max_row_updates is not None:
+        options["max_row_updates"] = args.max_row_updates
     if args.skip_saturated:
         options["skip_saturated"] = True
     results, rows = {}, []
