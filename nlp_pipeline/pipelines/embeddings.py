@@ -37,11 +37,15 @@ def held_out(cfg: EmbeddingsConfig) -> list[str]:
 
 
 def file_ref(path: str, key: str) -> DataRef:
+    """An evaluation file as an input, read once now: a malformed line is an error before word2vec
+    trains, not after."""
+    from nlp_pipeline.embeddings.eval_sets import read_analogies, read_pairs
     from nlp_pipeline.errors import DataError
 
     p = Path(path).expanduser()
     if not p.is_file():
         raise DataError(f"{key}: file not found", path=p)
+    (read_pairs if key == "evaluate.pairs" else read_analogies)(p)
     return DataRef(f"file:{p.name}", str(p), (p,))
 
 
