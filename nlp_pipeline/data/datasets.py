@@ -34,9 +34,9 @@ from nlp_pipeline.data.readers import (
     JSONL_SUFFIXES,
     LABEL_COLUMNS,
     Sentence,
+    delimited_header,
     is_archive,
     iter_archive_texts,
-    iter_lines,
     iter_plain_lines,
     logical_suffix,
     read_archive_examples,
@@ -537,11 +537,10 @@ def is_labelled_file(path: str | Path) -> bool:
         return False
     if logical_suffix(path) in DELIMITED_SUFFIXES:  # labelled when its header names a label column
         try:
-            _, header = next(iter_lines(path))
-        except (DataError, StopIteration):
+            header = delimited_header(path)
+        except DataError:
             return False
-        columns = {c.strip().strip('"').lower() for c in re.split(r"[\t,]", header)}
-        return bool(columns & set(LABEL_COLUMNS))
+        return bool({c.strip().lower() for c in header} & set(LABEL_COLUMNS))
     try:
         return sniff_labelled_format(path) == "fasttext"
     except DataError:

@@ -468,6 +468,22 @@ def read_jsonl_texts(path: str | Path, text_field: str = "text", encoding: str =
             yield text
 
 
+def _delimited_rows(path: Path, encoding: str = "utf-8") -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
+    """``(header, the rows after it)`` of a user's TSV (tab-split) or CSV (quoted) file, by suffix."""
+    tsv = logical_suffix(path) == ".tsv"
+    rows = _tsv_rows(path, encoding, False) if tsv else _csv_rows(path, encoding, ",")
+    try:
+        _, header = next(rows)
+    except StopIteration:  # pragma: no cover - iter_lines raises on an empty file first
+        raise DataError("empty file", path=path) from None
+    return header, rows
+
+
+def delimited_header(path: str | Path) -> list[str]:
+    """The header row of a user's TSV/CSV file, parsed as its rows are."""
+    return _delimited_rows(Path(path))[0]
+
+
 def read_text_column(path: str | Path, text_column: str | None = None, encoding: str = "utf-8") -> Iterator[str]:
     """Stream the text column of a TSV/CSV file with a header row (labelled or not).
 
@@ -476,11 +492,7 @@ def read_text_column(path: str | Path, text_column: str | None = None, encoding:
     """
     path = Path(path)
     tsv = logical_suffix(path) == ".tsv"
-    rows = _tsv_rows(path, encoding, False) if tsv else _csv_rows(path, encoding, ",")
-    try:
-        _, header = next(rows)
-    except StopIteration:  # pragma: no cover - iter_lines raises on an empty file first
-        raise DataError("empty file", path=path) from None
+    header, rows = _delimited_rows(path, encoding)
     lowered = [h.strip().lower() for h in header]
     wanted = (text_column,) if text_column else TEXT_COLUMNS
     column = next((lowered.index(c.lower()) for c in wanted if c.lower() in lowered), None)

@@ -162,22 +162,27 @@ def vector_steps() -> tuple[Step, Step, Step]:
     )
 
 
-def runtime(cfg: Any, progress: bool = True) -> Runtime:
-    """Execution settings from the config (the keys in `nlp_pipeline.config.NON_KEY_SETTINGS`), resolved.
+def resolved_runtime(cfg: Any, device: str, num_threads: int) -> Runtime:
+    """Execution settings (the keys in `nlp_pipeline.config.NON_KEY_SETTINGS`), resolved.
 
     The device is resolved here, once per command: ``auto`` becomes ``cuda:0`` or ``cpu``, and a
-    device that is not there is an error before any stage runs.
+    device that is not there is an error before any stage runs. Word2vec workers and tokenizer
+    processes come from the ``embed`` and ``tokenize`` sections every pipeline has; where the device
+    and torch threads are set is the pipeline's (its own ``runtime`` function says).
     """
     from nlp_pipeline.device import resolve_device, resolve_threads
 
-    train = getattr(cfg, "train", None)  # the embeddings pipeline has no train section: embed.device
-    device = resolve_device(train.device if train is not None else cfg.embed.device)
-    if device.type == "cuda" and device.index is None:
-        device = type(device)("cuda", 0)
+    resolved = resolve_device(device)
+    if resolved.type == "cuda" and resolved.index is None:
+        resolved = type(resolved)("cuda", 0)
     return Runtime(
-        device=str(device),
+        device=str(resolved),
         workers=cfg.embed.workers if cfg.embed.workers > 0 else (os.cpu_count() or 1),
-        num_threads=resolve_threads(train.num_threads if train is not None else 0),
+        num_threads=resolve_threads(num_threads),
         n_process=cfg.tokenize.n_process,
-        progress=progress,
     )
+
+
+def runtime(cfg: Any) -> Runtime:
+    """The sentiment and tagging pipelines' execution settings: device and threads in ``train``."""
+    return resolved_runtime(cfg, cfg.train.device, cfg.train.num_threads)

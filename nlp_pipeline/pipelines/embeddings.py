@@ -9,8 +9,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from nlp_pipeline.config import EmbeddingsConfig
-from nlp_pipeline.engine import DataRef, Pipeline, Step
-from nlp_pipeline.pipelines.common import corpus_of, corpus_ref, embed_params, pretrain_text_params, runtime, source_ref
+from nlp_pipeline.engine import DataRef, Pipeline, Runtime, Step
+from nlp_pipeline.pipelines.common import (
+    corpus_of,
+    corpus_ref,
+    embed_params,
+    pretrain_text_params,
+    resolved_runtime,
+    source_ref,
+)
 from nlp_pipeline.pipelines.declared import Column, Declared
 from nlp_pipeline.reports.results import VariantResult
 from nlp_pipeline.stages import embed, evaluate_vectors, phrases, pretrain_text
@@ -60,6 +67,11 @@ def evaluate_params(cfg: EmbeddingsConfig) -> EvaluateVectorsParams:
     return EvaluateVectorsParams(standard=ev.standard, restrict_vocab=ev.restrict_vocab, probes=tuple(ev.probes),
                                  neighbours=ev.neighbours, map_words=ev.map_words, map_method=ev.map_method,
                                  map_labels=ev.map_labels, seed=ev.seed)
+
+
+def runtime(cfg: EmbeddingsConfig) -> Runtime:
+    """No ``train`` section here: the device is ``embed.device`` (the torch engine's), threads all cores."""
+    return resolved_runtime(cfg, cfg.embed.device, 0)
 
 
 PIPELINE = Pipeline(

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from nlp_pipeline.engine import Artifact, BuildContext, Runtime
-from nlp_pipeline.text.phrases import PhraseModel
+from nlp_pipeline.text.phrases import PhraseModel, apply_phrases
 
 T = TypeVar("T")
 
@@ -128,4 +128,4 @@ def phrased(split: tuple | None, phrases: PhraseModel | None) -> tuple | None:
     """A ``(token lists, labels)`` split with the vectors' phrases applied (unchanged without them)."""
     if split is None or phrases is None:
         return split
-    return (phrases.apply_all(split[0]), *split[1:])
+    return (list(apply_phrases(phrases, split[0])), *split[1:])

@@ -12,13 +12,12 @@ locks (Hogwild, as in word2vec), and the manifest says so.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from nlp_pipeline.engine import Artifact, BuildContext, Runtime, Stage
 from nlp_pipeline.engine.stage import ADDED_LATER
-from nlp_pipeline.text.phrases import PHRASES_FILE
+from nlp_pipeline.text.phrases import PHRASES_FILE, carry_phrases
 
 
 @dataclass(frozen=True)
@@ -77,10 +76,7 @@ def build(params: EmbedParams, inputs: Mapping, ctx: BuildContext) -> dict:
 
             raise min_count_error(text.file("corpus.txt"), params.min_count) from None
     files = save_vectors(kv, ctx.out_dir)
-    phrases = text.path / PHRASES_FILE
-    if phrases.is_file():  # trained on phrased text: whoever uses these vectors applies the same phrases
-        shutil.copyfile(phrases, ctx.out_dir / PHRASES_FILE)
-        files["phrases"] = PHRASES_FILE
+    carry_phrases(text.path / PHRASES_FILE, ctx.out_dir, files)  # trained on phrased text
     scores = intrinsic_scores(kv)
     def score(x: float | None) -> str:
         return "n/a" if x is None else f"{x}"

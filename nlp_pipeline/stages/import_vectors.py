@@ -16,12 +16,11 @@ An embed artifact trained on phrased text carries its ``phrases.json``; it is co
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from nlp_pipeline.engine import Artifact, BuildContext, DataRef, Stage
-from nlp_pipeline.text.phrases import PHRASES_FILE
+from nlp_pipeline.text.phrases import PHRASES_FILE, carry_phrases
 
 
 @dataclass(frozen=True)
@@ -51,10 +50,8 @@ def build(params: ImportVectorsParams, inputs: Mapping, ctx: BuildContext) -> di
             lowered.add_vectors([w for w, _ in chosen], kv.vectors[rows])
             kv = lowered
     files = save_vectors(kv, ctx.out_dir)
-    phrases = next((f for f in source.files if f.name == PHRASES_FILE), None)
-    if phrases is not None:  # an embed artifact trained on phrased text: its users apply the same phrases
-        shutil.copyfile(phrases, ctx.out_dir / PHRASES_FILE)
-        files["phrases"] = PHRASES_FILE
+    # an embed artifact trained on phrased text
+    carry_phrases(next((f for f in source.files if f.name == PHRASES_FILE), None), ctx.out_dir, files)
     scores = intrinsic_scores(kv)
     ctx.log(f"  {source.id}: {len(kv):,} words, {kv.vector_size}d"
             + (f" ({folded:,} other casings folded into their lower-case form)" if folded else ""))

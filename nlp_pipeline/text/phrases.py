@@ -14,6 +14,7 @@ the score checked against the threshold); only its state comes from JSON instead
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,9 +61,6 @@ class PhraseModel:
         for layer in self._frozen:
             tokens = layer[tokens]
         return tokens
-
-    def apply_all(self, documents: Iterable[list[str]]) -> list[list[str]]:
-        return [self(tokens) for tokens in documents]
 
     @property
     def n_phrases(self) -> list[int]:
@@ -132,3 +130,11 @@ def load_phrases(folder: str | Path | None) -> PhraseModel | None:
 def apply_phrases(model: PhraseModel | None, documents: Iterable[list[str]]) -> Iterator[list[str]]:
     for tokens in documents:
         yield model(tokens) if model is not None else tokens
+
+
+def carry_phrases(phrases: Path | None, out_dir: Path, files: dict[str, str]) -> None:
+    """Copy the vectors' ``phrases.json`` (when they have one) into the artifact built from them, and
+    list it in ``files``: whoever uses those vectors next applies the same phrases."""
+    if phrases is not None and phrases.is_file():
+        shutil.copyfile(phrases, out_dir / PHRASES_FILE)
+        files["phrases"] = PHRASES_FILE
