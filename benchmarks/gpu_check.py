@@ -3,12 +3,13 @@
 On a machine with CUDA, in a few minutes:
 
 1. the tests that exercise every CUDA path (`pytest -m cuda tests/cuda`: torch word2vec on both
-   architectures, classifier and tagger training and prediction, `process --device cuda`, with
-   `cuda`, `cuda:0` and `auto`);
+   architectures, classifier and tagger training and prediction, `process --device cuda`, the
+   language model's training, generation and perplexity, with `cuda`, `cuda:0` and `auto`);
 2. torch word2vec words/s on the GPU against gensim on every CPU core, same text, same settings
    (one epoch over a few million tokens: the IMDB text when the corpora are there, else gensim's
    bundled Lee corpus repeated, which measures speed, not quality);
-3. classifier training tokens/s (BiLSTM) on the GPU against the CPU.
+3. classifier training tokens/s (BiLSTM) and language-model training tokens/s (the `run lm`
+   default model) on the GPU against the CPU.
 
 On a machine without CUDA it says so and exits 0. The exit code is the tests' (0: every CUDA path
 works).
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -111,6 +113,31 @@ def classifier_tokens_per_second(device: str, n: int = 20_000, seed: int = 13) -
     return float(result.tokens_per_second)
 
 
+def lm_row(tokens_per_second, device: str = "cuda") -> list[str]:
+    gpu, cpu = tokens_per_second(device), tokens_per_second("cpu")
+    return ["language model (lstm 512) training", f"{device}: {gpu:,.0f} tokens/s", f"cpu: {cpu:,.0f} tokens/s",
+            f"{gpu / cpu:.2f}x"]
+
+
+def lm_tokens_per_second(device: str, tokens: int = 300_000, seed: int = 13) -> float:
+    """The `run lm` default model (LSTM 512, embedding 300, adaptive softmax over 50k words) on
+    Zipf-distributed ids; a CPU gets a tenth of the tokens (its rate settles long before)."""
+    import numpy as np
+
+    from nlp_pipeline.models.language_model import LanguageModelConfig, RNNLanguageModel
+    from nlp_pipeline.training.language_model import LMTrainConfig, train_language_model
+
+    n = tokens if device != "cpu" else tokens // 10
+    rng = np.random.default_rng(seed)
+    ids = np.minimum(rng.zipf(1.2, n), 49_999).astype(np.int32)
+    offsets = np.arange(0, n + 1, 250)
+    cfg = LanguageModelConfig(vocab_size=50_000, embedding_dim=300, hidden_size=512)
+    train_cfg = LMTrainConfig(batch_size=64, bptt=64, evaluations=1, seed=seed, device=device,
+                              num_threads=os.cpu_count() or 1)
+    result = train_language_model(RNNLanguageModel(cfg), ids, offsets, ids[:2000], train_cfg, log=lambda m: None)
+    return float(result.tokens_per_second)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--tokens", type=int, default=3_000_000, help="size of the word2vec benchmark text")
@@ -136,6 +163,7 @@ def main() -> int:
         print(f"word2vec benchmark text: {what}", flush=True)
         rows += word2vec_rows(corpus)
     rows.append(classifier_row(classifier_tokens_per_second))
+    rows.append(lm_row(lm_tokens_per_second))
     print()
     print(format_table(["check", "result", "against", "ratio / status"], rows))
     return code

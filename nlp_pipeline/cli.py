@@ -162,6 +162,79 @@ def tag(model, texts, file, tokenized, fmt, cache_dir, device):
             click.echo(("\n" if n else "") + "\n".join(f"{w}\t{g}" for w, g in zip(result["tokens"], result["tags"])))
 
 
+@main.command()
+@click.argument("model")
+@click.option("--prompt", "-p", default="",
+              help="Text to continue (a backward model: the text's end, which it precedes).")
+@click.option("--max-tokens", "-n", type=int, default=50, show_default=True, help="The most words to add.")
+@click.option("--temperature", "-t", type=float, default=1.0, show_default=True,
+              help="Below 1: safer words; 0: always the most likely word.")
+@click.option("--top-k", type=int, default=0, show_default=True, help="Sample among the k most likely words; 0 = all.")
+@click.option("--top-p", type=float, default=1.0, show_default=True,
+              help="Sample among the fewest words holding this much probability (nucleus sampling).")
+@click.option("--seed", type=int, help="Same seed, same text (default: a new one each time).")
+@click.option("--samples", type=click.IntRange(min=1), default=1, show_default=True,
+              help="How many texts (seeds seed, seed+1, ...).")
+@click.option("--cache-dir", type=click.Path(file_okay=False))
+@click.option("--device", metavar="auto|cpu|cuda|cuda:N", default="auto", show_default=True,
+              help="Where the model runs (auto: CUDA when present).")
+@click.option("--json", "as_json", is_flag=True, help="JSON lines output.")
+@user_errors
+def generate(model, prompt, max_tokens, temperature, top_k, top_p, seed, samples, cache_dir, device, as_json):
+    """Generate text with a trained language model.
+
+    MODEL is a language-model folder, a train_lm artifact key (prefix), or 'latest'.
+    """
+    from nlp_pipeline.device import resolve_device
+    from nlp_pipeline.inference.language_model import LanguageModel, check_sampling
+    from nlp_pipeline.pipelines.artifacts import resolve_model
+
+    check_sampling(max_tokens, temperature, top_k, top_p)  # before the model is read
+    device = resolve_device(device)
+    lm = LanguageModel.load(resolve_model(model, cache_dir, stage="train_lm"), device=device)
+    for i in range(samples):
+        out = lm.generate(prompt, max_tokens=max_tokens, temperature=temperature, top_k=top_k, top_p=top_p,
+                          seed=None if seed is None else seed + i)
+        click.echo(json.dumps(out, ensure_ascii=False) if as_json else out["text"])
+
+
+@main.command()
+@click.argument("model")
+@click.option("--file", "-f", "file", type=click.Path(dir_okay=False, allow_dash=True), required=True,
+              help="Text to score, one document a line, gzip too ('-' = stdin); streamed, any size.")
+@click.option("--cache-dir", type=click.Path(file_okay=False))
+@click.option("--device", metavar="auto|cpu|cuda|cuda:N", default="auto", show_default=True,
+              help="Where the model runs (auto: CUDA when present).")
+@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+@user_errors
+def perplexity(model, file, cache_dir, device, as_json):
+    """Perplexity of a trained language model on the lines of --file.
+
+    MODEL is a language-model folder, a train_lm artifact key (prefix), or 'latest'.
+    """
+    from pathlib import Path
+
+    from nlp_pipeline.device import resolve_device
+    from nlp_pipeline.errors import DataError
+    from nlp_pipeline.inference.language_model import LanguageModel
+    from nlp_pipeline.pipelines.artifacts import resolve_model
+
+    if file != "-" and not Path(file).is_file():  # before the model is read
+        raise DataError("file not found", path=file)
+    device = resolve_device(device)
+    lm = LanguageModel.load(resolve_model(model, cache_dir, stage="train_lm"), device=device)
+    result = lm.perplexity(line for _, line in _numbered_lines(file))
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    if not result["tokens"]:
+        click.echo("no text to score (every line is blank)", err=True)
+        return
+    click.echo(f"perplexity {result['perplexity']:.2f} ({result['direction']}) over {result['tokens']:,} tokens "
+               f"in {result['documents']:,} documents; {100 * result['unknown_rate']:.2f}% of the words unknown "
+               "to the model")
+
+
 @main.group()
 def cache() -> None:
     """Inspect or clear the artifact cache."""

@@ -85,6 +85,9 @@ class ModelConfig:
     dropout: float
     embedding_dropout: float
     pooling: Pooling
+    init: Literal["word2vec", "lm"]
+    lm: list[str]
+    lm_finetune_tokens: int
 
 
 @dataclass
@@ -96,6 +99,8 @@ class TrainConfigSection:
     weight_decay: float
     clip_norm: float
     patience: int
+    lr_layer_decay: float
+    unfreeze: Literal["all", "gradual"]
     max_length: int | None
     vocab_min_count: int
     vocab_from_vectors: int
@@ -121,6 +126,9 @@ class SentimentConfig:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
+    def uses_vectors(self) -> bool:
+        return self.model.init == "word2vec" and self.model.embedding_mode != "random"
+
 
 @dataclass
 class TaggingDataConfig:
@@ -144,6 +152,9 @@ class TaggerModelSection:
     char_dim: int
     char_hidden: int
     crf: bool
+    init: Literal["word2vec", "lm"]
+    lm: list[str]
+    lm_finetune_tokens: int
 
 
 @dataclass
@@ -156,6 +167,8 @@ class TaggerTrainSection:
     clip_norm: float
     patience: int
     lr_decay: float
+    lr_layer_decay: float
+    unfreeze: Literal["all", "gradual"]
     word_dropout: float
     vocab_min_count: int
     vocab_from_vectors: int
@@ -175,6 +188,9 @@ class TaggingConfig:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+    def uses_vectors(self) -> bool:
+        return self.model.init == "word2vec" and self.model.embedding_mode != "random"
 
 
 @dataclass
@@ -230,7 +246,74 @@ class EmbeddingsConfig:
         return dataclasses.asdict(self)
 
 
-SCHEMAS: dict[str, type] = {"sentiment": SentimentConfig, "tagging": TaggingConfig, "embeddings": EmbeddingsConfig}
+@dataclass
+class LMDataConfig(EmbeddingsDataConfig):
+    heldout_fraction: float  # documents kept out of training for perplexity
+
+
+@dataclass
+class LMEmbedConfig(Word2VecSection):
+    vectors: str | None  # your vectors instead of training them on the language model's training text
+
+
+@dataclass
+class LMSection:
+    direction: Literal["forward", "backward"]
+    cell: Literal["rnn", "gru", "lstm"]
+    num_layers: int
+    hidden_size: int
+    embedding_init: Literal["word2vec", "random"]
+    embedding_dim: int
+    dropout: float
+    embedding_dropout: float
+    output: Literal["adaptive", "full"]
+    cutoffs: list[int]
+    tie_weights: bool
+    vocab_size: int
+    min_count: int
+    epochs: int
+    max_tokens: int | None
+    batch_size: int
+    bptt: int
+    lr: float
+    lr_schedule: Literal["linear", "cosine", "constant"]
+    warmup: float
+    weight_decay: float
+    clip_norm: float
+    evaluations: int
+    seed: int
+    device: str
+    num_threads: int
+
+
+@dataclass
+class GenerateSection:
+    prompts: list[str]
+    max_tokens: int
+    temperature: float
+    top_k: int
+    top_p: float
+    seed: int
+
+
+@dataclass
+class LMConfig:
+    data: LMDataConfig
+    tokenize: TokenizeConfig
+    embed: LMEmbedConfig
+    lm: LMSection
+    generate: GenerateSection
+    report: ReportConfig
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def uses_vectors(self) -> bool:
+        return self.lm.embedding_init == "word2vec"
+
+
+SCHEMAS: dict[str, type] = {"sentiment": SentimentConfig, "tagging": TaggingConfig, "embeddings": EmbeddingsConfig,
+                            "lm": LMConfig}
 
 # Settings that no stage key covers, and why they may not: how a run executes, not what it computes.
 # Everything else in a pipeline YAML reaches some stage's parameters (a test changes every key and
@@ -244,6 +327,8 @@ NON_KEY_SETTINGS: dict[str, str] = {
                     "deterministic (CUDA kernels are not bit-reproducible)",
     "embed.device": "the embeddings pipeline's train.device (the torch engine's cpu or cuda), likewise",
     "train.num_threads": "torch CPU threads; a scheduling choice",
+    "lm.device": "the lm pipeline's train.device, likewise",
+    "lm.num_threads": "the lm pipeline's train.num_threads, likewise",
     "report.dir": "where report folders are written; no stage reads it",
 }
 
@@ -468,12 +553,38 @@ RANGES: dict[str, Range] = {
     "train.clip_norm": AT_LEAST_0,  # 0 = no clipping
     "train.patience": AT_LEAST_0,  # 0 = never stop early
     "train.lr_decay": Range(0, 1, low_open=True),  # 1 = constant
+    "train.lr_layer_decay": Range(1),  # 1 = every layer at train.lr
+    "model.lm_finetune_tokens": AT_LEAST_0,  # 0 = no fine-tuning of the language model on the task's text
     "train.word_dropout": AT_LEAST_0,
     "train.max_length": AT_LEAST_1,
     "train.vocab_min_count": AT_LEAST_1,
     "train.vocab_from_vectors": AT_LEAST_0,
     "train.seed": AT_LEAST_0,
     "train.num_threads": AT_LEAST_0,  # 0 = all cores
+    "data.heldout_fraction": Range(0, 1, low_open=True, high_open=True),
+    "lm.num_layers": AT_LEAST_1,
+    "lm.hidden_size": AT_LEAST_1,
+    "lm.embedding_dim": AT_LEAST_1,
+    "lm.dropout": FRACTION,
+    "lm.embedding_dropout": FRACTION,
+    "lm.vocab_size": AT_LEAST_1,
+    "lm.min_count": AT_LEAST_1,
+    "lm.epochs": AT_LEAST_1,
+    "lm.max_tokens": AT_LEAST_1,
+    "lm.batch_size": AT_LEAST_1,
+    "lm.bptt": AT_LEAST_1,
+    "lm.lr": POSITIVE,
+    "lm.warmup": FRACTION,
+    "lm.weight_decay": AT_LEAST_0,
+    "lm.clip_norm": AT_LEAST_0,  # 0 = no clipping
+    "lm.evaluations": AT_LEAST_1,
+    "lm.seed": AT_LEAST_0,
+    "lm.num_threads": AT_LEAST_0,  # 0 = all cores
+    "generate.max_tokens": AT_LEAST_1,
+    "generate.temperature": AT_LEAST_0,  # 0 = always the most likely word
+    "generate.top_k": AT_LEAST_0,  # 0 = no cut
+    "generate.top_p": Range(0, 1, low_open=True),
+    "generate.seed": AT_LEAST_0,
 }
 
 
@@ -506,13 +617,26 @@ def _check_ranges(config: Any) -> None:
         raise ConfigError(f"embed.min_alpha={e.min_alpha:g} is above embed.alpha={e.alpha:g}: the rate decays "
                           "from alpha down to min_alpha")
     model = getattr(config, "model", None)
-    if model is not None and model.embedding_mode != "random" and not e.sources and e.vectors is None:
+    if model is not None and model.init == "lm":
+        if model.embedding_mode == "random":
+            raise ConfigError("model.embedding_mode=random contradicts model.init=lm (the embedding comes from the "
+                              "language model): use frozen or fine-tuned")
+        if not model.lm:
+            raise ConfigError("model.lm is empty: give auto, or the language model(s) to start from")
+    if model is not None and config.uses_vectors() and not e.sources and e.vectors is None:
         raise ConfigError("embed.sources is empty: list at least one text source for the word vectors, "
                           "or set model.embedding_mode=random")
     phrases = getattr(config, "phrases", None)
     if phrases is not None and phrases.scoring == "npmi" and not -1 <= phrases.threshold <= 1:
         raise ConfigError(f"phrases.threshold={phrases.threshold:g} is out of range for npmi scoring: "
                           "must be in [-1, 1]")
+    lm = getattr(config, "lm", None)
+    if lm is not None:
+        if lm.tie_weights and lm.output != "full":
+            raise ConfigError("lm.tie_weights=true needs lm.output=full: an adaptive softmax has no one "
+                              "word-by-dimension matrix to share with the embedding")
+        if any(c < 1 for c in lm.cutoffs) or lm.cutoffs != sorted(set(lm.cutoffs)) or not lm.cutoffs:
+            raise ConfigError(f"lm.cutoffs={lm.cutoffs} must be increasing positive word ranks, e.g. [2000, 10000]")
     corpus = config.data.corpus
     if isinstance(corpus, list) and not corpus:
         raise ConfigError("data.corpus is empty: list at least one text source")

@@ -35,10 +35,10 @@ def resolve_model(ref: str, cache_dir: str | Path | None = None, stage: str = "t
 def _resolve_model(ref: str, cache_dir: str | Path | None = None, stage: str = "train") -> Path:
     """A model folder path, a key prefix of a ``stage`` artifact, or ``latest`` → the model folder.
 
-    ``stage`` is ``train`` for sentiment classifiers and ``train_tagger`` for taggers, so ``latest``
-    never hands a tagger to ``predict`` or a classifier to ``tag``.
+    ``stage`` is ``train`` for sentiment classifiers, ``train_tagger`` for taggers and ``train_lm`` for
+    language models, so ``latest`` never hands a tagger to ``predict`` or a classifier to ``tag``.
     """
-    what = "tagger" if stage == "train_tagger" else "trained model"
+    what = {"train_tagger": "tagger", "train_lm": "language model"}.get(stage, "trained model")
     path = Path(ref)
     if path.is_dir():
         return path
@@ -107,6 +107,41 @@ def _resolve_vectors(ref: str | Path | None = None, cache_dir: str | Path | None
         raise ConfigError(f"{ref!r} is neither a vectors file, an artifact folder, a pipeline name nor the key "
                           f"of an embed artifact in {store.artifacts_dir}")
     raise ConfigError(f"key prefix {ref!r} is ambiguous: {', '.join(a.key for a in matches)}")
+
+
+def resolve_language_models(refs: list[str], cache_dir: str | Path | None = None, *,
+                            bidirectional: bool) -> list[Path]:
+    """``model.lm`` → the language-model folders an encoder starts from: the forward one, then (for a
+    bidirectional encoder) the backward one.
+
+    ``auto`` is the newest forward ``train_lm`` artifact in the cache and, for a BiLSTM, the newest
+    backward one trained on the same text (the same lm_data artifact, so the same vocabulary).
+    Otherwise each entry is a folder or a ``train_lm`` key prefix. Damaged artifacts are errors.
+    """
+    if list(refs) == ["auto"]:
+        store = ArtifactCache(cache_dir)
+        models = sorted((a for a in store if a.stage == "train_lm"), key=lambda a: a.manifest.get("created", 0),
+                        reverse=True)
+        forward = next((a for a in models if a.manifest["params"].get("direction") == "forward"), None)
+        if forward is None:
+            raise ConfigError(f"model.lm=auto: no forward language model in the cache ({store.artifacts_dir}); "
+                              "run `nlp-pipeline run lm` first")
+        found = [forward]
+        if bidirectional:
+            data = forward.manifest["inputs"].get("data", {}).get("key")
+            backward = next((a for a in models if a.manifest["params"].get("direction") == "backward"
+                             and a.manifest["inputs"].get("data", {}).get("key") == data), None)
+            if backward is None:
+                raise ConfigError("model.lm=auto: a bilstm needs a backward language model trained on the same "
+                                  f"text as the newest forward one ({forward.key[:10]}); run `nlp-pipeline run lm "
+                                  "--set lm.direction=backward` with the same settings")
+            found.append(backward)
+        return [checked(a.path) for a in found]
+    need = 2 if bidirectional else 1
+    if len(refs) < need:
+        raise ConfigError(f"model.lm: a bidirectional encoder needs two language models, forward then backward; "
+                          f"got {len(refs)}")
+    return [resolve_model(r, cache_dir, stage="train_lm") for r in list(refs)[:need]]
 
 
 def _summary(art) -> str:

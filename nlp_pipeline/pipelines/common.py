@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -82,7 +83,8 @@ def dedup_corpora(cfg: Any) -> list[str]:
 
 
 def uses_vectors(cfg: Any) -> bool:
-    return cfg.model.embedding_mode != "random"
+    """Whether the model starts from word vectors (the config says how: its ``uses_vectors``)."""
+    return cfg.uses_vectors()
 
 
 def trains_vectors(cfg: Any) -> bool:
@@ -160,6 +162,51 @@ def vector_steps() -> tuple[Step, Step, Step]:
         Step(import_vectors.STAGE, lambda c: ImportVectorsParams(lowercase=c.tokenize.lowercase),
              when=imports_vectors, inputs={"file": vectors_ref}),
     )
+
+
+def uses_language_models(cfg: Any) -> bool:
+    """Whether the encoder starts from language models (``model.init: lm``)."""
+    model = getattr(cfg, "model", None)
+    return model is not None and model.init == "lm"
+
+
+LM_FILES = ("model.safetensors", "config.json", "vocab.json")
+
+
+def lm_ref(index: int) -> Callable[[Any], DataRef | None]:
+    """The ``index``-th folder of ``model.lm`` (resolved by the runner: forward, then backward) as an
+    input identified by its files' content; None when the config has no such model."""
+
+    def ref(cfg: Any) -> DataRef | None:
+        if not uses_language_models(cfg) or index >= len(cfg.model.lm):
+            return None
+        folder = Path(cfg.model.lm[index]).expanduser()
+        return DataRef(f"train_lm:{folder.name}", str(folder), tuple(folder / f for f in LM_FILES))
+
+    return ref
+
+
+def finetune_step(task_step: str) -> Step:
+    """ULMFiT's second step, when ``model.lm_finetune_tokens`` > 0: the language models read the
+    task's own training text (``task_step``'s artifact) before the encoder starts from them."""
+    from nlp_pipeline.stages import finetune_lm
+    from nlp_pipeline.stages.finetune_lm import FinetuneLMParams
+
+    return Step(
+        finetune_lm.STAGE,
+        lambda c: FinetuneLMParams(tokens=c.model.lm_finetune_tokens, lowercase=c.tokenize.lowercase,
+                                   lr=FINETUNE_LR, seed=c.train.seed),
+        when=lambda c: uses_language_models(c) and c.model.lm_finetune_tokens > 0,
+        inputs={"task": task_step, "lm_forward": lm_ref(0), "lm_backward": lm_ref(1)},
+    )
+
+
+FINETUNE_LR = 1e-3  # Adam, half the pretraining rate: the models are refined, not retrained
+
+
+def lm_inputs() -> dict:
+    """The training stages' language-model inputs (each absent unless ``model.init: lm``)."""
+    return {"lm_forward": lm_ref(0), "lm_backward": lm_ref(1), "finetuned_lm": "finetune_lm"}
 
 
 def resolved_runtime(cfg: Any, device: str, num_threads: int) -> Runtime:

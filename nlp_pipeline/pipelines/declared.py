@@ -33,8 +33,13 @@ class Declared:
 
 
 def vectors_label(v: VariantResult) -> str:
-    """``skip-gram 300d (gensim)``, ``vectors:glove.6B.100d.txt 100d`` for imported ones, ``random`` without."""
+    """``skip-gram 300d (gensim)``, ``vectors:glove.6B.100d.txt 100d`` for imported ones, ``random`` without,
+    ``language models (fwd + bwd)`` for an encoder started from them."""
     emb = v.config["embed"]
+    if v.config.get("model", {}).get("init") == "lm":
+        n = len(v.config["model"]["lm"])
+        finetuned = " + task text" if v.config["model"].get("lm_finetune_tokens") else ""
+        return f"language model{'s' if n > 1 else ''} ({'fwd + bwd' if n > 1 else 'fwd'}{finetuned})"
     if v.embeddings is None:
         return "random"
     if v.embeddings.get("engine") == "import":  # your vectors: the file (or artifact) they came from

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from nlp_pipeline.engine import Stage
 from nlp_pipeline.errors import ConfigError
-from nlp_pipeline.pipelines import embeddings, sentiment, tagging
+from nlp_pipeline.pipelines import embeddings, lm, sentiment, tagging
 from nlp_pipeline.pipelines.declared import Declared
 
-PIPELINES: dict[str, Declared] = {d.name: d for d in (sentiment.DECLARED, tagging.DECLARED, embeddings.DECLARED)}
+PIPELINES: dict[str, Declared] = {d.name: d for d in (sentiment.DECLARED, tagging.DECLARED, embeddings.DECLARED,
+                                                        lm.DECLARED)}
 
 
 def declared(kind: str) -> Declared:

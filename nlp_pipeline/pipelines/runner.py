@@ -42,8 +42,20 @@ def resolve_vector_reference(cfg: Any, cache_dir: str | Path | None) -> None:
     a typo is an error before any stage runs, and a key prefix is looked up in this run's cache."""
     from nlp_pipeline.pipelines.artifacts import resolve_vectors
 
-    if getattr(cfg.embed, "vectors", None) is not None and cfg.model.embedding_mode != "random":
+    if getattr(cfg.embed, "vectors", None) is not None and cfg.uses_vectors():
         cfg.embed.vectors = str(resolve_vectors(cfg.embed.vectors, cache_dir).resolve())
+
+
+def resolve_lm_reference(cfg: Any, cache_dir: str | Path | None) -> None:
+    """``model.lm`` (``auto``, key prefixes, folders) → the folders it names, now, as for vectors."""
+    from nlp_pipeline.models.lm_transfer import check_encoder_against
+    from nlp_pipeline.pipelines.artifacts import resolve_language_models
+
+    model = getattr(cfg, "model", None)
+    if model is not None and getattr(model, "init", "word2vec") == "lm":
+        folders = resolve_language_models(model.lm, cache_dir, bidirectional=model.encoder == "bilstm")
+        check_encoder_against(folders, model.encoder)  # a contradiction is an error before any stage runs
+        model.lm = [str(f.resolve()) for f in folders]
 
 
 def run_pipeline(
@@ -69,6 +81,7 @@ def run_pipeline(
     cache = ArtifactCache(cache_dir)
     for (cfg, _), runtime in zip(variants_cfg, runtimes, strict=True):
         resolve_vector_reference(cfg, cache_dir)
+        resolve_lm_reference(cfg, cache_dir)
         spec.pipeline.plan(cfg, cache, runtime)  # every input found and readable (files hashed once, memoised)
 
     variants = []

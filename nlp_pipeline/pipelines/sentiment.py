@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from nlp_pipeline.config import SentimentConfig
 from nlp_pipeline.engine import Pipeline, Step
-from nlp_pipeline.pipelines.common import VECTOR_STEPS, corpus_ref, runtime, training_fields, vector_steps
+from nlp_pipeline.pipelines.common import (
+    VECTOR_STEPS,
+    corpus_ref,
+    finetune_step,
+    lm_inputs,
+    runtime,
+    training_fields,
+    vector_steps,
+)
 from nlp_pipeline.pipelines.declared import Column, Declared, vectors_label
 from nlp_pipeline.stages import evaluate, tokenize, train
 from nlp_pipeline.stages.evaluate import EvaluateParams
@@ -32,7 +40,8 @@ PIPELINE = Pipeline(
     steps=(
         Step(tokenize.STAGE, tokenize_params, inputs={"corpus": lambda c: corpus_ref(c.data.corpus, c.data.data_dir)}),
         *vector_steps(),
-        Step(train.STAGE, train_params, inputs={"tokens": "tokenize", "vectors": VECTOR_STEPS}),
+        finetune_step("tokenize"),
+        Step(train.STAGE, train_params, inputs={"tokens": "tokenize", "vectors": VECTOR_STEPS, **lm_inputs()}),
         Step(evaluate.STAGE, lambda c: EvaluateParams(), inputs={"tokens": "tokenize", "model": "train"}),
     ),
     runtime=runtime,

@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from nlp_pipeline.config import TaggingConfig
 from nlp_pipeline.engine import Pipeline, Step
-from nlp_pipeline.pipelines.common import VECTOR_STEPS, corpus_ref, runtime, training_fields, vector_steps
+from nlp_pipeline.pipelines.common import (
+    VECTOR_STEPS,
+    corpus_ref,
+    finetune_step,
+    lm_inputs,
+    runtime,
+    training_fields,
+    vector_steps,
+)
 from nlp_pipeline.pipelines.declared import Column, Declared, vectors_label
 from nlp_pipeline.stages import evaluate_tagger, train_tagger, treebank
 from nlp_pipeline.stages.evaluate_tagger import EvaluateTaggerParams
@@ -35,7 +43,9 @@ PIPELINE = Pipeline(
     steps=(
         Step(treebank.STAGE, treebank_params, inputs={"corpus": lambda c: corpus_ref(c.data.corpus, c.data.data_dir)}),
         *vector_steps(),
-        Step(train_tagger.STAGE, train_tagger_params, inputs={"treebank": "treebank", "vectors": VECTOR_STEPS}),
+        finetune_step("treebank"),
+        Step(train_tagger.STAGE, train_tagger_params,
+             inputs={"treebank": "treebank", "vectors": VECTOR_STEPS, **lm_inputs()}),
         Step(evaluate_tagger.STAGE, lambda c: EvaluateTaggerParams(tagset=c.data.tagset),
              inputs={"treebank": "treebank", "model": "train_tagger"}),
     ),

@@ -105,3 +105,30 @@ def plot_loss_curve(epoch_loss: Sequence[float], path: str | Path, title: str = 
     if note:
         ax.text(0.01, 0.01, note, transform=ax.transAxes, fontsize=7, color="#666666", va="bottom")
     return _save(fig, path)
+
+
+def plot_lm_curve(history: list[dict], path: str | Path, unigram: float | None = None, title: str = "") -> Path:
+    """A language model's training and held-out perplexity against the tokens trained (log scale),
+    the unigram model's held-out perplexity as the line to beat, the kept weights marked. Returns ``path``.
+
+    ``history`` is `LMTrainResult.history`: one row per evaluation. The training perplexity of a row
+    is that of the steps since the previous row, with dropout on (so it can sit above held-out).
+    """
+    if not history:
+        raise ValueError("history is empty: nothing to plot")
+    tokens = [row["tokens"] / 1e6 for row in history]
+    fig = Figure(figsize=(7, 4), layout="constrained")
+    ax = fig.subplots()
+    ax.plot(tokens, [row["train_ppl"] for row in history], marker="o", label="train (since the last point)")
+    ax.plot(tokens, [row["heldout_ppl"] for row in history], marker="o", label="held out")
+    if unigram:
+        ax.axhline(unigram, color="grey", ls="--", lw=1, label=f"unigram model, held out ({unigram:,.0f})")
+    best = min(history, key=lambda row: row["heldout_ppl"])
+    ax.axvline(best["tokens"] / 1e6, color="grey", ls=":", lw=1, label=f"kept ({best['heldout_ppl']:,.1f})")
+    ax.set_yscale("log")
+    ax.set_xlabel("tokens trained (millions)")
+    ax.set_ylabel("perplexity")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend()
+    ax.set_title(title or "language model perplexity")
+    return _save(fig, path)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 from nlp_pipeline.engine import Artifact, BuildContext, Runtime
+from nlp_pipeline.engine.stage import ADDED_LATER
 from nlp_pipeline.text.phrases import PhraseModel, apply_phrases
 
 T = TypeVar("T")
@@ -91,6 +93,10 @@ class TrainingParams:
     vocab_min_count: int
     vocab_from_vectors: int
     seed: int
+    # Added after artifacts existed (their keys hold while these keep their defaults):
+    init: str = field(default="word2vec", kw_only=True, metadata={ADDED_LATER: True})  # word2vec | lm
+    lr_layer_decay: float = field(default=1.0, kw_only=True, metadata={ADDED_LATER: True})
+    unfreeze: str = field(default="all", kw_only=True, metadata={ADDED_LATER: True})  # all | gradual
 
     def train_config(self, runtime: Runtime, **extra: Any):
         from nlp_pipeline.training.loop import TrainConfig
@@ -98,15 +104,47 @@ class TrainingParams:
         return TrainConfig(
             epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, embedding_lr_scale=self.embedding_lr_scale,
             weight_decay=self.weight_decay, clip_norm=self.clip_norm, patience=self.patience, seed=self.seed,
-            device=runtime.device, num_threads=runtime.num_threads, **extra,
+            device=runtime.device, num_threads=runtime.num_threads, lr_layer_decay=self.lr_layer_decay,
+            unfreeze=self.unfreeze, **extra,
         )
 
-    def word_table(self, vocab: Any, vectors: Artifact | None) -> tuple[Any, int, Any, float]:
-        """``(vectors or None, embedding size, initial matrix, share of the vocabulary with a vector)``."""
+    def language_models(self, inputs: Mapping, ctx: BuildContext) -> Any:
+        """With ``init: lm``, the `EncoderLMs` to start from: the ``finetuned_lm`` artifact's models when
+        the language models were fine-tuned on the task's text first, else those the ``lm_forward``
+        (and ``lm_backward``) inputs name; None otherwise."""
+        if self.init != "lm":
+            return None
+        from nlp_pipeline.models.lm_transfer import encoder_settings, load_encoder_lms
+
+        finetuned: Artifact | None = inputs.get("finetuned_lm")
+        if finetuned is not None:
+            folders = [finetuned.path / d for d in ("forward", "backward") if (finetuned.path / d).is_dir()]
+            ids = [f"{finetuned.stage}:{finetuned.key}/{f.name}" for f in folders]
+        else:
+            refs = [r for r in (inputs["lm_forward"], inputs.get("lm_backward")) if r is not None]
+            folders, ids = [Path(r.name) for r in refs], [r.id for r in refs]
+        lms = load_encoder_lms(folders[0], folders[1] if len(folders) > 1 else None)
+        lms.sources = tuple(ids)
+        settings = encoder_settings(lms, self.encoder)
+        ctx.log(f"  starting from the language model(s) {', '.join(ids)}: {lms.cell} {lms.num_layers} x "
+                f"{settings['hidden_size']}, embedding {settings['embedding_dim']}")
+        if self.hidden_size != settings["hidden_size"]:
+            ctx.log(f"  model.hidden_size {self.hidden_size} follows the language model: {settings['hidden_size']}")
+        return lms
+
+    def word_table(self, vocab: Any, vectors: Artifact | None, lms: Any = None) -> tuple[Any, int, Any, float]:
+        """``(vectors or None, embedding size, initial matrix, share of the vocabulary with a vector)``.
+
+        With language models (``lms``), their embedding plays the vectors' part."""
         from nlp_pipeline.embeddings import load_vectors
         from nlp_pipeline.models.embedding import build_embedding_matrix
 
-        kv = load_vectors(vectors.path) if vectors is not None else None
+        if lms is not None:
+            from nlp_pipeline.models.lm_transfer import embedding_vectors
+
+            kv = embedding_vectors(lms)
+        else:
+            kv = load_vectors(vectors.path) if vectors is not None else None
         if kv is None and self.random_embedding_dim is None:
             raise TypeError("random_embedding_dim is required without vectors")
         dim = kv.vector_size if kv is not None else self.random_embedding_dim

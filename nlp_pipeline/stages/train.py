@@ -43,18 +43,21 @@ def build(params: TrainParams, inputs: Mapping, ctx: BuildContext) -> dict:
     if phrases is not None:
         ctx.log(f"  applying the vectors' {sum(phrases.n_phrases):,} phrases to the text")
     vocab = Vocab.build(train_split[0], min_count=p.vocab_min_count)
-    kv, dim, matrix, coverage = p.word_table(vocab, vectors)
+    lms = p.language_models(inputs, ctx)
+    kv, dim, matrix, coverage = p.word_table(vocab, vectors, lms)
     tokens_covered = None
     if kv is not None:
-        ctx.log(f"  vocabulary {len(vocab):,} words, {coverage:.1%} found in the vectors")
+        source = "the language model's vocabulary" if lms is not None else "the vectors"
+        ctx.log(f"  vocabulary {len(vocab):,} words, {coverage:.1%} found in {source}")
         tokens_covered = token_coverage(kv, {"train": train_split[0], "dev": dev_split[0]}, ctx)
     model_cfg = ClassifierConfig(
         vocab_size=len(vocab), num_classes=len(labels), embedding_dim=dim, encoder=p.encoder,
-        hidden_size=p.hidden_size, num_layers=p.num_layers, dropout=p.dropout,
+        hidden_size=lms.hidden_size if lms is not None else p.hidden_size, num_layers=p.num_layers, dropout=p.dropout,
         embedding_dropout=p.embedding_dropout, pooling=p.pooling, embedding_mode=p.embedding_mode,
     )
     seed_everything(p.seed)  # the initial weights are drawn here: seed first
     model = SequenceClassifier(model_cfg, embedding_matrix=matrix)
+    lm_layers = start_from_language_models(model, lms, p.num_layers, ctx)
     train_cfg = p.train_config(ctx.runtime, max_length=p.max_length)
     result = train_classifier(
         model,
@@ -69,12 +72,28 @@ def build(params: TrainParams, inputs: Mapping, ctx: BuildContext) -> dict:
         "max_length": p.max_length,
         "corpus": tokens.metadata.get("corpus"),
         "vectors": f"{vectors.stage}:{vectors.key}" if vectors is not None else None,
+        **({"language_models": list(lms.sources)} if lms is not None else {}),
     }
     save_classifier(ctx.out_dir, model.cpu(), model_cfg, vocab, labels, meta)
     if phrases is not None:
         phrases.save(ctx.out_dir)
     coverage_or_none = coverage if kv is not None else None
-    return {**training_summary(ctx, result, len(vocab), added, coverage_or_none), "token_coverage": tokens_covered}
+    return {**training_summary(ctx, result, len(vocab), added, coverage_or_none), "token_coverage": tokens_covered,
+            **({"layers_from_language_models": lm_layers} if lms is not None else {})}
+
+
+def start_from_language_models(model, lms, num_layers: int, ctx: BuildContext) -> int | None:
+    """Copy the language models' recurrent layers into ``model.encoder`` (None without them); shared
+    by both training stages."""
+    if lms is None:
+        return None
+    from nlp_pipeline.models.lm_transfer import copy_recurrent_layers
+
+    copied = copy_recurrent_layers(model.encoder, lms)
+    extra = f"; {num_layers - copied} more at random" if num_layers > copied else ""
+    dropped = f"; the language model's top {lms.num_layers - copied} left out" if lms.num_layers > copied else ""
+    ctx.log(f"  encoder layers from the language model(s): {copied}{extra}{dropped}")
+    return copied
 
 
 def nondeterministic(params: object, runtime: Runtime) -> str | None:
@@ -95,7 +114,7 @@ STAGE = Stage(
     params=TrainParams,
     build=build,
     inputs=("tokens",),
-    optional_inputs=("vectors",),
+    optional_inputs=("vectors", "lm_forward", "lm_backward", "finetuned_lm"),
     describe=lambda p: f"{p.encoder} classifier, {p.embedding_mode} embeddings",
     summary=summary,
     nondeterministic=nondeterministic,

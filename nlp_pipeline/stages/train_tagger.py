@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from nlp_pipeline.engine import Artifact, BuildContext, Stage
 from nlp_pipeline.stages.common import TrainingParams, token_coverage, training_summary
-from nlp_pipeline.stages.train import nondeterministic
+from nlp_pipeline.stages.train import nondeterministic, start_from_language_models
 from nlp_pipeline.stages.treebank import read_treebank_split, tag_list
 from nlp_pipeline.text.phrases import PHRASES_FILE
 from nlp_pipeline.text.tokenize import TokenizerConfig
@@ -52,7 +52,8 @@ def build(params: TrainTaggerParams, inputs: Mapping, ctx: BuildContext) -> dict
     vocab = Vocab.build(([w.lower() if p.lowercase_words else w for w in s] for s in train_words),
                         min_count=p.vocab_min_count)
     char_vocab = Vocab.build(list(w) for s in train_words for w in s)
-    kv, dim, matrix, coverage = p.word_table(vocab, vectors)
+    lms = p.language_models(inputs, ctx)
+    kv, dim, matrix, coverage = p.word_table(vocab, vectors, lms)
     if vectors is not None and (vectors.path / PHRASES_FILE).is_file():
         # One tag per word: joining 'new york' would leave a tag without its word. The phrase vectors go
         # unused; the words of a phrase keep their own vectors.
@@ -68,12 +69,14 @@ def build(params: TrainTaggerParams, inputs: Mapping, ctx: BuildContext) -> dict
         tokens_covered = token_coverage(kv, {"train": fold(train_words), "dev": fold(dev_words)}, ctx)
     model_cfg = TaggerConfig(
         vocab_size=len(vocab), num_tags=len(tags), char_vocab_size=len(char_vocab), embedding_dim=dim,
-        encoder=p.encoder, hidden_size=p.hidden_size, num_layers=p.num_layers, dropout=p.dropout,
+        encoder=p.encoder, hidden_size=lms.hidden_size if lms is not None else p.hidden_size,
+        num_layers=p.num_layers, dropout=p.dropout,
         embedding_dropout=p.embedding_dropout, embedding_mode=p.embedding_mode, char_encoder=p.char_encoder,
         char_dim=p.char_dim, char_hidden=p.char_hidden, crf=p.crf,
     )
     seed_everything(p.seed)  # the initial weights are drawn here: seed first
     model = SequenceTagger(model_cfg, embedding_matrix=matrix)
+    lm_layers = start_from_language_models(model, lms, p.num_layers, ctx)
     encoder = TaggerEncoder(vocab, char_vocab, tags, p.lowercase_words)
     train_cfg = p.train_config(ctx.runtime)
     result = train_tagger(model, encoder.encode(train_words, train_tags, train_where),
@@ -85,11 +88,13 @@ def build(params: TrainTaggerParams, inputs: Mapping, ctx: BuildContext) -> dict
         "tokenizer": p.raw_text_tokenizer().to_dict(),
         "corpus": treebank.metadata.get("corpus"),
         "vectors": f"{vectors.stage}:{vectors.key}" if vectors is not None else None,
+        **({"language_models": list(lms.sources)} if lms is not None else {}),
     }
     save_tagger(ctx.out_dir, model.cpu(), vocab, char_vocab, tags, p.lowercase_words, meta)
     coverage_or_none = coverage if kv is not None else None
     return {**training_summary(ctx, result, len(vocab), added, coverage_or_none), "tagset": p.tagset,
-            "token_coverage": tokens_covered}
+            "token_coverage": tokens_covered,
+            **({"layers_from_language_models": lm_layers} if lms is not None else {})}
 
 
 def summary(art: Artifact) -> str:
@@ -104,7 +109,7 @@ STAGE = Stage(
     params=TrainTaggerParams,
     build=build,
     inputs=("treebank",),
-    optional_inputs=("vectors",),
+    optional_inputs=("vectors", "lm_forward", "lm_backward", "finetuned_lm"),
     describe=lambda p: f"{p.encoder} tagger, {p.embedding_mode} embeddings, char {p.char_encoder}",
     summary=summary,
     nondeterministic=nondeterministic,

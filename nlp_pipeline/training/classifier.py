@@ -24,6 +24,7 @@ from nlp_pipeline.inference.batching import EVAL_BATCH_SIZE, bucketed_batches, p
 from nlp_pipeline.inference.classifier import model_num_classes, predict_logits
 from nlp_pipeline.training.loop import (
     BestEpoch,
+    GradualUnfreezing,
     TrainConfig,
     TrainResult,
     build_optimizer,
@@ -93,6 +94,7 @@ def _train(
 
     model.to(device)
     optimizer, params = build_optimizer(model, config, device)
+    unfreezing = GradualUnfreezing(model, config, log)  # after the optimizer: it holds every trainable group
     rng = np.random.default_rng(config.seed)
     cap = config.max_length
     train_lengths = np.fromiter(
@@ -116,6 +118,7 @@ def _train(
 
     for epoch in range(1, config.epochs + 1):
         epoch_start = time.perf_counter()
+        unfreezing.start_epoch(epoch)
         model.train()
         batches = bucketed_batches(train_lengths, config.batch_size, shuffle=True, rng=rng)
         bar = epoch_bar(batches, epoch, config, progress)
@@ -165,6 +168,7 @@ def _train(
         if stop:
             break
 
+    unfreezing.finish()
     best.restore()
     result.train_seconds = time.perf_counter() - loop_start
     result.tokens_per_second = total_tokens / total_step_seconds if total_step_seconds > 0 else 0.0

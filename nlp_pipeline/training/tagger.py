@@ -30,6 +30,7 @@ from nlp_pipeline.models.tagger_encoding import EncodedSentences, pad_tagged_bat
 from nlp_pipeline.text.vocab import Vocab
 from nlp_pipeline.training.loop import (
     BestEpoch,
+    GradualUnfreezing,
     TrainConfig,
     TrainResult,
     build_optimizer,
@@ -92,6 +93,7 @@ def _train(model: SequenceTagger, train: EncodedSentences, dev: EncodedSentences
 
     model.to(device)
     optimizer, params = build_optimizer(model, config, device)
+    unfreezing = GradualUnfreezing(model, config, log)  # after the optimizer: it holds every trainable group
     rng = np.random.default_rng(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
     drop_rates = word_dropout_rates(train, model.config.vocab_size, word_dropout)
@@ -105,6 +107,7 @@ def _train(model: SequenceTagger, train: EncodedSentences, dev: EncodedSentences
     total_step_seconds = 0.0
     for epoch in range(1, config.epochs + 1):
         epoch_start = time.perf_counter()
+        unfreezing.start_epoch(epoch)
         model.train()
         batches = bucketed_batches(lengths, config.batch_size, shuffle=True, rng=rng)
         bar = epoch_bar(batches, epoch, config, progress)
@@ -147,6 +150,7 @@ def _train(model: SequenceTagger, train: EncodedSentences, dev: EncodedSentences
         if not improved and lr_decay != 1.0:
             for group in optimizer.param_groups:
                 group["lr"] *= lr_decay
+    unfreezing.finish()
     best.restore()
     result.train_seconds = time.perf_counter() - loop_start
     result.tokens_per_second = epoch_tokens * len(result.history) / total_step_seconds if total_step_seconds else 0.0

@@ -109,3 +109,36 @@ def test_process_runs_its_workers_on_cuda(ws, tmp_path, device):
         return [r["label"] for r in sorted(rows, key=lambda r: r["id"])]
 
     assert labels(tmp_path / "g") == labels(tmp_path / "c") and len(labels(tmp_path / "g")) == 300
+
+
+@pytest.mark.parametrize("device", ["cuda", "auto"])
+def test_language_model_trains_generates_and_scores_on_cuda(ws, tmp_path, device):
+    result = _invoke("run", "lm", "--corpus", "lee_background", "--set", "embed.vector_size=32", "--set",
+                     "embed.min_count=2", "--set", "lm.hidden_size=64", "--set", "lm.epochs=1", "--set",
+                     "generate.max_tokens=5", "--device", device, "--cache-dir", ws["cache"], "--report-dir",
+                     ws["reports"], "--json", "-q")
+    train = _manifest(_runs(result)["train_lm"])
+    assert train["runtime"]["device"] == "cuda:0" and "CUDA" in train["nondeterministic_because"]
+    assert np.isfinite(train["metadata"]["heldout_ppl"])
+    model = _runs(result)["train_lm"]["path"]
+    out = json.loads(_invoke("generate", model, "--prompt", "the government", "--seed", "1", "--device", "cuda:0",
+                             "--json").stdout)
+    assert out["text"].startswith("the government")
+    text = tmp_path / "t.txt"
+    text.write_text("the government said on monday .\n")
+    scored = json.loads(_invoke("perplexity", model, "--file", text, "--device", device, "--json").stdout)
+    assert scored["tokens"] == 7 and np.isfinite(scored["perplexity"])
+
+
+def test_a_classifier_starts_from_a_language_model_fine_tuned_on_cuda(ws):
+    _invoke("run", "lm", "--corpus", "lee_background", "--set", "embed.vector_size=32", "--set", "embed.min_count=2",
+            "--set", "lm.hidden_size=32", "--set", "lm.epochs=1", "--set", "generate.max_tokens=5", "--device", "cuda",
+            "--cache-dir", ws["cache"], "--report-dir", ws["reports"], "-q")
+    result = _invoke(*SENTIMENT, "--set", "model.init=lm", "--set", "model.encoder=lstm", "--set",
+                     "model.lm_finetune_tokens=2000", "--set", "train.unfreeze=gradual", "--set",
+                     "train.lr_layer_decay=2.6", "--device", "cuda", "--cache-dir", ws["cache"], "--report-dir",
+                     ws["reports"], "--json", "-q")
+    runs = _runs(result)
+    assert _manifest(runs["finetune_lm"])["runtime"]["device"] == "cuda:0"
+    train = _manifest(runs["train"])
+    assert train["runtime"]["device"] == "cuda:0" and train["metadata"]["layers_from_language_models"] == 1

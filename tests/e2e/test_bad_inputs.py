@@ -227,6 +227,24 @@ CASES = [
                                                       "p.tsv": b"good film 3\ngood film\n"}, pipeline="embeddings"),
     run("an analogy line with three words", ["--corpus", "{d}/t.txt", "--set", "evaluate.analogies=[{d}/a.txt]"],
         ("a.txt:2",), {"t.txt": b"a good film\n", "a.txt": b": s\na b c\n"}, pipeline="embeddings"),
+    # -- run lm, generate, perplexity ------------------------------------------------------------------
+    run("tied weights with an adaptive softmax", ["--set", "lm.tie_weights=true"],
+        ("lm.tie_weights=true needs lm.output=full",), pipeline="lm"),
+    run("decreasing cutoffs", ["--set", "lm.cutoffs=[10000, 2000]"], ("lm.cutoffs=[10000, 2000]", "increasing"),
+        pipeline="lm"),
+    run("zero bptt", ["--set", "lm.bptt=0"], ("lm.bptt=0 is out of range",), pipeline="lm"),
+    run("everything held out", ["--set", "data.heldout_fraction=1"], ("data.heldout_fraction=1 is out of range",),
+        pipeline="lm"),
+    run("a one-document text", ["--corpus", "{d}/t.txt", "--set", "tokenize.n_process=1"],
+        ("1 document(s)", "at least two"), {"t.txt": b"a good film\n"}, pipeline="lm"),
+    Case("generate", "no language model in the cache", ("generate", "latest", "--cache-dir", "{d}/cache"),
+         ("no language model in the cache",)),
+    Case("generate", "a classifier folder", ("generate", "{d}/clf"), ("clf/config.json", "not a language model"),
+         {"clf/config.json": b'{"format": "nlp-pipeline-classifier", "model": {}}'}),
+    Case("generate", "negative temperature", ("generate", "latest", "--temperature", "-1"), ("--temperature",)),
+    Case("generate", "top-p 0", ("generate", "latest", "--top-p", "0"), ("--top-p: must be in (0, 1]",)),
+    Case("perplexity", "--file missing", ("perplexity", "latest", "--file", "{d}/none.txt", "--cache-dir",
+                                          "{d}/cache"), ("none.txt",)),
     run("two corpora for sentiment", ["--corpus", "mr", "--corpus", "sst2"], ("takes one corpus, got 2",)),
     Case("process", "--model a folder that holds no model",
          ("process", "{d}/t.txt", "--task", "sentiment", "--model", "{d}/empty", "--out", "{d}/o"),
@@ -263,7 +281,8 @@ def test_bad_input_is_one_line_naming_it_and_exit_2(tmp_path, case):
 
 def test_the_table_covers_every_command():
     commands = {c.command.split()[0] for c in CASES}
-    assert {"run", "predict", "tag", "similar", "similarity", "analogy", "evaluate", "process"} <= commands
+    assert {"run", "predict", "tag", "similar", "similarity", "analogy", "evaluate", "process", "generate",
+            "perplexity"} <= commands
 
 
 # -- not errors: what a bad input turns into instead -----------------------------------------------------

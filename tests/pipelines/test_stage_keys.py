@@ -39,7 +39,25 @@ def data(tmp_path_factory, make_treebank):
         "pairs": _write(root / "pairs.tsv", "film\tmovie\t9.0\ngood\tbad\t2.0\n"),
         "analogies": _write(root / "analogies.txt", ": films\ngood better bad worse\n"),
         "cache": ArtifactCache(root / "cache"),
+        "lms": _language_models(root / "lms"),
     }
+
+
+def _language_models(root: Path) -> dict[str, Path]:
+    """Tiny forward and backward language models (two forward ones, to change model.lm)."""
+    from nlp_pipeline.models.language_model import LanguageModelConfig, RNNLanguageModel
+    from nlp_pipeline.models.language_model_io import EOS, save_language_model
+    from nlp_pipeline.text.vocab import Vocab
+
+    vocab = Vocab([Vocab.PAD, Vocab.UNK, EOS, "good", "bad", "film", "the"])
+    out = {}
+    for name, direction, seed in (("fwd", "forward", 0), ("fwd2", "forward", 1), ("bwd", "backward", 2)):
+        torch.manual_seed(seed)
+        model = RNNLanguageModel(LanguageModelConfig(vocab_size=len(vocab), embedding_dim=8, hidden_size=8,
+                                                     output="full", direction=direction))
+        save_language_model(root / name, model, vocab, {})
+        out[name] = root / name
+    return out
 
 
 def _write(path: Path, text: str) -> Path:
@@ -51,6 +69,8 @@ def base_overrides(pipeline: str, data) -> list[str]:
     """Corpora that resolve offline (gensim's bundled samples, a toy treebank), every default kept."""
     if pipeline == "embeddings":
         return ["embed.workers=2", "embed.device=cpu", "data.corpus=[lee_background]"]
+    if pipeline == "lm":
+        return ["embed.workers=2", "lm.device=cpu", "data.corpus=[lee_background]"]
     common = ["embed.workers=2", "train.device=cpu"]
     if pipeline == "sentiment":
         return common + ["data.corpus=pang_lee_polarity", "embed.sources=[lee_background, pang_lee_polarity:train]"]
@@ -59,7 +79,7 @@ def base_overrides(pipeline: str, data) -> list[str]:
 
 # Alternatives the type alone cannot give (a corpus must exist; a list must stay valid).
 SPECIAL = {
-    "data.corpus": lambda p, d: (json.dumps([str(d["text"])]) if p == "embeddings"
+    "data.corpus": lambda p, d: (json.dumps([str(d["text"])]) if p in ("embeddings", "lm")
                                  else json.dumps(str(d["reviews"] if p == "sentiment" else d["treebank2"]))),
     "data.data_dir": lambda p, d: json.dumps(str(d["mirror"])),
     "data.labels": lambda p, d: "[positive, negative]",  # pang_lee_polarity's labels, in another order
@@ -76,12 +96,24 @@ SPECIAL = {
     "embed.vectors": lambda p, d: json.dumps(str(d["vectors"])),
     "embed.workers": lambda p, d: "3",  # 2 → 3: still several threads, so still not deterministic
     "train.device": lambda p, d: "auto",
+    "lm.device": lambda p, d: "auto",
+    "lm.cutoffs": lambda p, d: "[1000, 5000]",
+    "generate.prompts": lambda p, d: "[hello]",
+    "train.lr_layer_decay": lambda p, d: "2.6",
+    "model.init": lambda p, d: "lm",
+    "model.lm": lambda p, d: json.dumps([str(d["lms"]["fwd2"]), str(d["lms"]["bwd"])]),
     "report.dir": lambda p, d: "elsewhere",
 }
 # Settings read only in some configurations: checked in the configuration where they are read.
 CONTEXT = {
     "embed.batch_words": ["embed.engine=torch", "embed.kernel=tensor"],
     "embed.kernel": ["embed.engine=torch"],
+    "lm.embedding_dim": ["lm.embedding_init=random"],  # with word2vec the vectors' size is the embedding's
+    "lm.tie_weights": ["lm.output=full"],  # an adaptive softmax cannot be tied
+    # model.init=lm reads the language models model.lm names (the runner resolves auto to folders)
+    "model.init": [],  # filled in by the fixture below
+    "model.lm": [],
+    "model.lm_finetune_tokens": [],
     "data.text_field": [],  # filled in by the fixture below (a JSON-lines source)
     "data.text_column": [],  # (a CSV source)
     **{f"phrases.{k}": ["phrases.passes=1"] for k in ("min_count", "threshold", "connector_words")},
@@ -93,6 +125,10 @@ CONTEXT = {
 def _source_contexts(data):
     CONTEXT["data.text_field"] = [f"data.corpus={json.dumps([str(data['jsonl'])])}"]
     CONTEXT["data.text_column"] = [f"data.corpus={json.dumps([str(data['csv'])])}"]
+    lms = f"model.lm={json.dumps([str(data['lms']['fwd']), str(data['lms']['bwd'])])}"
+    CONTEXT["model.init"] = [lms]
+    CONTEXT["model.lm"] = ["model.init=lm", lms]
+    CONTEXT["model.lm_finetune_tokens"] = ["model.init=lm", lms]
 
 
 def alternative(value, tp) -> str:
@@ -148,7 +184,7 @@ def test_every_setting_changes_a_stage_key_or_is_declared_output_neutral(pipelin
         changed = {s for s in before.keys() | after.keys() if before.get(s) != after.get(s)}
         if key in NON_KEY_SETTINGS:
             # auto = cuda there: not deterministic
-            cuda_flip = key in ("train.device", "embed.device") and torch.cuda.is_available()
+            cuda_flip = key in ("train.device", "embed.device", "lm.device") and torch.cuda.is_available()
             if changed and not cuda_flip:
                 leaking.append(f"{key}={new} changed {sorted(changed)}")
         elif not changed:

@@ -1,0 +1,116 @@
+"""The language-model pipeline: pretrain_text → lm_data → (embed | import_vectors) → train_lm → evaluate_lm.
+
+This module is where an `LMConfig` is read. The pretraining text is gathered and deduplicated as
+in ``run embeddings`` (`embeddings.held_out`: no dev or test document of the corpora the text comes
+from is ever seen); lm_data then holds a slice of it out for perplexity, and word2vec, when the
+embedding starts from it, trains on the language model's training documents only.
+"""
+
+from __future__ import annotations
+
+from nlp_pipeline.config import LMConfig
+from nlp_pipeline.engine import Pipeline, Runtime, Step
+from nlp_pipeline.pipelines.common import (
+    VECTOR_STEPS,
+    corpus_ref,
+    embed_params,
+    imports_vectors,
+    pretrain_text_params,
+    resolved_runtime,
+    source_ref,
+    trains_vectors,
+    vectors_ref,
+)
+from nlp_pipeline.pipelines.declared import Column, Declared
+from nlp_pipeline.pipelines.embeddings import held_out
+from nlp_pipeline.reports.results import VariantResult
+from nlp_pipeline.stages import embed, evaluate_lm, import_vectors, lm_data, pretrain_text, train_lm
+from nlp_pipeline.stages.evaluate_lm import EvaluateLMParams
+from nlp_pipeline.stages.import_vectors import ImportVectorsParams
+from nlp_pipeline.stages.lm_data import LMDataParams
+from nlp_pipeline.stages.train_lm import TrainLMParams
+
+
+def lm_data_params(cfg: LMConfig) -> LMDataParams:
+    return LMDataParams(heldout_fraction=cfg.data.heldout_fraction, vocab_size=cfg.lm.vocab_size,
+                        min_count=cfg.lm.min_count, seed=cfg.data.seed)
+
+
+def train_lm_params(cfg: LMConfig) -> TrainLMParams:
+    m = cfg.lm
+    return TrainLMParams(
+        direction=m.direction, cell=m.cell, num_layers=m.num_layers, hidden_size=m.hidden_size,
+        embedding_dim=None if cfg.uses_vectors() else m.embedding_dim, dropout=m.dropout,
+        embedding_dropout=m.embedding_dropout, output=m.output,
+        cutoffs=tuple(m.cutoffs) if m.output == "adaptive" else (),
+        tie_weights=m.tie_weights, epochs=m.epochs, max_tokens=m.max_tokens, batch_size=m.batch_size, bptt=m.bptt,
+        lr=m.lr, lr_schedule=m.lr_schedule, warmup=m.warmup, weight_decay=m.weight_decay, clip_norm=m.clip_norm,
+        evaluations=m.evaluations, seed=m.seed,
+    )
+
+
+def evaluate_lm_params(cfg: LMConfig) -> EvaluateLMParams:
+    g = cfg.generate
+    return EvaluateLMParams(prompts=tuple(g.prompts), sample_tokens=g.max_tokens, temperature=g.temperature,
+                            top_k=g.top_k, top_p=g.top_p, seed=g.seed)
+
+
+def runtime(cfg: LMConfig) -> Runtime:
+    """Device and torch threads in ``lm``; word2vec threads in ``embed``."""
+    return resolved_runtime(cfg, cfg.lm.device, cfg.lm.num_threads)
+
+
+PIPELINE = Pipeline(
+    name="lm",
+    steps=(
+        Step(pretrain_text.STAGE, pretrain_text_params, inputs={
+            "sources": lambda c: tuple(source_ref(s, c.data.data_dir, c.data.text_field, c.data.text_column)
+                                       for s in c.data.corpus),
+            "held_out": lambda c: tuple(corpus_ref(n, c.data.data_dir) for n in held_out(c)),
+        }),
+        Step(lm_data.STAGE, lm_data_params, inputs={"text": "pretrain_text"}),
+        Step(embed.STAGE, embed_params, when=trains_vectors, inputs={"text": "lm_data"}),
+        Step(import_vectors.STAGE, lambda c: ImportVectorsParams(lowercase=c.tokenize.lowercase),
+             when=imports_vectors, inputs={"file": vectors_ref}),
+        Step(train_lm.STAGE, train_lm_params, inputs={"data": "lm_data", "vectors": VECTOR_STEPS}),
+        Step(evaluate_lm.STAGE, evaluate_lm_params, inputs={"model": "train_lm", "data": "lm_data"}),
+    ),
+    runtime=runtime,
+    train_step="train_lm",
+    evaluate_step="evaluate_lm",
+)
+
+
+def rank(v: VariantResult) -> float:
+    """Lowest held-out perplexity first (the table sorts descending)."""
+    ppl = v.metrics.get("heldout_ppl")
+    return -ppl if ppl is not None else float("-inf")
+
+
+def _embedding(v: VariantResult) -> str:
+    if v.embeddings is None:
+        return f"random {v.config['lm']['embedding_dim']}d"
+    if v.embeddings.get("engine") == "import":
+        return f"{v.embeddings['source']} {v.embeddings['dim']}d"
+    e = v.config["embed"]
+    return f"{'skip-gram' if e['sg'] else 'CBOW'} {e['vector_size']}d ({e['engine']})"
+
+
+DECLARED = Declared(
+    pipeline=PIPELINE,
+    name_keys=(("lm.direction", "{}"), ("lm.cell", "{}")),
+    columns=(
+        Column("direction", lambda v: v.config["lm"]["direction"]),
+        Column("model", lambda v: f"{v.config['lm']['cell']} {v.config['lm']['num_layers']}x"
+                                  f"{v.config['lm']['hidden_size']}"),
+        Column("embedding", _embedding),
+        Column("params", lambda v: f"{v.train.get('parameters', 0) / 1e6:.1f}M"),
+        Column("tokens", lambda v: f"{v.train.get('tokens_trained', 0):,}"),
+        Column("tokens/s", lambda v: f"{v.train.get('tokens_per_second', 0):,}"),
+        Column("train time", lambda v: f"{v.train.get('train_seconds', 0):.0f}s"),
+        Column("held-out ppl", lambda v: v.metrics.get("heldout_ppl")),
+        Column("unigram ppl", lambda v: v.metrics.get("unigram_heldout_ppl")),
+    ),
+    rank=rank,
+    device_key="lm.device",
+)

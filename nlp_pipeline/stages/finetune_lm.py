@@ -1,0 +1,99 @@
+"""finetune_lm: language model(s) + the task's training text → the same models, fine-tuned on that text.
+
+ULMFiT's second step: before a classifier or tagger starts from a language model trained on general
+text, the language model reads ``tokens`` tokens of the task's own training documents (sentences,
+for a tagger) with truncated BPTT, so its states fit the task's text. The forward model reads the
+documents left to right and the backward one right to left, as they were pretrained; the weights
+with the lowest perplexity on a held-out twentieth of those documents are kept. Labels are never
+read. Writes ``forward/`` (and ``backward/``), each a language-model folder, and their histories.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from nlp_pipeline.engine import Artifact, BuildContext, DataRef, Stage
+from nlp_pipeline.stages.train import nondeterministic
+
+
+@dataclass(frozen=True)
+class FinetuneLMParams:
+    tokens: int  # training tokens (the budget)
+    lowercase: bool  # fold the task's words to lower case (as the language model's text was)
+    lr: float
+    seed: int
+
+
+def task_documents(task: Artifact, lowercase: bool) -> list[list[str]]:
+    """The training split's token lists of a tokenize artifact (documents) or a treebank one (sentences)."""
+    if task.stage == "treebank":
+        from nlp_pipeline.stages.treebank import read_treebank_split
+
+        docs = read_treebank_split(task, "train", "upos")[0]
+    else:
+        from nlp_pipeline.stages.tokenize import read_split
+
+        docs = read_split(task, "train")[0]
+    return [[w.lower() for w in d] for d in docs] if lowercase else docs
+
+
+def _encode(docs: list[list[str]], vocab, eos: int) -> tuple[np.ndarray, np.ndarray]:
+    rows = [vocab.encode(d) + [eos] for d in docs if d]
+    offsets = np.zeros(len(rows) + 1, dtype=np.int64)
+    np.cumsum([len(r) for r in rows], out=offsets[1:])
+    return np.fromiter((i for r in rows for i in r), dtype=np.int32, count=int(offsets[-1])), offsets
+
+
+def build(params: FinetuneLMParams, inputs: Mapping, ctx: BuildContext) -> dict:
+    from nlp_pipeline.models.language_model_io import EOS, load_language_model, save_language_model
+    from nlp_pipeline.training.language_model import LMTrainConfig, reverse_documents, train_language_model
+
+    docs = task_documents(inputs["task"], params.lowercase)
+    order = np.random.default_rng(params.seed).permutation(len(docs))
+    n_heldout = max(1, len(docs) // 20)
+    heldout_docs = [docs[i] for i in order[:n_heldout]]
+    train_docs = [docs[i] for i in order[n_heldout:]]
+    out: dict = {}
+    for direction in ("forward", "backward"):
+        ref: DataRef | None = inputs.get(f"lm_{direction}")
+        if ref is None:
+            continue
+        model, payload, vocab = load_language_model(ref.name)
+        eos = vocab.stoi[EOS]
+        train_ids, train_offsets = _encode(train_docs, vocab, eos)
+        heldout_ids, heldout_offsets = _encode(heldout_docs, vocab, eos)
+        if direction == "backward":
+            train_ids = reverse_documents(train_ids, train_offsets)
+            heldout_ids = reverse_documents(heldout_ids, heldout_offsets)
+        ctx.log(f"  fine-tuning the {direction} language model on {params.tokens:,} tokens of the task's "
+                f"{len(train_docs):,} training documents ({len(train_ids):,} tokens)")
+        config = LMTrainConfig(epochs=max(1, -(-params.tokens // max(1, len(train_ids)))), max_tokens=params.tokens,
+                               batch_size=32, bptt=64, lr=params.lr, evaluations=4, seed=params.seed,
+                               device=ctx.runtime.device, num_threads=ctx.runtime.num_threads)
+        result = train_language_model(model, train_ids, train_offsets, heldout_ids, config, progress=ctx.progress,
+                                      log=ctx.log)
+        folder = Path(ctx.out_dir) / direction
+        meta = {k: v for k, v in payload.items() if k not in ("format", "format_version", "model")}
+        save_language_model(folder, model.cpu(), vocab, {**meta, "finetuned_from": ref.id})
+        (folder / "history.json").write_text(json.dumps(result.history, indent=2))
+        out[direction] = {"from": ref.id, "tokens_trained": result.tokens_trained,
+                          "heldout_ppl": result.best.get("heldout_ppl"), "tokens_per_second": result.tokens_per_second}
+    return out
+
+
+STAGE = Stage(
+    name="finetune_lm",
+    version="1",
+    params=FinetuneLMParams,
+    build=build,
+    inputs=("task", "lm_forward"),
+    optional_inputs=("lm_backward",),
+    describe=lambda p: f"fine-tune the language model(s) on {p.tokens:,} tokens of the task's text",
+    summary=lambda art: ", ".join(f"{d} ppl {m.get('heldout_ppl')}" for d, m in art.metadata.items()),
+    nondeterministic=nondeterministic,
+)

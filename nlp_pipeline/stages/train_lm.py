@@ -1,0 +1,138 @@
+"""train_lm: the lm_data stream (+ word vectors) → a language model (``model.safetensors``, ``config.json``,
+``vocab.json``, ``history.json``).
+
+Forward or backward (``direction``): the backward model reads every document right to left. The
+embedding starts from word2vec vectors when they are given (``embedding_init: word2vec``), else
+at random. Trained with truncated BPTT (`nlp_pipeline.training.language_model`); on the CPU the
+weights are a function of the seed alone.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from nlp_pipeline.engine import Artifact, BuildContext, Stage
+from nlp_pipeline.stages.train import nondeterministic
+
+
+@dataclass(frozen=True)
+class TrainLMParams:
+    direction: str  # forward | backward
+    cell: str  # rnn | gru | lstm
+    num_layers: int
+    hidden_size: int
+    embedding_dim: int | None  # without vectors; with them, theirs
+    dropout: float
+    embedding_dropout: float
+    output: str  # adaptive | full
+    cutoffs: tuple[int, ...]
+    tie_weights: bool
+    epochs: int
+    max_tokens: int | None
+    batch_size: int
+    bptt: int
+    lr: float
+    lr_schedule: str
+    warmup: float
+    weight_decay: float
+    clip_norm: float
+    evaluations: int
+    seed: int
+
+
+def build(params: TrainLMParams, inputs: Mapping, ctx: BuildContext) -> dict:
+    from nlp_pipeline.models.embedding import build_embedding_matrix
+    from nlp_pipeline.models.language_model import LanguageModelConfig, RNNLanguageModel, fit_cutoffs
+    from nlp_pipeline.models.language_model_io import save_language_model
+    from nlp_pipeline.reports.plots import plot_lm_curve
+    from nlp_pipeline.text.vocab import Vocab
+    from nlp_pipeline.training.language_model import LMTrainConfig, reverse_documents, train_language_model
+    from nlp_pipeline.training.loop import seed_everything
+
+    p = params
+    data: Artifact = inputs["data"]
+    vectors: Artifact | None = inputs.get("vectors")
+    vocab = Vocab.load(data.file("vocab.json"))
+    train_ids, train_offsets = np.load(data.file("train.npy")), np.load(data.file("train_offsets.npy"))
+    heldout_ids, heldout_offsets = np.load(data.file("heldout.npy")), np.load(data.file("heldout_offsets.npy"))
+    if p.direction == "backward":
+        train_ids, heldout_ids = reverse_documents(train_ids, train_offsets), reverse_documents(heldout_ids,
+                                                                                                heldout_offsets)
+    kv = None
+    if vectors is not None:
+        from nlp_pipeline.embeddings import load_vectors
+
+        kv = load_vectors(vectors.path)
+    dim = kv.vector_size if kv is not None else p.embedding_dim
+    cutoffs = fit_cutoffs(p.cutoffs, len(vocab)) if p.output == "adaptive" else p.cutoffs
+    if p.output == "adaptive" and cutoffs != p.cutoffs:
+        ctx.log(f"  adaptive softmax clusters at {list(cutoffs)} (lm.cutoffs {list(p.cutoffs)} reach past the "
+                f"{len(vocab):,}-word vocabulary)")
+    config = LanguageModelConfig(
+        vocab_size=len(vocab), embedding_dim=dim, cell=p.cell, hidden_size=p.hidden_size, num_layers=p.num_layers,
+        dropout=p.dropout, embedding_dropout=p.embedding_dropout, output=p.output, cutoffs=cutoffs,
+        tie_weights=p.tie_weights, direction=p.direction,
+    )
+    seed_everything(p.seed)  # the initial weights are drawn here: seed first
+    model = RNNLanguageModel(config)
+    coverage = None
+    if kv is not None:
+        import torch
+
+        matrix, coverage = build_embedding_matrix(vocab, kv, dim, seed=p.seed)
+        with torch.no_grad():
+            model.embedding.weight.copy_(torch.from_numpy(matrix))
+        ctx.log(f"  embedding from the word vectors: {coverage:.1%} of the vocabulary found")
+    n_params = sum(t.numel() for t in model.parameters())
+    ctx.log(f"  {p.direction} {p.cell} language model: {p.num_layers} x {p.hidden_size}, embedding {dim}, "
+            f"{p.output} softmax over {len(vocab):,} words, {n_params / 1e6:.1f}M parameters")
+    train_cfg = LMTrainConfig(
+        epochs=p.epochs, max_tokens=p.max_tokens, batch_size=p.batch_size, bptt=p.bptt, lr=p.lr,
+        lr_schedule=p.lr_schedule, warmup=p.warmup, weight_decay=p.weight_decay, clip_norm=p.clip_norm,
+        evaluations=p.evaluations, seed=p.seed, device=ctx.runtime.device, num_threads=ctx.runtime.num_threads,
+    )
+    result = train_language_model(model, train_ids, train_offsets, heldout_ids, train_cfg, progress=ctx.progress,
+                                  log=ctx.log)
+    meta = {"tokenizer": data.metadata.get("tokenizer"), "data": f"{data.stage}:{data.key}",
+            "vectors": f"{vectors.stage}:{vectors.key}" if vectors is not None else None}
+    save_language_model(ctx.out_dir, model.cpu(), vocab, meta)
+    (ctx.out_dir / "history.json").write_text(json.dumps(result.history, indent=2))
+    plot_lm_curve(result.history, ctx.out_dir / "learning_curve.png", unigram=data.metadata.get("unigram_heldout_ppl"),
+                  title=f"{p.direction} {p.cell} {p.num_layers}x{p.hidden_size}")
+    return {
+        "direction": p.direction,
+        "parameters": n_params,
+        "vocab_size": len(vocab),
+        "embedding_coverage": round(coverage, 4) if coverage is not None else None,
+        "tokens_trained": result.tokens_trained,
+        "epochs_trained": result.history[-1]["epoch"] if result.history else 0,
+        "train_seconds": result.seconds,
+        "tokens_per_second": result.tokens_per_second,
+        "best": result.best,
+        "heldout_ppl": result.best.get("heldout_ppl"),
+        "unigram_heldout_ppl": data.metadata.get("unigram_heldout_ppl"),
+        "history": result.history,
+    }
+
+
+def summary(art: Artifact) -> str:
+    p, m = art.manifest.get("params", {}), art.metadata
+    return (f"{p.get('direction')} {p.get('cell')} {p.get('num_layers')}x{p.get('hidden_size')}, "
+            f"held-out ppl {m.get('heldout_ppl')}")
+
+
+STAGE = Stage(
+    name="train_lm",
+    version="1",
+    params=TrainLMParams,
+    build=build,
+    inputs=("data",),
+    optional_inputs=("vectors",),
+    describe=lambda p: f"{p.direction} {p.cell} language model ({p.num_layers}x{p.hidden_size}, bptt {p.bptt})",
+    summary=summary,
+    nondeterministic=nondeterministic,
+)
