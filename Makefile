@@ -33,7 +33,7 @@ lint: install
 bench: install  ## classifier training throughput (tokens/s) per encoder
 	$(BIN)/python benchmarks/bench_classifier.py
 
-bench-word2vec: install  ## our PyTorch word2vec vs gensim on 20M IMDB tokens (words/s, memory, quality; ~20 min)
+bench-word2vec: install  ## our PyTorch word2vec vs gensim on 20M IMDB tokens (words/s, memory, quality; ~30 min)
 	$(BIN)/python benchmarks/bench_word2vec.py
 
 bench-similarity: install  ## batched similarity queries vs gensim most_similar (queries/s, same top 10)

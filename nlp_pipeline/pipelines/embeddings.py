@@ -69,6 +69,15 @@ def evaluate_params(cfg: EmbeddingsConfig) -> EvaluateVectorsParams:
                                  map_labels=ev.map_labels, seed=ev.seed)
 
 
+# The text sources of ``data.corpus``, minus the evaluation documents of the corpora they come
+# from; shared with the lm pipeline, which reads its text the same way.
+PRETRAIN_STEP = Step(pretrain_text.STAGE, pretrain_text_params, inputs={
+    "sources": lambda c: tuple(source_ref(s, c.data.data_dir, c.data.text_field, c.data.text_column)
+                               for s in c.data.corpus),
+    "held_out": lambda c: tuple(corpus_ref(n, c.data.data_dir) for n in held_out(c)),
+})
+
+
 def runtime(cfg: EmbeddingsConfig) -> Runtime:
     """No ``train`` section here: the device is ``embed.device`` (the torch engine's), threads all cores."""
     return resolved_runtime(cfg, cfg.embed.device, 0)
@@ -77,11 +86,7 @@ def runtime(cfg: EmbeddingsConfig) -> Runtime:
 PIPELINE = Pipeline(
     name="embeddings",
     steps=(
-        Step(pretrain_text.STAGE, pretrain_text_params, inputs={
-            "sources": lambda c: tuple(source_ref(s, c.data.data_dir, c.data.text_field, c.data.text_column)
-                                       for s in c.data.corpus),
-            "held_out": lambda c: tuple(corpus_ref(n, c.data.data_dir) for n in held_out(c)),
-        }),
+        PRETRAIN_STEP,
         Step(phrases.STAGE, phrases_params, when=lambda c: c.phrases.passes > 0, inputs={"text": "pretrain_text"}),
         Step(embed.STAGE, embed_params, inputs={"text": ("phrases", "pretrain_text")}),
         Step(evaluate_vectors.STAGE, evaluate_params, inputs={

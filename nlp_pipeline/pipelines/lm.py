@@ -1,7 +1,7 @@
 """The language-model pipeline: pretrain_text → lm_data → (embed | import_vectors) → train_lm → evaluate_lm.
 
 This module is where an `LMConfig` is read. The pretraining text is gathered and deduplicated as
-in ``run embeddings`` (`embeddings.held_out`: no dev or test document of the corpora the text comes
+in ``run embeddings`` (the same step, `embeddings.PRETRAIN_STEP`: no dev or test document of the corpora the text comes
 from is ever seen); lm_data then holds a slice of it out for perplexity, and word2vec, when the
 embedding starts from it, trains on the language model's training documents only.
 """
@@ -12,19 +12,16 @@ from nlp_pipeline.config import LMConfig
 from nlp_pipeline.engine import Pipeline, Runtime, Step
 from nlp_pipeline.pipelines.common import (
     VECTOR_STEPS,
-    corpus_ref,
     embed_params,
     imports_vectors,
-    pretrain_text_params,
     resolved_runtime,
-    source_ref,
     trains_vectors,
     vectors_ref,
 )
 from nlp_pipeline.pipelines.declared import Column, Declared
-from nlp_pipeline.pipelines.embeddings import held_out
+from nlp_pipeline.pipelines.embeddings import PRETRAIN_STEP
 from nlp_pipeline.reports.results import VariantResult
-from nlp_pipeline.stages import embed, evaluate_lm, import_vectors, lm_data, pretrain_text, train_lm
+from nlp_pipeline.stages import embed, evaluate_lm, import_vectors, lm_data, train_lm
 from nlp_pipeline.stages.evaluate_lm import EvaluateLMParams
 from nlp_pipeline.stages.import_vectors import ImportVectorsParams
 from nlp_pipeline.stages.lm_data import LMDataParams
@@ -63,11 +60,7 @@ def runtime(cfg: LMConfig) -> Runtime:
 PIPELINE = Pipeline(
     name="lm",
     steps=(
-        Step(pretrain_text.STAGE, pretrain_text_params, inputs={
-            "sources": lambda c: tuple(source_ref(s, c.data.data_dir, c.data.text_field, c.data.text_column)
-                                       for s in c.data.corpus),
-            "held_out": lambda c: tuple(corpus_ref(n, c.data.data_dir) for n in held_out(c)),
-        }),
+        PRETRAIN_STEP,
         Step(lm_data.STAGE, lm_data_params, inputs={"text": "pretrain_text"}),
         Step(embed.STAGE, embed_params, when=trains_vectors, inputs={"text": "lm_data"}),
         Step(import_vectors.STAGE, lambda c: ImportVectorsParams(lowercase=c.tokenize.lowercase),
