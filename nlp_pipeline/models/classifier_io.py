@@ -1,6 +1,7 @@
 """Save and load trained classifiers as files that are safe to share.
 
-The weight and file helpers (`save_weights`, `load_weights`, the file names) are shared with `tagger_io`.
+The weight and file helpers (`write_model_folder`, `save_weights`, `load_weights`, the file names)
+are shared with `tagger_io` and `language_model_io`.
 
 A saved classifier is a folder of three files, none of them pickled (loading a pickle runs arbitrary
 code, so a model downloaded from someone else must never be one):
@@ -54,22 +55,26 @@ def save_classifier(
         raise ValueError(f"vocab has {len(vocab)} entries but config.vocab_size is {config.vocab_size}")
     if len(labels) != config.num_classes:
         raise ValueError(f"{len(labels)} labels but config.num_classes is {config.num_classes}")
-    reserved = {"model", "labels", "format", "format_version"} & set(meta)
+    write_model_folder(directory, model, config, vocab, FORMAT, FORMAT_VERSION, {"labels": list(labels)}, meta)
+
+
+def write_model_folder(directory: str | Path, model: torch.nn.Module, config: Any, vocab: Vocab, format_name: str,
+                       format_version: int, fields: dict[str, Any], meta: dict[str, Any]) -> Path:
+    """The files every saved model has (classifier, tagger, language model): ``model.safetensors``,
+    ``config.json`` = ``{"format", "format_version", "model": config, **fields, **meta}`` and
+    ``vocab.json``. ``meta`` may not use the keys the format itself writes. The JSON is built before
+    any file is written, so a value that is not JSON leaves no folder half-written."""
+    reserved = ({"format", "format_version", "model"} | set(fields)) & set(meta)
     if reserved:
         raise ValueError(f"meta may not use the reserved key(s) {sorted(reserved)}")
-    payload = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "model": config.to_dict(),
-        "labels": list(labels),
-        **meta,
-    }
-    config_text = json.dumps(payload, indent=2, ensure_ascii=False) + "\n"  # fails before any file is written
+    payload = {"format": format_name, "format_version": format_version, "model": config.to_dict(), **fields, **meta}
+    config_text = json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    save_weights(model, directory, FORMAT)
+    save_weights(model, directory, format_name)
     (directory / CONFIG_FILE).write_text(config_text, encoding="utf-8")
     vocab.save(directory / VOCAB_FILE)
+    return directory
 
 
 def load_classifier(

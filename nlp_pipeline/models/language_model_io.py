@@ -8,7 +8,6 @@ its weights loaded strictly.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +15,14 @@ import torch
 
 from nlp_pipeline.device import resolve_device
 from nlp_pipeline.errors import ConfigError, DataError, read_json
-from nlp_pipeline.models.classifier_io import CONFIG_FILE, VOCAB_FILE, load_weights, save_weights
+from nlp_pipeline.models.classifier_io import CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE, load_weights, write_model_folder
 from nlp_pipeline.models.language_model import LanguageModelConfig, RNNLanguageModel
 from nlp_pipeline.text.vocab import Vocab
 
 FORMAT = "nlp-pipeline-language-model"
 FORMAT_VERSION = 1
 EOS = "<eos>"  # ends every document; index 2 of a language model's vocabulary
+FILES = (WEIGHTS_FILE, CONFIG_FILE, VOCAB_FILE)  # what a language model folder holds (its content is its identity)
 
 
 def save_language_model(directory: str | Path, model: RNNLanguageModel, vocab: Vocab, meta: dict[str, Any]) -> None:
@@ -30,16 +30,7 @@ def save_language_model(directory: str | Path, model: RNNLanguageModel, vocab: V
     config = model.config
     if len(vocab) != config.vocab_size:
         raise ValueError(f"vocab has {len(vocab)} entries but config.vocab_size is {config.vocab_size}")
-    reserved = {"model", "format", "format_version"} & set(meta)
-    if reserved:
-        raise ValueError(f"meta may not use the reserved key(s) {sorted(reserved)}")
-    payload = {"format": FORMAT, "format_version": FORMAT_VERSION, "model": config.to_dict(), **meta}
-    text = json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    save_weights(model, directory, FORMAT)
-    (directory / CONFIG_FILE).write_text(text, encoding="utf-8")
-    vocab.save(directory / VOCAB_FILE)
+    write_model_folder(directory, model, config, vocab, FORMAT, FORMAT_VERSION, {}, meta)
 
 
 def load_language_model(

@@ -18,7 +18,7 @@ import torch
 
 from nlp_pipeline.device import resolve_device
 from nlp_pipeline.errors import ConfigError, DataError, read_json
-from nlp_pipeline.models.classifier_io import CONFIG_FILE, VOCAB_FILE, load_weights, save_weights
+from nlp_pipeline.models.classifier_io import CONFIG_FILE, VOCAB_FILE, load_weights, write_model_folder
 from nlp_pipeline.models.tagger import SequenceTagger, TaggerConfig
 from nlp_pipeline.text.vocab import Vocab
 
@@ -30,22 +30,11 @@ FORMAT_VERSION = 1
 def save_tagger(directory: str | Path, model: SequenceTagger, vocab: Vocab, char_vocab: Vocab, tags: list[str],
                 lowercase_words: bool, meta: dict[str, Any]) -> None:
     """Write the four files into ``directory`` (created). ``meta`` should hold ``"tokenizer"`` settings."""
-    import json
-
     config = model.config
     if len(vocab) != config.vocab_size or len(char_vocab) != config.char_vocab_size or len(tags) != config.num_tags:
         raise ValueError("vocab, char vocab or tag list does not match the model's config")
-    reserved = {"format", "format_version", "model", "tags", "lowercase_words"} & set(meta)
-    if reserved:
-        raise ValueError(f"meta may not use the reserved key(s) {sorted(reserved)}")
-    payload = {"format": FORMAT, "format_version": FORMAT_VERSION, "model": config.to_dict(), "tags": list(tags),
-               "lowercase_words": lowercase_words, **meta}
-    text = json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    save_weights(model, directory, FORMAT)
-    (directory / CONFIG_FILE).write_text(text, encoding="utf-8")
-    vocab.save(directory / VOCAB_FILE)
+    fields = {"tags": list(tags), "lowercase_words": lowercase_words}
+    directory = write_model_folder(directory, model, config, vocab, FORMAT, FORMAT_VERSION, fields, meta)
     char_vocab.save(directory / CHARS_FILE)
 
 

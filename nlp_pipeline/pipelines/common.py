@@ -170,9 +170,6 @@ def uses_language_models(cfg: Any) -> bool:
     return model is not None and model.init == "lm"
 
 
-LM_FILES = ("model.safetensors", "config.json", "vocab.json")
-
-
 def lm_ref(index: int) -> Callable[[Any], DataRef | None]:
     """The ``index``-th folder of ``model.lm`` (resolved by the runner: forward, then backward) as an
     input identified by its files' content; None when the config has no such model."""
@@ -180,8 +177,10 @@ def lm_ref(index: int) -> Callable[[Any], DataRef | None]:
     def ref(cfg: Any) -> DataRef | None:
         if not uses_language_models(cfg) or index >= len(cfg.model.lm):
             return None
+        from nlp_pipeline.models.language_model_io import FILES
+
         folder = Path(cfg.model.lm[index]).expanduser()
-        return DataRef(f"train_lm:{folder.name}", str(folder), tuple(folder / f for f in LM_FILES))
+        return DataRef(f"train_lm:{folder.name}", str(folder), tuple(folder / f for f in FILES))
 
     return ref
 

@@ -50,9 +50,10 @@ def resolve_lm_reference(cfg: Any, cache_dir: str | Path | None) -> None:
     """``model.lm`` (``auto``, key prefixes, folders) → the folders it names, now, as for vectors."""
     from nlp_pipeline.models.lm_transfer import check_encoder_against
     from nlp_pipeline.pipelines.artifacts import resolve_language_models
+    from nlp_pipeline.pipelines.common import uses_language_models
 
-    model = getattr(cfg, "model", None)
-    if model is not None and getattr(model, "init", "word2vec") == "lm":
+    if uses_language_models(cfg):
+        model = cfg.model
         folders = resolve_language_models(model.lm, cache_dir, bidirectional=model.encoder == "bilstm")
         check_encoder_against(folders, model.encoder)  # a contradiction is an error before any stage runs
         model.lm = [str(f.resolve()) for f in folders]
