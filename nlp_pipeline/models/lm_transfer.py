@@ -61,55 +61,59 @@ class EncoderLMs:
         return self.forward.config.num_layers
 
 
-def load_encoder_lms(forward_dir: str | Path, backward_dir: str | Path | None = None) -> EncoderLMs:
-    """Load the forward (and backward) language model; they must share vocabulary and architecture."""
-    fwd, _, vocab = load_language_model(forward_dir)
-    if fwd.config.direction != "forward":
-        raise ConfigError(f"model.lm: {forward_dir} is a {fwd.config.direction} language model where a forward "
-                          "one is needed")
-    bwd = None
-    if backward_dir is not None:
-        bwd, _, bwd_vocab = load_language_model(backward_dir)
-        if bwd.config.direction != "backward":
-            raise ConfigError(f"model.lm: {backward_dir} is a {bwd.config.direction} language model where a "
-                              "backward one is needed")
-        a, b = fwd.config, bwd.config
-        mismatch = [k for k in ("cell", "hidden_size", "num_layers", "embedding_dim") if getattr(a, k) != getattr(b, k)]
-        if mismatch or bwd_vocab != vocab:
-            what = ", ".join(mismatch) if mismatch else "vocabulary"
-            raise ConfigError(f"model.lm: the forward and backward language models differ in {what}; train both "
-                              "with the same settings (run lm --grid lm.direction=forward,backward)")
-    return EncoderLMs(fwd, vocab, bwd, tuple(str(p) for p in (forward_dir, backward_dir) if p is not None))
-
-
-def encoder_settings(lms: EncoderLMs, encoder: str) -> dict:
-    """The encoder settings that must follow the language models; `ConfigError` where ``encoder`` contradicts them."""
-    cell = "lstm" if encoder == "bilstm" else encoder
-    if cell != lms.cell:
-        raise ConfigError(f"model.encoder={encoder} contradicts the language model, a {lms.cell}: use "
-                          f"model.encoder={'bilstm or lstm' if lms.cell == 'lstm' else lms.cell}")
-    if encoder == "bilstm" and lms.backward is None:
-        raise ConfigError("model.encoder=bilstm with model.init=lm needs a backward language model too "
-                          "(run lm --set lm.direction=backward, or list both in model.lm)")
-    return {"hidden_size": lms.hidden_size, "embedding_dim": lms.embedding_dim}
-
-
-def check_encoder_against(folders: list[Path], encoder: str) -> None:
-    """`encoder_settings`' checks from the models' ``config.json`` alone (no weights read), so that a
-    contradiction is reported before any stage runs; the first folder must hold a forward model and
-    the second a backward one."""
-    from nlp_pipeline.errors import read_json
-
-    configs = [read_json(Path(f) / "config.json", "language model config").get("model", {}) for f in folders]
+def check_language_models(configs: list[dict], folders: list, encoder: str | None = None) -> None:
+    """Every rule the language models an encoder starts from must follow, on their ``config.json``
+    ``"model"`` dicts (forward first, then backward): each of the direction its place asks for, both
+    of one architecture, and, given the ``encoder`` setting, of its cell, with a backward model for a
+    BiLSTM. The runner applies it to the files before any stage runs; `load_encoder_lms` and
+    `encoder_settings` to the loaded models."""
     for config, direction, folder in zip(configs, ("forward", "backward"), folders, strict=False):
         if config.get("direction") != direction:
             raise ConfigError(f"model.lm: {folder} is a {config.get('direction')} language model where a "
                               f"{direction} one is needed (forward first, then backward)")
+    if len(configs) > 1:
+        mismatch = [k for k in ("cell", "hidden_size", "num_layers", "embedding_dim")
+                    if configs[0].get(k) != configs[1].get(k)]
+        if mismatch:
+            raise ConfigError(f"model.lm: the forward and backward language models differ in {', '.join(mismatch)}; "
+                              "train both with the same settings (run lm --grid lm.direction=forward,backward)")
+    if encoder is None:
+        return
     cell = configs[0].get("cell")
-    wanted = "lstm" if encoder == "bilstm" else encoder
-    if cell != wanted:
+    if ("lstm" if encoder == "bilstm" else encoder) != cell:
         raise ConfigError(f"model.encoder={encoder} contradicts the language model, a {cell}: use "
                           f"model.encoder={'bilstm or lstm' if cell == 'lstm' else cell}")
+    if encoder == "bilstm" and len(configs) < 2:
+        raise ConfigError("model.encoder=bilstm with model.init=lm needs a backward language model too "
+                          "(run lm --set lm.direction=backward, or list both in model.lm)")
+
+
+def load_encoder_lms(forward_dir: str | Path, backward_dir: str | Path | None = None) -> EncoderLMs:
+    """Load the forward (and backward) language model; they must share vocabulary and architecture."""
+    folders = [p for p in (forward_dir, backward_dir) if p is not None]
+    loaded = [load_language_model(p) for p in folders]
+    check_language_models([m.config.to_dict() for m, _, _ in loaded], folders)
+    (fwd, _, vocab), bwd = loaded[0], (loaded[1][0] if len(loaded) > 1 else None)
+    if bwd is not None and loaded[1][2] != vocab:
+        raise ConfigError("model.lm: the forward and backward language models differ in vocabulary; train both "
+                          "with the same settings (run lm --grid lm.direction=forward,backward)")
+    return EncoderLMs(fwd, vocab, bwd, tuple(str(p) for p in folders))
+
+
+def encoder_settings(lms: EncoderLMs, encoder: str) -> dict:
+    """The encoder settings that must follow the language models; `ConfigError` where ``encoder`` contradicts them."""
+    models = [m for m in (lms.forward, lms.backward) if m is not None]
+    check_language_models([m.config.to_dict() for m in models], list(lms.sources), encoder)
+    return {"hidden_size": lms.hidden_size, "embedding_dim": lms.embedding_dim}
+
+
+def check_encoder_against(folders: list[Path], encoder: str) -> None:
+    """`check_language_models` on the models' ``config.json`` alone (no weights read), so that a
+    contradiction is reported before any stage runs."""
+    from nlp_pipeline.errors import read_json
+
+    configs = [read_json(Path(f) / "config.json", "language model config").get("model", {}) for f in folders]
+    check_language_models(configs, folders, encoder)
 
 
 def embedding_vectors(lms: EncoderLMs):
