@@ -37,11 +37,10 @@ def build(params: EvaluateLMParams, inputs: Mapping, ctx: BuildContext) -> dict:
     model_art: Artifact = inputs["model"]
     data: Artifact = inputs["data"]
     lm = LanguageModel.load(model_art.path, device=ctx.runtime.device)
-    ids = np.load(data.file("heldout.npy"))
-    if lm.backward:
-        from nlp_pipeline.training.language_model import reverse_documents
+    from nlp_pipeline.training.language_model import in_reading_order
 
-        ids = reverse_documents(ids, np.load(data.file("heldout_offsets.npy")))
+    ids = in_reading_order(np.load(data.file("heldout.npy")), np.load(data.file("heldout_offsets.npy")),
+                           lm.model.config.direction)
     # the stream's documents each end in <eos>; scoring starts after one, as training read it
     nll, count = lm.score_ids(ids.tolist())
     heldout_ppl = math.exp(nll / count) if count else None

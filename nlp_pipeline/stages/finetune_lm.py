@@ -42,16 +42,15 @@ def task_documents(task: Artifact, lowercase: bool) -> list[list[str]]:
     return [[w.lower() for w in d] for d in docs] if lowercase else docs
 
 
-def _encode(docs: list[list[str]], vocab, eos: int) -> tuple[np.ndarray, np.ndarray]:
-    rows = [vocab.encode(d) + [eos] for d in docs if d]
-    offsets = np.zeros(len(rows) + 1, dtype=np.int64)
-    np.cumsum([len(r) for r in rows], out=offsets[1:])
-    return np.fromiter((i for r in rows for i in r), dtype=np.int32, count=int(offsets[-1])), offsets
-
-
 def build(params: FinetuneLMParams, inputs: Mapping, ctx: BuildContext) -> dict:
     from nlp_pipeline.models.language_model_io import EOS, load_language_model, save_language_model
-    from nlp_pipeline.training.language_model import LMTrainConfig, reverse_documents, train_language_model
+    from nlp_pipeline.text.vocab import Vocab
+    from nlp_pipeline.training.language_model import (
+        LMTrainConfig,
+        encode_documents,
+        in_reading_order,
+        train_language_model,
+    )
 
     docs = task_documents(inputs["task"], params.lowercase)
     order = np.random.default_rng(params.seed).permutation(len(docs))
@@ -64,12 +63,11 @@ def build(params: FinetuneLMParams, inputs: Mapping, ctx: BuildContext) -> dict:
         if ref is None:
             continue
         model, payload, vocab = load_language_model(ref.name)
-        eos = vocab.stoi[EOS]
-        train_ids, train_offsets = _encode(train_docs, vocab, eos)
-        heldout_ids, heldout_offsets = _encode(heldout_docs, vocab, eos)
-        if direction == "backward":
-            train_ids = reverse_documents(train_ids, train_offsets)
-            heldout_ids = reverse_documents(heldout_ids, heldout_offsets)
+        eos, unk = vocab.stoi[EOS], Vocab.UNK_INDEX
+        train_ids, train_offsets, _ = encode_documents((d for d in train_docs if d), vocab.stoi, eos, unk)
+        heldout_ids, heldout_offsets, _ = encode_documents((d for d in heldout_docs if d), vocab.stoi, eos, unk)
+        train_ids = in_reading_order(train_ids, train_offsets, direction)
+        heldout_ids = in_reading_order(heldout_ids, heldout_offsets, direction)
         ctx.log(f"  fine-tuning the {direction} language model on {params.tokens:,} tokens of the task's "
                 f"{len(train_docs):,} training documents ({len(train_ids):,} tokens)")
         config = LMTrainConfig(epochs=max(1, -(-params.tokens // max(1, len(train_ids)))), max_tokens=params.tokens,

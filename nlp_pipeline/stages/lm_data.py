@@ -41,27 +41,10 @@ def _lines(path) -> list[str]:
         return [line.rstrip("\n") for line in fh if line.strip()]
 
 
-def _encode(docs: list[str], stoi: dict[str, int], eos: int) -> tuple[np.ndarray, np.ndarray, int]:
-    """Documents → (ids with an <eos> after each, document offsets, unknown-word count)."""
-    from nlp_pipeline.text.vocab import Vocab
-
-    lengths = np.fromiter((d.count(" ") + 2 for d in docs), dtype=np.int64, count=len(docs))
-    offsets = np.zeros(len(docs) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    ids = np.empty(int(offsets[-1]), dtype=np.int32)
-    get, unk = stoi.get, Vocab.UNK_INDEX
-    unknown = 0
-    for i, doc in enumerate(docs):
-        row = [get(w, unk) for w in doc.split(" ")]
-        unknown += row.count(unk)
-        row.append(eos)
-        ids[offsets[i]:offsets[i + 1]] = row
-    return ids, offsets, unknown
-
-
 def build(params: LMDataParams, inputs: Mapping, ctx: BuildContext) -> dict:
     from nlp_pipeline.models.language_model_io import EOS
     from nlp_pipeline.text.vocab import Vocab
+    from nlp_pipeline.training.language_model import encode_documents
 
     text: Artifact = inputs["text"]
     docs = _lines(text.file("corpus.txt"))
@@ -87,7 +70,8 @@ def build(params: LMDataParams, inputs: Mapping, ctx: BuildContext) -> dict:
 
     out = {}
     for name, split in (("train", train_docs), ("heldout", heldout_docs)):
-        ids, offsets, unknown = _encode(split, vocab.stoi, vocab.stoi[EOS])
+        ids, offsets, unknown = encode_documents((d.split(" ") for d in split), vocab.stoi, vocab.stoi[EOS],
+                                                 Vocab.UNK_INDEX)
         np.save(ctx.out_dir / f"{name}.npy", ids)
         np.save(ctx.out_dir / f"{name}_offsets.npy", offsets)
         words_in = len(ids) - len(split)

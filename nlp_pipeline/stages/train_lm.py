@@ -50,7 +50,7 @@ def build(params: TrainLMParams, inputs: Mapping, ctx: BuildContext) -> dict:
     from nlp_pipeline.models.language_model_io import save_language_model
     from nlp_pipeline.reports.plots import plot_lm_curve
     from nlp_pipeline.text.vocab import Vocab
-    from nlp_pipeline.training.language_model import LMTrainConfig, reverse_documents, train_language_model
+    from nlp_pipeline.training.language_model import LMTrainConfig, in_reading_order, train_language_model
     from nlp_pipeline.training.loop import seed_everything
 
     p = params
@@ -59,9 +59,8 @@ def build(params: TrainLMParams, inputs: Mapping, ctx: BuildContext) -> dict:
     vocab = Vocab.load(data.file("vocab.json"))
     train_ids, train_offsets = np.load(data.file("train.npy")), np.load(data.file("train_offsets.npy"))
     heldout_ids, heldout_offsets = np.load(data.file("heldout.npy")), np.load(data.file("heldout_offsets.npy"))
-    if p.direction == "backward":
-        train_ids, heldout_ids = reverse_documents(train_ids, train_offsets), reverse_documents(heldout_ids,
-                                                                                                heldout_offsets)
+    train_ids = in_reading_order(train_ids, train_offsets, p.direction)
+    heldout_ids = in_reading_order(heldout_ids, heldout_offsets, p.direction)
     kv = None
     if vectors is not None:
         from nlp_pipeline.embeddings import load_vectors

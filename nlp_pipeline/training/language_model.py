@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -79,6 +79,30 @@ def reverse_documents(ids: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     for start, end in zip(offsets[:-1], offsets[1:], strict=True):
         out[start:end - 1] = ids[start:end - 1][::-1]
     return out
+
+
+def in_reading_order(ids: np.ndarray, offsets: np.ndarray, direction: str) -> np.ndarray:
+    """The documents as a model of ``direction`` reads them: as stored (forward), or each reversed
+    with its ``<eos>`` last (backward, `reverse_documents`)."""
+    return reverse_documents(ids, offsets) if direction == "backward" else ids
+
+
+def encode_documents(docs: Iterable[list[str]], stoi: dict[str, int], eos: int,
+                     unk: int = 1) -> tuple[np.ndarray, np.ndarray, int]:
+    """Token lists → (int32 ids, each document followed by ``eos``; int64 document starts, then the
+    end; how many words were not in ``stoi`` and became ``unk``). The stream every language-model
+    stage trains and scores on."""
+    get = stoi.get
+    rows, unknown = [], 0
+    for doc in docs:
+        row = [get(w, unk) for w in doc]
+        unknown += row.count(unk)
+        row.append(eos)
+        rows.append(np.asarray(row, dtype=np.int32))
+    offsets = np.zeros(len(rows) + 1, dtype=np.int64)
+    np.cumsum([len(r) for r in rows], out=offsets[1:])
+    ids = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int32)
+    return ids, offsets, unknown
 
 
 def batchify(stream: np.ndarray, rows: int) -> torch.Tensor:
