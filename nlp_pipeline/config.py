@@ -357,8 +357,26 @@ def load_raw(name: str) -> dict:
     return data
 
 
+@dataclass(frozen=True)
+class TypedText:
+    """A ``--set`` value as typed and as YAML reads it, until the key's declared type picks one.
+
+    YAML alone cannot know that ``embed.vectors=5883361850`` (a cache key prefix that happens to be
+    all digits) or ``data.name=yes`` means text: it reads an int and a bool. A string-typed key
+    takes what the user typed; every other key takes the YAML reading.
+    """
+
+    text: str
+    parsed: Any
+
+
 def parse_override(text: str) -> tuple[str, Any]:
     """``"model.encoder=lstm"`` → ``("model.encoder", "lstm")``; the value is parsed as YAML."""
+    key, value = _split_override(text)
+    return key, value.parsed
+
+
+def _split_override(text: str) -> tuple[str, TypedText]:
     if "=" not in text:
         raise ConfigError(f"bad override {text!r}: expected KEY=VALUE, e.g. model.encoder=lstm")
     key, value = text.split("=", 1)
@@ -366,13 +384,13 @@ def parse_override(text: str) -> tuple[str, Any]:
         parsed = yaml.safe_load(value) if value.strip() else None
     except yaml.YAMLError:
         parsed = value
-    return key.strip(), parsed
+    return key.strip(), TypedText(value, parsed)
 
 
 def apply_overrides(raw: dict, overrides: list[str], schema: type) -> dict:
     out = {k: dict(v) if isinstance(v, dict) else v for k, v in raw.items()}
     for text in overrides:
-        key, value = parse_override(text)
+        key, value = _split_override(text)
         parts = key.split(".")
         if len(parts) != 2:
             raise ConfigError(f"bad override key {key!r}: use SECTION.KEY; valid keys: {_valid_keys(schema)}")
@@ -417,14 +435,9 @@ def build(schema: type, raw: dict, where: str = "") -> Any:
 
 def _coerce(value: Any, tp: Any, key: str) -> Any:
     origin = typing.get_origin(tp)
-    if origin is Literal:
-        allowed = typing.get_args(tp)
-        if value not in allowed:
-            raise ConfigError(f"{key}={value!r} is not valid; choose one of: {', '.join(map(str, allowed))}")
-        return value
     if origin in (typing.Union, types.UnionType):
         args = typing.get_args(tp)
-        if value is None and type(None) in args:
+        if _reading(value) is None and type(None) in args:
             return None
         errors = []
         for arg in args:
@@ -434,7 +447,21 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
                 return _coerce(value, arg, key)
             except ConfigError as err:
                 errors.append(str(err))
-        raise ConfigError(errors[0] if errors else f"{key}: bad value {value!r}")
+        raise ConfigError(errors[0] if errors else f"{key}: bad value {_reading(value)!r}")
+    if isinstance(value, TypedText):
+        if tp is str and value.text.strip():
+            # A quoted value ('"on"') keeps YAML's reading; a bare one is taken as typed.
+            return value.parsed if isinstance(value.parsed, str) else value.text
+        if origin is Literal and value.parsed not in typing.get_args(tp) and value.text in typing.get_args(tp):
+            return value.text
+        if origin is list and not isinstance(value.parsed, list):
+            return _coerce(value.text, tp, key)  # "a,b", or one item that YAML reads as a number
+        value = value.parsed
+    if origin is Literal:
+        allowed = typing.get_args(tp)
+        if value not in allowed:
+            raise ConfigError(f"{key}={value!r} is not valid; choose one of: {', '.join(map(str, allowed))}")
+        return value
     if origin is list:
         (item,) = typing.get_args(tp)
         if isinstance(value, str):
@@ -458,10 +485,16 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
             raise ConfigError(f"{key}={value!r} must be a number")
         return float(value)
     if tp is str:
+        if isinstance(value, bool | int | float):  # a YAML file's bare 5883361850 or yes
+            raise ConfigError(f"{key}={value!r} must be a string: put it in quotes in the pipeline file")
         if not isinstance(value, str):
             raise ConfigError(f"{key}={value!r} must be a string")
         return value
     raise TypeError(f"unsupported config type {tp} for {key}")
+
+
+def _reading(value: Any) -> Any:
+    return value.parsed if isinstance(value, TypedText) else value
 
 
 def pipeline_type(name: str) -> str:

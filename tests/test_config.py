@@ -29,6 +29,24 @@ def test_list_override_from_commas():
 
 
 @pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("embed.vectors=5883361850", "5883361850"),  # a cache key prefix that is all digits
+        ("embed.vectors=0123", "0123"),  # YAML 1.1 would read the octal number 83
+        ("embed.vectors=1e5", "1e5"),
+        ("data.corpus=yes", "yes"),  # YAML 1.1 would read True
+        ("data.corpus=\"on\"", "on"),  # quoting still gives YAML's reading
+        ("data.data_dir=null", None),
+        ("embed.sources=123", ["123"]),
+    ],
+)
+def test_a_string_key_takes_the_value_as_typed(override, expected):
+    cfg = load_config("sentiment", [override])
+    section, name = override.split("=")[0].split(".")
+    assert getattr(getattr(cfg, section), name) == expected
+
+
+@pytest.mark.parametrize(
     ("override", "message"),
     [
         ("model.encodr=lstm", "unknown key 'model.encodr'"),
@@ -87,3 +105,12 @@ def test_a_value_below_its_range_is_an_error_naming_the_key(key):
     low = RANGES[key].low
     with pytest.raises(ConfigError, match=re.escape(key)):
         load_config("sentiment", [f"{key}={low - 1}"])
+
+
+def test_a_number_where_a_pipeline_file_wants_text_says_to_quote_it(tmp_path):
+    text = (PIPELINES_DIR / "sentiment.yaml").read_text(encoding="utf-8")
+    assert "  vectors: null" in text
+    path = tmp_path / "mine.yaml"
+    path.write_text(text.replace("  vectors: null", "  vectors: 5883361850", 1), encoding="utf-8")
+    with pytest.raises(ConfigError, match=re.escape("embed.vectors=5883361850 must be a string: put it in quotes")):
+        load_config(str(path))

@@ -70,3 +70,15 @@ def test_corpus_path_that_looks_like_yaml_stays_a_path(tmp_path, monkeypatch):
     result = CliRunner().invoke(main, ["run", "sentiment", "--corpus", "2024", "--cache-dir", str(tmp_path / "c"),
                                        "--report-dir", str(tmp_path / "r"), *SMALL])
     assert result.exit_code == 0, result.output
+
+
+def test_a_key_prefix_of_digits_is_looked_up_as_a_key(tmp_path):
+    """A cache key prefix can be all digits; YAML alone would read it as an integer and refuse it."""
+    corpus = _write(tmp_path / "rows.tsv", ("text\tlabel\n" + GOOD_ROWS).encode())
+    result = CliRunner().invoke(main, ["run", "sentiment", "--corpus", str(corpus), "--set", "embed.vectors=5883361850",
+                                       "--cache-dir", str(tmp_path / "cache"), "--report-dir", str(tmp_path / "r"),
+                                       "--set", "tokenize.n_process=1", "-q"])
+    assert result.exit_code == 2, result.output
+    err = result.stderr.strip()
+    assert len(err.splitlines()) == 1 and "'5883361850' is neither a vectors file" in err, err
+    assert "must be a string" not in err
