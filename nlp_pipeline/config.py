@@ -362,7 +362,7 @@ class TypedText:
     """A ``--set`` value as typed and as YAML reads it, until the key's declared type picks one.
 
     YAML alone cannot know that ``embed.vectors=5883361850`` (a cache key prefix that happens to be
-    all digits) or ``data.name=yes`` means text: it reads an int and a bool. A string-typed key
+    all digits) or ``data.corpus=yes`` means text: it reads an int and a bool. A string-typed key
     takes what the user typed; every other key takes the YAML reading.
     """
 
@@ -486,7 +486,7 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
         return float(value)
     if tp is str:
         if isinstance(value, bool | int | float):  # a YAML file's bare 5883361850 or yes
-            raise ConfigError(f"{key}={value!r} must be a string: put it in quotes in the pipeline file")
+            raise ConfigError(f"{key}={value!r} must be a string: put it in quotes")
         if not isinstance(value, str):
             raise ConfigError(f"{key}={value!r} must be a string")
         return value
