@@ -452,10 +452,8 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
         if tp is str and value.text.strip():
             # A quoted value ('"on"') keeps YAML's reading; a bare one is taken as typed.
             return value.parsed if isinstance(value.parsed, str) else value.text
-        if origin is Literal and value.parsed not in typing.get_args(tp) and value.text in typing.get_args(tp):
-            return value.text
-        if origin is list and not isinstance(value.parsed, list):
-            return _coerce(value.text, tp, key)  # "a,b", or one item that YAML reads as a number
+        if origin is list and isinstance(value.parsed, bool | int | float):
+            return _coerce(value.text, tp, key)  # one item that YAML reads as a number: 5883361850
         value = value.parsed
     if origin is Literal:
         allowed = typing.get_args(tp)

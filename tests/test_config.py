@@ -38,6 +38,8 @@ def test_list_override_from_commas():
         ("data.corpus=\"on\"", "on"),  # quoting still gives YAML's reading
         ("data.data_dir=null", None),
         ("embed.sources=123", ["123"]),
+        ("embed.sources=\"imdb_unsup,sst2:train\"", ["imdb_unsup", "sst2:train"]),  # quoted: YAML's reading
+        ("embed.sources=[imdb_unsup, sst2:train]", ["imdb_unsup", "sst2:train"]),
     ],
 )
 def test_a_string_key_takes_the_value_as_typed(override, expected):
