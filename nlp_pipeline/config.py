@@ -380,11 +380,15 @@ def _split_override(text: str) -> tuple[str, TypedText]:
     if "=" not in text:
         raise ConfigError(f"bad override {text!r}: expected KEY=VALUE, e.g. model.encoder=lstm")
     key, value = text.split("=", 1)
+    return key.strip(), _typed(value)
+
+
+def _typed(text: str) -> TypedText:
     try:
-        parsed = yaml.safe_load(value) if value.strip() else None
+        parsed = yaml.safe_load(text) if text.strip() else None
     except yaml.YAMLError:
-        parsed = value
-    return key.strip(), TypedText(value, parsed)
+        parsed = text
+    return TypedText(text, parsed)
 
 
 def apply_overrides(raw: dict, overrides: list[str], schema: type) -> dict:
@@ -462,8 +466,8 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
         return value
     if origin is list:
         (item,) = typing.get_args(tp)
-        if isinstance(value, str):
-            value = [v.strip() for v in value.split(",") if v.strip()]
+        if isinstance(value, str):  # "a,b": each item as typed for text, as YAML reads it for numbers
+            value = [_typed(v.strip()) for v in value.split(",") if v.strip()]
         if not isinstance(value, list):
             raise ConfigError(f"{key}={value!r} must be a list")
         return [_coerce(v, item, key) for v in value]

@@ -28,6 +28,20 @@ def test_list_override_from_commas():
     assert cfg.embed.sources == ["imdb_unsup", "sst2:train"]
 
 
+@pytest.mark.parametrize("override", ["lm.cutoffs=20000,40000", "lm.cutoffs=[20000, 40000]"])
+def test_a_list_of_numbers_from_commas_reads_each_item_as_a_number(override):
+    assert load_config("lm", [override]).lm.cutoffs == [20000, 40000]
+
+
+def test_one_number_for_a_list_of_numbers_is_a_list_of_one():
+    assert load_config("lm", ["lm.cutoffs=20000"]).lm.cutoffs == [20000]
+
+
+def test_a_word_in_a_list_of_numbers_is_named():
+    with pytest.raises(ConfigError, match=r"lm.cutoffs='2000a' must be an integer"):
+        load_config("lm", ["lm.cutoffs=20000,2000a"])
+
+
 @pytest.mark.parametrize(
     ("override", "expected"),
     [
