@@ -363,11 +363,13 @@ class TypedText:
 
     YAML alone cannot know that ``embed.vectors=5883361850`` (a cache key prefix that happens to be
     all digits) or ``data.corpus=yes`` means text: it reads an int and a bool. A string-typed key
-    takes what the user typed; every other key takes the YAML reading.
+    takes what the user typed; every other key takes the YAML reading. A bracketed list
+    (``"model.lm=[5883361850, abc]"``) keeps each item's text too, in ``items``.
     """
 
     text: str
     parsed: Any
+    items: tuple[TypedText, ...] | None = None
 
 
 def parse_override(text: str) -> tuple[str, Any]:
@@ -387,7 +389,11 @@ def _typed(text: str) -> TypedText:
     try:
         parsed = yaml.safe_load(text) if text.strip() else None
     except yaml.YAMLError:
-        parsed = text
+        return TypedText(text, text)
+    node = yaml.compose(text) if isinstance(parsed, list) else None
+    if isinstance(node, yaml.SequenceNode) and all(isinstance(n, yaml.ScalarNode) for n in node.value):
+        items = tuple(TypedText(n.value, item) for n, item in zip(node.value, parsed, strict=True))
+        return TypedText(text, parsed, items)
     return TypedText(text, parsed)
 
 
@@ -458,7 +464,7 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
             return value.parsed if isinstance(value.parsed, str) else value.text
         if origin is list and isinstance(value.parsed, bool | int | float):
             return _coerce(value.text, tp, key)  # one item that YAML reads as a number: 5883361850
-        value = value.parsed
+        value = list(value.items) if origin is list and value.items is not None else value.parsed
     if origin is Literal:
         allowed = typing.get_args(tp)
         if value not in allowed:

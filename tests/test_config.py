@@ -54,6 +54,8 @@ def test_a_word_in_a_list_of_numbers_is_named():
         ("embed.sources=123", ["123"]),
         ("embed.sources=\"imdb_unsup,sst2:train\"", ["imdb_unsup", "sst2:train"]),  # quoted: YAML's reading
         ("embed.sources=[imdb_unsup, sst2:train]", ["imdb_unsup", "sst2:train"]),
+        ("model.lm=[5883361850, abc]", ["5883361850", "abc"]),  # each bracketed item as typed
+        ("model.lm=[\"0123\", yes]", ["0123", "yes"]),
     ],
 )
 def test_a_string_key_takes_the_value_as_typed(override, expected):
