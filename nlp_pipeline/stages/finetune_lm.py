@@ -74,7 +74,7 @@ def build(params: FinetuneLMParams, inputs: Mapping, ctx: BuildContext) -> dict:
                                batch_size=32, bptt=64, lr=params.lr, evaluations=4, seed=params.seed,
                                device=ctx.runtime.device, num_threads=ctx.runtime.num_threads)
         result = train_language_model(model, train_ids, train_offsets, heldout_ids, config, progress=ctx.progress,
-                                      log=ctx.log)
+                                      log=ctx.log, budget_setting="model.lm_finetune_tokens")
         folder = Path(ctx.out_dir) / direction
         meta = {k: v for k, v in payload.items() if k not in ("format", "format_version", "model")}
         save_language_model(folder, model.cpu(), vocab, {**meta, "finetuned_from": ref.id})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -13,8 +14,10 @@ from nlp_pipeline.models.language_model import LanguageModelConfig, RNNLanguageM
 from nlp_pipeline.models.language_model_io import EOS
 from nlp_pipeline.text.tokenize import TokenizerConfig
 from nlp_pipeline.text.vocab import Vocab
+from nlp_pipeline.training import language_model as lm_training
 from nlp_pipeline.training.language_model import (
     LMTrainConfig,
+    about,
     batchify,
     epoch_stream,
     reverse_documents,
@@ -119,6 +122,27 @@ def test_the_token_budget_caps_training_whatever_the_epochs():
     result = train_language_model(_model(vocab), ids, offsets, ids[:30], config, log=lambda m: None)
     assert 200 <= result.tokens_trained < 200 + 2 * 10
     assert len(result.history) == 2 and result.history[-1]["tokens"] == result.tokens_trained
+
+
+@pytest.mark.parametrize(("seconds", "text"), [(44.6, "45 s"), (59.4, "59 s"), (720, "12 min"), (7_500, "2 h 5 min")])
+def test_a_duration_reads_as_a_person_says_it(seconds, text):
+    assert about(seconds) == text
+
+
+def test_the_log_says_early_how_long_training_takes_and_which_setting_sets_it(monkeypatch):
+    monkeypatch.setattr(lm_training, "ESTIMATE_AFTER_SECONDS", 0.0)  # a tiny run: estimate after its first step
+    vocab = _vocab()
+    ids, offsets = _documents([WORDS] * 50, vocab)
+    config = LMTrainConfig(epochs=1, max_tokens=200, batch_size=2, bptt=10, evaluations=2, seed=0)
+    lines: list[str] = []
+    train_language_model(_model(vocab), ids, offsets, ids[:30], config, log=lines.append,
+                         budget_setting="model.lm_finetune_tokens")
+    estimates = [line for line in lines if "take about" in line]
+    assert len(estimates) == 1
+    expected = r"tokens/s: the 200 tokens take about \d+ s of training \(model.lm_finetune_tokens sets the budget\)"
+    assert re.search(expected, estimates[0])
+    evaluations = [line for line in lines if "held-out ppl" in line]
+    assert len(evaluations) == 2 and "to go" in evaluations[0] and "to go" not in evaluations[-1]
 
 
 def _lm(model: RNNLanguageModel, vocab: Vocab) -> LanguageModel:
