@@ -1,9 +1,17 @@
 """Content fingerprints of files, folders and parameter dictionaries.
 
 A file's fingerprint is the sha256 of its bytes. Hashing the 56 MB IMDB archives on every run would
-cost a second or two, so hashes are memoised by (absolute path, size, mtime_ns) in a small JSON
-file; a changed file changes size or mtime and is hashed again. A folder's fingerprint covers the
-sorted list of (relative path, file hash), so a rename is noticed (unlike weasel's).
+cost a second or two, so hashes are memoised in a small JSON file, per absolute path, with the file's
+size, mtime_ns, ctime_ns and inode when it was hashed; a memo entry is used only while all four are
+unchanged, otherwise the file is hashed again. Size and mtime alone are not enough: an in-place edit
+that keeps the size and then sets the old mtime back (``touch -r``, ``cp -p``, ``rsync -t``, an
+archive's extraction) would be served the old hash, and with it a stale artifact. The change time
+moves on every write and no program can set it back, and a replaced file has a new inode (the
+artifact cache trusts its own files on the same four, see `nlp_pipeline.engine.cache`). Entries
+written before ctime and inode were recorded (three-element lists) are simply misses.
+
+A folder's fingerprint covers the sorted list of (relative path, file hash), so a rename is noticed
+(unlike weasel's).
 """
 
 from __future__ import annotations
@@ -33,26 +41,35 @@ def sha256_file(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+def _signature(st: os.stat_result) -> list[int]:
+    """What must be unchanged for a memoised hash to still be the file's: size, mtime, ctime, inode."""
+    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+
+
 class _Memo:
-    """(path, size, mtime) → sha256, persisted as JSON next to the artifact cache."""
+    """path → [size, mtime_ns, ctime_ns, inode, sha256], persisted as JSON next to the artifact cache."""
 
     def __init__(self, path: Path | None):
         self.path = path
         self.data: dict[str, list] = {}
         if path is not None and path.exists():
             try:
-                self.data = json.loads(path.read_text())
+                data = json.loads(path.read_text())
             except (OSError, ValueError):
-                self.data = {}
+                data = {}
+            self.data = data if isinstance(data, dict) else {}
 
     def get(self, p: Path, st: os.stat_result) -> str | None:
         entry = self.data.get(str(p))
-        if entry and entry[0] == st.st_size and entry[1] == st.st_mtime_ns:
-            return entry[2]
+        # an entry of another shape (an older memo's three fields, a hand edit) is a miss
+        if isinstance(entry, list) and len(entry) == 5 and entry[:4] == _signature(st) and isinstance(entry[4], str):
+            return entry[4]
         return None
 
     def put(self, p: Path, st: os.stat_result, digest: str, save: bool = True) -> None:
-        self.data[str(p)] = [st.st_size, st.st_mtime_ns, digest]
+        """Record ``digest`` for ``p`` as it was when ``st`` was taken (before reading it: a write
+        during the read then changes ctime, and the next lookup is a miss)."""
+        self.data[str(p)] = [*_signature(st), digest]
         if save:
             self.save()
 
