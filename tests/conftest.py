@@ -1,4 +1,9 @@
-"""Every test runs offline, with a private cache: no test touches ~/.cache or the network.
+"""Every test runs offline, with a private cache and home: no test touches ~/.cache, $HOME or the network.
+
+The isolation is set in `pytest_configure`, before any test module is imported: a module may do work
+at import or collection time (a `skipif` that builds the C word2vec kernel into the cache), and a
+session fixture would only start after that. Each pytest-xdist worker runs the hook too, and CLI
+tests started with `subprocess` inherit the environment.
 
 Shared fixture `make_treebank`: a tiny synthetic treebank, a toy grammar written out as CoNLL-U with
 every format quirk in it.
@@ -10,19 +15,36 @@ by spelling. Comments, a multiword-token range and an empty node are sprinkled i
 from __future__ import annotations
 
 import random
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
+_ISOLATION = pytest.StashKey[tuple[pytest.MonkeyPatch, Path]]()
 
-@pytest.fixture(autouse=True, scope="session")
-def _isolated_cache(tmp_path_factory):
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Point the pipeline's cache, $HOME and the XDG folders (matplotlib's and torch's caches) at a
+    fresh temporary folder, and go offline, for this process and every process it starts."""
+    root = Path(tempfile.mkdtemp(prefix="nlp-pipeline-tests-"))
     mp = pytest.MonkeyPatch()
     mp.setenv("NLP_PIPELINE_OFFLINE", "1")
-    mp.setenv("NLP_PIPELINE_CACHE_DIR", str(tmp_path_factory.mktemp("nlp-pipeline-cache")))
+    mp.setenv("NLP_PIPELINE_CACHE_DIR", str(root / "cache"))
+    mp.setenv("HOME", str(root / "home"))
+    for name, folder in (("XDG_CACHE_HOME", ".cache"), ("XDG_CONFIG_HOME", ".config"),
+                         ("XDG_DATA_HOME", ".local/share")):
+        mp.setenv(name, str(root / "home" / folder))
     mp.setenv("MPLBACKEND", "Agg")
-    yield
+    config.stash[_ISOLATION] = (mp, root)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _ISOLATION not in config.stash:
+        return
+    mp, root = config.stash[_ISOLATION]
     mp.undo()
+    shutil.rmtree(root, ignore_errors=True)
 
 
 DETS = ["the", "a", "this", "every"]

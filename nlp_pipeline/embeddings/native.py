@@ -8,10 +8,13 @@ The kernel is plain C99 with no Python or torch headers, so it builds in about a
 system's C compiler, once per source version, into the user cache; it is loaded with ctypes, which
 releases the GIL, so Hogwild worker threads run it in parallel.
 
-Where no compiler is found (or the build fails) `load_kernel()` returns None with the reason and the
-engine uses its tensor path; `kernel_available()` tells the pipeline which one will run, because
-the two are different algorithms in their last bits (and the kernel's is the closer to word2vec's),
-so the choice is part of the embed stage's key.
+Planning and building are apart. The two update loops are different algorithms in their last bits
+(the kernel's is the closer to word2vec's), so the one that will run is part of the embed stage's
+key; `planned_kernel()` says which from the environment, PATH and whether the library is already
+built, and never compiles or loads anything, because computing a key must stay cheap and free of
+side effects (a `plan`, a `cache ls`, a key test). `load_kernel()` builds on the first training
+use, under a time limit (`COMPILE_TIMEOUT_S`); where no compiler is found, the build fails or runs
+out of time, it returns None with the reason and the engine trains with its tensor path instead.
 """
 
 from __future__ import annotations
@@ -21,9 +24,11 @@ import functools
 import hashlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 SOURCE = Path(__file__).with_name("w2v_kernel.c")
@@ -33,6 +38,10 @@ SOURCE = Path(__file__).with_name("w2v_kernel.c")
 # shared by machines of different CPUs never loads a build with instructions this one lacks.
 CFLAGS = ("-O3", "-std=c99", "-fPIC", "-shared", "-ffp-contract=off")
 NATIVE_FLAGS = ("-march=native",)
+# Seconds the build may take, both tries together (it takes about one): a compiler stuck on a network
+# file system or a locked licence must not hang a training run, which then uses the tensor path.
+COMPILE_TIMEOUT_S = 120.0
+KERNELS = ("auto", "native", "tensor")
 
 
 def _cpu_signature() -> str:
@@ -62,28 +71,97 @@ def _library_path() -> Path:
     return default_cache_dir() / "native" / f"w2v_kernel-{digest}-{sys.platform}-{_cpu_signature()}.so"
 
 
+def _on_cpu(device: str) -> bool:
+    """Whether ``device`` (a setting: ``auto``, ``cpu``, ``cuda:1``, ``mps``) trains on the CPU."""
+    name = str(device).strip().lower()
+    if name == "auto":  # as `nlp_pipeline.device.resolve_device` decides it
+        import torch
+
+        return not torch.cuda.is_available()
+    return name.split(":", 1)[0] == "cpu"
+
+
+def planned_kernel(kernel: str, device: str) -> str:
+    """``"native"`` or ``"tensor"``: the update loop a training run with these settings will use.
+
+    Pure: it reads the environment, PATH and whether the library file exists, and never compiles or
+    loads anything (keys are computed with it). Off the CPU the tensor path always runs, and
+    ``NLP_PIPELINE_NO_NATIVE`` turns the kernel off. ``auto`` on the CPU is native where the library
+    is already built for this source and CPU or a C compiler is on PATH; a build that then fails
+    falls back to the tensor path at training time (the engine says so and records the kernel run).
+    """
+    if kernel not in KERNELS:
+        raise ValueError(f"kernel must be one of {', '.join(KERNELS)}, not {kernel!r}")
+    if kernel == "tensor" or os.environ.get("NLP_PIPELINE_NO_NATIVE") or not _on_cpu(device):
+        return "tensor"
+    if kernel == "native":
+        return "native"
+    return "native" if _library_path().is_file() or _compiler() is not None else "tensor"
+
+
+def _compile(command: list[str], timeout: float) -> tuple[int, str]:
+    """``(exit status, stderr)`` of one compiler run; ``(-1, why)`` when it cannot start or runs out of
+    time. The compiler runs in its own process group, so a timeout kills its subprocesses (cc1, as)
+    too, not only the driver."""
+    if timeout <= 0:
+        return -1, f"the build took longer than {COMPILE_TIMEOUT_S:g} s"
+    try:
+        proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                start_new_session=True)
+    except OSError as err:
+        return -1, f"cannot run {command[0]}: {err.strerror or err}"
+    try:
+        _, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except OSError:
+            proc.kill()
+        proc.communicate()
+        return -1, f"the build took longer than {COMPILE_TIMEOUT_S:g} s"
+    return proc.returncode, err
+
+
+def _build(path: Path) -> str | None:
+    """Compile the library into ``path``; None, or why not. Atomic: concurrent first runs each compile
+    into a temporary file and rename it into place."""
+    cc = _compiler()
+    if cc is None:
+        return "no C compiler found (cc, gcc or clang)"
+    deadline = time.monotonic() + COMPILE_TIMEOUT_S
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(suffix=".so", dir=path.parent)
+        os.close(fd)
+    except OSError as err:
+        return f"cannot write to {path.parent}: {err.strerror or err}"
+    try:
+        status, err = _compile([cc, *CFLAGS, *NATIVE_FLAGS, "-o", tmp, str(SOURCE), "-lm"], COMPILE_TIMEOUT_S)
+        if status > 0:  # a compiler without -march=native: the portable build
+            status, err = _compile([cc, *CFLAGS, "-o", tmp, str(SOURCE), "-lm"], deadline - time.monotonic())
+        if status < 0:
+            return err
+        if status > 0:
+            last = err.strip().splitlines()[-1:]
+            return f"{cc} failed: {last[0] if last else f'exit status {status}'}"
+        os.replace(tmp, path)
+        return None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
 @functools.lru_cache(maxsize=1)
 def load_kernel() -> tuple[ctypes.CDLL | None, str]:
-    """``(library, "")``, or ``(None, why not)``. Builds the library once (atomically: concurrent
-    first runs each compile into a temporary file and rename it into place)."""
+    """``(library, "")``, or ``(None, why not)``. Builds the library the first time (see `_build`);
+    the answer is kept for the process, so a failed build is tried once per process."""
     if os.environ.get("NLP_PIPELINE_NO_NATIVE"):
         return None, "disabled by NLP_PIPELINE_NO_NATIVE"
     path = _library_path()
     if not path.is_file():
-        cc = _compiler()
-        if cc is None:
-            return None, "no C compiler found (cc, gcc or clang)"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(suffix=".so", dir=path.parent)
-        os.close(fd)
-        proc = subprocess.run([cc, *CFLAGS, *NATIVE_FLAGS, "-o", tmp, str(SOURCE), "-lm"], capture_output=True,
-                              text=True)
-        if proc.returncode != 0:  # a compiler without -march=native: the portable build
-            proc = subprocess.run([cc, *CFLAGS, "-o", tmp, str(SOURCE), "-lm"], capture_output=True, text=True)
-        if proc.returncode != 0:
-            os.unlink(tmp)
-            return None, f"{cc} failed: {proc.stderr.strip().splitlines()[-1:] or proc.returncode}"
-        os.replace(tmp, path)
+        why = _build(path)
+        if why is not None:
+            return None, why
     try:
         lib = ctypes.CDLL(str(path))
     except OSError as err:
@@ -97,4 +175,6 @@ def load_kernel() -> tuple[ctypes.CDLL | None, str]:
 
 
 def kernel_available() -> bool:
+    """Whether the kernel loads here, building it if need be: for tests and tools, never for keys
+    (see `planned_kernel`)."""
     return load_kernel()[0] is not None

@@ -16,7 +16,10 @@ Two update paths. On the CPU the default is the C kernel (`nlp_pipeline.embeddin
 in place, as in word2vec.c, with the window and negatives drawn from word2vec's own generator; torch
 prepares the job (subsampling, sentence numbers, learning rates) and holds the weights. It is the
 closer of the two to word2vec and, on two cores, the faster (benchmarks/README.md). Without a C
-compiler, with ``kernel="tensor"``, and always on CUDA, the batched tensor path below runs.
+compiler, with ``kernel="tensor"``, and always on CUDA, the batched tensor path below runs. The
+kernel is built on the first training use, not when options are resolved (keys are computed from
+those); if that build fails, training says why in one line and runs the tensor path, and
+``info["kernel"]`` records the loop that ran.
 
 What batching changes (the tensor path): word2vec applies each pair's update immediately; here ``batch_words``
 centre words are scored against the same weights and their updates summed with ``index_add_``
@@ -38,6 +41,7 @@ gradients would write the whole ``vocab × dim`` matrix every step.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 import os
 import tempfile
@@ -60,6 +64,8 @@ from nlp_pipeline.embeddings.w2v_corpus import (
     keep_probabilities,
     negative_table,
 )
+
+_log = logging.getLogger(__name__)
 
 CHUNK_TOKENS = 1 << 20  # tokens read from the encoded corpus at a time (4 MiB of ids)
 # Centre words per batched update, by architecture (sg=1, cbow=0): the fastest on the IMDB benchmark
@@ -84,18 +90,19 @@ class TorchW2VOptions:
     skip_saturated: bool = False  # gensim's rule: no update for a pair scored beyond ±6
     chunk_tokens: int = CHUNK_TOKENS
     # CPU update loop: native (the C kernel, `nlp_pipeline.embeddings.native`: word2vec's in-place SGD),
-    # tensor (batched tensor updates), auto (native where it builds). CUDA always runs the tensor path.
+    # tensor (batched tensor updates), auto (native where a C compiler or an already built library is found:
+    # `native.planned_kernel`; a build that then fails trains with tensor). CUDA always runs the tensor path.
     kernel: str = "auto"
 
-    def resolve(self, sg: int) -> TorchW2VOptions:
-        """These options with the per-architecture defaults filled in (what training actually uses)."""
-        kernel = self.kernel
-        if kernel == "auto":
-            from nlp_pipeline.embeddings.native import kernel_available
+    def resolve(self, sg: int, device: str = "cpu") -> TorchW2VOptions:
+        """These options with the per-architecture defaults filled in (what training plans to use).
 
-            kernel = "native" if kernel_available() else "tensor"
-        if kernel not in ("native", "tensor"):
-            raise ValueError(f"kernel must be auto, native or tensor, not {self.kernel!r}")
+        ``device`` is the one training runs on (``"cpu"``, ``"cuda:0"``, ``"auto"``): the kernel is
+        `native.planned_kernel`'s answer, so resolving never compiles or loads the C kernel.
+        """
+        from nlp_pipeline.embeddings.native import planned_kernel
+
+        kernel = planned_kernel(self.kernel, device)
         return dataclasses.replace(
             self,
             batch_words=self.batch_words or DEFAULT_BATCH_WORDS[sg],
@@ -315,8 +322,9 @@ def train_torch(
     seed alone (on CPU); with several, workers update shared weights without locks (Hogwild, as in
     word2vec and gensim), so the last bits depend on thread timing, as with gensim.
     """
-    options = (options or TorchW2VOptions()).resolve(params.sg)
+    options = options or TorchW2VOptions()
     device = resolve_device(options.device)
+    options = options.resolve(params.sg, str(device))
     workers = params.workers if params.workers > 0 else (os.cpu_count() or 1)
     if device.type != "cpu":
         workers = 1  # one stream of large batches keeps a GPU busy; threads would only contend
@@ -368,7 +376,8 @@ class _Job:
 
 
 class _Trainer:
-    def __init__(self, vocab, params: Word2VecParams, options: TorchW2VOptions, device: torch.device):
+    def __init__(self, vocab, params: Word2VecParams, options: TorchW2VOptions, device: torch.device,
+                 log_fn: Callable[[str], None] | None = None):
         self.params, self.options, self.device = params, options, device
         self.vocab_size = len(vocab)
         w_in, w_out = init_weights(len(vocab), params.vector_size, params.seed)
@@ -381,10 +390,14 @@ class _Trainer:
         if options.kernel == "native" and device.type == "cpu":
             from nlp_pipeline.embeddings.native import load_kernel
 
-            self.native, why = load_kernel()
+            self.native, why = load_kernel()  # builds the library on first use (time-limited)
             if self.native is None:
-                raise RuntimeError(f"the native word2vec kernel was chosen but cannot be loaded: {why}")
-            self.neg_table_np = self.neg_table.numpy()  # the same memory (int32)
+                # Not an error: the tensor path trains the same model (the last bits differ), and the
+                # stage cannot tell a planned "auto" from an explicit "native" (both arrive as native).
+                (log_fn or _log.warning)(f"word2vec: the native kernel is unavailable ({why}); "
+                                         "training with the tensor path instead")
+            else:
+                self.neg_table_np = self.neg_table.numpy()  # the same memory (int32)
 
     def learning_rate(self, words_before: float) -> float:
         p = self.params
@@ -421,8 +434,6 @@ class _Trainer:
 
     def _run_native(self, job: _Job, ids: torch.Tensor, sentence_ids: torch.Tensor) -> tuple[float, int, float]:
         """The job in the C kernel: its centres in order, every update applied at once, in place."""
-        import ctypes
-
         p = self.params
         ids, sentence_ids = ids.contiguous(), sentence_ids.contiguous()
         lr_start = self.learning_rate(job.words_before)
@@ -431,13 +442,42 @@ class _Trainer:
         negs = np.zeros(2 * p.negative, dtype=np.int64)
         out = np.zeros(2, dtype=np.float64)
         seed = (p.seed * 1_000_003 + job.number) & 0xFFFFFFFFFFFFFFFF
+        n, weights = ids.shape[0], self.vocab_size * p.vector_size
         self.native.w2v_train(
-            int(p.sg), self.w_in.data_ptr(), self.w_out.data_ptr(), p.vector_size, ids.data_ptr(),
-            sentence_ids.data_ptr(), ids.shape[0], p.window, p.negative, self.neg_table_np.ctypes.data,
-            self.neg_table_np.shape[0], lr_start, lr_end, seed, int(self.options.skip_saturated),
-            work.ctypes.data_as(ctypes.c_void_p), negs.ctypes.data_as(ctypes.c_void_p),
-            out.ctypes.data_as(ctypes.c_void_p))
+            int(p.sg), c_pointer("w_in", self.w_in, "float32", weights),
+            c_pointer("w_out", self.w_out, "float32", weights), p.vector_size, c_pointer("ids", ids, "int64", n),
+            c_pointer("sentence_ids", sentence_ids, "int64", n), n, p.window, p.negative,
+            c_pointer("neg_table", self.neg_table_np, "int32"), self.neg_table_np.shape[0], lr_start, lr_end, seed,
+            int(self.options.skip_saturated), c_pointer("work", work, "float32", 2 * p.vector_size),
+            c_pointer("negs", negs, "int64", 2 * p.negative), c_pointer("out", out, "float64", 2))
         return float(out[0]), int(out[1]), lr_end
+
+
+def c_pointer(name: str, value: torch.Tensor | np.ndarray, dtype: str, numel: int | None = None) -> int:
+    """The address of ``value``'s first element, once it is known to be what the C kernel reads there.
+
+    Why: ctypes hands over a bare address, and the kernel walks it as a flat, contiguous CPU array of
+    ``dtype`` (of ``numel`` elements when given). A wrong dtype, a CUDA tensor, a strided view or a
+    short buffer would not raise there; it would train on garbage, write past the end, or crash the
+    process. ``name`` is the kernel argument's, for the message.
+    """
+    if isinstance(value, torch.Tensor):
+        kind, device, contiguous = str(value.dtype).removeprefix("torch."), value.device.type, value.is_contiguous()
+    elif isinstance(value, np.ndarray):
+        kind, device, contiguous = str(value.dtype), "cpu", bool(value.flags.c_contiguous)
+    else:
+        raise TypeError(f"native kernel argument {name!r}: expected a tensor or array, got {type(value).__name__}")
+    if kind != dtype:
+        raise TypeError(f"native kernel argument {name!r}: expected {dtype}, got {kind}")
+    if device != "cpu":
+        raise ValueError(f"native kernel argument {name!r}: expected a CPU tensor, got one on {value.device}")
+    if not contiguous:
+        raise ValueError(f"native kernel argument {name!r}: expected a contiguous array, got strides "
+                         f"{tuple(value.stride()) if isinstance(value, torch.Tensor) else value.strides}")
+    size = value.numel() if isinstance(value, torch.Tensor) else value.size
+    if numel is not None and size != numel:
+        raise ValueError(f"native kernel argument {name!r}: expected {numel} elements, got {size}")
+    return value.data_ptr() if isinstance(value, torch.Tensor) else value.ctypes.data
 
 
 def _jobs(encoded: EncodedCorpus, epochs: int, chunk_tokens: int, corpus_words: int):
@@ -460,7 +500,7 @@ def _train_loop(
     progress: bool,
     log_fn: Callable[[str], None] | None,
 ) -> TorchWord2Vec:
-    trainer = _Trainer(vocab, params, options, device)
+    trainer = _Trainer(vocab, params, options, device, log_fn)
     epoch_loss = [0.0] * params.epochs
     epoch_examples = [0] * params.epochs
     epoch_end = [0.0] * params.epochs
@@ -506,5 +546,6 @@ def _train_loop(
         "epoch_loss": [round(x, 1) for x in epoch_loss],
         "epoch_seconds": [round(b - a, 2) for a, b in zip([0.0, *epoch_end[:-1]], epoch_end)],
         "epoch_examples": epoch_examples,
+        "kernel": "native" if trainer.native is not None else "tensor",  # the update loop that ran
     }
     return TorchWord2Vec(vocab=vocab, input_vectors=trainer.w_in.cpu(), output_vectors=trainer.w_out.cpu(), info=info)

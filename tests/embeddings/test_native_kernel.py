@@ -1,17 +1,27 @@
 """The torch engine's C kernel: it builds here, learns what the tensor path learns, is a function of the
-seed with one worker, and its absence falls back cleanly (and changes the key, not the bytes under one)."""
+seed with one worker, and its absence falls back cleanly (and changes the key, not the bytes under one).
+
+Planning which kernel runs never compiles; the build happens on the first training use, under a time
+limit, and a failed or slow build trains with the tensor path after one line saying why. The ctypes
+call checks every array it hands over.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import os
 import random
+import stat
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from nlp_pipeline.embeddings import Word2VecParams, native
-from nlp_pipeline.embeddings.torch_engine import TorchW2VOptions, train_torch
-from nlp_pipeline.engine.stage import ADDED_LATER, key_params
+from nlp_pipeline.embeddings.torch_engine import TorchW2VOptions, _Job, _Trainer, c_pointer, train_torch
+from nlp_pipeline.embeddings.w2v_corpus import build_vocab
 
 needs_kernel = pytest.mark.skipif(not native.kernel_available(), reason=f"no native kernel: {native.load_kernel()[1]}")
 
@@ -30,6 +40,13 @@ def topics(tmp_path_factory):
 PARAMS = Word2VecParams(vector_size=16, window=3, negative=5, min_count=1, sample=0, epochs=3, workers=1, seed=3)
 
 
+def _with(params: Word2VecParams, **changes) -> Word2VecParams:
+    """``params`` with ``changes`` (a frozen dataclass or a frozen settings model)."""
+    if dataclasses.is_dataclass(params):
+        return dataclasses.replace(params, **changes)
+    return params.model_copy(update=changes)
+
+
 def _separation(model, a, b) -> float:
     kv = model.to_keyed_vectors()
     within = np.mean([kv.similarity(x, y) for x in a[:10] for y in a[10:20]])
@@ -41,7 +58,7 @@ def _separation(model, a, b) -> float:
 @pytest.mark.parametrize("sg", [1, 0])
 def test_the_kernel_learns_as_the_tensor_path_does(topics, sg):
     path, a, b = topics
-    params = dataclasses.replace(PARAMS, sg=sg)
+    params = _with(PARAMS, sg=sg)
     ours = train_torch(path, params, options=TorchW2VOptions(kernel="native"), progress=False)
     tensor = train_torch(path, params, options=TorchW2VOptions(kernel="tensor"), progress=False)
     assert _separation(ours, a, b) > 0.3 and _separation(tensor, a, b) > 0.3
@@ -54,28 +71,159 @@ def test_the_kernel_learns_as_the_tensor_path_does(topics, sg):
 @pytest.mark.parametrize("sg", [1, 0])
 def test_one_worker_is_a_function_of_the_seed(topics, sg):
     path, _, _ = topics
-    params = dataclasses.replace(PARAMS, sg=sg, epochs=1)
+    params = _with(PARAMS, sg=sg, epochs=1)
     runs = [train_torch(path, params, options=TorchW2VOptions(kernel="native"), progress=False) for _ in range(2)]
     assert np.array_equal(runs[0].input_vectors.numpy(), runs[1].input_vectors.numpy())
-    other = train_torch(path, dataclasses.replace(params, seed=4), options=TorchW2VOptions(kernel="native"),
+    other = train_torch(path, _with(params, seed=4), options=TorchW2VOptions(kernel="native"),
                         progress=False)
     assert not np.array_equal(runs[0].input_vectors.numpy(), other.input_vectors.numpy())
 
 
-def test_without_the_kernel_auto_is_the_tensor_path_and_native_is_an_error(monkeypatch, topics):
-    monkeypatch.setenv("NLP_PIPELINE_NO_NATIVE", "1")
+@pytest.fixture
+def fresh_kernel(monkeypatch, tmp_path):
+    """No library built yet (it would go to ``tmp_path``), and no answer of `load_kernel` remembered."""
+    monkeypatch.setattr(native, "_library_path", lambda: tmp_path / "lib" / "w2v_kernel.so")
     native.load_kernel.cache_clear()
-    try:
-        assert not native.kernel_available()
-        assert TorchW2VOptions().resolve(1).kernel == "tensor"
-        with pytest.raises(RuntimeError, match="NLP_PIPELINE_NO_NATIVE"):
-            train_torch(topics[0], PARAMS, options=TorchW2VOptions(kernel="native"), progress=False)
-    finally:
-        monkeypatch.delenv("NLP_PIPELINE_NO_NATIVE")
-        native.load_kernel.cache_clear()
+    yield tmp_path / "lib" / "w2v_kernel.so"
+    native.load_kernel.cache_clear()
+
+
+def _compiler_script(folder: Path, body: str) -> str:
+    """A stand-in C compiler: a shell script with ``body``."""
+    script = folder / "cc-standin"
+    script.write_text(f"#!/bin/sh\n{body}\n")
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    return str(script)
+
+
+def test_with_no_native_set_both_auto_and_native_train_the_tensor_path(monkeypatch, topics, fresh_kernel):
+    monkeypatch.setenv("NLP_PIPELINE_NO_NATIVE", "1")
+    assert not native.kernel_available()
+    assert TorchW2VOptions().resolve(1).kernel == "tensor"
+    assert TorchW2VOptions(kernel="native").resolve(1).kernel == "tensor"
+    lines: list[str] = []
+    model = train_torch(topics[0], _with(PARAMS, epochs=1), options=TorchW2VOptions(kernel="native"),
+                        progress=False, log_fn=lines.append)
+    assert model.info["kernel"] == "tensor" and not [x for x in lines if "kernel" in x]  # planned, not a fallback
+
+
+def test_planning_never_compiles_or_loads(monkeypatch, fresh_kernel):
+    def refuse(*args, **kwargs):
+        raise AssertionError("planning ran a program or loaded a library")
+
+    monkeypatch.setattr(native.subprocess, "Popen", refuse)
+    monkeypatch.setattr(native.subprocess, "run", refuse)
+    monkeypatch.setattr(native.ctypes, "CDLL", refuse)
+    monkeypatch.setattr(native, "_compiler", lambda: "cc")
+    assert native.planned_kernel("auto", "cpu") == "native"  # a compiler is there: the build is tried later
+    assert TorchW2VOptions().resolve(1).kernel == "native"
+    assert not fresh_kernel.exists() and native.load_kernel.cache_info().currsize == 0
+    monkeypatch.setattr(native, "_compiler", lambda: None)
+    assert native.planned_kernel("auto", "cpu") == "tensor"  # no compiler and nothing built
+    fresh_kernel.parent.mkdir()
+    fresh_kernel.write_bytes(b"")  # a build from an earlier run
+    assert native.planned_kernel("auto", "cpu") == "native"
+    assert native.planned_kernel("native", "cpu") == "native" and native.planned_kernel("tensor", "cpu") == "tensor"
+    for device in ("cuda", "cuda:1", "mps"):
+        assert native.planned_kernel("auto", device) == native.planned_kernel("native", device) == "tensor"
+    assert TorchW2VOptions(kernel="native").resolve(1, "cuda:0").kernel == "tensor"
+    with pytest.raises(ValueError, match="kernel must be one of auto, native, tensor, not 'fast'"):
+        native.planned_kernel("fast", "cpu")
+
+
+@pytest.mark.parametrize("kernel", ["auto", "native"])
+def test_a_failed_build_trains_the_tensor_path_after_one_line(monkeypatch, topics, fresh_kernel, kernel):
+    monkeypatch.setenv("CC", _compiler_script(fresh_kernel.parent.parent, "echo 'fatal: no space left' >&2; exit 1"))
+    assert native.planned_kernel(kernel, "cpu") == "native"
+    params = _with(PARAMS, epochs=1)
+    lines: list[str] = []
+    model = train_torch(topics[0], params, options=TorchW2VOptions(kernel=kernel), progress=False,
+                        log_fn=lines.append)
+    fallback = [x for x in lines if "kernel" in x]
+    assert len(fallback) == 1 and "fatal: no space left" in fallback[0] and "tensor path" in fallback[0]
+    assert model.info["kernel"] == "tensor" and not fresh_kernel.exists()
+    tensor = train_torch(topics[0], params, options=TorchW2VOptions(kernel="tensor"), progress=False)
+    assert np.array_equal(model.input_vectors.numpy(), tensor.input_vectors.numpy())  # exactly the tensor path
+
+
+def test_a_build_that_hangs_is_stopped_at_the_time_limit(monkeypatch, fresh_kernel):
+    monkeypatch.setenv("CC", _compiler_script(fresh_kernel.parent.parent, "sleep 60"))
+    monkeypatch.setattr(native, "COMPILE_TIMEOUT_S", 0.5)
+    start = time.monotonic()
+    lib, why = native.load_kernel()
+    assert lib is None and "longer than 0.5 s" in why
+    assert time.monotonic() - start < 10
+    assert not fresh_kernel.exists() and not list(fresh_kernel.parent.iterdir())  # no temporary file left
+
+
+def test_the_kernel_builds_on_first_training_use_and_records_it(topics, fresh_kernel):
+    if native.planned_kernel("auto", "cpu") != "native":
+        pytest.skip("no C compiler here")
+    model = train_torch(topics[0], _with(PARAMS, epochs=1), progress=False)
+    assert fresh_kernel.is_file() == (model.info["kernel"] == "native")  # built unless the compiler failed
+
+
+# -- the ctypes call checks what it hands over -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "error", "message"),
+    [
+        (torch.zeros(4, 3).t(), ValueError, "'w_in': expected a contiguous array"),
+        (np.zeros((4, 3), dtype=np.float32)[:, ::2], ValueError, "'w_in': expected a contiguous array"),
+        (torch.zeros(12, dtype=torch.float64), TypeError, "'w_in': expected float32, got float64"),
+        (np.zeros(12, dtype=np.int64), TypeError, "'w_in': expected float32, got int64"),
+        (torch.zeros(11), ValueError, "'w_in': expected 12 elements, got 11"),
+        ([0.0] * 12, TypeError, "'w_in': expected a tensor or array, got list"),
+    ],
+)
+def test_a_wrong_array_is_refused_by_name(value, error, message):
+    with pytest.raises(error, match=message):
+        c_pointer("w_in", value, "float32", 12)
+
+
+def test_c_pointer_is_the_first_elements_address():
+    t, a = torch.zeros(3, 4), np.zeros(5, dtype=np.int64)
+    assert c_pointer("t", t, "float32", 12) == t.data_ptr()
+    assert c_pointer("a", a, "int64") == a.ctypes.data
+
+
+def test_the_trainer_refuses_a_strided_weight_before_calling_the_kernel(topics):
+    class Kernel:
+        def w2v_train(self, *args):
+            raise AssertionError("the kernel was called with an unchecked array")
+
+    vocab = build_vocab(topics[0], min_count=1)
+    trainer = _Trainer(vocab, PARAMS, TorchW2VOptions(kernel="tensor").resolve(1), torch.device("cpu"))
+    trainer.native, trainer.neg_table_np = Kernel(), trainer.neg_table.numpy()
+    ids = torch.arange(10, dtype=torch.int64)
+    job = _Job(0, 0, ids.numpy(), np.array([10]), 10, 0)
+    trainer.w_in = trainer.w_in.t().contiguous().t()  # the same values, column-major
+    with pytest.raises(ValueError, match="'w_in': expected a contiguous array"):
+        trainer._run_native(job, ids, torch.zeros(10, dtype=torch.int64))
+    trainer.w_in = trainer.w_in.contiguous()
+    with pytest.raises(TypeError, match="'ids': expected int64, got int32"):
+        trainer._run_native(job, ids.int(), torch.zeros(10, dtype=torch.int64))
+
+
+# -- the test suite builds the kernel in its own cache ------------------------------------------------
+
+
+def test_the_kernel_is_built_in_the_test_cache_not_the_users(tmp_path):
+    import pwd
+
+    cache = Path(os.environ["NLP_PIPELINE_CACHE_DIR"])
+    real_home = Path(pwd.getpwuid(os.getuid()).pw_dir)
+    assert cache.is_relative_to(Path(os.environ["HOME"]).parent) and not cache.is_relative_to(real_home)
+    assert native._library_path().is_relative_to(cache)
+    lib, _ = native.load_kernel()
+    if lib is not None:  # the one built (at collection, by `needs_kernel`) or found is the test cache's
+        assert Path(lib._name).is_relative_to(cache)
 
 
 def test_a_parameter_added_later_keeps_old_keys_at_its_default():
+    from nlp_pipeline.engine.stage import ADDED_LATER, key_params  # here: the key code is being reworked
+
     @dataclasses.dataclass(frozen=True)
     class Before:
         x: int
