@@ -5,7 +5,7 @@
 >>> summary.written, summary.rejected, round(summary.docs_per_second)              # doctest: +SKIP
 (49998, 2, 1234)
 
-Modules: `inputs` (finding inputs, streaming records with per-record errors), `tasks` (the task
+Modules: `inputs` (input files → shards; reading is `nlp_pipeline.data.readers`), `tasks` (the task
 registry: tokenize, sentiment, tagging), `shards` (one shard, written then renamed; resume),
 `engine` (in-process, local process pool, Dask), `runner` (`process` and its summary).
 """

@@ -22,24 +22,10 @@ from pathlib import Path
 from tqdm import tqdm
 
 from nlp_pipeline.batch.engine import ENGINES, run_dask, run_in_process, run_pool
-from nlp_pipeline.batch.inputs import (
-    ReadOptions,
-    Shard,
-    build_sources,
-    expand_inputs,
-    number_lines,
-    plan_shards,
-)
-from nlp_pipeline.batch.shards import (
-    AtomicWriter,
-    ShardJob,
-    ShardResult,
-    errors_path,
-    finished,
-    output_lock,
-    shard_key,
-)
+from nlp_pipeline.batch.inputs import ReadOptions, Shard, build_sources, find_files, number_lines, plan_shards
+from nlp_pipeline.batch.shards import ShardJob, ShardResult, errors_path, finished, output_lock, shard_key
 from nlp_pipeline.batch.tasks import TaskSpec, get_task_class
+from nlp_pipeline.engine.cache import AtomicWriter
 from nlp_pipeline.errors import ConfigError, DataError, PipelineError
 
 ERRORS_FILE = "errors.jsonl"
@@ -141,7 +127,7 @@ def process(
     input_format: str = "auto",
     text_field: str = "text",
     id_field: str | None = None,
-    text_column: str = "text",
+    text_column: str | None = None,
     lowercase: bool | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     split_mb: float = DEFAULT_SPLIT_MB,
@@ -155,8 +141,9 @@ def process(
 
     Parameters
     ----------
-    inputs : files, folders (read recursively) and glob patterns of plain text (one document a line),
-        JSON lines or CSV, each optionally gzipped.
+    inputs : files, folders (read recursively) and glob patterns, found and read as ``run``'s text
+        sources are (`nlp_pipeline.data.readers.find_files`, `read_records`): plain text (one document
+        a line), fastText, JSON lines, CSV/TSV, CoNLL-U, each optionally gzip/bz2/xz compressed.
     task : a name in `nlp_pipeline.batch.TASKS`.
     out_dir : the output folder; re-running into it skips the shards already finished for the same
         inputs, task, options and model.
@@ -174,7 +161,10 @@ def process(
     split_mb : uncompressed text/JSONL inputs larger than this many MB are cut into line-aligned parts
         that run in parallel (0: one shard per file).
 
-    Bad options, missing inputs and a model that cannot be found raise `ConfigError` before any work.
+    text_column : CSV/TSV: the text column (default: the first of `TEXT_COLUMNS` in the header).
+
+    Bad options and a model that cannot be found raise `ConfigError`, missing inputs `DataError`, before
+    any work.
     """
     start = time.perf_counter()
     log = log or (lambda message: None)
@@ -200,7 +190,7 @@ def process(
     out = Path(out_dir).expanduser()
     if out.exists() and not out.is_dir():
         raise ConfigError("output folder is a file", path=out)
-    shards = plan_shards(build_sources(expand_inputs(inputs, out), options), options, int(split_mb * (1 << 20)))
+    shards = plan_shards(build_sources(find_files(inputs, exclude=out), options), options, int(split_mb * (1 << 20)))
     out.mkdir(parents=True, exist_ok=True)
     with output_lock(out):
         summary = ProcessSummary(task, engine, workers, out, out / ERRORS_FILE, shards=len(shards))

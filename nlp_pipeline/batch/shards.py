@@ -8,32 +8,38 @@ Layout of the output folder::
       .process/reviews.json        # the shard's manifest: its fingerprint (key) and counts
       .process/reviews.errors.jsonl
 
-A shard is written to a hidden temporary file in the output folder, fsynced, and renamed
-(`os.replace`, atomic on POSIX) to its final name only when complete; its manifest is written the
-same way *after* the output, and deleted *before* a shard is redone. So a final name always holds a
-complete shard, and a shard counts as finished only when its manifest's key matches the key of this
-run (input path, size and mtime, byte range, read options, task, task options, model fingerprint)
-and the output has the size the manifest recorded. A changed input, task or model is redone.
+Writes and locks are the artifact cache's (`nlp_pipeline.engine.cache`): every file is written with
+its `AtomicWriter` (a hidden temporary file, fsynced, renamed over the final name when complete) and
+one run per output folder holds its `held_lock`. The cache's other half, a temporary *folder* renamed
+into place with its manifest written last, does not fit here: shards are plain files under names users
+and tools glob (``out/*.jsonl``), and the three files of a shard cannot be renamed in one step. So the
+same rule is kept file by file: a shard's manifest is written *after* its output and deleted *before*
+the shard is redone, so a final name always holds a complete shard, and a shard counts as finished only
+when its manifest's key matches the key of this run (input path, size and mtime, byte range, read
+options, task, task options, model fingerprint) and the output has the size the manifest recorded. A
+changed input, task or model is redone. Temporary files left by a killed run are removed by shard
+(the output lock says no other run writes them), not by the cache's process-liveness test, which
+cannot see the processes of Dask workers on other machines.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import IO
 
 from nlp_pipeline.batch.inputs import InputError, ReadOptions, Record, Rejection, Shard, iter_records
 from nlp_pipeline.batch.tasks import Task, TaskSpec, load_task
+from nlp_pipeline.engine.cache import AtomicWriter, held_lock
 from nlp_pipeline.engine.fingerprint import hash_json
 from nlp_pipeline.errors import ConfigError
 
 STATE_DIR = ".process"
-FORMAT_VERSION = 1  # of the output records and manifests; part of every key
+FORMAT_VERSION = 2  # of the output records, error messages and manifests; part of every key
 Progress = Callable[[int, int], None]  # (documents, tokens) just finished
 
 
@@ -95,58 +101,14 @@ class ShardResult:
         return asdict(self)
 
 
-class AtomicWriter:
-    """A text file written via a hidden temporary name next to ``path``, fsynced and renamed on `commit`.
+def output_lock(out_dir: Path) -> contextlib.AbstractContextManager[None]:
+    """An exclusive lock on the output folder for the run, without waiting: two runs into one folder would
+    delete each other's temporary files. The OS drops it when the process dies, even by SIGKILL."""
 
-    `discard` (or an exception inside ``with``) removes the temporary file; after a SIGKILL it stays,
-    under a name no reader takes for output (``.<name>.tmp-<pid>``), and the next run of that shard
-    deletes it.
-    """
+    def busy() -> None:
+        raise ConfigError("another run is writing to this output folder", path=out_dir)
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        self.fh: IO = open(self.tmp, "w", encoding="utf-8", newline="\n")  # noqa: SIM115 - closed by commit/discard
-
-    def write(self, text: str) -> None:
-        self.fh.write(text)
-
-    def commit(self) -> None:
-        self.fh.flush()
-        os.fsync(self.fh.fileno())
-        self.fh.close()
-        os.replace(self.tmp, self.path)
-
-    def discard(self) -> None:
-        self.fh.close()
-        self.tmp.unlink(missing_ok=True)
-
-    def __enter__(self) -> AtomicWriter:
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.commit()
-        elif not self.fh.closed:
-            self.discard()
-
-
-@contextmanager
-def output_lock(out_dir: Path) -> Iterator[None]:
-    """Hold an exclusive lock on the output folder for the run: two runs into one folder would delete
-    each other's temporary files. The OS drops the lock when the process dies, even by SIGKILL."""
-    try:
-        import fcntl
-    except ImportError:  # not POSIX: no lock
-        yield
-        return
-    (out_dir / STATE_DIR).mkdir(parents=True, exist_ok=True)
-    with open(out_dir / STATE_DIR / "lock", "w") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise ConfigError("another run is writing to this output folder", path=out_dir) from None
-        yield
+    return held_lock(out_dir / STATE_DIR / "lock", busy)
 
 
 def fsync_dir(path: Path) -> None:

@@ -21,7 +21,6 @@ Example::
 
 from __future__ import annotations
 
-import glob
 import os
 import random
 import re
@@ -30,11 +29,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from nlp_pipeline.data.readers import (
-    DELIMITED_SUFFIXES,
-    JSONL_SUFFIXES,
     LABEL_COLUMNS,
+    SUFFIX_FORMATS,
+    ReadOptions,
     Sentence,
     delimited_header,
+    find_files,
     is_archive,
     iter_archive_texts,
     iter_plain_lines,
@@ -43,9 +43,8 @@ from nlp_pipeline.data.readers import (
     read_conllu,
     read_delimited,
     read_fasttext,
-    read_jsonl_texts,
     read_lines,
-    read_text_column,
+    read_records,
     read_user_labelled,
     sniff_labelled_format,
 )
@@ -63,9 +62,6 @@ _SPLIT_ALIASES = {
     "val": "dev",
     "test": "test",
 }
-# What a folder of text contributes (gzipped too): plain text, JSON lines, CSV/TSV with a text column.
-_FOLDER_TEXT_SUFFIXES = (".txt", ".text", ".jsonl", ".ndjson", ".csv", ".tsv")
-_GLOB_CHARS = ("*", "?", "[")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -300,17 +296,18 @@ def iter_texts(source: str | Path, data_dir: str | Path | None = None, *, text_f
       default fractions and seed, which is not streamed (these corpora are small or the split is);
     - a labelled or tagged corpus name alone (``"mr"``, ``"ud_en_ewt"``): all its texts (tagged: words
       joined by spaces);
-    - a path or a glob (``data/*.jsonl.gz``): a plain-text file (one document per non-blank line), a
-      JSON-lines file (``.jsonl``/``.ndjson``/``.json``: the ``text_field`` of each record), a CSV/TSV
-      file with a header (its ``text_column``, else the first of `TEXT_COLUMNS`), each ``.gz`` too;
-      a folder of such files (searched recursively, in sorted order); or a ``.tar.gz``/``.zip`` whose
-      ``.txt`` members are read line by line. A malformed record is a `DataError` with file and line.
+    - a path, folder or glob (``data/*.jsonl.gz``), found by `find_files` and read by `read_records`,
+      exactly as ``nlp-pipeline process`` finds and reads its inputs: plain text (one document per
+      non-blank line), fastText lines (their text), JSON lines (the ``text_field`` of each record),
+      CSV/TSV with a header (its ``text_column``, else the first of `TEXT_COLUMNS`), CoNLL-U (its
+      sentences), each gzip/bz2/xz compressed or not; or a ``.tar.gz``/``.zip`` whose ``.txt`` members
+      are read line by line. A malformed record is a `DataError` with file and line.
 
     Unknown names raise `ConfigError` at call time, not at the first ``next()``.
     """
     kind, spec, split, path = _text_source(source)
     if kind == "path":
-        return _iter_path_texts(_path_text_files(path), text_field, text_column)  # files found now
+        return _iter_path_texts(find_files([path]), text_field, text_column)  # files found now
     if kind == "carved":
         ds = load_labelled(spec.name, data_dir)
         return (ex.text for ex in ds.splits[split])
@@ -323,7 +320,7 @@ def source_files(source: str | Path, data_dir: str | Path | None = None) -> list
     """The files behind an `iter_texts` source (for cache fingerprints), resolved and verified."""
     kind, spec, split, path = _text_source(source)
     if kind == "path":
-        return _path_text_files(path)
+        return find_files([path])
     if kind == "carved":
         return corpus_files(spec.name, data_dir)
     return [resolve_file(spec, f.name, data_dir) for f in _source_file_specs(spec, split)]
@@ -489,38 +486,13 @@ def _spec_texts(spec: CorpusSpec, data_dir: str | Path | None, split: str | None
             raise ConfigError(f"format {spec.format!r} is not supported for unlabelled text", path=spec.path)
 
 
-def _folder_text_files(folder: Path) -> list[Path]:
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")
-                   and logical_suffix(p) in _FOLDER_TEXT_SUFFIXES)
-    if not files:
-        raise DataError(f"folder has no text files ({', '.join(_FOLDER_TEXT_SUFFIXES)}, gzipped or not)",
-                        path=folder)
-    return files
-
-
-def _path_text_files(path: Path) -> list[Path]:
-    """The files a path source names: the file, a folder's text files, or a glob's matches (sorted)."""
-    if any(c in str(path) for c in _GLOB_CHARS) and not path.exists():
-        matches = sorted(Path(p) for p in glob.glob(str(path), recursive=True))
-        if not matches:
-            raise DataError("no file matches this pattern", path=path)
-        files: list[Path] = []
-        for m in matches:
-            files += _folder_text_files(m) if m.is_dir() else [m]
-        return files
-    if path.is_dir():
-        return _folder_text_files(path)
-    _require_file(path)
-    return [path]
-
-
 def text_options(files: list[Path], text_field: str, text_column: str | None) -> tuple[tuple[str, object], ...]:
     """The read settings that shape what ``files`` give (for a cache key): only those some file uses."""
-    suffixes = {logical_suffix(f) for f in files}
+    formats = {SUFFIX_FORMATS.get(logical_suffix(f)) for f in files}
     options: list[tuple[str, object]] = []
-    if suffixes & set(JSONL_SUFFIXES):
+    if "jsonl" in formats:
         options.append(("text_field", text_field))
-    if suffixes & set(DELIMITED_SUFFIXES) and text_column is not None:
+    if "csv" in formats and text_column is not None:
         options.append(("text_column", text_column))
     return tuple(options)
 
@@ -535,7 +507,7 @@ def is_labelled_file(path: str | Path) -> bool:
     path = Path(path).expanduser()
     if not path.is_file() or is_archive(path):
         return False
-    if logical_suffix(path) in DELIMITED_SUFFIXES:  # labelled when its header names a label column
+    if logical_suffix(path) in (".tsv", ".csv"):  # labelled when its header names a label column
         try:
             header = delimited_header(path)
         except DataError:
@@ -548,20 +520,11 @@ def is_labelled_file(path: str | Path) -> bool:
 
 
 def _iter_path_texts(files: list[Path], text_field: str = "text", text_column: str | None = None) -> Iterator[str]:
+    """The texts of a path source's files: `read_records` with the ``raise`` policy, as ``process`` reads them."""
+    options = ReadOptions(text_field=text_field, text_column=text_column)
     for f in files:
-        suffix = logical_suffix(f)
-        if is_archive(f):
-            yield from iter_archive_texts(f, member_pattern=r"\.txt$", whole_members=False)
-        elif suffix in JSONL_SUFFIXES:
-            yield from read_jsonl_texts(f, text_field)
-        elif suffix in DELIMITED_SUFFIXES:
-            yield from read_text_column(f, text_column)
-        elif is_labelled_file(f):
-            yield from (ex.text for ex in read_user_labelled(f))
-        elif is_tagged_corpus(f):
-            yield from (" ".join(s.words) for s in read_conllu(f))
-        else:
-            yield from iter_plain_lines(f)
+        for record in read_records(f, options):
+            yield record.text
 
 
 # --------------------------------------------------------------------------------------------------

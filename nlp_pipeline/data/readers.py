@@ -1,34 +1,55 @@
-"""Format readers: bytes on disk → `Example` / `Sentence` records, streaming, with precise errors.
+"""The one reader layer: bytes on disk → lines, text records, `Example`s and `Sentence`s, streaming.
 
-Every reader goes through `iter_lines` (or `iter_archive_members` for archives), which is where the
-checks that protect every format live: the file exists, is not empty, is not binary (NUL bytes in
-its first KB), and decodes. Decoding is done line by line, so a bad byte is reported with its line
-number instead of as a position in a 14 MB string, and a plain-text corpus is never held in memory.
+Every read goes through `_raw_lines` (or `iter_archive_members` for archives), which is where the
+checks that protect every format live: the file exists, its compression (gzip, bz2, xz: by magic
+bytes, else by suffix) is undone on the fly, it is not binary (NUL bytes, or mostly bytes that are
+not text, in its first KB), and a broken compressed stream names the line it reached. Decoding is
+done line by line, so a bad byte is reported with its line number, and nothing holds a whole file.
 
-Readers never skip a record silently: a row that cannot be read raises `DataError` with the file and
-line. The only lines they pass over are ones that hold no record by definition: blank lines in
-line-based formats, CoNLL-U comments, multiword-token ranges and empty nodes.
+Two families of readers sit on it:
+
+- the *training* readers (`read_delimited`, `read_fasttext`, `read_lines`, `read_conllu`, archives),
+  which raise `DataError` with file and line at the first bad record: a training set with a broken
+  row is a mistake to fix;
+- `read_records`, which turns the user's *text inputs* (plain text one document a line, JSON lines,
+  CSV/TSV with a header, fastText lines, CoNLL-U; found by `find_files` in files, folders and globs)
+  into `Record`s for every consumer: ``run``'s path text sources, ``process``, ``predict --file`` and
+  query files (`iter_input_lines`). Its one error policy is a parameter: ``raise`` (a `DataError`
+  naming file and line) or ``collect`` (a bad record comes back as a `Rejection` and the stream goes
+  on, which ``process`` needs over millions of documents). Both accept exactly the same records.
+
+Readers never skip a record silently: they only pass over lines that hold no record by definition
+(blank lines, CoNLL-U comments, multiword-token ranges and empty nodes), and ``collect`` reports
+even those, so that every line is accounted for. An input that cannot be read as a whole (binary,
+corrupt compression, a CSV without its text column) raises `InputError` under either policy.
 """
 
 from __future__ import annotations
 
 import bz2
+import contextlib
 import csv
+import glob
 import gzip
 import json
 import lzma
 import re
+import sys
 import tarfile
 import zipfile
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Literal, NamedTuple
 
 from nlp_pipeline.data.types import Example
-from nlp_pipeline.errors import DataError
+from nlp_pipeline.errors import ConfigError, DataError
 
-BINARY_PROBE_BYTES = 1024  # NUL bytes in this many leading bytes → the file is binary, not text
+BINARY_PROBE_BYTES = 1024  # NUL bytes (or mostly non-text bytes) in this many leading bytes → binary, not text
+BINARY_NOISE = 0.3  # share of undecodable bytes and control characters in the probe above which a file is binary
+MAX_RECORD_BYTES = 16 << 20  # a longer line is not a text record; it is rejected without being held in memory
+EXCERPT_CHARS = 120  # how much of a rejected record a `Rejection` repeats
 FASTTEXT_PREFIX = "__label__"
 # Header names accepted for user TSV/CSV files, in order of preference (matched case-insensitively).
 TEXT_COLUMNS = ("text", "sentence", "review", "content", "document", "comment", "body", "tweet", "utterance")
@@ -37,8 +58,15 @@ LABEL_COLUMNS = ("label", "labels", "sentiment", "class", "category", "target", 
 # Maps a raw label value to its canonical name, or None when the value is not in the corpus's label set.
 LabelFn = Callable[[str], "str | None"]
 
-_COMPRESSED = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
+_OPENERS = {"gz": gzip.open, "bz2": bz2.open, "xz": lzma.open}
+_COMPRESSED = {".gz": "gz", ".bz2": "bz2", ".xz": "xz"}
+_MAGIC = re.compile(rb"(\x1f\x8b)|(BZh[1-9]1AY&SY)|(\xfd7zXZ\x00)")  # gzip, bz2, xz stream headers
 _TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
+_READ_ERRORS = (OSError, EOFError, zlib.error, lzma.LZMAError)  # gzip.BadGzipFile is an OSError; truncated: EOFError
+
+
+class InputError(DataError):
+    """A whole input cannot be read (missing, binary, corrupt compression, no text column), whatever the policy."""
 
 
 @dataclass(frozen=True)
@@ -71,110 +99,108 @@ def is_archive(path: Path) -> bool:
     return name.endswith(_TAR_SUFFIXES) or name.endswith(".zip")
 
 
-def open_binary(path: str | Path) -> BinaryIO:
-    """Open a file for binary reading, transparently decompressing ``.gz``/``.bz2``/``.xz``.
+def compression(path: str | Path) -> str | None:
+    """``gz``, ``bz2`` or ``xz`` by the stream's magic bytes (a gzipped file without ``.gz`` is still
+    read), else by suffix (so a ``.gz`` that is not gzip is reported, not read as text); None if neither."""
+    try:
+        with open(path, "rb") as f:
+            match = _MAGIC.match(f.read(10))
+    except OSError:
+        match = None  # reported when the file is opened for reading
+    if match:
+        return ("gz", "bz2", "xz")[match.lastindex - 1]
+    return _COMPRESSED.get(Path(path).suffix.lower())
 
-    Raises `DataError` for a missing file, so callers never see a bare ``FileNotFoundError``.
+
+def open_binary(path: str | Path) -> BinaryIO:
+    """Open a file for binary reading, transparently decompressing gzip, bz2 and xz (see `compression`).
+
+    Raises `InputError` for a missing file, so callers never see a bare ``FileNotFoundError``.
     """
     path = Path(path)
     if not path.is_file():
-        raise DataError("file not found" if not path.exists() else "not a regular file", path=path)
-    opener = _COMPRESSED.get(path.suffix.lower())
-    return opener(path, "rb") if opener else open(path, "rb")  # noqa: SIM115 - caller closes
+        raise InputError("file not found" if not path.exists() else "not a regular file", path=path)
+    kind = compression(path)
+    return _OPENERS[kind](path, "rb") if kind else open(path, "rb")  # noqa: SIM115 - caller closes
 
 
-def _check_head(head: bytes, path: Path | str) -> None:
-    if not head:
-        raise DataError("empty file", path=path)
-    if b"\x00" in head[:BINARY_PROBE_BYTES]:
-        raise DataError(
-            f"looks binary (NUL bytes in the first {BINARY_PROBE_BYTES} bytes), expected text "
-            "(is it UTF-16, an archive or a compressed file without a .gz suffix?)",
-            path=path,
-        )
+def binary_reason(head: bytes, encoding: str = "utf-8") -> str | None:
+    """Why ``head`` is not text: NUL bytes, or mostly bytes that do not decode or are control characters.
 
-
-def _decode_error(bad_byte: bytes, column: int, encoding: str, path: Path | str, line: int) -> DataError:
-    hint = (
-        " (cp1252/latin-1 files need encoding cp1252)" if encoding.replace("_", "-").startswith("utf") else ""
-    )
-    return DataError(
-        f"not valid {encoding} text (byte 0x{bad_byte.hex()} at column {column}); "
-        f"re-save it as {encoding}{hint}",
-        path=path,
-        line=line,
-    )
-
-
-def iter_lines(
-    path: str | Path, encoding: str = "utf-8", *, keepends: bool = False
-) -> Iterator[tuple[int, str]]:
-    """Yield ``(line_number, text)`` for each line of a text file (compressed or not), streaming.
-
-    Raises `DataError` for a missing, empty or binary file and for the first line that does not
-    decode, naming the file and line. A UTF-8 byte-order mark is dropped. Line ends (``\\n`` or
-    ``\\r\\n``) are removed unless ``keepends``.
+    A text file with a few bad bytes (cp1252 accents in a UTF-8 file) stays text and its bad lines are
+    reported one by one; a binary file would otherwise become thousands of "lines" of noise.
     """
-    path = Path(path)
-    try:
-        with open_binary(path) as f:
-            _check_head(f.read(BINARY_PROBE_BYTES), path)
-            f.seek(0)
-            for number, raw in enumerate(f, start=1):
-                try:
-                    text = raw.decode(encoding)
-                except UnicodeDecodeError as err:
-                    raise _decode_error(
-                        raw[err.start : err.start + 1], err.start + 1, encoding, path, number
-                    ) from None
-                if number == 1 and text.startswith("\ufeff"):
-                    text = text[1:]
-                yield number, (text if keepends else text.rstrip("\r\n"))
-    except (OSError, EOFError, lzma.LZMAError) as err:
-        # gzip.BadGzipFile is an OSError; a truncated stream is an EOFError.
-        raise DataError(f"cannot read: {_one_line(err)}", path=path) from None
+    if b"\x00" in head:
+        return "NUL bytes"
+    text = head.decode(encoding, "replace")
+    noise = sum(1 for ch in text if ch == "\ufffd" or (ch < " " and ch not in "\t\n\r\f\v"))
+    return "mostly bytes that are not text" if noise > BINARY_NOISE * max(len(text), 1) else None
 
 
-def iter_input_lines(
-    path: str | Path, *, stdin: BinaryIO | None = None, keep_bad: bool = False
-) -> Iterator[tuple[int, str | None]]:
-    """``(line_number, text)`` of one-item-a-line input (texts to label, queries): a file, gzip too, or
-    ``stdin`` when ``path`` is ``-``.
+def _raw_lines(path: str | Path, *, stream: BinaryIO | None = None, start: int = 0, end: int | None = None,
+               first_line: int = 1, max_bytes: int | None = None, encoding: str = "utf-8",
+               ) -> Iterator[tuple[int, bytes | None]]:
+    """``(line number, bytes without the line end)`` of a file (or of ``stream``), streaming.
 
-    Unlike `iter_lines`, an empty input is no error (nothing to do), and with ``keep_bad`` a line that
-    is not UTF-8 comes as ``(line_number, None)``, so that a batch can report it and go on; without
-    it, that line is a `DataError` naming it. A binary file or a corrupt gzip stream is a `DataError`.
+    ``start``/``end`` read a byte range of an uncompressed file whose first line is ``first_line`` (a
+    split input). A line longer than ``max_bytes`` comes as ``None`` and is skipped in bounded pieces,
+    never held. A UTF-8 byte-order mark is dropped. Raises `InputError` for a missing or binary file
+    (checked on its first KB even when reading a later range) and for a broken compressed stream,
+    naming the line reached.
     """
-    where = "<stdin>" if str(path) == "-" else str(path)
+    where = "<stdin>" if stream is not None else path
+    number = first_line - 1
     try:
-        yield from _input_lines(path, where, stdin, keep_bad)
-    except (OSError, EOFError) as err:  # a corrupt or truncated gzip stream
-        raise DataError(f"cannot read: {_one_line(err)}", path=where) from None
-
-
-def _input_lines(path, where: str, stdin: BinaryIO | None, keep_bad: bool) -> Iterator[tuple[int, str | None]]:
-    import contextlib
-    import sys
-
-    with contextlib.ExitStack() as stack:
-        if str(path) == "-":
-            stream = stdin if stdin is not None else sys.stdin.buffer
-        else:
-            stream = stack.enter_context(open_binary(path))
-            head = stream.peek(BINARY_PROBE_BYTES)[:BINARY_PROBE_BYTES] if hasattr(stream, "peek") else b""
-            if b"\x00" in head:
-                raise DataError("looks binary (NUL bytes near the start), expected text, one item a line", path=path)
-        for number, raw in enumerate(stream, start=1):
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                if keep_bad:
+        with contextlib.ExitStack() as stack:
+            f = stream if stream is not None else stack.enter_context(open_binary(path))
+            if stream is None:
+                if why := binary_reason(f.read(BINARY_PROBE_BYTES), encoding):
+                    raise InputError(f"looks binary ({why} in the first {BINARY_PROBE_BYTES} bytes), expected text "
+                                     "(is it UTF-16, an archive, or compressed other than gzip/bz2/xz?)", path=path)
+                f.seek(start)
+            pos = start
+            while end is None or pos < end:
+                raw = f.readline(max_bytes + 1 if max_bytes else -1)
+                if not raw:
+                    break
+                pos += len(raw)
+                number += 1
+                if max_bytes and len(raw) > max_bytes and not raw.endswith(b"\n"):
+                    while (rest := f.readline(1 << 20)) and not rest.endswith(b"\n"):
+                        pos += len(rest)
+                    pos += len(rest)
                     yield number, None
                     continue
-                raise DataError("not valid UTF-8", path=where, line=number) from None
-            if number == 1:
-                text = text.removeprefix("\ufeff")
-            yield number, text.rstrip("\r\n")
+                if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                    raw = raw[3:]
+                yield number, raw.rstrip(b"\r\n")
+    except _READ_ERRORS as err:
+        raise InputError(f"cannot read: {_one_line(err)}", path=where, line=number + 1) from None
+
+
+def _decode_error(data: bytes, err: UnicodeDecodeError, column: int, encoding: str, path: Path | str,
+                  line: int) -> DataError:
+    hint = " (cp1252/latin-1 files need encoding cp1252)" if encoding.replace("_", "-").startswith("utf") else ""
+    return DataError(f"not valid {encoding} text (byte 0x{data[err.start:err.start + 1].hex()} at column {column}); "
+                     f"re-save it as {encoding}{hint}", path=path, line=line)
+
+
+def iter_lines(path: str | Path, encoding: str = "utf-8") -> Iterator[tuple[int, str]]:
+    """Yield ``(line_number, text)`` for each line of a text file (compressed or not), line ends removed.
+
+    Raises `DataError` for a missing, empty or binary file and for the first line that does not
+    decode, naming the file and line.
+    """
+    path = Path(path)
+    number = 0
+    for number, raw in _raw_lines(path, encoding=encoding):
+        try:
+            text = raw.decode(encoding)
+        except UnicodeDecodeError as err:
+            raise _decode_error(raw, err, err.start + 1, encoding, path, number) from None
+        yield number, text
+    if number == 0:
+        raise DataError("empty file", path=path)
 
 
 def decode_text(data: bytes, encoding: str, source: str) -> str:
@@ -184,7 +210,7 @@ def decode_text(data: bytes, encoding: str, source: str) -> str:
     except UnicodeDecodeError as err:
         line = data.count(b"\n", 0, err.start) + 1
         column = err.start - (data.rfind(b"\n", 0, err.start) + 1) + 1
-        raise _decode_error(data[err.start : err.start + 1], column, encoding, source, line) from None
+        raise _decode_error(data, err, column, encoding, source, line) from None
 
 
 def iter_archive_members(
@@ -227,6 +253,333 @@ def _one_line(err: BaseException) -> str:
 
 
 # --------------------------------------------------------------------------------------------------
+# Text inputs: finding files, sniffing formats, reading records under one error policy
+
+FORMATS = ("auto", "text", "jsonl", "csv")  # what a user may ask for; fasttext, conllu and archive are sniffed
+SUFFIX_FORMATS = {".txt": "text", ".text": "text", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
+                  ".csv": "csv", ".tsv": "csv", ".conllu": "conllu"}
+# A folder contributes files with these suffixes (compressed too); ``.json`` only when named, because a
+# ``.json`` file among data is more often one document (metadata, a config) than JSON lines.
+FOLDER_SUFFIXES = tuple(s for s in SUFFIX_FORMATS if s != ".json")
+BLANK = ("empty text", "empty line")  # rejections of lines that hold no record: skipped under ``raise``
+Errors = Literal["raise", "collect"]
+
+
+class Record(NamedTuple):
+    """One document: the line it starts on, its id (``<file name>:<line>`` unless an id field gives one), its text."""
+
+    line: int
+    id: str | int
+    text: str
+
+
+class Rejection(NamedTuple):
+    """One line or row that holds no readable record, with why (and an excerpt): ``collect``'s report."""
+
+    line: int
+    error: str
+    excerpt: str = ""
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """How records are found in text inputs (a batch shard's fingerprint includes them)."""
+
+    format: str = "auto"  # auto (by suffix, then by content: fastText lines, archives), text, jsonl or csv
+    text_field: str = "text"  # JSON lines: the field holding the text
+    id_field: str | None = None  # JSON lines field / CSV column holding the id (default: <file name>:<line>)
+    text_column: str | None = None  # CSV/TSV: the text column (default: the first of TEXT_COLUMNS in the header)
+
+    def __post_init__(self) -> None:
+        if self.format not in FORMATS:
+            raise ConfigError(f"unknown input format {self.format!r}; valid: {', '.join(FORMATS)}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def find_files(items: Iterable[str | Path], exclude: str | Path | None = None) -> list[Path]:
+    """Files, folders and globs → the input files, in the order given; one rule for every command.
+
+    A folder is searched recursively (sorted; hidden files and folders left out) for files with a
+    `FOLDER_SUFFIXES` suffix, compressed or not, so a README or an image beside the data is not read;
+    a file named directly or by a glob is read whatever its name. A path that does not exist, a glob
+    that matches nothing and a folder without text files are `DataError`s naming them: a typo must not
+    quietly shrink a corpus. A file reached twice is read once; files under ``exclude`` (an output
+    folder inside an input folder) are left out.
+    """
+    items = list(items)
+    out = Path(exclude).expanduser().resolve() if exclude is not None else None
+    files: list[Path] = []
+    seen: set[Path] = set()
+    for item in items:
+        for f in _expand(str(item)):
+            resolved = f.resolve()
+            if resolved not in seen and not (out is not None and resolved.is_relative_to(out)):
+                seen.add(resolved)
+                files.append(f)
+    if not files:
+        raise DataError(f"no input files in {', '.join(map(str, items)) or '(nothing given)'}")
+    return files
+
+
+def _expand(item: str) -> list[Path]:
+    path = Path(item).expanduser()
+    if path.is_dir():
+        return _folder_files(path)
+    if path.exists():
+        if not path.is_file():
+            raise DataError("not a regular file", path=path)
+        return [path]
+    if glob.has_magic(item):
+        matches = [Path(m) for m in sorted(glob.glob(str(path), recursive=True))]
+        if not matches:
+            raise DataError("no file matches this pattern", path=item)
+        return [f for m in matches if m.is_dir() or m.is_file() for f in (_folder_files(m) if m.is_dir() else [m])]
+    raise DataError("file not found", path=path)
+
+
+def _folder_files(folder: Path) -> list[Path]:
+    files = sorted(f for f in folder.rglob("*") if f.is_file() and logical_suffix(f) in FOLDER_SUFFIXES
+                   and not any(part.startswith(".") for part in f.relative_to(folder).parts))
+    if not files:
+        raise DataError(f"folder has no text files ({', '.join(FOLDER_SUFFIXES)}; gz, bz2, xz too)", path=folder)
+    return files
+
+
+def file_format(path: Path, fmt: str = "auto") -> str:
+    """The format a file is read in: ``archive`` for a tar/zip; else ``fmt`` unless ``auto``; else by its
+    suffix (`SUFFIX_FORMATS`, compression removed, ``text`` for any other), and a text file whose first
+    non-blank line starts with ``__label__`` is ``fasttext``, whose labels are not text."""
+    if is_archive(path):
+        return "archive"
+    if fmt != "auto":
+        return fmt
+    fmt = SUFFIX_FORMATS.get(logical_suffix(path), "text")
+    if fmt == "text":
+        with contextlib.suppress(DataError):  # unreadable: reported when it is read
+            for _, raw in _raw_lines(path, max_bytes=1 << 16):
+                if raw is None or raw.strip():
+                    return "fasttext" if raw is not None and raw.lstrip().startswith(b"__label__") else fmt
+    return fmt
+
+
+def read_records(path: str | Path, options: ReadOptions | None = None, *, errors: Errors = "raise",
+                 fmt: str | None = None, label: str | None = None, start: int = 0, end: int | None = None,
+                 first_line: int = 1, stdin: BinaryIO | None = None) -> Iterator[Record | Rejection]:
+    """Every document of one text input, in order, as `Record`s; what is wrong with a line per ``errors``.
+
+    ``errors="raise"``: a bad record is a `DataError` naming the file and line, and lines that hold no
+    record (blank lines, empty texts) are passed over. ``errors="collect"``: both come back as
+    `Rejection`s and reading goes on, so records + rejections account for every line. Bad records:
+    bytes that are not UTF-8, a line above `MAX_RECORD_BYTES`, JSON that is not an object or lacks a
+    string text field (or the id field), a CSV/TSV row with the wrong number of fields or bad quoting,
+    a fastText line without a label. Under either policy an input that cannot be read as a whole raises
+    `InputError`.
+
+    Formats (`file_format`): ``text`` (one document a line, stripped), ``fasttext`` (the same without its
+    ``__label__`` words), ``jsonl`` (the ``text_field`` of each line's object), ``csv`` (the text column of
+    a CSV, or of a TSV split on tabs with quotes kept as text; a quoted CSV field may span lines),
+    ``conllu`` (one sentence a record, words joined by spaces), ``archive`` (the lines of a tar/zip's
+    ``.txt`` members, under ``raise`` only: they have no single numbering to report lines by). ``start``,
+    ``end`` and ``first_line`` read a byte range of an uncompressed line-based file; ``path`` ``-`` reads
+    ``stdin`` as plain text. Ids are ``<label>:<line>`` (``label`` defaults to the file name).
+    """
+    options = options or ReadOptions()
+    where = "<stdin>" if str(path) == "-" else str(path)
+    fmt = fmt or ("text" if stdin is not None else file_format(Path(path), options.format))
+    label = label or Path(where).name
+    if fmt == "archive":
+        items = _archive_records(Path(path), label, errors)
+    elif fmt == "conllu":
+        items = _conllu_records(Path(path), label)
+    else:
+        lines = _raw_lines(path, stream=stdin, start=start, end=end, first_line=first_line, max_bytes=MAX_RECORD_BYTES)
+        if fmt == "csv":
+            items = _table_records(lines, where, options, label, logical_suffix(Path(where)) == ".tsv")
+        elif fmt == "jsonl":
+            items = _json_records(_decoded(lines), options, label)
+        else:
+            items = _text_records(_decoded(lines), label, fmt == "fasttext")
+    for item in items:
+        if isinstance(item, Record) or errors == "collect":
+            yield item
+        elif item.error not in BLANK:
+            raise DataError(item.error, path=where, line=item.line)
+
+
+def iter_input_lines(path: str | Path, *, stdin: BinaryIO | None = None, keep_bad: bool = False,
+                     format: str = "text") -> Iterator[tuple[int, str | None]]:
+    """``(line_number, text)`` of one-item-a-line input (texts to label, queries): `read_records` of a file
+    (``format`` ``text`` by default) or of ``stdin`` when ``path`` is ``-``; blank lines are passed over.
+
+    An empty input is no error (nothing to do). With ``keep_bad`` a line that cannot be read comes as
+    ``(line_number, None)``, so that a batch can report it and go on; without it, it is a `DataError`
+    naming it. A binary file or a corrupt compressed stream is a `DataError`.
+    """
+    stdin = (stdin or sys.stdin.buffer) if str(path) == "-" else None
+    for item in read_records(path, ReadOptions(format), errors="collect" if keep_bad else "raise", stdin=stdin):
+        if isinstance(item, Record):
+            yield item.line, item.text
+        elif item.error not in BLANK:
+            yield item.line, None
+
+
+def _excerpt(text: str) -> str:
+    return text if len(text) <= EXCERPT_CHARS else text[:EXCERPT_CHARS] + "…"
+
+
+_OVERLONG = f"record longer than {MAX_RECORD_BYTES:,} bytes"
+
+
+def _decoded(lines: Iterable[tuple[int, bytes | None]]) -> Iterator[tuple[int, str | Rejection]]:
+    for line, raw in lines:
+        if raw is None:
+            yield line, Rejection(line, _OVERLONG)
+            continue
+        try:
+            yield line, raw.decode("utf-8")
+        except UnicodeDecodeError as err:
+            yield line, Rejection(line, f"not valid UTF-8 text (byte 0x{raw[err.start:err.start + 1].hex()} at "
+                                        f"column {err.start + 1})", _excerpt(raw.decode("utf-8", "replace")))
+
+
+def _text_records(lines: Iterable[tuple[int, str | Rejection]], label: str,
+                  fasttext: bool) -> Iterator[Record | Rejection]:
+    for line, text in lines:
+        if isinstance(text, Rejection):
+            yield text
+            continue
+        text = text.strip()
+        if fasttext and text:
+            if not (labels := _FASTTEXT_LABELS.match(text)):
+                yield Rejection(line, f"malformed fastText line: expected '{FASTTEXT_PREFIX}<label> <text>'",
+                                _excerpt(text))
+                continue
+            text = text[labels.end():]
+        yield Record(line, f"{label}:{line}", text) if text else Rejection(line, "empty text")
+
+
+_FASTTEXT_LABELS = re.compile(rf"(?:{FASTTEXT_PREFIX}\S+(?:\s+|$))+")
+_JSON_TYPES = {type(None): "null", bool: "a boolean", int: "a number", float: "a number", list: "a list",
+               dict: "an object"}
+
+
+def _json_records(lines: Iterable[tuple[int, str | Rejection]], options: ReadOptions,
+                  label: str) -> Iterator[Record | Rejection]:
+    name, id_name = options.text_field, options.id_field
+    for line, text in lines:
+        if isinstance(text, Rejection) or not text.strip():
+            yield text if isinstance(text, Rejection) else Rejection(line, "empty line")
+            continue
+        try:
+            obj = json.loads(text)
+        except ValueError as err:
+            yield Rejection(line, f"not valid JSON: {_one_line(err)}", _excerpt(text))
+            continue
+        if not isinstance(obj, dict):
+            yield Rejection(line, f"expected a JSON object per line, got {_JSON_TYPES[type(obj)]}", _excerpt(text))
+        elif name not in obj:
+            fields = ", ".join(map(repr, list(obj)[:10])) or "none"
+            yield Rejection(line, f"no {name!r} field (fields: {fields}); set data.text_field or --text-field",
+                            _excerpt(text))
+        elif not isinstance(obj[name], str):
+            yield Rejection(line, f"field {name!r} is {_JSON_TYPES[type(obj[name])]}, not a string", _excerpt(text))
+        elif not obj[name].strip():
+            yield Rejection(line, "empty text", _excerpt(text))
+        elif id_name is None:
+            yield Record(line, f"{label}:{line}", obj[name])
+        elif isinstance(ident := obj.get(id_name), bool) or not isinstance(ident, str | int):
+            what = "no" if ident is None else f"{_JSON_TYPES[type(ident)]} (not a string or integer) in"
+            yield Rejection(line, f"{what} {id_name!r} field", _excerpt(text))
+        else:
+            yield Record(line, ident, obj[name])
+
+
+_SURROGATE = re.compile("[\udc80-\udcff]")  # what surrogateescape leaves for bytes that are not UTF-8
+
+
+def _rows(texts: Iterable[str], delimiter: str, last_tab: bool = False) -> Iterator[tuple[int, list[str] | str]]:
+    """``(first line, fields)`` of each row of lines that end in ``\n``; ``(line, error)`` for a CSV row that
+    does not parse. TSV is split on tabs with quotes kept as text (the GLUE convention), on its last tabs
+    only with ``last_tab`` (SST-2 texts hold tabs); CSV is parsed strictly, a quoted field may span lines."""
+    if delimiter == "\t":
+        n_split = -1
+        for line, text in enumerate(texts, start=1):
+            fields = text.rstrip("\n").rsplit("\t", n_split) if last_tab else text.rstrip("\n").split("\t")
+            n_split = len(fields) - 1 if line == 1 else n_split
+            yield line, fields
+        return
+    reader = csv.reader(texts, delimiter=delimiter, strict=True)
+    while True:
+        start = reader.line_num + 1
+        try:
+            yield start, next(reader)
+        except StopIteration:
+            return
+        except csv.Error as err:
+            yield start, f"malformed CSV: {_one_line(err)}"
+
+
+def _table_records(lines: Iterable[tuple[int, bytes | None]], where: str, options: ReadOptions, label: str,
+                   tsv: bool) -> Iterator[Record | Rejection]:
+    """CSV/TSV with a header row. Lines are decoded with surrogateescape so that a CSV row holding bytes
+    that are not UTF-8 is still parsed (a quoted field can span lines), then rejected as a whole."""
+    # An overlong line becomes a NUL-marked row the loop below rejects (csv cannot parse it).
+    texts = ("\x00overlong\n" if raw is None else raw.decode("utf-8", "surrogateescape") + "\n" for _, raw in lines)
+    rows = _rows(texts, "\t" if tsv else ",")
+    line, header = next(rows, (0, []))
+    if isinstance(header, str):
+        raise InputError(header, path=where, line=line)
+    if not header:
+        return
+    text_idx = _pick_column(header, options.text_column, TEXT_COLUMNS, "text", where,
+                            "; set data.text_column or --text-column")
+    id_idx = _pick_column(header, options.id_field, (), "id", where) if options.id_field else None
+    sep = "tab" if tsv else "comma"
+    for line, row in rows:
+        if isinstance(row, str):
+            yield Rejection(line, row)
+            continue
+        joined = ("\t" if tsv else ",").join(row)
+        if row == ["\x00overlong"]:
+            yield Rejection(line, _OVERLONG)
+        elif _SURROGATE.search(joined):
+            shown = joined.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+            yield Rejection(line, "not valid UTF-8 text", _excerpt(shown))
+        elif not row or (len(row) == 1 and not row[0].strip()):
+            yield Rejection(line, "empty line")
+        elif len(row) != len(header):
+            yield Rejection(line, f"expected {len(header)} {sep}-separated columns, found {len(row)}", _excerpt(joined))
+        elif not row[text_idx].strip():
+            yield Rejection(line, "empty text", _excerpt(joined))
+        elif id_idx is not None and not row[id_idx].strip():
+            yield Rejection(line, f"empty {options.id_field!r} column", _excerpt(joined))
+        else:
+            yield Record(line, row[id_idx] if id_idx is not None else f"{label}:{line}", row[text_idx])
+
+
+def _conllu_records(path: Path, label: str) -> Iterator[Record]:
+    """A CoNLL-U file's sentences as texts. A malformed line breaks the sentence structure around it, so
+    it fails the whole input (`InputError`) under either policy."""
+    try:
+        for s in read_conllu(path):
+            yield Record(s.line, f"{label}:{s.line}", " ".join(s.words))
+    except InputError:
+        raise
+    except DataError as err:
+        raise InputError(err.message, path=err.path, line=err.line) from None
+
+
+def _archive_records(path: Path, label: str, errors: Errors) -> Iterator[Record]:
+    if errors == "collect":
+        raise InputError("a tar or zip archive, whose lines have no single numbering to report by; extract it "
+                         "(text, JSON lines, CSV/TSV and CoNLL-U files are read)", path=path)
+    for n, text in enumerate(iter_archive_texts(path, whole_members=False), start=1):
+        yield Record(n, f"{label}:{n}", text)
+
+
+# --------------------------------------------------------------------------------------------------
 # Labelled formats
 
 
@@ -251,25 +604,27 @@ def _text(raw: str, path: Path | str, line: int) -> str:
 def find_columns(
     header: list[str], path: Path | str, text_column: str | None = None, label_column: str | None = None
 ) -> tuple[int, int]:
-    """Indices of the text and label columns in a header row.
+    """Indices of the text and label columns in a header row (see `_pick_column`)."""
+    return _pick_column(header, text_column, TEXT_COLUMNS, "text", path), _pick_column(
+        header, label_column, LABEL_COLUMNS, "label", path)
 
-    Explicit names (from a corpus definition) must be present; otherwise the first of `TEXT_COLUMNS`
-    and `LABEL_COLUMNS` found is used (case-insensitive). Raises `DataError` listing the columns
-    found, because "no text column" alone does not tell the user what to rename.
+
+def _pick_column(header: list[str], explicit: str | None, candidates: tuple[str, ...], what: str,
+                 path: Path | str, hint: str = "") -> int:
+    """The index of column ``explicit`` (exact, else case-insensitive), else of the first of ``candidates``.
+
+    Raises `InputError` listing the columns found, because "no text column" alone does not tell the
+    user what to rename.
     """
+    if explicit in header:
+        return header.index(explicit)
     lowered = [h.strip().lower() for h in header]
-
-    def pick(explicit: str | None, candidates: tuple[str, ...], what: str) -> int:
-        for name in (explicit,) if explicit else candidates:
-            if name.lower() in lowered:
-                return lowered.index(name.lower())
-        wanted = repr(explicit) if explicit else "one of " + "/".join(candidates)
-        found = ", ".join(repr(h.strip()) for h in header)
-        raise DataError(
-            f"header has no {what} column (wanted {wanted}; columns found: {found})", path=path, line=1
-        )
-
-    return pick(text_column, TEXT_COLUMNS, "text"), pick(label_column, LABEL_COLUMNS, "label")
+    for name in (explicit,) if explicit else candidates:
+        if name.strip().lower() in lowered:
+            return lowered.index(name.strip().lower())
+    wanted = repr(explicit) if explicit else "one of " + "/".join(candidates)
+    found = ", ".join(repr(h.strip()) for h in header)
+    raise InputError(f"header has no {what} column (wanted {wanted}; columns found: {found}){hint}", path=path, line=1)
 
 
 def read_delimited(
@@ -290,21 +645,18 @@ def read_delimited(
     record's first line). Every row must have as many fields as the header.
     """
     path = Path(path)
-    tsv = delimiter == "\t"
-    rows = _tsv_rows(path, encoding, split_on_last_tab) if tsv else _csv_rows(path, encoding, delimiter)
-    try:
-        _, header = next(rows)
-    except StopIteration:  # pragma: no cover - iter_lines raises on an empty file first
-        raise DataError("empty file", path=path) from None
+    header, rows = _delimited_rows(path, delimiter, encoding, split_on_last_tab)
     text_i, label_i = find_columns(header, path, text_column, label_column)
     n_cols = len(header)
     count = 0
     for line, fields in rows:
+        if isinstance(fields, str):
+            raise DataError(fields, path=path, line=line)
         if not fields or (len(fields) == 1 and not fields[0].strip()):
             continue  # blank line: no record
         if len(fields) != n_cols:
             what = "row without a label: " if len(fields) < n_cols and len(fields) <= label_i else ""
-            sep = "tab" if tsv else repr(delimiter)
+            sep = "tab" if delimiter == "\t" else repr(delimiter)
             raise DataError(
                 f"{what}expected {n_cols} {sep}-separated columns "
                 f"({', '.join(h.strip() for h in header)}), found {len(fields)}",
@@ -318,28 +670,14 @@ def read_delimited(
         raise DataError("no data rows after the header", path=path)
 
 
-def _tsv_rows(path: Path, encoding: str, split_on_last_tab: bool) -> Iterator[tuple[int, list[str]]]:
-    lines = iter_lines(path, encoding)
-    try:
-        first_line, header_text = next(lines)
-    except StopIteration:  # pragma: no cover
-        return
-    header = header_text.split("\t")
-    yield first_line, header
-    max_split = len(header) - 1
-    for line, text in lines:
-        yield line, (text.rsplit("\t", max_split) if split_on_last_tab else text.split("\t"))
-
-
-def _csv_rows(path: Path, encoding: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
-    reader = csv.reader((text for _, text in iter_lines(path, encoding, keepends=True)), delimiter=delimiter)
-    start = 1
-    try:
-        for row in reader:
-            yield start, row
-            start = reader.line_num + 1
-    except csv.Error as err:
-        raise DataError(f"malformed CSV: {_one_line(err)}", path=path, line=reader.line_num) from None
+def _delimited_rows(path: Path, delimiter: str, encoding: str = "utf-8",
+                   last_tab: bool = False) -> tuple[list[str], Iterator[tuple[int, list[str] | str]]]:
+    """``(header, the rows after it)`` of a TSV/CSV file (`_rows`); a header that does not parse is a `DataError`."""
+    rows = _rows((text + "\n" for _, text in iter_lines(path, encoding)), delimiter, last_tab)
+    line, header = next(rows)  # iter_lines raises on an empty file
+    if isinstance(header, str):
+        raise DataError(header, path=path, line=line)
+    return header, rows
 
 
 def read_fasttext(
@@ -438,78 +776,9 @@ def iter_plain_lines(path: str | Path, encoding: str = "utf-8") -> Iterator[str]
             yield text
 
 
-JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
-DELIMITED_SUFFIXES = (".tsv", ".csv")
-
-
-def read_jsonl_texts(path: str | Path, text_field: str = "text", encoding: str = "utf-8") -> Iterator[str]:
-    """Stream the ``text_field`` of every JSON-lines record (blank lines skipped, empty texts too).
-
-    A line that is not a JSON object, lacks the field or holds a non-string there is a `DataError`
-    naming the file and line: a corpus for training is fixed, not skipped around.
-    """
-    for number, raw in iter_lines(path, encoding):
-        if not raw.strip():
-            continue
-        try:
-            record = json.loads(raw)
-        except ValueError as err:
-            raise DataError(f"not valid JSON: {_one_line(err)}", path=path, line=number) from None
-        if not isinstance(record, dict):
-            raise DataError(f"expected a JSON object per line, got {type(record).__name__}", path=path, line=number)
-        if text_field not in record:
-            fields = ", ".join(map(repr, list(record)[:10])) or "none"
-            raise DataError(f"no {text_field!r} field (fields: {fields}); set data.text_field", path=path,
-                            line=number)
-        text = record[text_field]
-        if not isinstance(text, str):
-            raise DataError(f"field {text_field!r} is {type(text).__name__}, not a string", path=path, line=number)
-        if text.strip():
-            yield text
-
-
-def _delimited_rows(path: Path, encoding: str = "utf-8") -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
-    """``(header, the rows after it)`` of a user's TSV (tab-split) or CSV (quoted) file, by suffix."""
-    tsv = logical_suffix(path) == ".tsv"
-    rows = _tsv_rows(path, encoding, False) if tsv else _csv_rows(path, encoding, ",")
-    try:
-        _, header = next(rows)
-    except StopIteration:  # pragma: no cover - iter_lines raises on an empty file first
-        raise DataError("empty file", path=path) from None
-    return header, rows
-
-
 def delimited_header(path: str | Path) -> list[str]:
-    """The header row of a user's TSV/CSV file, parsed as its rows are."""
-    return _delimited_rows(Path(path))[0]
-
-
-def read_text_column(path: str | Path, text_column: str | None = None, encoding: str = "utf-8") -> Iterator[str]:
-    """Stream the text column of a TSV/CSV file with a header row (labelled or not).
-
-    The column is ``text_column`` when given, else the first of `TEXT_COLUMNS` in the header. Every
-    row must have as many fields as the header (`DataError` with the file and line otherwise).
-    """
-    path = Path(path)
-    tsv = logical_suffix(path) == ".tsv"
-    header, rows = _delimited_rows(path, encoding)
-    lowered = [h.strip().lower() for h in header]
-    wanted = (text_column,) if text_column else TEXT_COLUMNS
-    column = next((lowered.index(c.lower()) for c in wanted if c.lower() in lowered), None)
-    if column is None:
-        found = ", ".join(repr(h.strip()) for h in header)
-        what = repr(text_column) if text_column else "one of " + "/".join(TEXT_COLUMNS)
-        raise DataError(f"header has no text column (wanted {what}; columns found: {found}); set data.text_column",
-                        path=path, line=1)
-    for line, fields in rows:
-        if not fields or (len(fields) == 1 and not fields[0].strip()):
-            continue
-        if len(fields) != len(header):
-            sep = "tab" if tsv else "comma"
-            raise DataError(f"expected {len(header)} {sep}-separated columns, found {len(fields)}", path=path,
-                            line=line)
-        if fields[column].strip():
-            yield fields[column]
+    """The header row of a user's TSV (tab-split) or CSV (quoted) file, by suffix, parsed as its rows are."""
+    return _delimited_rows(Path(path), "\t" if logical_suffix(Path(path)) == ".tsv" else ",")[0]
 
 
 def sniff_labelled_format(path: str | Path) -> str:

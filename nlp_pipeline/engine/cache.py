@@ -109,12 +109,74 @@ def _read_verified(path: Path) -> dict:
 
 def _write_verified(path: Path, signatures: dict) -> None:
     """Best effort (a read-only cache only costs a re-hash next time); atomic against concurrent readers."""
-    tmp = path / f".{VERIFIED}.{os.getpid()}-{secrets.token_hex(3)}"
+    with contextlib.suppress(OSError), AtomicWriter(path / VERIFIED, durable=False) as fh:
+        fh.write(json.dumps(signatures))
+
+
+class AtomicWriter:
+    """A text file written under a hidden temporary name next to ``path`` and renamed over it on `commit`.
+
+    A reader of ``path`` sees the old file or the whole new one, never part of it (`os.replace` is
+    atomic on POSIX); ``durable`` fsyncs the data first, so that a crash after the rename cannot leave
+    an empty file under the final name. `discard` (or an exception inside ``with``) removes the
+    temporary file; after a SIGKILL it stays, as ``.<name>.tmp-<pid>-<random>``, a name no reader
+    takes for the file, for its owner's cleanup (`nlp_pipeline.batch` removes a shard's before redoing it).
+    """
+
+    def __init__(self, path: Path, *, durable: bool = True) -> None:
+        self.path = path
+        self.durable = durable
+        self.tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{secrets.token_hex(3)}")
+        self.fh = open(self.tmp, "w", encoding="utf-8", newline="\n")  # noqa: SIM115 - closed by commit/discard
+
+    def write(self, text: str) -> None:
+        self.fh.write(text)
+
+    def commit(self) -> None:
+        try:
+            self.fh.flush()
+            if self.durable:
+                os.fsync(self.fh.fileno())
+            self.fh.close()
+            os.replace(self.tmp, self.path)
+        except BaseException:
+            self.discard()
+            raise
+
+    def discard(self) -> None:
+        self.fh.close()
+        self.tmp.unlink(missing_ok=True)
+
+    def __enter__(self) -> AtomicWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.commit()
+        elif not self.fh.closed:
+            self.discard()
+
+
+@contextlib.contextmanager
+def held_lock(path: Path, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
+    """Hold an OS file lock on ``path`` (created with its folder); the kernel drops it when its process dies,
+    even under SIGKILL. ``on_wait`` is called once if another process holds it, then this one waits; an
+    ``on_wait`` that raises gives up instead (one run per output folder).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # preserve_lock_file: deleting a lock file on release lets two processes lock two different
+    # inodes of one path. No soft-lock fallback: a soft lock survives SIGKILL and would hang others.
+    lock = FileLock(path, preserve_lock_file=True, fallback_to_soft=False, thread_local=False)
     try:
-        tmp.write_text(json.dumps(signatures), encoding="utf-8")
-        os.replace(tmp, path / VERIFIED)
-    except OSError:
-        tmp.unlink(missing_ok=True)
+        lock.acquire(timeout=0)
+    except Timeout:
+        if on_wait is not None:
+            on_wait()
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def check_manifest(data: object) -> str | None:
@@ -268,24 +330,10 @@ class ArtifactCache:
 
     # -- writing ------------------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def lock(self, stage: str, key: str, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
-        """Hold the per-key build lock; ``on_wait`` is called once if another process holds it."""
-        path = self.locks_dir / stage / f"{key}.lock"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # preserve_lock_file: deleting a lock file on release lets two processes lock two different
-        # inodes of one path. No soft-lock fallback: a soft lock survives SIGKILL and would hang others.
-        lock = FileLock(path, preserve_lock_file=True, fallback_to_soft=False, thread_local=False)
-        try:
-            lock.acquire(timeout=0)
-        except Timeout:
-            if on_wait is not None:
-                on_wait()
-            lock.acquire()
-        try:
-            yield
-        finally:
-            lock.release()
+    def lock(self, stage: str, key: str,
+             on_wait: Callable[[], None] | None = None) -> contextlib.AbstractContextManager[None]:
+        """Hold the per-key build lock (`held_lock`); ``on_wait`` is called once if another process holds it."""
+        return held_lock(self.locks_dir / stage / f"{key}.lock", on_wait)
 
     def temp_folder(self, stage: str, key: str) -> Path:
         """A fresh build folder of this process; leftovers of dead processes (of this stage) are removed."""

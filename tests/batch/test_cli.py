@@ -41,7 +41,7 @@ def test_user_errors_are_one_line_and_exit_2(tmp_path):
     write_text(tmp_path / "a.txt", ["x"])
     out = tmp_path / "out"
     cases = [
-        ([tmp_path / "missing.txt", "--task", "tokenize", "--out", out], "input not found"),
+        ([tmp_path / "missing.txt", "--task", "tokenize", "--out", out], "file not found"),
         ([tmp_path / "*.csv", "--task", "tokenize", "--out", out], "no file matches"),
         ([tmp_path / "a.txt", "--task", "sentiment", "--out", out], "needs a model"),
         ([tmp_path / "a.txt", "--task", "tokenize", "--out", out, "--scheduler", "tcp://h:1"], "needs --engine dask"),

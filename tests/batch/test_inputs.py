@@ -1,4 +1,4 @@
-"""Reading batch inputs: formats, gzip, per-record rejections with line numbers, whole-input failures, shards."""
+"""Reading batch inputs: formats, compression, per-record rejections with line numbers, whole-input failures, shards."""
 
 from __future__ import annotations
 
@@ -13,12 +13,12 @@ from nlp_pipeline.batch.inputs import (
     Record,
     Rejection,
     build_sources,
-    expand_inputs,
+    find_files,
     iter_records,
     number_lines,
     plan_shards,
 )
-from nlp_pipeline.errors import ConfigError
+from nlp_pipeline.errors import ConfigError, DataError
 
 
 def _read(path, **options):
@@ -50,8 +50,8 @@ def test_json_lines_with_text_and_id_fields(tmp_path, name):
     assert out[1] == Record(2, 7, "bad one")
     assert [(r.line, r.error.split(":")[0]) for r in out[2:]] == [
         (3, "empty text"), (4, "no 'key' field"), (5, "field 'body' is a list, not a string"),
-        (6, "not a JSON object but a list"), (7, "a bool (not a string or integer) in 'key' field"),
-        (8, "malformed JSON")]
+        (6, "expected a JSON object per line, got a list"), (7, "a boolean (not a string or integer) in 'key' field"),
+        (8, "not valid JSON")]
     assert out[7].excerpt == "{bad json"
 
 
@@ -68,7 +68,8 @@ def test_csv_quoted_fields_multiline_bad_rows_and_tsv(tmp_path):
     out = _read(path, text_column="text", id_field="id")
     assert out[0] == Record(2, "r1", "multi\nline, quoted")
     assert [(r.line, r.error.split(":")[0]) for r in out[1:5]] == [
-        (4, "bad CSV row"), (5, "bad CSV row"), (6, "empty text"), (7, "not valid UTF-8")]
+        (4, "expected 3 comma-separated columns, found 2"), (5, "malformed CSV"), (6, "empty text"),
+        (7, "not valid UTF-8 text")]
     assert out[5] == Record(8, "r6", "fine")
     assert out[6] == Rejection(9, "empty line")
     tsv = tmp_path / "reviews.tsv"
@@ -78,16 +79,19 @@ def test_csv_quoted_fields_multiline_bad_rows_and_tsv(tmp_path):
 
 def test_csv_without_the_text_column_fails_the_input(tmp_path):
     path = tmp_path / "reviews.csv"
-    path.write_text("id,body\n1,x\n")
-    with pytest.raises(InputError, match=r"reviews.csv:1: no 'text' text column .*columns: id, body"):
+    path.write_text("id,title\n1,x\n")
+    with pytest.raises(InputError, match=r"reviews.csv:1: header has no text column .*columns found: 'id', 'title'"):
         _read(path)
+    assert [r.text for r in _read(path, text_column="Title")] == ["x"]
+    path.write_text("id,body\n1,x\n")  # no column named: the first of the usual text column names
+    assert [r.text for r in _read(path)] == ["x"]
 
 
 def test_invalid_utf8_is_one_rejected_line_named_by_line_and_column(tmp_path):
     path = tmp_path / "a.txt"
     path.write_bytes(b"ok\nbad \xff here\nok again\n")
     out = _read(path)
-    assert out[1] == Rejection(2, "not valid UTF-8 (byte 0xff at column 5)", "bad \ufffd here")
+    assert out[1] == Rejection(2, "not valid UTF-8 text (byte 0xff at column 5)", "bad \ufffd here")
     assert [r.line for r in out if isinstance(r, Record)] == [1, 3]
 
 
@@ -110,14 +114,14 @@ def test_expand_files_folders_globs_dedup_and_errors(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     (out / "old.txt").write_text("x\n")
-    got = expand_inputs([str(tmp_path), str(tmp_path / "a.txt"), str(tmp_path / "*.txt")], out_dir=out)
+    got = find_files([str(tmp_path), str(tmp_path / "a.txt"), str(tmp_path / "*.txt")], exclude=out)
     assert [p.relative_to(tmp_path).as_posix() for p in got] == ["a.txt", "b.txt", "sub/c.txt"]
-    with pytest.raises(ConfigError, match="input not found"):
-        expand_inputs([str(tmp_path / "missing.txt")])
-    with pytest.raises(ConfigError, match="no file matches"):
-        expand_inputs([str(tmp_path / "*.csv")])
-    with pytest.raises(ConfigError, match="no input files"):
-        expand_inputs([str(out)], out_dir=out)
+    with pytest.raises(DataError, match="file not found"):
+        find_files([str(tmp_path / "missing.txt")])
+    with pytest.raises(DataError, match="no file matches"):
+        find_files([str(tmp_path / "*.csv")])
+    with pytest.raises(DataError, match="no input files"):
+        find_files([str(out)], exclude=out)
 
 
 def test_output_names_are_disambiguated_and_stable(tmp_path):
@@ -146,7 +150,8 @@ def test_split_parts_cover_every_line_once_with_true_line_numbers(tmp_path, fmt)
     got = [r for s in shards for r in iter_records(s, opts)]
     assert [r.line for r in got] == list(range(1, 3001))
     assert isinstance(got[1234], Rejection)
-    assert [r.text for r in got if isinstance(r, Record)] == docs[:1234] + docs[1235:]
+    kept = docs[:1234] + docs[1235:]  # a text line is stripped, a JSON field kept as it is
+    assert [r.text for r in got if isinstance(r, Record)] == ([d.strip() for d in kept] if fmt == "txt" else kept)
     assert got[2999].id == f"big.{fmt}:3000"
 
 

@@ -51,8 +51,9 @@ def test_bad_records_and_unreadable_inputs_are_reported_and_counted(messy_folder
     assert _shards(out) == ["a.jsonl", "b.jsonl", "c.jsonl"]  # no output for the unreadable inputs
     errors = read_jsonl(out / "errors.jsonl")
     where = [(os.path.basename(e["file"]), e["line"], e["error"].split(" (")[0].split(":")[0]) for e in errors]
-    assert where[:5] == [("a.txt", 2, "not valid UTF-8"), ("a.txt", 4, "empty text"), ("b.jsonl", 2, "malformed JSON"),
-                         ("b.jsonl", 3, "no 'text' field"), ("c.csv.gz", 3, "bad CSV row")]
+    assert where[:5] == [("a.txt", 2, "not valid UTF-8 text"), ("a.txt", 4, "empty text"),
+                         ("b.jsonl", 2, "not valid JSON"), ("b.jsonl", 3, "no 'text' field"),
+                         ("c.csv.gz", 3, "expected 2 comma-separated columns, found 3")]
     assert [(w[0], errors[i]["scope"]) for i, w in enumerate(where) if i >= 5] == [("d.txt.gz", "input"),
                                                                                    ("e.txt", "input")]
     assert "cannot read" in errors[5]["error"] and "looks binary" in errors[6]["error"]
