@@ -167,3 +167,70 @@ def test_compressed_and_csv_inputs_are_never_split(tmp_path):
 def test_unknown_format_is_a_config_error():
     with pytest.raises(ConfigError, match="unknown input format 'xml'"):
         ReadOptions(format="xml")
+
+
+def test_run_and_process_accept_the_same_files_of_a_mixed_folder(tmp_path):
+    """``run --corpus notes/`` (`iter_texts`) and ``process notes/`` find, skip and read the same files."""
+    import bz2
+
+    from nlp_pipeline.batch import process
+    from nlp_pipeline.data import iter_texts, source_files
+
+    notes = tmp_path / "notes"
+    (notes / "sub").mkdir(parents=True)
+    (notes / "a.txt").write_text("first note\n\n  second note \n")
+    (notes / "sub" / "b.jsonl.gz").write_bytes(gzip.compress(b'{"text": "third note", "id": 3}\n'))
+    (notes / "c.csv.bz2").write_bytes(bz2.compress(b'id,review\n1,"fourth, quoted"\n'))
+    (notes / "model.bin").write_bytes(bytes(range(256)) * 4)  # not a text suffix: neither reads it
+    (notes / "README.md").write_text("about these notes\n")
+    (notes / ".cache").mkdir()
+    (notes / ".cache" / "x.txt").write_text("hidden\n")
+
+    def process_texts() -> list[str]:
+        opts = ReadOptions()
+        shards = plan_shards(build_sources(find_files([notes]), opts), opts)
+        return [r.text for s in shards for r in iter_records(s, opts) if isinstance(r, Record)]
+
+    assert source_files(notes) == find_files([notes])
+    assert [p.relative_to(notes).as_posix() for p in find_files([notes])] == ["a.txt", "c.csv.bz2", "sub/b.jsonl.gz"]
+    assert list(iter_texts(notes)) == process_texts() == ["first note", "second note", "fourth, quoted", "third note"]
+    summary = process([notes], "tokenize", tmp_path / "out", workers=1, progress=False)
+    assert (summary.shards, summary.written, summary.rejected) == (3, 4, 1)  # the blank line of a.txt is reported
+
+    (notes / "d.txt").write_bytes(b"\x00\x01binary" * 50)  # a text suffix: both take it, both refuse to read it
+    assert source_files(notes) == find_files([notes])
+    with pytest.raises(InputError, match=r"d.txt: looks binary \(NUL bytes") as run_error:
+        list(iter_texts(notes))
+    with pytest.raises(InputError) as process_error:
+        process_texts()
+    assert process_error.value.message == run_error.value.message
+    summary = process([notes], "tokenize", tmp_path / "out", workers=1, progress=False)
+    assert summary.shards_failed == 1 and summary.failures[0]["error"] == run_error.value.message
+
+
+def test_an_archive_is_read_by_run_and_refused_by_process_with_the_reason(tmp_path):
+    import io
+    import tarfile
+
+    from nlp_pipeline.data import iter_texts
+
+    archive = tmp_path / "docs.tar.gz"
+    with tarfile.open(archive, "w:gz") as tf:
+        info = tarfile.TarInfo("x/1.txt")
+        info.size = 8
+        tf.addfile(info, io.BytesIO(b"one\ntwo\n"))
+    assert list(iter_texts(archive)) == ["one", "two"]
+    with pytest.raises(InputError, match=r"docs.tar.gz: a tar or zip archive, whose lines have no single numbering"):
+        _read(archive)
+
+
+def test_bz2_and_xz_inputs_are_never_split_and_shards_are_named_without_their_suffixes(tmp_path):
+    import bz2
+    import lzma
+
+    (tmp_path / "a.txt.bz2").write_bytes(bz2.compress(b"some words\n" * 5000))
+    (tmp_path / "b.jsonl.xz").write_bytes(lzma.compress(b'{"text": "w"}\n' * 5000))
+    opts = ReadOptions()
+    shards = plan_shards(build_sources([tmp_path / "a.txt.bz2", tmp_path / "b.jsonl.xz"], opts), opts, split_bytes=100)
+    assert [s.name for s in shards] == ["a.jsonl", "b.jsonl"] and all(s.source.compressed for s in shards)
+    assert sum(isinstance(r, Record) for s in shards for r in iter_records(s, opts)) == 10000
