@@ -461,8 +461,6 @@ def _text_records(lines: Iterable[tuple[int, str | Rejection]], label: str,
 
 
 _FASTTEXT_LABELS = re.compile(rf"(?:{FASTTEXT_PREFIX}\S+(?:\s+|$))+")
-_JSON_TYPES = {type(None): "null", bool: "a boolean", int: "a number", float: "a number", list: "a list",
-               dict: "an object"}
 
 
 def _json_records(lines: Iterable[tuple[int, str | Rejection]], options: ReadOptions,
@@ -478,19 +476,19 @@ def _json_records(lines: Iterable[tuple[int, str | Rejection]], options: ReadOpt
             yield Rejection(line, f"not valid JSON: {_one_line(err)}", _excerpt(text))
             continue
         if not isinstance(obj, dict):
-            yield Rejection(line, f"expected a JSON object per line, got {_JSON_TYPES[type(obj)]}", _excerpt(text))
+            yield Rejection(line, f"expected a JSON object per line, got {type(obj).__name__}", _excerpt(text))
         elif name not in obj:
             fields = ", ".join(map(repr, list(obj)[:10])) or "none"
             yield Rejection(line, f"no {name!r} field (fields: {fields}); set data.text_field or --text-field",
                             _excerpt(text))
         elif not isinstance(obj[name], str):
-            yield Rejection(line, f"field {name!r} is {_JSON_TYPES[type(obj[name])]}, not a string", _excerpt(text))
+            yield Rejection(line, f"field {name!r} is {type(obj[name]).__name__}, not a string", _excerpt(text))
         elif not obj[name].strip():
             yield Rejection(line, "empty text", _excerpt(text))
         elif id_name is None:
             yield Record(line, f"{label}:{line}", obj[name])
         elif isinstance(ident := obj.get(id_name), bool) or not isinstance(ident, str | int):
-            what = "no" if ident is None else f"{_JSON_TYPES[type(ident)]} (not a string or integer) in"
+            what = "no" if ident is None else f"a {type(ident).__name__} (not a string or integer) in"
             yield Rejection(line, f"{what} {id_name!r} field", _excerpt(text))
         else:
             yield Record(line, ident, obj[name])

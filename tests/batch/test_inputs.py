@@ -49,8 +49,8 @@ def test_json_lines_with_text_and_id_fields(tmp_path, name):
     assert out[0] == Record(1, "r1", "good one")
     assert out[1] == Record(2, 7, "bad one")
     assert [(r.line, r.error.split(":")[0]) for r in out[2:]] == [
-        (3, "empty text"), (4, "no 'key' field"), (5, "field 'body' is a list, not a string"),
-        (6, "expected a JSON object per line, got a list"), (7, "a boolean (not a string or integer) in 'key' field"),
+        (3, "empty text"), (4, "no 'key' field"), (5, "field 'body' is list, not a string"),
+        (6, "expected a JSON object per line, got list"), (7, "a bool (not a string or integer) in 'key' field"),
         (8, "not valid JSON")]
     assert out[7].excerpt == "{bad json"
 

@@ -54,10 +54,10 @@ def test_read_settings_enter_the_key_only_for_files_they_shape(tmp_path):
 
 
 @pytest.mark.parametrize(("name", "data", "kwargs", "expect"), [
-    ("p.jsonl", '{"text": "ok"}\n[1, 2]\n', {}, r"p.jsonl:2: expected a JSON object per line, got a list"),
+    ("p.jsonl", '{"text": "ok"}\n[1, 2]\n', {}, r"p.jsonl:2: expected a JSON object per line, got list"),
     ("p.jsonl", '{"text": "ok"}\n{"text": \n', {}, r"p.jsonl:2: not valid JSON"),
     ("p.jsonl", '{"body": "ok"}\n', {}, r"p.jsonl:1: no 'text' field \(fields: 'body'\); set data.text_field"),
-    ("p.jsonl", '{"text": null}\n', {}, r"p.jsonl:1: field 'text' is null, not a string"),
+    ("p.jsonl", '{"text": null}\n', {}, r"p.jsonl:1: field 'text' is NoneType, not a string"),
     ("p.csv", "id,title\n1,x\n", {}, r"p.csv:1: header has no text column .*columns found: 'id', 'title'"),
     ("p.csv", "id,text\n1,x\n2\n", {}, r"p.csv:3: expected 2 comma-separated columns, found 1"),
     ("p.tsv", "text\tid\nx\t1\n", {"text_column": "body"}, r"p.tsv:1: header has no text column \(wanted 'body'"),
