@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import json
 import os
 import subprocess
@@ -179,7 +178,7 @@ def main() -> None:
     archs = {"sg": 1, "cbow": 0}
     if args.profile:
         for arch in args.archs.split(","):
-            profile(corpus, dataclasses.replace(base, sg=archs[arch]), args.batch_words, kernel=args.kernel)
+            profile(corpus, base.model_copy(update={"sg": archs[arch]}), args.batch_words, kernel=args.kernel)
         return
     cores = os.cpu_count()
     print(f"corpus {corpus} ({corpus.stat().st_size / 1e6:.0f} MB); dim {args.dim}, window 5, negative 5, "
@@ -194,7 +193,7 @@ def main() -> None:
         for engine in args.engines.split(","):
             spec = {"engine": engine, "corpus": str(corpus), "device": args.device, "batch_words": args.batch_words,
                     "options": options,
-                    "params": dataclasses.asdict(dataclasses.replace(base, sg=archs[arch]))}
+                    "params": base.model_copy(update={"sg": archs[arch]}).model_dump()}
             r = run_child(spec)
             results[f"{arch}/{engine}"] = r
             label = engine if engine.startswith("gensim") else f"torch ({r['device']})"

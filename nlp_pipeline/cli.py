@@ -40,7 +40,21 @@ def main() -> None:
     """From a raw text corpus to word2vec vectors and RNN/LSTM/BiLSTM models, one cached stage at a time."""
 
 
-@main.command()
+RUN_HELP = """Run a pipeline and print its results table.
+
+PIPELINE is one of: {names} (default: sentiment), or a pipeline YAML file of your own:
+`nlp-pipeline config init sentiment my.yaml` writes one with every setting commented, to edit, then
+`nlp-pipeline run my.yaml`. `nlp-pipeline config show PIPELINE` lists the settings --set can change.
+"""
+
+
+def _run_help() -> str:
+    from nlp_pipeline.config import pipeline_names
+
+    return RUN_HELP.format(names=", ".join(pipeline_names()))
+
+
+@main.command(help=_run_help())
 @click.argument("pipeline", default="sentiment")
 @click.option("--corpus", multiple=True, help="Corpus name (sst2, imdb, mr, …) or a path to your own labelled file "
               "or folder; for `run embeddings`, text sources (a corpus, corpus:split, files, folders, globs), "
@@ -60,25 +74,22 @@ def main() -> None:
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars or stage logs.")
 @user_errors
 def run(pipeline, corpus, overrides, grid, data_dir, cache_dir, report_dir, device, force, as_json, quiet):
-    """Run a pipeline (default: sentiment) and print its results table."""
-    from nlp_pipeline.config import pipeline_type, takes_several_corpora
+    from nlp_pipeline.config import corpus_key, pipeline_type, takes_several_corpora
     from nlp_pipeline.errors import ConfigError
     from nlp_pipeline.pipelines import run_pipeline
-    from nlp_pipeline.pipelines.registry import declared
 
     sets = list(overrides)
     kind = pipeline_type(pipeline)
-    spec = declared(kind)
     # Paths are quoted (a JSON string is a YAML string) so "2024" or "a: b.tsv" stay strings.
     if corpus:
         takes_list = takes_several_corpora(kind)
         if len(corpus) > 1 and not takes_list:
             raise ConfigError(f"--corpus: the {kind} pipeline takes one corpus, got {len(corpus)}")
-        sets.insert(0, f"data.corpus={json.dumps(list(corpus) if takes_list else corpus[0])}")
+        sets.insert(0, f"{corpus_key(kind)}={json.dumps(list(corpus) if takes_list else corpus[0])}")
     if data_dir:
         sets.insert(0, f"data.data_dir={json.dumps(data_dir)}")
     if device:
-        sets.append(f"{spec.device_key}={json.dumps(device)}")
+        sets.append(f"runtime.device={json.dumps(device)}")
     log = (lambda msg: None) if quiet else (lambda msg: click.echo(msg, err=True))
     result = run_pipeline(pipeline, sets, list(grid), cache_dir=cache_dir, report_dir=report_dir,
                           force=force, progress=not quiet, log=log)
@@ -233,6 +244,56 @@ def perplexity(model, file, cache_dir, device, as_json):
     click.echo(f"perplexity {result['perplexity']:.2f} ({result['direction']}) over {result['tokens']:,} tokens "
                f"in {result['documents']:,} documents; {100 * result['unknown_rate']:.2f}% of the words unknown "
                "to the model")
+
+
+@main.group()
+def config() -> None:
+    """Show a pipeline's settings, write a pipeline file to edit, or print its JSON Schema."""
+
+
+@config.command("show")
+@click.argument("pipeline")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a key, as in `run`.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per key on stdout.")
+@user_errors
+def config_show(pipeline, overrides, as_json):
+    """Every setting of PIPELINE (a name or a YAML file) as `run` would use it: value, meaning, valid
+    values, and whether it is in a stage's cache key."""
+    from nlp_pipeline.config import describe, load_config
+
+    rows = describe(load_config(pipeline, list(overrides)))
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    width = max(len(f"{r['key']}: {json.dumps(r['value'])}") for r in rows)
+    for r in rows:
+        valid = f" [{r['valid']}]" if r["valid"] else ""
+        click.echo(f"{r['key']}: {json.dumps(r['value'])}".ljust(width + 2)
+                   + f"# {r['description']}{valid} ({r['cache_key']})")
+
+
+@config.command("init")
+@click.argument("pipeline")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Start from these values.")
+@click.option("--force", is_flag=True, help="Overwrite FILE if it exists.")
+@user_errors
+def config_init(pipeline, file, overrides, force):
+    """Write PIPELINE's settings to FILE, one comment per key, to edit and run with `run FILE`."""
+    from nlp_pipeline.config import write_pipeline_file
+
+    path = write_pipeline_file(pipeline, file, list(overrides), overwrite=force)
+    click.echo(f"wrote {path}: edit it, then `nlp-pipeline run {path}`")
+
+
+@config.command("schema")
+@click.argument("pipeline")
+@user_errors
+def config_schema(pipeline):
+    """Print the JSON Schema of PIPELINE's files (for an editor's YAML language server)."""
+    from nlp_pipeline.config import json_schema, pipeline_type
+
+    click.echo(json.dumps(json_schema(pipeline_type(pipeline)), indent=2))
 
 
 @main.group()

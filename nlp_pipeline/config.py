@@ -1,351 +1,150 @@
-"""Pipeline configuration: ``pipelines/<name>.yaml`` plus dotted ``--set`` overrides, validated.
+"""Pipeline configuration: each pipeline's schema, built from the declared settings, and how a run gets it.
 
-The YAML files are the one commented place where defaults live; the dataclasses below are the
-schema (types and allowed values). An override names a dotted key (``model.encoder=lstm``); an
-unknown key or a value of the wrong type is a `ConfigError` that lists what is valid.
+A schema (`SentimentConfig`, …) lists a pipeline's sections, each a group of `nlp_pipeline.settings`,
+and the defaults where this pipeline differs from the group's (sentiment's 300-d vectors). A run's
+config is those defaults, then a pipeline file's values (``pipelines/<name>.yaml`` or the user's
+own), then ``--set section.key=value`` overrides, validated by pydantic. Every error is one line
+naming the key. The shipped YAML files, ``config show``, ``config init`` and ``config schema`` are
+all rendered from the schema (`render_yaml`, `describe`, `json_schema`), so none can disagree with it.
 """
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
 import itertools
-import math
+import json
 import types
 import typing
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import yaml
+from pydantic import ValidationError
 
+from nlp_pipeline import settings as s
 from nlp_pipeline.errors import ConfigError
 
 PIPELINES_DIR = Path(__file__).resolve().parent.parent / "pipelines"
 
-Encoder = Literal["rnn", "gru", "lstm", "bilstm"]
-EmbeddingMode = Literal["frozen", "fine-tuned", "random"]
-Pooling = Literal["last", "max", "mean"]
 
+class PipelineConfig(s.Group):
+    """What every pipeline has: the ``pipeline`` type, how it runs, where its report goes."""
 
-@dataclass
-class DataConfig:
-    corpus: str
-    data_dir: str | None
-    labels: list[str] | None
-    min_label_count: int
-    dev_fraction: float
-    test_fraction: float
-    seed: int
+    kind: ClassVar[str]
+    about: ClassVar[str]
 
-
-@dataclass
-class TokenizeConfig:
-    lowercase: bool
-    strip_html: bool
-    n_process: int
-
-
-@dataclass
-class Word2VecSection:
-    """The word2vec settings every pipeline's ``embed`` section has."""
-
-    engine: Literal["gensim", "torch"]
-    sg: Literal[0, 1]
-    vector_size: int
-    window: int
-    negative: int
-    min_count: int
-    sample: float
-    epochs: int
-    alpha: float
-    min_alpha: float
-    max_vocab_size: int | None
-    workers: int
-    seed: int
-    batch_words: int | None
-    kernel: Literal["auto", "native", "tensor"]
-
-
-@dataclass
-class EmbedConfig(Word2VecSection):
-    """sentiment and tagging: vectors trained on ``sources``, or the user's own ``vectors``."""
-
-    vectors: str | None
-    sources: list[str]
-    dedup_against: list[str] | None
-
-
-@dataclass
-class ModelConfig:
-    encoder: Encoder
-    embedding_mode: EmbeddingMode
-    hidden_size: int
-    num_layers: int
-    dropout: float
-    embedding_dropout: float
-    pooling: Pooling
-    init: Literal["word2vec", "lm"]
-    lm: list[str]
-    lm_finetune_tokens: int
-
-
-@dataclass
-class TrainConfigSection:
-    epochs: int
-    batch_size: int
-    lr: float
-    embedding_lr_scale: float
-    weight_decay: float
-    clip_norm: float
-    patience: int
-    lr_layer_decay: float
-    unfreeze: Literal["all", "gradual"]
-    max_length: int | None
-    vocab_min_count: int
-    vocab_from_vectors: int
-    seed: int
-    device: str
-    num_threads: int
-
-
-@dataclass
-class ReportConfig:
-    dir: str
-
-
-@dataclass
-class SentimentConfig:
-    data: DataConfig
-    tokenize: TokenizeConfig
-    embed: EmbedConfig
-    model: ModelConfig
-    train: TrainConfigSection
-    report: ReportConfig
+    runtime: s.Runtime = s.Runtime()
+    report: s.Report = s.Report()
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        return self.model_dump(mode="json")
+
+    def uses_vectors(self) -> bool:
+        return False
+
+    def replace(self, section: str, **values: Any) -> PipelineConfig:
+        """A copy with ``section``'s ``values`` replaced (a reference resolved to a path, say)."""
+        return self.model_copy(update={section: getattr(self, section).model_copy(update=values)})
+
+
+class SentimentConfig(PipelineConfig):
+    kind: ClassVar[str] = "sentiment"
+    about: ClassVar[str] = ("The sentiment pipeline: tokenize → pretrain_text → embed → train → evaluate.\n"
+                            "A labelled corpus, word2vec vectors trained on unlabelled in-domain text, an RNN "
+                            "classifier.")
+    pipeline: Literal["sentiment"] = "sentiment"
+    data: s.LabelledData = s.LabelledData(text=("imdb:train", "imdb_unsup", "sst2:train"))
+    tokenize: s.Tokenize = s.Tokenize()
+    embed: s.Embed = s.Embed(vector_size=300, min_count=3, sample=0.0001, epochs=3)
+    model: s.ClassifierModel = s.ClassifierModel()
+    train: s.ClassifierTraining = s.ClassifierTraining()
 
     def uses_vectors(self) -> bool:
         return self.model.init == "word2vec" and self.model.embedding_mode != "random"
 
 
-@dataclass
-class TaggingDataConfig:
-    corpus: str
-    data_dir: str | None
-    tagset: Literal["upos", "xpos"]
-    dev_fraction: float
-    test_fraction: float
-    seed: int
-
-
-@dataclass
-class TaggerModelSection:
-    encoder: Encoder
-    embedding_mode: EmbeddingMode
-    char_encoder: Literal["none", "cnn", "bilstm"]
-    hidden_size: int
-    num_layers: int
-    dropout: float
-    embedding_dropout: float
-    char_dim: int
-    char_hidden: int
-    crf: bool
-    init: Literal["word2vec", "lm"]
-    lm: list[str]
-    lm_finetune_tokens: int
-
-
-@dataclass
-class TaggerTrainSection:
-    epochs: int
-    batch_size: int
-    lr: float
-    embedding_lr_scale: float
-    weight_decay: float
-    clip_norm: float
-    patience: int
-    lr_decay: float
-    lr_layer_decay: float
-    unfreeze: Literal["all", "gradual"]
-    word_dropout: float
-    vocab_min_count: int
-    vocab_from_vectors: int
-    seed: int
-    device: str
-    num_threads: int
-
-
-@dataclass
-class TaggingConfig:
-    data: TaggingDataConfig
-    tokenize: TokenizeConfig
-    embed: EmbedConfig
-    model: TaggerModelSection
-    train: TaggerTrainSection
-    report: ReportConfig
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+class TaggingConfig(PipelineConfig):
+    kind: ClassVar[str] = "tagging"
+    about: ClassVar[str] = ("The tagging pipeline: treebank → pretrain_text → embed → train_tagger → evaluate_tagger.\n"
+                            "A part-of-speech tagger on a CoNLL-U treebank, from word2vec vectors.")
+    pipeline: Literal["tagging"] = "tagging"
+    data: s.TaggedData = s.TaggedData(text=("ud_en_ewt:train", "imdb:train", "imdb_unsup"), test_fraction=0.0)
+    tokenize: s.Tokenize = s.Tokenize()
+    embed: s.Embed = s.Embed(vector_size=300, min_count=3, sample=0.0001, epochs=3)
+    model: s.TaggerModel = s.TaggerModel(hidden_size=200, num_layers=2, dropout=0.33, embedding_dropout=0.0)
+    train: s.TaggerTraining = s.TaggerTraining(epochs=20, batch_size=32, patience=4)
 
     def uses_vectors(self) -> bool:
         return self.model.init == "word2vec" and self.model.embedding_mode != "random"
 
 
-@dataclass
-class EmbeddingsDataConfig:
-    corpus: list[str]
-    data_dir: str | None
-    text_field: str
-    text_column: str | None
-    dedup_against: list[str] | None
-    dev_fraction: float
-    test_fraction: float
-    seed: int
+class EmbeddingsConfig(PipelineConfig):
+    kind: ClassVar[str] = "embeddings"
+    about: ClassVar[str] = ("The embeddings pipeline: pretrain_text → (phrases) → embed → evaluate_vectors, on any "
+                            "text.\nIts vectors feed the other pipelines: --set embed.vectors=<key prefix|latest>.")
+    pipeline: Literal["embeddings"] = "embeddings"
+    data: s.TextData = s.TextData()
+    tokenize: s.Tokenize = s.Tokenize()
+    phrases: s.Phrases = s.Phrases()
+    embed: s.Word2Vec = s.Word2Vec()
+    evaluate: s.EvaluateVectors = s.EvaluateVectors()
+
+    def uses_vectors(self) -> bool:
+        return True
 
 
-@dataclass
-class PhrasesConfig:
-    passes: int
-    min_count: int
-    threshold: float
-    scoring: Literal["default", "npmi"]
-    connector_words: Literal["english", "none"]
-
-
-@dataclass
-class EmbeddingsEmbedConfig(Word2VecSection):
-    device: str  # the torch engine's device (this pipeline has no train section)
-
-
-@dataclass
-class EvaluateVectorsConfig:
-    standard: bool
-    pairs: list[str]
-    analogies: list[str]
-    restrict_vocab: int
-    probes: list[str]
-    neighbours: int
-    map_words: int
-    map_method: Literal["tsne", "umap", "pca"]
-    map_labels: int
-    seed: int
-
-
-@dataclass
-class EmbeddingsConfig:
-    data: EmbeddingsDataConfig
-    tokenize: TokenizeConfig
-    phrases: PhrasesConfig
-    embed: EmbeddingsEmbedConfig
-    evaluate: EvaluateVectorsConfig
-    report: ReportConfig
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-
-@dataclass
-class LMDataConfig(EmbeddingsDataConfig):
-    heldout_fraction: float  # documents kept out of training for perplexity
-
-
-@dataclass
-class LMEmbedConfig(Word2VecSection):
-    vectors: str | None  # your vectors instead of training them on the language model's training text
-
-
-@dataclass
-class LMSection:
-    direction: Literal["forward", "backward"]
-    cell: Literal["rnn", "gru", "lstm"]
-    num_layers: int
-    hidden_size: int
-    embedding_init: Literal["word2vec", "random"]
-    embedding_dim: int
-    dropout: float
-    embedding_dropout: float
-    output: Literal["adaptive", "full"]
-    cutoffs: list[int]
-    tie_weights: bool
-    vocab_size: int
-    min_count: int
-    epochs: int
-    max_tokens: int | None
-    batch_size: int
-    bptt: int
-    lr: float
-    lr_schedule: Literal["linear", "cosine", "constant"]
-    warmup: float
-    weight_decay: float
-    clip_norm: float
-    evaluations: int
-    seed: int
-    device: str
-    num_threads: int
-
-
-@dataclass
-class GenerateSection:
-    prompts: list[str]
-    max_tokens: int
-    temperature: float
-    top_k: int
-    top_p: float
-    seed: int
-
-
-@dataclass
-class LMConfig:
-    data: LMDataConfig
-    tokenize: TokenizeConfig
-    embed: LMEmbedConfig
-    lm: LMSection
-    generate: GenerateSection
-    report: ReportConfig
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+class LMConfig(PipelineConfig):
+    kind: ClassVar[str] = "lm"
+    about: ClassVar[str] = ("The language-model pipeline: pretrain_text → lm_data → embed → train_lm → evaluate_lm.\n"
+                            "An RNN language model (truncated BPTT) that classifiers and taggers can start from.")
+    pipeline: Literal["lm"] = "lm"
+    data: s.LMData = s.LMData()
+    tokenize: s.Tokenize = s.Tokenize()
+    embed: s.Embed = s.Embed(vector_size=300, min_count=3, sample=0.0001, epochs=3)
+    lm: s.LanguageModel = s.LanguageModel()
+    generate: s.Generate = s.Generate()
 
     def uses_vectors(self) -> bool:
         return self.lm.embedding_init == "word2vec"
 
 
-SCHEMAS: dict[str, type] = {"sentiment": SentimentConfig, "tagging": TaggingConfig, "embeddings": EmbeddingsConfig,
-                            "lm": LMConfig}
+SCHEMAS: dict[str, type[PipelineConfig]] = {c.kind: c for c in (SentimentConfig, TaggingConfig, EmbeddingsConfig,
+                                                                 LMConfig)}
 
-# Settings that no stage key covers, and why they may not: how a run executes, not what it computes.
-# Everything else in a pipeline YAML reaches some stage's parameters (a test changes every key and
-# checks that some stage key changes, or that the key is listed here).
-NON_KEY_SETTINGS: dict[str, str] = {
-    "data.data_dir": "where the corpus files are looked for; the key holds their content hashes",
-    "tokenize.n_process": "tokenizer processes; the tokens are the same for any number (tested)",
-    "embed.workers": "word2vec threads; one thread is bit-reproducible, several are not (Hogwild), "
-                     "so the key holds only whether the build is deterministic",
-    "train.device": "cpu or cuda, resolved once per command; the key holds only whether the build is "
-                    "deterministic (CUDA kernels are not bit-reproducible)",
-    "embed.device": "the embeddings pipeline's train.device (the torch engine's cpu or cuda), likewise",
-    "train.num_threads": "torch CPU threads; a scheduling choice",
-    "lm.device": "the lm pipeline's train.device, likewise",
-    "lm.num_threads": "the lm pipeline's train.num_threads, likewise",
-    "report.dir": "where report folders are written; no stage reads it",
+# Keys that were renamed: a file or --set that still uses one is an error naming the new key.
+RENAMED = {
+    "embed.sources": "data.text", "embed.dedup_against": "data.dedup_against",
+    "train.device": "runtime.device", "embed.device": "runtime.device", "lm.device": "runtime.device",
+    "train.num_threads": "runtime.threads", "lm.num_threads": "runtime.threads",
+    "embed.workers": "runtime.threads", "tokenize.n_process": "runtime.threads",
 }
+RENAMED_WITH_TEXT = {"data.corpus": "data.text"}  # in the pipelines whose data is text only (embeddings, lm)
 
 
-def pipeline_path(name: str) -> Path:
+# -- finding and reading a pipeline file -----------------------------------------------------------
+
+
+def pipeline_names() -> list[str]:
+    return list(SCHEMAS)
+
+
+def pipeline_path(name: str) -> Path | None:
+    """The file a run reads: a user's YAML, or the shipped ``pipelines/<name>.yaml`` (None: none shipped)."""
     path = Path(name)
-    if path.suffix in (".yaml", ".yml") and path.is_file():
+    if path.suffix in (".yaml", ".yml"):
+        if not path.is_file():
+            raise ConfigError("pipeline file not found", path=path)
         return path
+    if name not in SCHEMAS:
+        raise ConfigError(f"unknown pipeline {name!r}; valid: {', '.join(SCHEMAS)} or a pipeline .yaml file")
     candidate = PIPELINES_DIR / f"{name}.yaml"
-    if not candidate.is_file():
-        valid = ", ".join(sorted(p.stem for p in PIPELINES_DIR.glob("*.yaml")))
-        raise ConfigError(f"unknown pipeline {name!r}; valid: {valid}")
-    return candidate
+    return candidate if candidate.is_file() else None
 
 
 def load_raw(name: str) -> dict:
     path = pipeline_path(name)
+    if path is None:
+        return {"pipeline": name}
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as err:
@@ -354,7 +153,29 @@ def load_raw(name: str) -> dict:
                           line=mark.line + 1 if mark else None) from None
     if not isinstance(data, dict):
         raise ConfigError("a pipeline file must be a mapping of sections", path=path)
+    data.setdefault("pipeline", Path(name).stem)
     return data
+
+
+def pipeline_type(name: str) -> str:
+    """The ``pipeline:`` type a pipeline file declares (its file stem when it declares none)."""
+    kind = load_raw(name)["pipeline"]
+    if kind not in SCHEMAS:
+        raise ConfigError(f"unknown pipeline type {kind!r}; valid: {', '.join(SCHEMAS)}")
+    return kind
+
+
+def takes_several_corpora(kind: str) -> bool:
+    """Whether ``--corpus`` names text sources (``data.text``: embeddings, lm) or one labelled corpus."""
+    return "corpus" not in SCHEMAS[kind].model_fields["data"].annotation.model_fields
+
+
+def corpus_key(kind: str) -> str:
+    """The setting ``--corpus`` sets."""
+    return "data.text" if takes_several_corpora(kind) else "data.corpus"
+
+
+# -- overrides -------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -362,8 +183,8 @@ class TypedText:
     """A ``--set`` value as typed and as YAML reads it, until the key's declared type picks one.
 
     YAML alone cannot know that ``embed.vectors=5883361850`` (a cache key prefix that happens to be
-    all digits) or ``data.corpus=yes`` means text: it reads an int and a bool. A string-typed key
-    takes what the user typed; every other key takes the YAML reading. A bracketed list
+    all digits) or ``data.corpus=yes`` means text: it reads an int and a bool. A text key takes what
+    the user typed; every other key takes the YAML reading. A bracketed list
     (``"model.lm=[5883361850, abc]"``) keeps each item's text too, in ``items``.
     """
 
@@ -397,264 +218,100 @@ def _typed(text: str) -> TypedText:
     return TypedText(text, parsed)
 
 
-def apply_overrides(raw: dict, overrides: list[str], schema: type) -> dict:
+def _field(schema: type[PipelineConfig], section: str, name: str) -> Any:
+    return schema.model_fields[section].annotation.model_fields[name]
+
+
+def _choose(value: TypedText, annotation: Any) -> Any:
+    """The value a ``--set`` gives a key of this type: as typed for text, as YAML reads it otherwise."""
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        if value.parsed is None and type(None) in args:
+            return None
+        annotation = next(a for a in args if a is not type(None))
+        args = typing.get_args(annotation)
+    if annotation is str:
+        if not value.text.strip():
+            return value.parsed
+        return value.parsed if isinstance(value.parsed, str) else value.text  # a quoted value keeps YAML's reading
+    if typing.get_origin(annotation) is tuple:
+        text_items = args[0] is str
+        if value.items is not None:  # [a, b]: each item as typed for text
+            return [_choose(i, str) if text_items else i.parsed for i in value.items]
+        if isinstance(value.parsed, bool | int | float):  # one item
+            return [value.text if text_items else value.parsed]
+        if isinstance(value.parsed, str):  # "a,b": each item as typed for text, as YAML reads it for numbers
+            parts = [_typed(v.strip()) for v in value.parsed.split(",") if v.strip()]
+            return [_choose(p, str) if text_items else p.parsed for p in parts]
+    return value.parsed
+
+
+def _unknown(schema: type[PipelineConfig], key: str, valid: list[str]) -> ConfigError:
+    kind = schema.kind
+    new = RENAMED.get(key) or (RENAMED_WITH_TEXT.get(key) if takes_several_corpora(kind) else None)
+    if new is not None:
+        return ConfigError(f"{key!r} is now {new!r}: rename it")
+    return ConfigError(f"unknown key {key!r}; valid keys: {', '.join(valid)}")
+
+
+def all_keys(schema: type[PipelineConfig]) -> list[str]:
+    return [f"{sec}.{name}" for sec, f in schema.model_fields.items() if sec != "pipeline"
+            for name in f.annotation.model_fields]
+
+
+def apply_overrides(raw: dict, overrides: list[str], schema: type[PipelineConfig]) -> dict:
     out = {k: dict(v) if isinstance(v, dict) else v for k, v in raw.items()}
     for text in overrides:
         key, value = _split_override(text)
         parts = key.split(".")
         if len(parts) != 2:
-            raise ConfigError(f"bad override key {key!r}: use SECTION.KEY; valid keys: {_valid_keys(schema)}")
+            raise ConfigError(f"bad override key {key!r}: use SECTION.KEY; valid keys: {', '.join(all_keys(schema))}")
         section, name = parts
-        sections = {f.name: f.type for f in fields(schema)}
-        if section not in sections:
-            raise ConfigError(f"unknown key {key!r}; valid keys: {_valid_keys(schema)}")
-        out.setdefault(section, {})[name] = value
+        if key not in all_keys(schema):
+            raise _unknown(schema, key, all_keys(schema))
+        out.setdefault(section, {})[name] = _choose(value, _field(schema, section, name).annotation)
     return out
 
 
-def _valid_keys(schema: type) -> str:
-    hints = typing.get_type_hints(schema)
-    keys = []
-    for name, section in hints.items():
-        keys += [f"{name}.{f.name}" for f in fields(section)]
-    return ", ".join(keys)
-
-
-def build(schema: type, raw: dict, where: str = "") -> Any:
-    """Construct a nested dataclass from a dict, checking every key and value type."""
-    hints = typing.get_type_hints(schema)
-    known = {f.name for f in fields(schema)}
-    unknown = set(raw) - known
-    if unknown:
-        key = f"{where}{sorted(unknown)[0]}"
-        raise ConfigError(f"unknown key {key!r}; valid keys here: {', '.join(sorted(known))}")
-    kwargs = {}
-    for f in fields(schema):
-        key = f"{where}{f.name}"
-        if f.name not in raw:
-            raise ConfigError(f"missing key {key!r}")
-        tp = hints[f.name]
-        if dataclasses.is_dataclass(tp):
-            if not isinstance(raw[f.name], dict):
-                raise ConfigError(f"{key!r} must be a section (mapping)")
-            kwargs[f.name] = build(tp, raw[f.name], f"{key}.")
-        else:
-            kwargs[f.name] = _coerce(raw[f.name], tp, key)
-    return schema(**kwargs)
-
-
-def _coerce(value: Any, tp: Any, key: str) -> Any:
-    origin = typing.get_origin(tp)
-    if origin in (typing.Union, types.UnionType):
-        args = typing.get_args(tp)
-        if _reading(value) is None and type(None) in args:
-            return None
-        errors = []
-        for arg in args:
-            if arg is type(None):
-                continue
-            try:
-                return _coerce(value, arg, key)
-            except ConfigError as err:
-                errors.append(str(err))
-        raise ConfigError(errors[0] if errors else f"{key}: bad value {_reading(value)!r}")
-    if isinstance(value, TypedText):
-        if tp is str and value.text.strip():
-            # A quoted value ('"on"') keeps YAML's reading; a bare one is taken as typed.
-            return value.parsed if isinstance(value.parsed, str) else value.text
-        if origin is list and isinstance(value.parsed, bool | int | float):
-            return _coerce(value.text, tp, key)  # one item that YAML reads as a number: 5883361850
-        value = list(value.items) if origin is list and value.items is not None else value.parsed
-    if origin is Literal:
-        allowed = typing.get_args(tp)
-        if value not in allowed:
-            raise ConfigError(f"{key}={value!r} is not valid; choose one of: {', '.join(map(str, allowed))}")
-        return value
-    if origin is list:
-        (item,) = typing.get_args(tp)
-        if isinstance(value, str):  # "a,b": each item as typed for text, as YAML reads it for numbers
-            value = [_typed(v.strip()) for v in value.split(",") if v.strip()]
-        if not isinstance(value, list):
-            raise ConfigError(f"{key}={value!r} must be a list")
-        return [_coerce(v, item, key) for v in value]
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{key}={value!r} must be true or false")
-        return value
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{key}={value!r} must be an integer")
-        return value
-    if tp is float:
-        if isinstance(value, str):  # YAML 1.1 reads "2e-3" (no dot) as a string
-            with contextlib.suppress(ValueError):
-                value = float(value)
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"{key}={value!r} must be a number")
-        return float(value)
-    if tp is str:
-        if isinstance(value, bool | int | float):  # a YAML file's bare 5883361850 or yes
-            raise ConfigError(f"{key}={value!r} must be a string: put it in quotes")
-        if not isinstance(value, str):
-            raise ConfigError(f"{key}={value!r} must be a string")
-        return value
-    raise TypeError(f"unsupported config type {tp} for {key}")
-
-
-def _reading(value: Any) -> Any:
-    return value.parsed if isinstance(value, TypedText) else value
-
-
-def pipeline_type(name: str) -> str:
-    """The ``pipeline:`` type a pipeline file declares (its file stem when it declares none)."""
-    return load_raw(name).get("pipeline", Path(name).stem)
-
-
-def takes_several_corpora(kind: str) -> bool:
-    """Whether a pipeline type's ``data.corpus`` is a list of sources (embeddings) or one corpus."""
-    data = typing.get_type_hints(SCHEMAS[kind])["data"]
-    return typing.get_origin(typing.get_type_hints(data)["corpus"]) is list
+# -- loading and validating ------------------------------------------------------------------------
 
 
 def load_config(name: str, overrides: list[str] | None = None) -> Any:
-    """Load ``pipelines/<name>.yaml`` (or a path), apply overrides and validate."""
+    """The config a run uses: the schema's defaults, the pipeline file's values, then ``overrides``."""
     raw = load_raw(name)
-    pipeline = raw.pop("pipeline", Path(name).stem)
-    schema = SCHEMAS.get(pipeline)
+    kind = raw.pop("pipeline")
+    schema = SCHEMAS.get(kind)
     if schema is None:
-        raise ConfigError(f"unknown pipeline type {pipeline!r}; valid: {', '.join(SCHEMAS)}")
+        raise ConfigError(f"unknown pipeline type {kind!r}; valid: {', '.join(SCHEMAS)}")
+    path = pipeline_path(name)
+    for section, values in raw.items():
+        if section not in schema.model_fields:
+            raise ConfigError(f"unknown section {section!r}{_where(path)}; valid: "
+                              f"{', '.join(k for k in schema.model_fields if k != 'pipeline')}")
+        if not isinstance(values, dict):
+            raise ConfigError(f"{section!r} must be a section (mapping){_where(path)}")
+        for key in values:
+            if f"{section}.{key}" not in all_keys(schema):
+                raise _unknown(schema, f"{section}.{key}", sorted(schema.model_fields[section].annotation.model_fields))
     raw = apply_overrides(raw, overrides or [], schema)
-    config = build(schema, raw)
-    _check_ranges(config)
+    defaults = schema().model_dump()
+    merged = {sec: {**defaults[sec], **raw.get(sec, {})} for sec in defaults if sec != "pipeline"}
+    try:
+        config = schema.model_validate(merged)
+    except ValidationError as err:
+        raise ConfigError(s.error_message(err, schema)) from None
+    check_relations(config)
     return config
 
 
-@dataclass(frozen=True)
-class Range:
-    """An interval of valid values; ``None`` ends are unbounded."""
-
-    low: float | None = None
-    high: float | None = None
-    low_open: bool = False  # True: low itself is not allowed
-    high_open: bool = False
-
-    def __contains__(self, v: float) -> bool:
-        if self.low is not None and (v < self.low or (self.low_open and v == self.low)):
-            return False
-        return not (self.high is not None and (v > self.high or (self.high_open and v == self.high)))
-
-    def __str__(self) -> str:
-        if self.high is None:
-            return f"{'>' if self.low_open else '>='} {self.low:g}"
-        return f"{'(' if self.low_open else '['}{self.low:g}, {self.high:g}{')' if self.high_open else ']'}"
+def _where(path: Path | None) -> str:
+    return f" in {path}" if path is not None else ""
 
 
-AT_LEAST_0, AT_LEAST_1, POSITIVE = Range(0), Range(1), Range(0, low_open=True)
-FRACTION = Range(0, 1, high_open=True)  # [0, 1)
-
-# The valid range of every numeric setting of every pipeline, checked before any stage runs (a test
-# checks that every numeric key has one). ``None`` values (where a key allows null) are not checked.
-RANGES: dict[str, Range] = {
-    "data.dev_fraction": FRACTION,
-    "data.test_fraction": FRACTION,
-    "data.seed": AT_LEAST_0,
-    "data.min_label_count": AT_LEAST_1,
-    "tokenize.n_process": AT_LEAST_1,
-    "embed.vector_size": AT_LEAST_1,
-    "embed.window": AT_LEAST_1,
-    "embed.negative": AT_LEAST_1,  # negative sampling is the only objective: 0 would train nothing
-    "embed.min_count": AT_LEAST_1,
-    "embed.sample": FRACTION,  # 0 = no subsampling
-    "embed.epochs": AT_LEAST_1,
-    "embed.alpha": Range(0, 1, low_open=True),
-    "embed.min_alpha": Range(0, 1),
-    "embed.max_vocab_size": AT_LEAST_1,
-    "embed.workers": AT_LEAST_0,  # 0 = all cores
-    "embed.seed": AT_LEAST_0,
-    "embed.batch_words": AT_LEAST_1,
-    "phrases.passes": Range(0, 2),  # 0 = no phrases; 2 = a second pass (trigrams and 4-grams)
-    "phrases.min_count": AT_LEAST_1,
-    "phrases.threshold": Range(-1),  # npmi scores lie in [-1, 1]; default scores are >= -1 too
-    "evaluate.restrict_vocab": AT_LEAST_1,
-    "evaluate.neighbours": AT_LEAST_1,
-    "evaluate.map_words": AT_LEAST_0,  # 0 = no map
-    "evaluate.map_labels": AT_LEAST_0,
-    "evaluate.seed": AT_LEAST_0,
-    "model.hidden_size": AT_LEAST_1,
-    "model.num_layers": AT_LEAST_1,
-    "model.dropout": FRACTION,
-    "model.embedding_dropout": FRACTION,
-    "model.char_dim": AT_LEAST_1,
-    "model.char_hidden": AT_LEAST_1,
-    "train.epochs": AT_LEAST_1,
-    "train.batch_size": AT_LEAST_1,
-    "train.lr": POSITIVE,
-    "train.embedding_lr_scale": AT_LEAST_0,
-    "train.weight_decay": AT_LEAST_0,
-    "train.clip_norm": AT_LEAST_0,  # 0 = no clipping
-    "train.patience": AT_LEAST_0,  # 0 = never stop early
-    "train.lr_decay": Range(0, 1, low_open=True),  # 1 = constant
-    "train.lr_layer_decay": Range(1),  # 1 = every layer at train.lr
-    "model.lm_finetune_tokens": AT_LEAST_0,  # 0 = no fine-tuning of the language model on the task's text
-    "train.word_dropout": AT_LEAST_0,
-    "train.max_length": AT_LEAST_1,
-    "train.vocab_min_count": AT_LEAST_1,
-    "train.vocab_from_vectors": AT_LEAST_0,
-    "train.seed": AT_LEAST_0,
-    "train.num_threads": AT_LEAST_0,  # 0 = all cores
-    "data.heldout_fraction": Range(0, 1, low_open=True, high_open=True),
-    "lm.num_layers": AT_LEAST_1,
-    "lm.hidden_size": AT_LEAST_1,
-    "lm.embedding_dim": AT_LEAST_1,
-    "lm.dropout": FRACTION,
-    "lm.embedding_dropout": FRACTION,
-    "lm.vocab_size": AT_LEAST_1,
-    "lm.min_count": AT_LEAST_1,
-    "lm.epochs": AT_LEAST_1,
-    "lm.max_tokens": AT_LEAST_1,
-    "lm.batch_size": AT_LEAST_1,
-    "lm.bptt": AT_LEAST_1,
-    "lm.lr": POSITIVE,
-    "lm.warmup": FRACTION,
-    "lm.weight_decay": AT_LEAST_0,
-    "lm.clip_norm": AT_LEAST_0,  # 0 = no clipping
-    "lm.evaluations": AT_LEAST_1,
-    "lm.seed": AT_LEAST_0,
-    "lm.num_threads": AT_LEAST_0,  # 0 = all cores
-    "generate.max_tokens": AT_LEAST_1,
-    "generate.temperature": AT_LEAST_0,  # 0 = always the most likely word
-    "generate.top_k": AT_LEAST_0,  # 0 = no cut
-    "generate.top_p": Range(0, 1, low_open=True),
-    "generate.seed": AT_LEAST_0,
-}
-
-
-def numeric_settings(config: Any) -> list[tuple[str, Any]]:
-    """``(section.key, value)`` of every int or float setting of a loaded config (booleans and choices
-    such as ``embed.sg: 0 | 1`` excluded: those are checked against their values)."""
-    found = []
-    for section in fields(config):
-        values = getattr(config, section.name)
-        hints = typing.get_type_hints(type(values))
-        for f in fields(values):
-            v = getattr(values, f.name)
-            if typing.get_origin(hints[f.name]) is Literal:
-                continue
-            if isinstance(v, int | float) and not isinstance(v, bool):
-                found.append((f"{section.name}.{f.name}", v))
-    return found
-
-
-def _check_ranges(config: Any) -> None:
-    """Every numeric setting in its `RANGES` interval (and finite), plus the checks that tie two keys."""
-    for key, v in numeric_settings(config):
-        if isinstance(v, float) and not math.isfinite(v):
-            raise ConfigError(f"{key}={v} must be a finite number")
-        valid = RANGES.get(key)
-        if valid is not None and v not in valid:
-            raise ConfigError(f"{key}={v:g} is out of range: must be {valid}")
-    e = config.embed
-    if e.min_alpha > e.alpha:
+def check_relations(config: Any) -> None:
+    """The checks that tie two settings together (each setting's own range is in its declaration)."""
+    e = getattr(config, "embed", None)
+    if e is not None and e.min_alpha > e.alpha:
         raise ConfigError(f"embed.min_alpha={e.min_alpha:g} is above embed.alpha={e.alpha:g}: the rate decays "
                           "from alpha down to min_alpha")
     model = getattr(config, "model", None)
@@ -664,9 +321,9 @@ def _check_ranges(config: Any) -> None:
                               "language model): use frozen or fine-tuned")
         if not model.lm:
             raise ConfigError("model.lm is empty: give auto, or the language model(s) to start from")
-    if model is not None and config.uses_vectors() and not e.sources and e.vectors is None:
-        raise ConfigError("embed.sources is empty: list at least one text source for the word vectors, "
-                          "or set model.embedding_mode=random")
+    if config.uses_vectors() and not config.data.text and getattr(e, "vectors", None) is None:
+        fix = "or set model.embedding_mode=random" if model is not None else "or give embed.vectors"
+        raise ConfigError(f"data.text is empty: list at least one text source for the word vectors, {fix}")
     phrases = getattr(config, "phrases", None)
     if phrases is not None and phrases.scoring == "npmi" and not -1 <= phrases.threshold <= 1:
         raise ConfigError(f"phrases.threshold={phrases.threshold:g} is out of range for npmi scoring: "
@@ -676,24 +333,24 @@ def _check_ranges(config: Any) -> None:
         if lm.tie_weights and lm.output != "full":
             raise ConfigError("lm.tie_weights=true needs lm.output=full: an adaptive softmax has no one "
                               "word-by-dimension matrix to share with the embedding")
-        if any(c < 1 for c in lm.cutoffs) or lm.cutoffs != sorted(set(lm.cutoffs)) or not lm.cutoffs:
-            raise ConfigError(f"lm.cutoffs={lm.cutoffs} must be increasing positive word ranks, e.g. [2000, 10000]")
-    corpus = config.data.corpus
-    if isinstance(corpus, list) and not corpus:
-        raise ConfigError("data.corpus is empty: list at least one text source")
+        if not lm.cutoffs or any(c < 1 for c in lm.cutoffs) or list(lm.cutoffs) != sorted(set(lm.cutoffs)):
+            raise ConfigError(f"lm.cutoffs={list(lm.cutoffs)} must be increasing positive word ranks, "
+                              "e.g. [2000, 10000]")
     labels = getattr(config.data, "labels", None)
     if labels is not None:
         if len(labels) < 2:
-            raise ConfigError(f"data.labels={labels} must list at least two labels")
+            raise ConfigError(f"data.labels={list(labels)} must list at least two labels")
         if len(set(labels)) != len(labels):
-            raise ConfigError(f"data.labels={labels} lists a label twice")
+            raise ConfigError(f"data.labels={list(labels)} lists a label twice")
 
 
 def expand_grid(grid: list[str]) -> list[list[str]]:
     """``["model.encoder=rnn,lstm", "model.embedding_mode=frozen,fine-tuned"]`` → 4 override lists."""
     axes = []
     for spec in grid:
-        key, _ = parse_override(spec)
+        if "=" not in spec:
+            raise ConfigError(f"bad --grid {spec!r}: expected KEY=V1,V2, e.g. --grid model.encoder=rnn,lstm")
+        key = spec.split("=", 1)[0].strip()
         values = [v.strip() for v in spec.split("=", 1)[1].split(",")]
         if not any(values):
             raise ConfigError(f"--grid {spec}: no values; give at least one, e.g. --grid {key}=a,b")
@@ -703,3 +360,113 @@ def expand_grid(grid: list[str]) -> list[list[str]]:
             raise ConfigError(f"--grid {spec}: a value is listed twice")
         axes.append([f"{key}={v}" for v in values])
     return [list(combo) for combo in itertools.product(*axes)] if axes else [[]]
+
+
+# -- views of the schema: YAML, config show, JSON Schema -------------------------------------------
+
+
+def _yaml_value(value: Any) -> str:
+    if isinstance(value, tuple):
+        value = list(value)
+    text = yaml.safe_dump(value, default_flow_style=True, width=10_000, allow_unicode=True).strip()
+    return text.removesuffix("\n...").removesuffix("...").strip()
+
+
+def role_note(schema: type[PipelineConfig], section: str, name: str) -> str:
+    field = _field(schema, section, name)
+    role = (field.json_schema_extra or {}).get("role", "key")
+    return {"key": "in the key", "input": "its data's content is in the key",
+            "runtime": "not in any key"}[role]
+
+
+def render_yaml(config: PipelineConfig, *, header: str | None = None) -> str:
+    """``config`` as a pipeline file with a comment on every key (what ``config init`` writes, and
+    what the shipped ``pipelines/*.yaml`` are)."""
+    schema = type(config)
+    lines = [f"# {line}" for line in (header or schema.about).splitlines()]
+    lines += ["# Every key can be overridden: --set section.key=value (values are YAML). `nlp-pipeline config show "
+              f"{schema.kind}`", "# lists each key with its range; keys left out of this file take their defaults.",
+              f"pipeline: {schema.kind}", ""]
+    values = config.model_dump()
+    for section in sections(schema):
+        group = schema.model_fields[section].annotation
+        doc = (group.__doc__ or "").strip().splitlines()[0] if group.__doc__ else section
+        lines.append(f"{section}:".ljust(27) + f"# {doc}")
+        for name, field in group.model_fields.items():
+            entry = f"  {name}: {_yaml_value(values[section][name])}"
+            note = "" if role_note(schema, section, name) == "in the key" else " (not in the cache key)" \
+                if role_note(schema, section, name) == "not in any key" else ""
+            lines.append(entry.ljust(27) + f"  # {field.description}{note}")
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def write_pipeline_file(name: str, path: str | Path, overrides: list[str] | None = None, *,
+                        overwrite: bool = False) -> Path:
+    """``config init``: ``name``'s settings (with ``overrides``) as a commented pipeline file at ``path``."""
+    path = Path(path)
+    if path.suffix not in (".yaml", ".yml"):
+        raise ConfigError("a pipeline file must end in .yaml or .yml", path=path)
+    if path.exists() and not overwrite:
+        raise ConfigError("exists already: give --force to overwrite it", path=path)
+    text = render_yaml(load_config(name, overrides))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def sections(schema: type[PipelineConfig]) -> list[str]:
+    """A schema's sections in reading order: the pipeline's own, then runtime and report."""
+    own = [k for k in schema.model_fields if k not in ("pipeline", "runtime", "report")]
+    return [*own, "runtime", "report"]
+
+
+def describe(config: PipelineConfig) -> list[dict]:
+    """One row per key: its value, meaning, valid range or choices, and how it reaches a cache key."""
+    schema = type(config)
+    rows = []
+    values = config.model_dump(mode="json")
+    for section in sections(schema):
+        for name, field in schema.model_fields[section].annotation.model_fields.items():
+            choices = next((typing.get_args(a) for a in s.flat_args(field.annotation)
+                            if typing.get_origin(a) is Literal), None)
+            valid = " | ".join(map(str, choices)) if choices else s.bounds(field)
+            rows.append({"key": f"{section}.{name}", "value": values[section][name], "description": field.description,
+                         "valid": valid, "cache_key": role_note(schema, section, name)})
+    return rows
+
+
+def json_schema(kind: str) -> dict:
+    """A JSON Schema of a pipeline file (for an editor's YAML language server)."""
+    config = SCHEMAS[kind]
+    schema = config.model_json_schema()
+    defaults = config().model_dump(mode="json")
+    for section, prop in schema["properties"].items():
+        ref = prop.pop("$ref", None) or next((a["$ref"] for a in prop.pop("allOf", []) if "$ref" in a), None)
+        if ref is None:
+            continue
+        inline = json.loads(json.dumps(schema["$defs"][ref.rsplit("/", 1)[1]]))  # a copy with this pipeline's defaults
+        for name, field in inline["properties"].items():
+            field["default"] = defaults[section][name]
+        prop.update(inline)
+        prop.pop("default", None)
+    schema.pop("$defs", None)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = f"nlp-pipeline {kind} pipeline"
+    schema["required"] = ["pipeline"]
+    return schema
+
+
+def numeric_keys(schema: type[PipelineConfig]) -> list[tuple[str, Any]]:
+    """``(section.key, field)`` of every int or float setting (choices such as ``embed.sg: 0 | 1`` excluded)."""
+    found = []
+    for section, info in schema.model_fields.items():
+        if section == "pipeline":
+            continue
+        for name, field in info.annotation.model_fields.items():
+            args = s.flat_args(field.annotation)
+            if any(typing.get_origin(a) in (Literal, tuple) for a in args):  # choices; lists (checked as a whole)
+                continue
+            if any(a in (int, float) for a in args):
+                found.append((f"{section}.{name}", field))
+    return found

@@ -4,8 +4,9 @@ import re
 
 import pytest
 
-from nlp_pipeline.config import PIPELINES_DIR, expand_grid, load_config
+from nlp_pipeline.config import PIPELINES_DIR, SCHEMAS, expand_grid, load_config, numeric_keys
 from nlp_pipeline.errors import ConfigError
+from nlp_pipeline.settings import bounds
 
 
 def test_default_sentiment_config_loads():
@@ -24,17 +25,17 @@ def test_overrides_are_typed():
 
 
 def test_list_override_from_commas():
-    cfg = load_config("sentiment", ["embed.sources=imdb_unsup,sst2:train"])
-    assert cfg.embed.sources == ["imdb_unsup", "sst2:train"]
+    cfg = load_config("sentiment", ["data.text=imdb_unsup,sst2:train"])
+    assert cfg.data.text == ("imdb_unsup", "sst2:train")
 
 
 @pytest.mark.parametrize("override", ["lm.cutoffs=20000,40000", "lm.cutoffs=[20000, 40000]"])
 def test_a_list_of_numbers_from_commas_reads_each_item_as_a_number(override):
-    assert load_config("lm", [override]).lm.cutoffs == [20000, 40000]
+    assert load_config("lm", [override]).lm.cutoffs == (20000, 40000)
 
 
 def test_one_number_for_a_list_of_numbers_is_a_list_of_one():
-    assert load_config("lm", ["lm.cutoffs=20000"]).lm.cutoffs == [20000]
+    assert load_config("lm", ["lm.cutoffs=20000"]).lm.cutoffs == (20000,)
 
 
 def test_a_word_in_a_list_of_numbers_is_named():
@@ -51,11 +52,11 @@ def test_a_word_in_a_list_of_numbers_is_named():
         ("data.corpus=yes", "yes"),  # YAML 1.1 would read True
         ("data.corpus=\"on\"", "on"),  # quoting still gives YAML's reading
         ("data.data_dir=null", None),
-        ("embed.sources=123", ["123"]),
-        ("embed.sources=\"imdb_unsup,sst2:train\"", ["imdb_unsup", "sst2:train"]),  # quoted: YAML's reading
-        ("embed.sources=[imdb_unsup, sst2:train]", ["imdb_unsup", "sst2:train"]),
-        ("model.lm=[5883361850, abc]", ["5883361850", "abc"]),  # each bracketed item as typed
-        ("model.lm=[\"0123\", yes]", ["0123", "yes"]),
+        ("data.text=123", ("123",)),
+        ("data.text=\"imdb_unsup,sst2:train\"", ("imdb_unsup", "sst2:train")),  # quoted: YAML's reading
+        ("data.text=[imdb_unsup, sst2:train]", ("imdb_unsup", "sst2:train")),
+        ("model.lm=[5883361850, abc]", ("5883361850", "abc")),  # each bracketed item as typed
+        ("model.lm=[\"0123\", yes]", ("0123", "yes")),
     ],
 )
 def test_a_string_key_takes_the_value_as_typed(override, expected):
@@ -98,31 +99,50 @@ def test_every_key_of_every_pipeline_file_has_a_comment():
     for path in PIPELINES_DIR.glob("*.yaml"):
         for number, line in enumerate(path.read_text().splitlines(), 1):
             stripped = line.strip()
-            if not stripped or stripped.startswith("#"):
+            if not stripped or stripped.startswith("#") or stripped.startswith("pipeline:"):
                 continue
             assert "#" in line, f"{path.name}:{number} has no comment: {line!r}"
 
 
-@pytest.mark.parametrize("pipeline", sorted(p.stem for p in PIPELINES_DIR.glob("*.yaml")))
+@pytest.mark.parametrize("pipeline", sorted(SCHEMAS))
 def test_every_numeric_setting_has_a_declared_range(pipeline):
-    from nlp_pipeline.config import RANGES, numeric_settings
-
-    cfg = load_config(pipeline)
-    missing = [key for key, _ in numeric_settings(cfg) if key not in RANGES]
-    assert not missing, f"no range declared in config.RANGES for {missing}"
-    # and a nullable numeric key (null by default) is covered too
-    for key in ("embed.max_vocab_size", "embed.batch_words"):
-        assert key in RANGES
+    missing = [key for key, field in numeric_keys(SCHEMAS[pipeline]) if not bounds(field)]
+    assert not missing, f"no range declared for {missing}"
 
 
 @pytest.mark.parametrize("key", ["embed.alpha", "embed.negative", "embed.sample", "train.lr", "model.dropout",
                                  "embed.window", "train.clip_norm", "data.test_fraction"])
 def test_a_value_below_its_range_is_an_error_naming_the_key(key):
-    from nlp_pipeline.config import RANGES
-
-    low = RANGES[key].low
+    section, name = key.split(".")
+    field = SCHEMAS["sentiment"].model_fields[section].annotation.model_fields[name]
+    low = next(getattr(m, a) for m in field.metadata for a in ("ge", "gt") if getattr(m, a, None) is not None)
     with pytest.raises(ConfigError, match=re.escape(key)):
         load_config("sentiment", [f"{key}={low - 1}"])
+
+
+@pytest.mark.parametrize(("old", "new"), [("embed.sources", "data.text"), ("train.device", "runtime.device"),
+                                          ("tokenize.n_process", "runtime.threads"),
+                                          ("embed.workers", "runtime.threads")])
+def test_a_renamed_key_is_an_error_naming_the_new_one(old, new, tmp_path):
+    with pytest.raises(ConfigError, match=re.escape(f"'{old}' is now '{new}'")):
+        load_config("sentiment", [f"{old}=2"])
+    path = tmp_path / "old.yaml"
+    section, name = old.split(".")
+    path.write_text(f"pipeline: sentiment\n{section}:\n  {name}: 2\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=re.escape(f"'{old}' is now '{new}'")):
+        load_config(str(path))
+
+
+def test_the_text_pipelines_take_data_text_not_data_corpus():
+    with pytest.raises(ConfigError, match=re.escape("'data.corpus' is now 'data.text'")):
+        load_config("embeddings", ["data.corpus=[imdb_unsup]"])
+
+
+def test_a_partial_pipeline_file_takes_the_pipelines_defaults_for_the_rest(tmp_path):
+    path = tmp_path / "mine.yaml"
+    path.write_text("pipeline: sentiment\nembed:\n  window: 8\n", encoding="utf-8")
+    cfg = load_config(str(path))
+    assert cfg.embed.window == 8 and cfg.embed.vector_size == 300  # the sentiment pipeline's, not word2vec's 100
 
 
 def test_a_number_where_a_pipeline_file_wants_text_says_to_quote_it(tmp_path):

@@ -14,31 +14,23 @@ import os
 import time
 import zlib
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import ClassVar
 
 from tqdm.auto import tqdm
 
+from nlp_pipeline.settings import EngineConfig, Runtime, Word2Vec
 
-@dataclass(frozen=True)
-class Word2VecParams:
-    """word2vec hyperparameters, named as in the original tool and gensim."""
 
-    sg: int = 1  # 1 = skip-gram, 0 = CBOW
-    vector_size: int = 100  # dimension of the vectors
-    window: int = 5  # maximum context window; the effective window is drawn in [1, window] per word
-    negative: int = 5  # negative samples per positive pair (drawn from unigram^0.75)
-    min_count: int = 5  # ignore words rarer than this
-    sample: float = 1e-3  # frequent-word subsampling threshold
-    epochs: int = 5  # passes over the corpus
-    alpha: float = 0.025  # initial learning rate, decays linearly to min_alpha
-    min_alpha: float = 0.0001
-    max_vocab_size: int | None = None  # prune the vocabulary while counting (memory cap)
-    workers: int = 0  # threads; 0 = all cores
-    seed: int = 13
+class Word2VecParams(Word2Vec, EngineConfig):
+    """word2vec hyperparameters (the declared Word2Vec settings, `nlp_pipeline.settings`, where every
+    default lives) and the threads that train them."""
+
+    section: ClassVar[str] = "embed"
+    workers: int = Runtime.model_fields["threads"]  # threads; 0 = all cores
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return self.model_dump()
 
 
 def stable_hash(text: str) -> int:

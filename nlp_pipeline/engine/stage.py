@@ -1,6 +1,7 @@
 """A stage: a named, versioned build step that sees only what its cache key covers.
 
-A `Stage` declares a frozen parameter type, the inputs it takes and a *module-level* build function
+A `Stage` declares a frozen parameter type (a projection of the declared settings it reads:
+`nlp_pipeline.settings.stage_params`), the inputs it takes and a *module-level* build function
 ``build(params, inputs, ctx) -> metadata``. A `Task` binds a stage to one parameter object and its
 inputs; its key is the hash of
 
@@ -105,13 +106,28 @@ def _no_summary(art: Artifact) -> str:
     return ""
 
 
+def frozen_params_type(tp: Any) -> bool:
+    """A frozen dataclass or a frozen pydantic model: what a stage's params may be."""
+    if dataclasses.is_dataclass(tp):
+        return tp.__dataclass_params__.frozen
+    config = getattr(tp, "model_config", None)
+    return isinstance(config, dict) and bool(config.get("frozen"))
+
+
+def param_values(params: Any) -> dict[str, Any]:
+    """A params object's fields and values (tuples stay tuples)."""
+    if dataclasses.is_dataclass(params):
+        return {f.name: getattr(params, f.name) for f in dataclasses.fields(params)}
+    return params.model_dump()
+
+
 @dataclass(frozen=True)
 class Stage:
     """A stage's declaration. ``build`` must be a module-level function: it can reach nothing but its arguments."""
 
     name: str
     version: str
-    params: type  # a frozen dataclass whose fields are plain values (str, int, float, bool, None, tuples)
+    params: type  # frozen (a settings projection, or a dataclass) whose fields are plain values or tuples
     build: Callable[[Any, Mapping[str, Input], BuildContext], dict]
     inputs: tuple[str, ...] = ()  # required input names
     optional_inputs: tuple[str, ...] = ()
@@ -119,13 +135,18 @@ class Stage:
     summary: Callable[[Artifact], str] = _no_summary  # what `cache ls` says about an artifact
     # Why a build with these params and runtime would not be bit-reproducible (None: it would be).
     nondeterministic: Callable[[Any, Runtime], str | None] = _no_reason
+    # Parameters added after artifacts of this stage existed, with the value those artifacts were built
+    # with: while a parameter holds that value it stays out of the key, so the old artifacts keep their
+    # keys; any other value (a later default included) gives a new key.
+    built_before: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         fn = self.build
         if getattr(fn, "__closure__", None) or "<locals>" in getattr(fn, "__qualname__", "<locals>"):
             raise TypeError(f"stage {self.name}: build must be a module-level function (no closure), got {fn!r}")
-        if not (dataclasses.is_dataclass(self.params) and self.params.__dataclass_params__.frozen):
-            raise TypeError(f"stage {self.name}: params must be a frozen dataclass type, got {self.params!r}")
+        if not frozen_params_type(self.params):
+            raise TypeError(f"stage {self.name}: params must be a frozen dataclass or settings type, got "
+                            f"{self.params!r}")
 
 
 def _check_plain(value: Any, where: str) -> None:
@@ -148,8 +169,8 @@ class Task:
         s = self.stage
         if type(self.params) is not s.params:
             raise TypeError(f"stage {s.name}: params must be a {s.params.__name__}, got {type(self.params).__name__}")
-        for f in dataclasses.fields(self.params):
-            _check_plain(getattr(self.params, f.name), f"{s.name}.{f.name}")
+        for name, value in param_values(self.params).items():
+            _check_plain(value, f"{s.name}.{name}")
         missing = set(s.inputs) - set(self.inputs)
         unknown = set(self.inputs) - set(s.inputs) - set(s.optional_inputs)
         if missing or unknown:
@@ -162,7 +183,7 @@ class Task:
         payload = {
             "stage": self.stage.name,
             "version": self.stage.version,
-            "params": key_params(self.params),
+            "params": key_params(self.params, self.stage.built_before),
             "inputs": {k: input_fingerprint(v, cache.fingerprint_memo) for k, v in sorted(self.inputs.items())},
             "libraries": library_versions(),
             "deterministic": self.nondeterminism(runtime) is None,
@@ -194,18 +215,13 @@ def library_versions() -> dict[str, str]:
     return dict(_library_versions())
 
 
-ADDED_LATER = "omit_at_default"  # dataclasses.field(metadata={ADDED_LATER: True})
-
-
-def key_params(params: Any) -> dict:
-    """The params as the key sees them: every field, except a field added to a stage after artifacts
-    existed (marked ``ADDED_LATER``) while it holds its default, which is the behaviour those artifacts
-    were built with. So adding such a parameter keeps every existing key, and any other value of it
-    gives new ones."""
-    values = dataclasses.asdict(params)
-    for f in dataclasses.fields(params):
-        if f.metadata.get(ADDED_LATER) and values[f.name] == f.default:
-            del values[f.name]
+def key_params(params: Any, built_before: Mapping[str, Any] | None = None) -> dict:
+    """The params as the key sees them: every field, except one listed in ``built_before`` while it
+    holds the value the stage's earlier artifacts were built with (see `Stage.built_before`)."""
+    values = param_values(params)
+    for name, old in (built_before or {}).items():
+        if name in values and values[name] == old and type(values[name]) is type(old):
+            del values[name]
     return values
 
 
@@ -322,7 +338,7 @@ def _build(task: Task, key: str, cache: ArtifactCache, runtime: Runtime, log: Ca
     inherited = [f"{a.stage}:{a.key}" for a in upstream if not a.manifest.get("deterministic", False)]
     manifest = {
         "version": stage.version,
-        "params": dataclasses.asdict(task.params),
+        "params": param_values(task.params),
         "inputs": {k: describe_input(v) for k, v in task.inputs.items()},
         "libraries": library_versions(),
         "runtime": dataclasses.asdict(runtime),

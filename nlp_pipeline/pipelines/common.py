@@ -7,7 +7,6 @@ are declared once, here.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -15,7 +14,6 @@ from typing import Any
 
 from nlp_pipeline.engine import DataRef, Runtime, Step
 from nlp_pipeline.stages import embed, import_vectors, pretrain_text
-from nlp_pipeline.stages.common import TrainingParams
 from nlp_pipeline.stages.embed import EmbedParams
 from nlp_pipeline.stages.import_vectors import ImportVectorsParams
 from nlp_pipeline.stages.pretrain_text import PretrainTextParams
@@ -74,10 +72,10 @@ def corpus_of(source: str) -> str | None:
 
 
 def dedup_corpora(cfg: Any) -> list[str]:
-    """``embed.dedup_against``, or by default the run's corpus plus every corpus the sources come from."""
-    if cfg.embed.dedup_against is not None:
-        return sorted(set(cfg.embed.dedup_against))
-    names = {c for s in cfg.embed.sources if (c := corpus_of(s))}
+    """``data.dedup_against``, or by default the run's corpus plus every corpus the text comes from."""
+    if cfg.data.dedup_against is not None:
+        return sorted(set(cfg.data.dedup_against))
+    names = {c for s in cfg.data.text if (c := corpus_of(s))}
     names.add(cfg.data.corpus)
     return sorted(names)
 
@@ -115,51 +113,49 @@ def vectors_ref(cfg: Any) -> DataRef:
 
 
 def pretrain_text_params(cfg: Any) -> PretrainTextParams:
-    d, t = cfg.data, cfg.tokenize
-    return PretrainTextParams(dev_fraction=d.dev_fraction, test_fraction=d.test_fraction, seed=d.seed,
-                              lowercase=t.lowercase, strip_html=t.strip_html)
+    return PretrainTextParams.of(cfg.data, cfg.tokenize)
 
 
 def embed_params(cfg: Any) -> EmbedParams:
+    """The torch engine's per-architecture values resolved (a change of them gives a new key), and the
+    kernel that will run on this run's device, found without compiling or loading anything."""
     e = cfg.embed
-    torch_only: dict = {}
-    if e.engine == "torch":  # resolved, so that a change of the engine's defaults gives a new key
-        from nlp_pipeline.embeddings.torch_engine import TorchW2VOptions
+    if e.engine != "torch":
+        return EmbedParams.of(e, batch_words=None)
+    from nlp_pipeline.embeddings.native import planned_kernel
+    from nlp_pipeline.embeddings.torch_engine import DEFAULT_BATCH_WORDS, DEFAULT_MAX_ROW_UPDATES
 
-        o = TorchW2VOptions(batch_words=e.batch_words, kernel=e.kernel).resolve(e.sg)
-        torch_only = {"batch_words": o.batch_words, "max_row_updates": o.max_row_updates,
-                      "skip_saturated": o.skip_saturated, "kernel": "native" if o.kernel == "native" else None}
-    return EmbedParams(
-        engine=e.engine, sg=e.sg, vector_size=e.vector_size, window=e.window, negative=e.negative,
-        min_count=e.min_count, sample=e.sample, epochs=e.epochs, alpha=e.alpha, min_alpha=e.min_alpha,
-        max_vocab_size=e.max_vocab_size, seed=e.seed, **torch_only,
-    )
+    kernel = planned_kernel(e.kernel, cfg.runtime.device)
+    return EmbedParams.of(e, batch_words=e.batch_words or DEFAULT_BATCH_WORDS[e.sg],
+                          max_row_updates=DEFAULT_MAX_ROW_UPDATES[e.sg], skip_saturated=False,
+                          kernel="native" if kernel == "native" else None)
 
 
-def training_fields(cfg: Any) -> dict:
-    """The `TrainingParams` fields both training stages take, from the ``model`` and ``train`` sections
-    (which name them alike); without vectors the embedding size is ``embed.vector_size``."""
-    fields = {}
-    for f in dataclasses.fields(TrainingParams):
-        if f.name != "random_embedding_dim":
-            fields[f.name] = getattr(cfg.model if hasattr(cfg.model, f.name) else cfg.train, f.name)
-    fields["random_embedding_dim"] = None if uses_vectors(cfg) else cfg.embed.vector_size
-    return fields
+def random_embedding_dim(cfg: Any) -> int | None:
+    """Without vectors, the embedding size is ``embed.vector_size``."""
+    return None if uses_vectors(cfg) else cfg.embed.vector_size
 
 
 # The models read their vectors from whichever of these ran.
 VECTOR_STEPS = ("embed", "import_vectors")
 
 
+def text_sources(cfg: Any) -> tuple[DataRef, ...]:
+    """``data.text`` as stage inputs (a user's JSON-lines or CSV files read with ``data.text_field`` /
+    ``data.text_column``)."""
+    d = cfg.data
+    return tuple(source_ref(s, d.data_dir, d.text_field, d.text_column) for s in d.text)
+
+
 def vector_steps() -> tuple[Step, Step, Step]:
     """pretrain_text → embed when the model uses vectors trained here; import_vectors when it uses yours."""
     return (
         Step(pretrain_text.STAGE, pretrain_text_params, when=trains_vectors, inputs={
-            "sources": lambda c: tuple(source_ref(s, c.data.data_dir) for s in c.embed.sources),
+            "sources": text_sources,
             "held_out": lambda c: tuple(corpus_ref(n, c.data.data_dir) for n in dedup_corpora(c)),
         }),
         Step(embed.STAGE, embed_params, when=trains_vectors, inputs={"text": "pretrain_text"}),
-        Step(import_vectors.STAGE, lambda c: ImportVectorsParams(lowercase=c.tokenize.lowercase),
+        Step(import_vectors.STAGE, lambda c: ImportVectorsParams.of(c.tokenize),
              when=imports_vectors, inputs={"file": vectors_ref}),
     )
 
@@ -193,14 +189,10 @@ def finetune_step(task_step: str) -> Step:
 
     return Step(
         finetune_lm.STAGE,
-        lambda c: FinetuneLMParams(tokens=c.model.lm_finetune_tokens, lowercase=c.tokenize.lowercase,
-                                   lr=FINETUNE_LR, seed=c.train.seed),
+        lambda c: FinetuneLMParams.of(c.model, c.tokenize, c.train),
         when=lambda c: uses_language_models(c) and c.model.lm_finetune_tokens > 0,
         inputs={"task": task_step, "lm_forward": lm_ref(0), "lm_backward": lm_ref(1)},
     )
-
-
-FINETUNE_LR = 1e-3  # Adam, half the pretraining rate: the models are refined, not retrained
 
 
 def lm_inputs() -> dict:
@@ -208,27 +200,15 @@ def lm_inputs() -> dict:
     return {"lm_forward": lm_ref(0), "lm_backward": lm_ref(1), "finetuned_lm": "finetune_lm"}
 
 
-def resolved_runtime(cfg: Any, device: str, num_threads: int) -> Runtime:
-    """Execution settings (the keys in `nlp_pipeline.config.NON_KEY_SETTINGS`), resolved.
-
-    The device is resolved here, once per command: ``auto`` becomes ``cuda:0`` or ``cpu``, and a
-    device that is not there is an error before any stage runs. Word2vec workers and tokenizer
-    processes come from the ``embed`` and ``tokenize`` sections every pipeline has; where the device
-    and torch threads are set is the pipeline's (its own ``runtime`` function says).
-    """
+def runtime(cfg: Any) -> Runtime:
+    """The ``runtime`` section every pipeline has, resolved once per command: ``auto`` becomes
+    ``cuda:0`` or ``cpu`` (a device that is not there is an error before any stage runs), 0 threads
+    all cores, for torch, the word2vec workers and the tokenizer's processes alike."""
     from nlp_pipeline.device import resolve_device, resolve_threads
 
-    resolved = resolve_device(device)
+    resolved = resolve_device(cfg.runtime.device)
     if resolved.type == "cuda" and resolved.index is None:
         resolved = type(resolved)("cuda", 0)
-    return Runtime(
-        device=str(resolved),
-        workers=cfg.embed.workers if cfg.embed.workers > 0 else (os.cpu_count() or 1),
-        num_threads=resolve_threads(num_threads),
-        n_process=cfg.tokenize.n_process,
-    )
-
-
-def runtime(cfg: Any) -> Runtime:
-    """The sentiment and tagging pipelines' execution settings: device and threads in ``train``."""
-    return resolved_runtime(cfg, cfg.train.device, cfg.train.num_threads)
+    threads = cfg.runtime.threads if cfg.runtime.threads > 0 else (os.cpu_count() or 1)
+    return Runtime(device=str(resolved), workers=threads, num_threads=resolve_threads(cfg.runtime.threads),
+                   n_process=threads)

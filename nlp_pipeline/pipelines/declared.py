@@ -1,8 +1,8 @@
 """A declared pipeline: the engine's list of steps plus how its variants are named and tabulated.
 
-Adding a pipeline is one module that builds a `Declared` (steps, wiring, table columns), a schema in
-`nlp_pipeline.config` and a commented YAML in ``pipelines/``; the runner, the report and the CLI
-are generic.
+Adding a pipeline is one module that builds a `Declared` (steps, wiring, table columns) and its
+schema in `nlp_pipeline.config`; the YAML in ``pipelines/`` is rendered from the schema, and the
+runner, the report and the CLI are generic.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ class Declared:
     # overrides follow it
     name_keys: tuple[tuple[str, str | Callable[[Any], str]], ...]
     rank: Callable[[VariantResult], Any] | None = None  # the results table's order, best first (default: dev accuracy)
-    device_key: str = "train.device"  # the setting `--device` sets
 
     @property
     def name(self) -> str:

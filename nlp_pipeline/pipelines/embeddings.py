@@ -9,14 +9,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from nlp_pipeline.config import EmbeddingsConfig
-from nlp_pipeline.engine import DataRef, Pipeline, Runtime, Step
+from nlp_pipeline.engine import DataRef, Pipeline, Step
 from nlp_pipeline.pipelines.common import (
     corpus_of,
     corpus_ref,
     embed_params,
     pretrain_text_params,
-    resolved_runtime,
-    source_ref,
+    runtime,
+    text_sources,
 )
 from nlp_pipeline.pipelines.declared import Column, Declared
 from nlp_pipeline.reports.results import VariantResult
@@ -34,7 +34,7 @@ def held_out(cfg: EmbeddingsConfig) -> list[str]:
         return sorted(set(cfg.data.dedup_against))
     registered = set(list_corpora())
     names = set()
-    for source in cfg.data.corpus:
+    for source in cfg.data.text:
         corpus = corpus_of(source)
         if corpus is None and source in registered and load_spec(source).kind in ("labelled", "tagged"):
             corpus = source  # all of ud_en_ewt's text, but never its dev and test sentences
@@ -57,30 +57,19 @@ def file_ref(path: str, key: str) -> DataRef:
 
 
 def phrases_params(cfg: EmbeddingsConfig) -> PhrasesParams:
-    ph = cfg.phrases
-    return PhrasesParams(passes=ph.passes, min_count=ph.min_count, threshold=ph.threshold, scoring=ph.scoring,
-                         connector_words=ph.connector_words)
+    return PhrasesParams.of(cfg.phrases)
 
 
 def evaluate_params(cfg: EmbeddingsConfig) -> EvaluateVectorsParams:
-    ev = cfg.evaluate
-    return EvaluateVectorsParams(standard=ev.standard, restrict_vocab=ev.restrict_vocab, probes=tuple(ev.probes),
-                                 neighbours=ev.neighbours, map_words=ev.map_words, map_method=ev.map_method,
-                                 map_labels=ev.map_labels, seed=ev.seed)
+    return EvaluateVectorsParams.of(cfg.evaluate)
 
 
-# The text sources of ``data.corpus``, minus the evaluation documents of the corpora they come
+# The text sources of ``data.text``, minus the evaluation documents of the corpora they come
 # from; shared with the lm pipeline, which reads its text the same way.
 PRETRAIN_STEP = Step(pretrain_text.STAGE, pretrain_text_params, inputs={
-    "sources": lambda c: tuple(source_ref(s, c.data.data_dir, c.data.text_field, c.data.text_column)
-                               for s in c.data.corpus),
+    "sources": text_sources,
     "held_out": lambda c: tuple(corpus_ref(n, c.data.data_dir) for n in held_out(c)),
 })
-
-
-def runtime(cfg: EmbeddingsConfig) -> Runtime:
-    """No ``train`` section here: the device is ``embed.device`` (the torch engine's), threads all cores."""
-    return resolved_runtime(cfg, cfg.embed.device, 0)
 
 
 PIPELINE = Pipeline(
@@ -145,5 +134,4 @@ DECLARED = Declared(
         Column("your sets", _your_sets, optional=True),
     ),
     rank=rank,
-    device_key="embed.device",
 )

@@ -9,12 +9,12 @@ embedding starts from it, trains on the language model's training documents only
 from __future__ import annotations
 
 from nlp_pipeline.config import LMConfig
-from nlp_pipeline.engine import Pipeline, Runtime, Step
+from nlp_pipeline.engine import Pipeline, Step
 from nlp_pipeline.pipelines.common import (
     VECTOR_STEPS,
     embed_params,
     imports_vectors,
-    resolved_runtime,
+    runtime,
     trains_vectors,
     vectors_ref,
 )
@@ -29,32 +29,17 @@ from nlp_pipeline.stages.train_lm import TrainLMParams
 
 
 def lm_data_params(cfg: LMConfig) -> LMDataParams:
-    return LMDataParams(heldout_fraction=cfg.data.heldout_fraction, vocab_size=cfg.lm.vocab_size,
-                        min_count=cfg.lm.min_count, seed=cfg.data.seed)
+    return LMDataParams.of(cfg.data, cfg.lm)
 
 
 def train_lm_params(cfg: LMConfig) -> TrainLMParams:
     m = cfg.lm
-    return TrainLMParams(
-        direction=m.direction, cell=m.cell, num_layers=m.num_layers, hidden_size=m.hidden_size,
-        embedding_dim=None if cfg.uses_vectors() else m.embedding_dim, dropout=m.dropout,
-        embedding_dropout=m.embedding_dropout, output=m.output,
-        cutoffs=tuple(m.cutoffs) if m.output == "adaptive" else (),
-        tie_weights=m.tie_weights, epochs=m.epochs, max_tokens=m.max_tokens, batch_size=m.batch_size, bptt=m.bptt,
-        lr=m.lr, lr_schedule=m.lr_schedule, warmup=m.warmup, weight_decay=m.weight_decay, clip_norm=m.clip_norm,
-        evaluations=m.evaluations, seed=m.seed,
-    )
+    return TrainLMParams.of(m, embedding_dim=None if cfg.uses_vectors() else m.embedding_dim,
+                            cutoffs=m.cutoffs if m.output == "adaptive" else ())
 
 
 def evaluate_lm_params(cfg: LMConfig) -> EvaluateLMParams:
-    g = cfg.generate
-    return EvaluateLMParams(prompts=tuple(g.prompts), sample_tokens=g.max_tokens, temperature=g.temperature,
-                            top_k=g.top_k, top_p=g.top_p, seed=g.seed)
-
-
-def runtime(cfg: LMConfig) -> Runtime:
-    """Device and torch threads in ``lm``; word2vec threads in ``embed``."""
-    return resolved_runtime(cfg, cfg.lm.device, cfg.lm.num_threads)
+    return EvaluateLMParams.of(cfg.generate)
 
 
 PIPELINE = Pipeline(
@@ -63,7 +48,7 @@ PIPELINE = Pipeline(
         PRETRAIN_STEP,
         Step(lm_data.STAGE, lm_data_params, inputs={"text": "pretrain_text"}),
         Step(embed.STAGE, embed_params, when=trains_vectors, inputs={"text": "lm_data"}),
-        Step(import_vectors.STAGE, lambda c: ImportVectorsParams(lowercase=c.tokenize.lowercase),
+        Step(import_vectors.STAGE, lambda c: ImportVectorsParams.of(c.tokenize),
              when=imports_vectors, inputs={"file": vectors_ref}),
         Step(train_lm.STAGE, train_lm_params, inputs={"data": "lm_data", "vectors": VECTOR_STEPS}),
         Step(evaluate_lm.STAGE, evaluate_lm_params, inputs={"model": "train_lm", "data": "lm_data"}),
@@ -105,5 +90,4 @@ DECLARED = Declared(
         Column("unigram ppl", lambda v: v.metrics.get("unigram_heldout_ppl")),
     ),
     rank=rank,
-    device_key="lm.device",
 )

@@ -37,16 +37,17 @@ def variant_name(spec: Declared, cfg: Any, overrides: list[str]) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:120]
 
 
-def resolve_vector_reference(cfg: Any, cache_dir: str | Path | None) -> None:
+def resolve_vector_reference(cfg: Any, cache_dir: str | Path | None) -> Any:
     """``embed.vectors`` (a file, an artifact folder, a key prefix, ``latest``) → the path it names, now:
     a typo is an error before any stage runs, and a key prefix is looked up in this run's cache."""
     from nlp_pipeline.pipelines.artifacts import resolve_vectors
 
     if getattr(cfg.embed, "vectors", None) is not None and cfg.uses_vectors():
-        cfg.embed.vectors = str(resolve_vectors(cfg.embed.vectors, cache_dir).resolve())
+        return cfg.replace("embed", vectors=str(resolve_vectors(cfg.embed.vectors, cache_dir).resolve()))
+    return cfg
 
 
-def resolve_lm_reference(cfg: Any, cache_dir: str | Path | None) -> None:
+def resolve_lm_reference(cfg: Any, cache_dir: str | Path | None) -> Any:
     """``model.lm`` (``auto``, key prefixes, folders) → the folders it names, now, as for vectors."""
     from nlp_pipeline.models.lm_transfer import check_encoder_against
     from nlp_pipeline.pipelines.artifacts import resolve_language_models
@@ -56,7 +57,8 @@ def resolve_lm_reference(cfg: Any, cache_dir: str | Path | None) -> None:
         model = cfg.model
         folders = resolve_language_models(model.lm, cache_dir, bidirectional=model.encoder == "bilstm")
         check_encoder_against(folders, model.encoder)  # a contradiction is an error before any stage runs
-        model.lm = [str(f.resolve()) for f in folders]
+        return cfg.replace("model", lm=tuple(str(f.resolve()) for f in folders))
+    return cfg
 
 
 def run_pipeline(
@@ -80,9 +82,9 @@ def run_pipeline(
     runtimes = [dataclasses.replace(spec.pipeline.runtime(cfg), progress=progress, pipeline=spec.name)
                 for cfg, _ in variants_cfg]
     cache = ArtifactCache(cache_dir)
+    variants_cfg = [(resolve_lm_reference(resolve_vector_reference(cfg, cache_dir), cache_dir), v)
+                    for cfg, v in variants_cfg]
     for (cfg, _), runtime in zip(variants_cfg, runtimes, strict=True):
-        resolve_vector_reference(cfg, cache_dir)
-        resolve_lm_reference(cfg, cache_dir)
         spec.pipeline.plan(cfg, cache, runtime)  # every input found and readable (files hashed once, memoised)
 
     variants = []

@@ -13,8 +13,8 @@ from nlp_pipeline.pipelines.common import (
     corpus_ref,
     finetune_step,
     lm_inputs,
+    random_embedding_dim,
     runtime,
-    training_fields,
     vector_steps,
 )
 from nlp_pipeline.pipelines.declared import Column, Declared, vectors_label
@@ -25,14 +25,11 @@ from nlp_pipeline.stages.train import TrainParams
 
 
 def tokenize_params(cfg: SentimentConfig) -> TokenizeParams:
-    d, t = cfg.data, cfg.tokenize
-    return TokenizeParams(dev_fraction=d.dev_fraction, test_fraction=d.test_fraction, seed=d.seed,
-                          labels=tuple(d.labels) if d.labels is not None else None,
-                          min_label_count=d.min_label_count, lowercase=t.lowercase, strip_html=t.strip_html)
+    return TokenizeParams.of(cfg.data, cfg.tokenize)
 
 
 def train_params(cfg: SentimentConfig) -> TrainParams:
-    return TrainParams(**training_fields(cfg), pooling=cfg.model.pooling, max_length=cfg.train.max_length)
+    return TrainParams.of(cfg.model, cfg.train, random_embedding_dim=random_embedding_dim(cfg))
 
 
 PIPELINE = Pipeline(
@@ -42,7 +39,7 @@ PIPELINE = Pipeline(
         *vector_steps(),
         finetune_step("tokenize"),
         Step(train.STAGE, train_params, inputs={"tokens": "tokenize", "vectors": VECTOR_STEPS, **lm_inputs()}),
-        Step(evaluate.STAGE, lambda c: EvaluateParams(), inputs={"tokens": "tokenize", "model": "train"}),
+        Step(evaluate.STAGE, lambda c: EvaluateParams.of(), inputs={"tokens": "tokenize", "model": "train"}),
     ),
     runtime=runtime,
     train_step="train",

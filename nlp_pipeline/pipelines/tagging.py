@@ -13,8 +13,8 @@ from nlp_pipeline.pipelines.common import (
     corpus_ref,
     finetune_step,
     lm_inputs,
+    random_embedding_dim,
     runtime,
-    training_fields,
     vector_steps,
 )
 from nlp_pipeline.pipelines.declared import Column, Declared, vectors_label
@@ -25,17 +25,12 @@ from nlp_pipeline.stages.treebank import TreebankParams
 
 
 def treebank_params(cfg: TaggingConfig) -> TreebankParams:
-    d = cfg.data
-    return TreebankParams(dev_fraction=d.dev_fraction, test_fraction=d.test_fraction, seed=d.seed, tagset=d.tagset)
+    return TreebankParams.of(cfg.data)
 
 
 def train_tagger_params(cfg: TaggingConfig) -> TrainTaggerParams:
-    m, t = cfg.model, cfg.train
-    return TrainTaggerParams(
-        **training_fields(cfg), tagset=cfg.data.tagset, lowercase_words=cfg.tokenize.lowercase,
-        strip_html=cfg.tokenize.strip_html, char_encoder=m.char_encoder, char_dim=m.char_dim,
-        char_hidden=m.char_hidden, crf=m.crf, lr_decay=t.lr_decay, word_dropout=t.word_dropout,
-    )
+    return TrainTaggerParams.of(cfg.model, cfg.train, cfg.data, cfg.tokenize,
+                                random_embedding_dim=random_embedding_dim(cfg))
 
 
 PIPELINE = Pipeline(
@@ -46,7 +41,7 @@ PIPELINE = Pipeline(
         finetune_step("treebank"),
         Step(train_tagger.STAGE, train_tagger_params,
              inputs={"treebank": "treebank", "vectors": VECTOR_STEPS, **lm_inputs()}),
-        Step(evaluate_tagger.STAGE, lambda c: EvaluateTaggerParams(tagset=c.data.tagset),
+        Step(evaluate_tagger.STAGE, lambda c: EvaluateTaggerParams.of(c.data),
              inputs={"treebank": "treebank", "model": "train_tagger"}),
     ),
     runtime=runtime,

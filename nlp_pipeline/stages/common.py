@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 from nlp_pipeline.engine import Artifact, BuildContext, Runtime
-from nlp_pipeline.engine.stage import ADDED_LATER
 from nlp_pipeline.text.phrases import PhraseModel, apply_phrases
 
 T = TypeVar("T")
@@ -69,97 +67,71 @@ def token_coverage(kv: Any, splits: dict[str, list[list[str]]], ctx: BuildContex
     return out
 
 
-@dataclass(frozen=True)
-class TrainingParams:
-    """What the two training stages (``train``, ``train_tagger``) share: the recurrent encoder and its
-    word table, and the training loop (see `TrainConfig`). Each stage's params extend it."""
+# What the two training stages share. Their params are plain data (`nlp_pipeline.settings.stage_params`:
+# the Encoder and Training settings groups, and more); what is done with them is here.
+TRAINING_BUILT_BEFORE = {"init": "word2vec", "lr_layer_decay": 1.0, "unfreeze": "all"}  # `Stage.built_before`
 
-    # the encoder and its word embeddings
-    encoder: str
-    embedding_mode: str
-    hidden_size: int
-    num_layers: int
-    dropout: float
-    embedding_dropout: float
-    random_embedding_dim: int | None  # embedding size when no vectors are given
-    # the training loop
-    epochs: int
-    batch_size: int
-    lr: float
-    embedding_lr_scale: float
-    weight_decay: float
-    clip_norm: float
-    patience: int
-    vocab_min_count: int
-    vocab_from_vectors: int
-    seed: int
-    # Added after artifacts existed (their keys hold while these keep their defaults):
-    init: str = field(default="word2vec", kw_only=True, metadata={ADDED_LATER: True})  # word2vec | lm
-    lr_layer_decay: float = field(default=1.0, kw_only=True, metadata={ADDED_LATER: True})
-    unfreeze: str = field(default="all", kw_only=True, metadata={ADDED_LATER: True})  # all | gradual
 
-    def train_config(self, runtime: Runtime, **extra: Any):
-        from nlp_pipeline.training.loop import TrainConfig
+def train_config(params: Any, runtime: Runtime, **extra: Any):
+    """The training loop's `TrainConfig`: the params' Training settings and this run's device and threads."""
+    from nlp_pipeline.training.loop import TrainConfig
 
-        return TrainConfig(
-            epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, embedding_lr_scale=self.embedding_lr_scale,
-            weight_decay=self.weight_decay, clip_norm=self.clip_norm, patience=self.patience, seed=self.seed,
-            device=runtime.device, num_threads=runtime.num_threads, lr_layer_decay=self.lr_layer_decay,
-            unfreeze=self.unfreeze, **extra,
-        )
+    return TrainConfig(**{n: getattr(params, n) for n in TrainConfig.model_fields if hasattr(params, n)},
+                       device=runtime.device, num_threads=runtime.num_threads, **extra)
 
-    def language_models(self, inputs: Mapping, ctx: BuildContext) -> Any:
-        """With ``init: lm``, the `EncoderLMs` to start from: the ``finetuned_lm`` artifact's models when
-        the language models were fine-tuned on the task's text first, else those the ``lm_forward``
-        (and ``lm_backward``) inputs name; None otherwise."""
-        if self.init != "lm":
-            return None
-        from nlp_pipeline.models.lm_transfer import encoder_settings, load_encoder_lms
 
-        finetuned: Artifact | None = inputs.get("finetuned_lm")
-        if finetuned is not None:
-            folders = [finetuned.path / d for d in ("forward", "backward") if (finetuned.path / d).is_dir()]
-            ids = [f"{finetuned.stage}:{finetuned.key}/{f.name}" for f in folders]
-        else:
-            refs = [r for r in (inputs["lm_forward"], inputs.get("lm_backward")) if r is not None]
-            folders, ids = [Path(r.name) for r in refs], [r.id for r in refs]
-        lms = load_encoder_lms(folders[0], folders[1] if len(folders) > 1 else None)
-        lms.sources = tuple(ids)
-        settings = encoder_settings(lms, self.encoder)
-        ctx.log(f"  starting from the language model(s) {', '.join(ids)}: {lms.cell} {lms.num_layers} x "
-                f"{settings['hidden_size']}, embedding {settings['embedding_dim']}")
-        if self.hidden_size != settings["hidden_size"]:
-            ctx.log(f"  model.hidden_size {self.hidden_size} follows the language model: {settings['hidden_size']}")
-        return lms
+def language_models(params: Any, inputs: Mapping, ctx: BuildContext) -> Any:
+    """With ``init: lm``, the `EncoderLMs` to start from: the ``finetuned_lm`` artifact's models when
+    the language models were fine-tuned on the task's text first, else those the ``lm_forward``
+    (and ``lm_backward``) inputs name; None otherwise."""
+    if params.init != "lm":
+        return None
+    from nlp_pipeline.models.lm_transfer import encoder_settings, load_encoder_lms
 
-    def word_table(self, vocab: Any, vectors: Artifact | None, lms: Any = None) -> tuple[Any, int, Any, float]:
-        """``(vectors or None, embedding size, initial matrix, share of the vocabulary with a vector)``.
+    finetuned: Artifact | None = inputs.get("finetuned_lm")
+    if finetuned is not None:
+        folders = [finetuned.path / d for d in ("forward", "backward") if (finetuned.path / d).is_dir()]
+        ids = [f"{finetuned.stage}:{finetuned.key}/{f.name}" for f in folders]
+    else:
+        refs = [r for r in (inputs["lm_forward"], inputs.get("lm_backward")) if r is not None]
+        folders, ids = [Path(r.name) for r in refs], [r.id for r in refs]
+    lms = load_encoder_lms(folders[0], folders[1] if len(folders) > 1 else None)
+    lms.sources = tuple(ids)
+    settings = encoder_settings(lms, params.encoder)
+    ctx.log(f"  starting from the language model(s) {', '.join(ids)}: {lms.cell} {lms.num_layers} x "
+            f"{settings['hidden_size']}, embedding {settings['embedding_dim']}")
+    if params.hidden_size != settings["hidden_size"]:
+        ctx.log(f"  model.hidden_size {params.hidden_size} follows the language model: {settings['hidden_size']}")
+    return lms
 
-        With language models (``lms``), their embedding plays the vectors' part."""
-        from nlp_pipeline.embeddings import load_vectors
-        from nlp_pipeline.models.embedding import build_embedding_matrix
+def word_table(params: Any, vocab: Any, vectors: Artifact | None, lms: Any = None) -> tuple[Any, int, Any, float]:
+    """``(vectors or None, embedding size, initial matrix, share of the vocabulary with a vector)``.
 
-        if lms is not None:
-            from nlp_pipeline.models.lm_transfer import embedding_vectors
+    With language models (``lms``), their embedding plays the vectors' part."""
+    from nlp_pipeline.embeddings import load_vectors
+    from nlp_pipeline.models.embedding import build_embedding_matrix
 
-            kv = embedding_vectors(lms)
-        else:
-            kv = load_vectors(vectors.path) if vectors is not None else None
-        if kv is None and self.random_embedding_dim is None:
-            raise TypeError("random_embedding_dim is required without vectors")
-        dim = kv.vector_size if kv is not None else self.random_embedding_dim
-        matrix, coverage = build_embedding_matrix(vocab, kv, dim, seed=self.seed)
-        return kv, dim, matrix, coverage
+    if lms is not None:
+        from nlp_pipeline.models.lm_transfer import embedding_vectors
 
-    def extend_vocabulary(self, model: Any, vocab: Any, kv: Any, ctx: BuildContext) -> tuple[Any, Any, int]:
-        """After training: add the vectors' ``vocab_from_vectors`` most frequent words the training set lacks."""
-        from nlp_pipeline.models.embedding import extend_vocabulary
+        kv = embedding_vectors(lms)
+    else:
+        kv = load_vectors(vectors.path) if vectors is not None else None
+    if kv is None and params.random_embedding_dim is None:
+        raise TypeError("random_embedding_dim is required without vectors")
+    dim = kv.vector_size if kv is not None else params.random_embedding_dim
+    matrix, coverage = build_embedding_matrix(vocab, kv, dim, seed=params.seed)
+    return kv, dim, matrix, coverage
 
-        if kv is None or self.vocab_from_vectors <= 0:
-            return model, vocab, 0
-        model, vocab, added = extend_vocabulary(model, vocab, kv, self.vocab_from_vectors)
-        ctx.log(f"  added {added:,} words known only to the vectors (vocabulary now {len(vocab):,})")
-        return model, vocab, added
+def extend_vocabulary(params: Any, model: Any, vocab: Any, kv: Any, ctx: BuildContext) -> tuple[Any, Any, int]:
+    """After training: add the vectors' ``vocab_from_vectors`` most frequent words the training set lacks."""
+    from nlp_pipeline.models.embedding import extend_vocabulary
+
+    if kv is None or params.vocab_from_vectors <= 0:
+        return model, vocab, 0
+    model, vocab, added = extend_vocabulary(model, vocab, kv, params.vocab_from_vectors)
+    ctx.log(f"  added {added:,} words known only to the vectors (vocabulary now {len(vocab):,})")
+    return model, vocab, added
 
 
 def phrased(split: tuple | None, phrases: PhraseModel | None) -> tuple | None:

@@ -13,49 +13,33 @@ locks (Hogwild, as in word2vec), and the manifest says so.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 
+from nlp_pipeline import settings
 from nlp_pipeline.engine import Artifact, BuildContext, Runtime, Stage
-from nlp_pipeline.engine.stage import ADDED_LATER
 from nlp_pipeline.text.phrases import PHRASES_FILE, carry_phrases
 
+# The torch engine's per-architecture defaults are resolved by the pipeline before they reach these
+# params (batch_words, max_row_updates, skip_saturated; None for gensim), and kernel is the one that
+# runs on the run's device ("native", or None for the tensor path).
+EmbedParams = settings.stage_params("EmbedParams", settings.Word2Vec, derived={
+    "batch_words": (int | None, None), "max_row_updates": (float | None, None), "skip_saturated": (bool | None, None),
+    "kernel": (str | None, None)})
 
-@dataclass(frozen=True)
-class EmbedParams:
-    engine: str  # gensim | torch
-    sg: int  # 1 = skip-gram, 0 = CBOW
-    vector_size: int
-    window: int
-    negative: int
-    min_count: int
-    sample: float
-    epochs: int
-    alpha: float
-    min_alpha: float
-    max_vocab_size: int | None
-    seed: int
-    # torch engine only (None for gensim), already resolved for the architecture:
-    batch_words: int | None = None
-    max_row_updates: float | None = None
-    skip_saturated: bool | None = None
-    # torch on the CPU: "native" (the C kernel) or None (the batched tensor path, all it had before)
-    kernel: str | None = field(default=None, metadata={ADDED_LATER: True})
 
-    def word2vec(self, workers: int):
-        from nlp_pipeline.embeddings import Word2VecParams
+def word2vec_params(params: EmbedParams, workers: int):
+    """The engines' `Word2VecParams`: the params' word2vec settings and this run's threads."""
+    from nlp_pipeline.embeddings import Word2VecParams
 
-        return Word2VecParams(
-            sg=self.sg, vector_size=self.vector_size, window=self.window, negative=self.negative,
-            min_count=self.min_count, sample=self.sample, epochs=self.epochs, alpha=self.alpha,
-            min_alpha=self.min_alpha, max_vocab_size=self.max_vocab_size, workers=workers, seed=self.seed,
-        )
+    skip = ("kernel", "batch_words")
+    values = {n: getattr(params, n) for n in settings.Word2Vec.model_fields if n not in skip}
+    return Word2VecParams(**values, workers=workers)
 
 
 def build(params: EmbedParams, inputs: Mapping, ctx: BuildContext) -> dict:
     from nlp_pipeline.embeddings import intrinsic_scores, save_vectors, train_gensim
 
     text: Artifact = inputs["text"]
-    w2v = params.word2vec(ctx.runtime.workers)
+    w2v = word2vec_params(params, ctx.runtime.workers)
     if params.engine == "torch":
         from nlp_pipeline.embeddings.torch_engine import TorchW2VOptions, train_torch
 
@@ -119,4 +103,5 @@ STAGE = Stage(
     describe=describe,
     summary=summary,
     nondeterministic=nondeterministic,
+    built_before={"kernel": None},  # the tensor path: all there was before the C kernel
 )

@@ -7,17 +7,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 
+from nlp_pipeline import settings
 from nlp_pipeline.engine import Artifact, BuildContext, Stage
 from nlp_pipeline.stages.common import phrased
 from nlp_pipeline.stages.tokenize import read_split
 from nlp_pipeline.text.phrases import load_phrases
 
-
-@dataclass(frozen=True)
-class EvaluateParams:
-    """No settings: what is scored is fixed by the inputs."""
+EvaluateParams = settings.stage_params("EvaluateParams")  # no settings: the inputs fix what is scored
 
 
 def build(params: EvaluateParams, inputs: Mapping, ctx: BuildContext) -> dict:

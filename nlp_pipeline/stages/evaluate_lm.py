@@ -14,21 +14,13 @@ import json
 import math
 import shutil
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 import numpy as np
 
+from nlp_pipeline import settings
 from nlp_pipeline.engine import Artifact, BuildContext, Stage
 
-
-@dataclass(frozen=True)
-class EvaluateLMParams:
-    prompts: tuple[str, ...]  # each is continued (a backward model: preceded) by a sample
-    sample_tokens: int  # the most words a sample adds
-    temperature: float
-    top_k: int
-    top_p: float
-    seed: int  # seed of the sampling
+EvaluateLMParams = settings.stage_params("EvaluateLMParams", settings.Generate)
 
 
 def build(params: EvaluateLMParams, inputs: Mapping, ctx: BuildContext) -> dict:
@@ -44,7 +36,7 @@ def build(params: EvaluateLMParams, inputs: Mapping, ctx: BuildContext) -> dict:
     # the stream's documents each end in <eos>; scoring starts after one, as training read it
     nll, count = lm.score_ids(ids.tolist())
     heldout_ppl = math.exp(nll / count) if count else None
-    samples = [lm.generate(prompt, max_tokens=params.sample_tokens, temperature=params.temperature,
+    samples = [lm.generate(prompt, max_tokens=params.max_tokens, temperature=params.temperature,
                            top_k=params.top_k, top_p=params.top_p, seed=params.seed + i)
                for i, prompt in enumerate(params.prompts)]
     (ctx.out_dir / "samples.json").write_text(json.dumps(samples, indent=2, ensure_ascii=False))

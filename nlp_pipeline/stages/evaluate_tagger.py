@@ -8,15 +8,12 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 
+from nlp_pipeline import settings
 from nlp_pipeline.engine import Artifact, BuildContext, Stage
 from nlp_pipeline.stages.treebank import read_treebank_split
 
-
-@dataclass(frozen=True)
-class EvaluateTaggerParams:
-    tagset: str  # upos | xpos: the gold tags to score against
+EvaluateTaggerParams = settings.stage_params("EvaluateTaggerParams", settings.Tagset)
 
 
 def build(params: EvaluateTaggerParams, inputs: Mapping, ctx: BuildContext) -> dict:

@@ -10,21 +10,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 
+from nlp_pipeline import settings
 from nlp_pipeline.engine import Artifact, BuildContext, DataRef, Stage
 
-
-@dataclass(frozen=True)
-class EvaluateVectorsParams:
-    standard: bool  # score the standard sets (WordSim-353, SimLex-999, Google analogies)
-    restrict_vocab: int  # analogies search the N most frequent words
-    probes: tuple[str, ...]  # words whose nearest neighbours are listed and drawn on the map
-    neighbours: int  # how many neighbours per probe
-    map_words: int  # the map shows the N most frequent words
-    map_method: str  # tsne | umap | pca
-    map_labels: int  # how many of them get a label
-    seed: int  # seed of the projection
+EvaluateVectorsParams = settings.stage_params("EvaluateVectorsParams", settings.EvaluateVectors)
 
 
 def _probe_neighbours(index, probes: tuple[str, ...], n: int) -> tuple[dict[str, list], dict[str, list[str]]]:

@@ -12,21 +12,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from nlp_pipeline import settings
 from nlp_pipeline.engine import Artifact, BuildContext, DataRef, Stage
 from nlp_pipeline.stages.train import nondeterministic
 
-
-@dataclass(frozen=True)
-class FinetuneLMParams:
-    tokens: int  # training tokens (the budget)
-    lowercase: bool  # fold the task's words to lower case (as the language model's text was)
-    lr: float
-    seed: int
+FinetuneLMParams = settings.stage_params("FinetuneLMParams", settings.LMStart, settings.Tokenize, settings.Training,
+                                         only=("lm_finetune_tokens", "lm_finetune_lr", "lowercase", "seed"))
 
 
 def task_documents(task: Artifact, lowercase: bool) -> list[list[str]]:
@@ -68,10 +63,11 @@ def build(params: FinetuneLMParams, inputs: Mapping, ctx: BuildContext) -> dict:
         heldout_ids, heldout_offsets, _ = encode_documents((d for d in heldout_docs if d), vocab.stoi, eos, unk)
         train_ids = in_reading_order(train_ids, train_offsets, direction)
         heldout_ids = in_reading_order(heldout_ids, heldout_offsets, direction)
-        ctx.log(f"  fine-tuning the {direction} language model on {params.tokens:,} tokens of the task's "
+        ctx.log(f"  fine-tuning the {direction} language model on {params.lm_finetune_tokens:,} tokens of the task's "
                 f"{len(train_docs):,} training documents ({len(train_ids):,} tokens)")
-        config = LMTrainConfig(epochs=max(1, -(-params.tokens // max(1, len(train_ids)))), max_tokens=params.tokens,
-                               batch_size=32, bptt=64, lr=params.lr, evaluations=4, seed=params.seed,
+        tokens = params.lm_finetune_tokens
+        config = LMTrainConfig(epochs=max(1, -(-tokens // max(1, len(train_ids)))), max_tokens=tokens,
+                               batch_size=32, bptt=64, lr=params.lm_finetune_lr, evaluations=4, seed=params.seed,
                                device=ctx.runtime.device, num_threads=ctx.runtime.num_threads)
         result = train_language_model(model, train_ids, train_offsets, heldout_ids, config, progress=ctx.progress,
                                       log=ctx.log, budget_setting="model.lm_finetune_tokens")
@@ -91,7 +87,7 @@ STAGE = Stage(
     build=build,
     inputs=("task", "lm_forward"),
     optional_inputs=("lm_backward",),
-    describe=lambda p: f"fine-tune the language model(s) on {p.tokens:,} tokens of the task's text",
+    describe=lambda p: f"fine-tune the language model(s) on {p.lm_finetune_tokens:,} tokens of the task's text",
     summary=lambda art: ", ".join(f"{d} ppl {m.get('heldout_ppl')}" for d, m in art.metadata.items()),
     nondeterministic=nondeterministic,
 )

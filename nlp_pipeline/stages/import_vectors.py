@@ -17,15 +17,12 @@ An embed artifact trained on phrased text carries its ``phrases.json``; it is co
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
+from nlp_pipeline import settings
 from nlp_pipeline.engine import Artifact, BuildContext, DataRef, Stage
 from nlp_pipeline.text.phrases import PHRASES_FILE, carry_phrases
 
-
-@dataclass(frozen=True)
-class ImportVectorsParams:
-    lowercase: bool  # fold words to lower case (the pipeline's tokenizer lower-cases)
+ImportVectorsParams = settings.stage_params("ImportVectorsParams", settings.Tokenize, only=("lowercase",))
 
 
 def build(params: ImportVectorsParams, inputs: Mapping, ctx: BuildContext) -> dict:

@@ -18,21 +18,17 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 import numpy as np
 
+from nlp_pipeline import settings
 from nlp_pipeline.engine import Artifact, BuildContext, Stage
 from nlp_pipeline.errors import DataError
 from nlp_pipeline.stages.common import progress_bar
 
-
-@dataclass(frozen=True)
-class LMDataParams:
-    heldout_fraction: float  # share of the documents kept out of training, for perplexity
-    vocab_size: int  # most frequent words kept (specials on top)
-    min_count: int  # words seen fewer times in the training documents become <unk>
-    seed: int  # which documents are held out
+# The carving fractions shaped pretrain_text, upstream; lm_data holds documents out and builds the vocabulary.
+LMDataParams = settings.stage_params("LMDataParams", settings.HeldOut, settings.LMVocabulary, settings.Split,
+                                     exclude=("dev_fraction", "test_fraction"))
 
 
 def _lines(path) -> list[str]:

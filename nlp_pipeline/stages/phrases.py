@@ -8,25 +8,12 @@ Optional (``phrases.passes: 0`` skips it). The embed stage trained on this text 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
+from nlp_pipeline import settings
 from nlp_pipeline.engine import Artifact, BuildContext, Stage
 
-
-@dataclass(frozen=True)
-class PhrasesParams:
-    passes: int  # 1: bigrams; 2: a second pass over the first's output (up to 4-grams)
-    min_count: int
-    threshold: float
-    scoring: str  # default | npmi
-    connector_words: str  # english | none
-
-    def settings(self):
-        from nlp_pipeline.text.phrases import PhraseSettings
-
-        return PhraseSettings(passes=self.passes, min_count=self.min_count, threshold=self.threshold,
-                              scoring=self.scoring, connector_words=self.connector_words)
+PhrasesParams = settings.stage_params("PhrasesParams", settings.Phrases)
 
 
 def _documents(path: Path) -> Iterator[list[str]]:
@@ -46,7 +33,7 @@ def build(params: PhrasesParams, inputs: Mapping, ctx: BuildContext) -> dict:
     def documents():
         return progress_bar(_documents(corpus), ctx, "phrases: count", total=n_docs)
 
-    model = PhraseModel.learn(documents, params.settings(), log=ctx.log)
+    model = PhraseModel.learn(documents, params, log=ctx.log)
     model.save(ctx.out_dir)
     tokens_in = tokens_out = 0
     with open(ctx.out_dir / "corpus.txt", "w", encoding="utf-8") as fh:

@@ -12,23 +12,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
 
+from nlp_pipeline import settings
 from nlp_pipeline.engine import Artifact, BuildContext, DataRef, Stage
 from nlp_pipeline.stages.common import progress_bar
 from nlp_pipeline.text.tokenize import Tokenizer, TokenizerConfig
 
-
-@dataclass(frozen=True)
-class PretrainTextParams:
-    dev_fraction: float  # how the held-out corpora's dev splits are carved when they have none
-    test_fraction: float  # ... and their test splits
-    seed: int  # seed of that carving
-    lowercase: bool  # tokenizer: fold case
-    strip_html: bool  # tokenizer: HTML line breaks → spaces
-
-    def tokenizer(self) -> TokenizerConfig:
-        return TokenizerConfig(lowercase=self.lowercase, strip_html=self.strip_html)
+PretrainTextParams = settings.stage_params("PretrainTextParams", settings.Split, settings.Tokenize)
 
 
 def evaluation_texts(corpus: DataRef, dev_fraction: float, test_fraction: float, seed: int) -> dict[str, list[str]]:
@@ -56,7 +46,7 @@ def build(params: PretrainTextParams, inputs: Mapping, ctx: BuildContext) -> dic
 
     sources: tuple[DataRef, ...] = inputs["sources"]
     held_out_corpora: tuple[DataRef, ...] = inputs.get("held_out", ())
-    tokenizer = Tokenizer(params.tokenizer(), n_process=ctx.runtime.n_process)
+    tokenizer = Tokenizer(TokenizerConfig.of(params), n_process=ctx.runtime.n_process)
     held_out: set[bytes] = set()
     for corpus in held_out_corpora:
         splits = evaluation_texts(corpus, params.dev_fraction, params.test_fraction, params.seed)
@@ -101,7 +91,7 @@ def build(params: PretrainTextParams, inputs: Mapping, ctx: BuildContext) -> dic
             total_docs += kept
             total_tokens += tokens
     return {"sources": stats, "documents": total_docs, "tokens": total_tokens, "dedup_against": against,
-            "tokenizer": params.tokenizer().to_dict()}
+            "tokenizer": TokenizerConfig.of(params).to_dict()}
 
 
 def summary(art: Artifact) -> str:

@@ -9,25 +9,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 
+from nlp_pipeline import settings
 from nlp_pipeline.engine import Artifact, BuildContext, DataRef, Stage
 from nlp_pipeline.stages.common import progress_bar
 from nlp_pipeline.text.tokenize import Tokenizer, TokenizerConfig, read_token_lines
 
-
-@dataclass(frozen=True)
-class TokenizeParams:
-    dev_fraction: float  # share of train carved out as dev when the corpus has no dev split
-    test_fraction: float  # share carved out as test when the corpus has no splits at all
-    seed: int  # seed of the carving
-    labels: tuple[str, ...] | None  # the declared label set (and order); None: the data's
-    min_label_count: int  # a label rarer than this in train is an error
-    lowercase: bool  # fold case
-    strip_html: bool  # HTML line breaks → spaces
-
-    def tokenizer(self) -> TokenizerConfig:
-        return TokenizerConfig(lowercase=self.lowercase, strip_html=self.strip_html)
+TokenizeParams = settings.stage_params("TokenizeParams", settings.Split, settings.LabelRules, settings.Tokenize)
 
 
 def build(params: TokenizeParams, inputs: Mapping, ctx: BuildContext) -> dict:
@@ -41,7 +29,7 @@ def build(params: TokenizeParams, inputs: Mapping, ctx: BuildContext) -> dict:
     ctx.log(f"  {len(dataset.labels)} labels: " + ", ".join(
         f"{lab} ({' / '.join(f'{counts[s][lab]:,} {s}' for s in dataset.splits if dataset.splits[s])})"
         for lab in dataset.labels))
-    tokenizer = Tokenizer(params.tokenizer(), n_process=ctx.runtime.n_process)
+    tokenizer = Tokenizer(TokenizerConfig.of(params), n_process=ctx.runtime.n_process)
     splits = {}
     for split, examples in dataset.splits.items():
         if not examples:
@@ -55,7 +43,7 @@ def build(params: TokenizeParams, inputs: Mapping, ctx: BuildContext) -> dict:
         ctx.log(f"  {split}: {counts['documents']:,} documents, {counts['tokens']:,} tokens")
     (ctx.out_dir / "labels.json").write_text(json.dumps(dataset.labels))
     return {"corpus": corpus.id, "labels": dataset.labels, "splits": splits, "info": dataset.info,
-            "tokenizer": params.tokenizer().to_dict()}
+            "tokenizer": TokenizerConfig.of(params).to_dict()}
 
 
 def read_split(art: Artifact, split: str) -> tuple[list[list[str]], list[str]] | None:

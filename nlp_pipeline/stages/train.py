@@ -10,18 +10,24 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 
+from nlp_pipeline import settings
 from nlp_pipeline.engine import Artifact, BuildContext, Runtime, Stage
-from nlp_pipeline.stages.common import TrainingParams, phrased, token_coverage, training_summary
+from nlp_pipeline.stages.common import (
+    TRAINING_BUILT_BEFORE,
+    extend_vocabulary,
+    language_models,
+    phrased,
+    token_coverage,
+    train_config,
+    training_summary,
+    word_table,
+)
 from nlp_pipeline.stages.tokenize import read_split
 from nlp_pipeline.text.phrases import load_phrases
 
-
-@dataclass(frozen=True)
-class TrainParams(TrainingParams):
-    pooling: str  # how token states become one vector: last | max | mean
-    max_length: int | None  # documents are cut to this many tokens
+TrainParams = settings.stage_params("TrainParams", settings.Encoder, settings.Pooling, settings.ClassifierTraining,
+                                    derived={"random_embedding_dim": (int | None, None)})  # without vectors
 
 
 def build(params: TrainParams, inputs: Mapping, ctx: BuildContext) -> dict:
@@ -43,8 +49,8 @@ def build(params: TrainParams, inputs: Mapping, ctx: BuildContext) -> dict:
     if phrases is not None:
         ctx.log(f"  applying the vectors' {sum(phrases.n_phrases):,} phrases to the text")
     vocab = Vocab.build(train_split[0], min_count=p.vocab_min_count)
-    lms = p.language_models(inputs, ctx)
-    kv, dim, matrix, coverage = p.word_table(vocab, vectors, lms)
+    lms = language_models(p, inputs, ctx)
+    kv, dim, matrix, coverage = word_table(p, vocab, vectors, lms)
     tokens_covered = None
     if kv is not None:
         source = "the language model's vocabulary" if lms is not None else "the vectors"
@@ -58,14 +64,14 @@ def build(params: TrainParams, inputs: Mapping, ctx: BuildContext) -> dict:
     seed_everything(p.seed)  # the initial weights are drawn here: seed first
     model = SequenceClassifier(model_cfg, embedding_matrix=matrix)
     lm_layers = start_from_language_models(model, lms, p.num_layers, ctx)
-    train_cfg = p.train_config(ctx.runtime, max_length=p.max_length)
+    train_cfg = train_config(p, ctx.runtime)
     result = train_classifier(
         model,
         [vocab.encode(x) for x in train_split[0]], [label_index[y] for y in train_split[1]],
         [vocab.encode(x) for x in dev_split[0]], [label_index[y] for y in dev_split[1]],
         train_cfg, progress=ctx.progress, log=ctx.log,
     )
-    model, vocab, added = p.extend_vocabulary(model, vocab, kv, ctx)
+    model, vocab, added = extend_vocabulary(p, model, vocab, kv, ctx)
     model_cfg = model.config
     meta = {
         "tokenizer": tokens.metadata["tokenizer"],
@@ -118,4 +124,5 @@ STAGE = Stage(
     describe=lambda p: f"{p.encoder} classifier, {p.embedding_mode} embeddings",
     summary=summary,
     nondeterministic=nondeterministic,
+    built_before=TRAINING_BUILT_BEFORE,
 )

@@ -11,37 +11,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 import numpy as np
 
+from nlp_pipeline import settings
 from nlp_pipeline.engine import Artifact, BuildContext, Stage
 from nlp_pipeline.stages.train import nondeterministic
 
-
-@dataclass(frozen=True)
-class TrainLMParams:
-    direction: str  # forward | backward
-    cell: str  # rnn | gru | lstm
-    num_layers: int
-    hidden_size: int
-    embedding_dim: int | None  # without vectors; with them, theirs
-    dropout: float
-    embedding_dropout: float
-    output: str  # adaptive | full
-    cutoffs: tuple[int, ...]
-    tie_weights: bool
-    epochs: int
-    max_tokens: int | None
-    batch_size: int
-    bptt: int
-    lr: float
-    lr_schedule: str
-    warmup: float
-    weight_decay: float
-    clip_norm: float
-    evaluations: int
-    seed: int
+# embedding_init reaches the key as the vectors input (or its absence) and embedding_dim, which is the
+# vectors' size with them (None here) and the setting without.
+TrainLMParams = settings.stage_params("TrainLMParams", settings.LMArchitecture, settings.LMTraining,
+                                      exclude=("embedding_init",), derived={"embedding_dim": (int | None, None)})
 
 
 def build(params: TrainLMParams, inputs: Mapping, ctx: BuildContext) -> dict:
@@ -89,11 +69,8 @@ def build(params: TrainLMParams, inputs: Mapping, ctx: BuildContext) -> dict:
     n_params = sum(t.numel() for t in model.parameters())
     ctx.log(f"  {p.direction} {p.cell} language model: {p.num_layers} x {p.hidden_size}, embedding {dim}, "
             f"{p.output} softmax over {len(vocab):,} words, {n_params / 1e6:.1f}M parameters")
-    train_cfg = LMTrainConfig(
-        epochs=p.epochs, max_tokens=p.max_tokens, batch_size=p.batch_size, bptt=p.bptt, lr=p.lr,
-        lr_schedule=p.lr_schedule, warmup=p.warmup, weight_decay=p.weight_decay, clip_norm=p.clip_norm,
-        evaluations=p.evaluations, seed=p.seed, device=ctx.runtime.device, num_threads=ctx.runtime.num_threads,
-    )
+    train_cfg = LMTrainConfig(**{n: getattr(p, n) for n in settings.LMTraining.model_fields}, device=ctx.runtime.device,
+                              num_threads=ctx.runtime.num_threads)
     result = train_language_model(model, train_ids, train_offsets, heldout_ids, train_cfg, progress=ctx.progress,
                                   log=ctx.log)
     meta = {"tokenizer": data.metadata.get("tokenizer"), "data": f"{data.stage}:{data.key}",

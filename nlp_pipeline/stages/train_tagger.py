@@ -9,30 +9,31 @@ reads it) and ``strip_html`` as the pipeline's tokenizer.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
+from nlp_pipeline import settings
 from nlp_pipeline.engine import Artifact, BuildContext, Stage
-from nlp_pipeline.stages.common import TrainingParams, token_coverage, training_summary
+from nlp_pipeline.stages.common import (
+    TRAINING_BUILT_BEFORE,
+    extend_vocabulary,
+    language_models,
+    token_coverage,
+    train_config,
+    training_summary,
+    word_table,
+)
 from nlp_pipeline.stages.train import nondeterministic, start_from_language_models
 from nlp_pipeline.stages.treebank import read_treebank_split, tag_list
 from nlp_pipeline.text.phrases import PHRASES_FILE
 from nlp_pipeline.text.tokenize import TokenizerConfig
 
+TrainTaggerParams = settings.stage_params(
+    "TrainTaggerParams", settings.Encoder, settings.CharModel, settings.TaggerTraining, settings.Tagset,
+    settings.Tokenize, derived={"random_embedding_dim": (int | None, None)})  # without vectors: embed.vector_size
 
-@dataclass(frozen=True)
-class TrainTaggerParams(TrainingParams):
-    tagset: str  # upos | xpos
-    lowercase_words: bool  # look words up lower-cased (to match lower-cased vectors)
-    strip_html: bool  # how `tag` tokenizes raw text for this model
-    char_encoder: str  # none | cnn | bilstm
-    char_dim: int
-    char_hidden: int
-    crf: bool
-    lr_decay: float  # learning rates × this after an epoch without a better dev accuracy
-    word_dropout: float  # α of the rare-word dropout α/(α+count)
 
-    def raw_text_tokenizer(self) -> TokenizerConfig:
-        return TokenizerConfig(lowercase=False, strip_html=self.strip_html)
+def raw_text_tokenizer(params: TrainTaggerParams) -> TokenizerConfig:
+    """How `tag` tokenizes raw text for this model: case kept (the character model reads it)."""
+    return TokenizerConfig(lowercase=False, strip_html=params.strip_html)
 
 
 def build(params: TrainTaggerParams, inputs: Mapping, ctx: BuildContext) -> dict:
@@ -49,11 +50,11 @@ def build(params: TrainTaggerParams, inputs: Mapping, ctx: BuildContext) -> dict
     train_words, train_tags, train_where = read_treebank_split(treebank, "train", p.tagset)
     dev_words, dev_tags, dev_where = read_treebank_split(treebank, "dev", p.tagset)
     tags = tag_list(treebank, p.tagset)
-    vocab = Vocab.build(([w.lower() if p.lowercase_words else w for w in s] for s in train_words),
+    vocab = Vocab.build(([w.lower() if p.lowercase else w for w in s] for s in train_words),
                         min_count=p.vocab_min_count)
     char_vocab = Vocab.build(list(w) for s in train_words for w in s)
-    lms = p.language_models(inputs, ctx)
-    kv, dim, matrix, coverage = p.word_table(vocab, vectors, lms)
+    lms = language_models(p, inputs, ctx)
+    kv, dim, matrix, coverage = word_table(p, vocab, vectors, lms)
     if vectors is not None and (vectors.path / PHRASES_FILE).is_file():
         # One tag per word: joining 'new york' would leave a tag without its word. The phrase vectors go
         # unused; the words of a phrase keep their own vectors.
@@ -64,7 +65,7 @@ def build(params: TrainTaggerParams, inputs: Mapping, ctx: BuildContext) -> dict
     tokens_covered = None
     if kv is not None:
         def fold(sentences: list[list[str]]) -> list[list[str]]:
-            return [[w.lower() for w in s] for s in sentences] if p.lowercase_words else sentences
+            return [[w.lower() for w in s] for s in sentences] if p.lowercase else sentences
 
         tokens_covered = token_coverage(kv, {"train": fold(train_words), "dev": fold(dev_words)}, ctx)
     model_cfg = TaggerConfig(
@@ -77,20 +78,20 @@ def build(params: TrainTaggerParams, inputs: Mapping, ctx: BuildContext) -> dict
     seed_everything(p.seed)  # the initial weights are drawn here: seed first
     model = SequenceTagger(model_cfg, embedding_matrix=matrix)
     lm_layers = start_from_language_models(model, lms, p.num_layers, ctx)
-    encoder = TaggerEncoder(vocab, char_vocab, tags, p.lowercase_words)
-    train_cfg = p.train_config(ctx.runtime)
+    encoder = TaggerEncoder(vocab, char_vocab, tags, p.lowercase)
+    train_cfg = train_config(p, ctx.runtime)
     result = train_tagger(model, encoder.encode(train_words, train_tags, train_where),
                           encoder.encode(dev_words, dev_tags, dev_where), train_cfg,
                           word_dropout=p.word_dropout, lr_decay=p.lr_decay, progress=ctx.progress, log=ctx.log)
-    model, vocab, added = p.extend_vocabulary(model, vocab, kv, ctx)
+    model, vocab, added = extend_vocabulary(p, model, vocab, kv, ctx)
     meta = {
         "tagset": p.tagset,
-        "tokenizer": p.raw_text_tokenizer().to_dict(),
+        "tokenizer": raw_text_tokenizer(p).to_dict(),
         "corpus": treebank.metadata.get("corpus"),
         "vectors": f"{vectors.stage}:{vectors.key}" if vectors is not None else None,
         **({"language_models": list(lms.sources)} if lms is not None else {}),
     }
-    save_tagger(ctx.out_dir, model.cpu(), vocab, char_vocab, tags, p.lowercase_words, meta)
+    save_tagger(ctx.out_dir, model.cpu(), vocab, char_vocab, tags, p.lowercase, meta)
     coverage_or_none = coverage if kv is not None else None
     return {**training_summary(ctx, result, len(vocab), added, coverage_or_none), "tagset": p.tagset,
             "token_coverage": tokens_covered,
@@ -113,4 +114,5 @@ STAGE = Stage(
     describe=lambda p: f"{p.encoder} tagger, {p.embedding_mode} embeddings, char {p.char_encoder}",
     summary=summary,
     nondeterministic=nondeterministic,
+    built_before=TRAINING_BUILT_BEFORE,
 )

@@ -9,19 +9,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 
+from nlp_pipeline import settings
 from nlp_pipeline.engine import Artifact, BuildContext, DataRef, Stage
 
 SPLIT_FILE = "{}.jsonl"
 
 
-@dataclass(frozen=True)
-class TreebankParams:
-    dev_fraction: float  # share of train sentences carved out as dev when there is no dev file
-    test_fraction: float  # share carved out as test when there is neither dev nor test
-    seed: int  # seed of the carving
-    tagset: str  # upos | xpos: every word must have one (checked here, before any vectors are trained)
+TreebankParams = settings.stage_params("TreebankParams", settings.Split, settings.Tagset)
 
 
 def build(params: TreebankParams, inputs: Mapping, ctx: BuildContext) -> dict:

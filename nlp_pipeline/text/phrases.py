@@ -16,10 +16,10 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 from nlp_pipeline.errors import DataError
+from nlp_pipeline.settings import Phrases
 
 PHRASES_FILE = "phrases.json"
 FORMAT = "nlp-pipeline phrases"
@@ -27,13 +27,7 @@ FORMAT_VERSION = 1
 CONNECTORS = ("english", "none")
 
 
-@dataclass(frozen=True)
-class PhraseSettings:
-    passes: int = 1  # 1: bigrams; 2: up to 4-grams (a second pass over the first's output)
-    min_count: int = 5  # words and bigrams seen fewer times are never joined
-    threshold: float = 10.0  # a bigram is joined when its score is above this (default scoring)
-    scoring: str = "default"  # default (word2vec paper's) | npmi (threshold in (-1, 1])
-    connector_words: str = "english"  # english: 'bank_of_america' may hold 'of'; none
+PhraseSettings = Phrases  # the declared phrase settings (`nlp_pipeline.settings`)
 
 
 def _frozen(layer: dict):

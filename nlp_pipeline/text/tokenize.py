@@ -17,25 +17,29 @@ import os
 import re
 from collections import deque
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass
 from functools import lru_cache
 from itertools import islice
 from pathlib import Path
+
+from nlp_pipeline.settings import Tokenize
 
 _HTML_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
 _WHITESPACE = re.compile(r"\s+")
 
 
-@dataclass(frozen=True)
-class TokenizerConfig:
-    """How raw text becomes tokens. Part of every downstream cache key and of every saved model."""
+class TokenizerConfig(Tokenize):
+    """How raw text becomes tokens: the declared Tokenize settings (`nlp_pipeline.settings`) and the
+    spaCy language. Part of every downstream cache key and of every saved model."""
 
-    lowercase: bool = True  # fold case: the vectors and the classifiers share one vocabulary
-    strip_html: bool = True  # replace HTML line breaks (<br />, common in IMDB) with spaces
-    language: str = "en"  # spaCy blank pipeline language code
+    language: str = "en"  # spaCy blank pipeline language code (not a setting: only English is shipped)
+
+    @classmethod
+    def of(cls, params: object) -> TokenizerConfig:
+        """The tokenizer a stage's params describe (they hold the Tokenize settings)."""
+        return cls(**{name: getattr(params, name) for name in Tokenize.model_fields})
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return self.model_dump()
 
 
 @lru_cache(maxsize=4)

@@ -65,7 +65,6 @@ def train_classifier(
     log:
         Receives one summary line per epoch; defaults to this module's logger at INFO level.
     """
-    config.validate()
     check_split("train", train_ids, train_y)
     check_split("dev", dev_ids, dev_y)
     log = log or logger.info

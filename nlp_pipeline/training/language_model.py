@@ -20,37 +20,30 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from torch import nn
 
 from nlp_pipeline.models.language_model import RNNLanguageModel, State, detach_state
+from nlp_pipeline.settings import EngineConfig, LMTraining, Runtime
 
 SCHEDULES = ("linear", "cosine", "constant")
 ESTIMATE_AFTER_SECONDS = 30.0  # of training: long enough for a steady rate, early enough to change the budget
 
 
-@dataclass
-class LMTrainConfig:
-    epochs: int = 1
-    max_tokens: int | None = None  # training tokens in all (the budget); None: every epoch in full
-    batch_size: int = 32  # parallel rows of the stream
-    bptt: int = 64  # steps per segment: how far back the gradient flows
-    lr: float = 2e-3
-    lr_schedule: str = "linear"  # after warmup: linear | cosine decay to 10% of lr, or constant
-    warmup: float = 0.02  # share of the steps over which the rate rises from 0
-    weight_decay: float = 0.0
-    clip_norm: float = 1.0  # 0 = no clipping
-    evaluations: int = 8  # held-out perplexity measured this many times, evenly over the run
-    seed: int = 13
-    device: str = "cpu"
-    num_threads: int = 1
+class LMTrainConfig(LMTraining, EngineConfig):
+    """How a language model is trained: the declared LMTraining settings (`nlp_pipeline.settings`, where
+    every default lives) and where it runs."""
+
+    section: ClassVar[str] = "lm"
+    device: str = Runtime.model_fields["device"]
+    num_threads: int = Runtime.model_fields["threads"]
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return self.model_dump()
 
 
 @dataclass
@@ -184,9 +177,11 @@ def train_language_model(
     sets its budget, and every held-out line says how long is left."""
     from tqdm.auto import tqdm
 
-    device = torch.device(config.device)
+    from nlp_pipeline.device import resolve_device, resolve_threads
+
+    device = resolve_device(config.device)
     if device.type == "cpu":
-        torch.set_num_threads(config.num_threads)
+        torch.set_num_threads(resolve_threads(config.num_threads))
     model.to(device)
     rng = np.random.default_rng(config.seed)
     heldout = batchify(heldout_ids.astype(np.int64), min(config.batch_size, max(1, len(heldout_ids) // 2)))

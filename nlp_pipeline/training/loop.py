@@ -12,76 +12,35 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from torch import nn
 
 from nlp_pipeline.errors import ConfigError, DataError
+from nlp_pipeline.settings import ClassifierTraining, EngineConfig, Runtime
 
 
-@dataclass
-class TrainConfig:
-    """How a classifier is trained (not part of the saved model: loading never needs it)."""
+class TrainConfig(ClassifierTraining, EngineConfig):
+    """How a classifier or tagger is trained: the declared Training settings (`nlp_pipeline.settings`,
+    where every default lives) and where it runs. Not part of the saved model: loading never needs it."""
 
-    epochs: int = 10  # maximum passes over the training set
-    batch_size: int = 64  # examples per Adam step
-    lr: float = 1e-3  # Adam learning rate
-    embedding_lr_scale: float = 1.0  # fine-tuned embeddings learn at lr × this (< 1: stay near the vectors)
-    weight_decay: float = 0.0  # Adam L2 penalty (applies to every trainable parameter)
-    clip_norm: float = 5.0  # clip the global gradient norm to this (exploding gradients); 0 = no clipping
-    patience: int = 3  # stop after this many epochs without a better dev accuracy; 0 = never stop early
-    lr_layer_decay: float = 1.0  # discriminative fine-tuning: each layer group below the top learns at lr / this^depth
-    unfreeze: str = "all"  # all | gradual: epoch e trains the top e layer groups only (ULMFiT)
-    max_length: int | None = None  # keep only the first N tokens of each document (IMDB); None = all
-    seed: int = 13  # seeds torch, numpy and random, and the batch shuffling
-    device: str = "auto"  # auto (CUDA if available, else CPU) | cpu | cuda | cuda:N | mps
-    num_threads: int = 0  # CPU threads for torch; 0 = all cores this process may use
-
-    def __post_init__(self) -> None:
-        self.validate()
-
-    def validate(self) -> None:
-        """Raise `ConfigError` naming the offending key."""
-        for name in ("epochs", "batch_size"):
-            _check_int(name, getattr(self, name), minimum=1)
-        for name in ("patience", "num_threads", "seed"):
-            _check_int(name, getattr(self, name), minimum=0)
-        if self.max_length is not None:
-            _check_int("max_length", self.max_length, minimum=1)
-        numbers = (("lr", True), ("embedding_lr_scale", False), ("weight_decay", False), ("clip_norm", False))
-        for name, positive in numbers:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-                raise ConfigError(f"train.{name}: must be a number, got {value!r}")
-            if value < 0 or (positive and value == 0):
-                raise ConfigError(f"train.{name}: must be {'> 0' if positive else '>= 0'}, got {value!r}")
-        if not isinstance(self.device, str):
-            raise ConfigError(f"train.device: must be a string, got {self.device!r}")
-        if isinstance(self.lr_layer_decay, bool) or not isinstance(self.lr_layer_decay, int | float) \
-                or not self.lr_layer_decay >= 1:
-            raise ConfigError(f"train.lr_layer_decay: must be a number >= 1, got {self.lr_layer_decay!r}")
-        if self.unfreeze not in ("all", "gradual"):
-            raise ConfigError(f"train.unfreeze: {self.unfreeze!r} is not one of all, gradual")
+    section: ClassVar[str] = "train"
+    device: str = Runtime.model_fields["device"]  # auto | cpu | cuda | cuda:N | mps
+    num_threads: int = Runtime.model_fields["threads"]  # torch CPU threads; 0 = all cores this process may use
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return self.model_dump()
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        """Build from a dict (pipeline config section); unknown keys are errors listing the valid ones."""
-        valid = [f.name for f in fields(cls)]
-        unknown = sorted(set(data) - set(valid))
+        """Build from a dict (a pipeline config section); an unknown key is an error listing the valid ones."""
+        unknown = sorted(set(data) - set(cls.model_fields))
         if unknown:
-            raise ConfigError(f"train: unknown key(s) {', '.join(unknown)}; valid: {', '.join(valid)}")
+            raise ConfigError(f"train: unknown key(s) {', '.join(unknown)}; valid: {', '.join(cls.model_fields)}")
         return cls(**data)
-
-
-def _check_int(name: str, value: Any, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"train.{name}: must be an integer >= {minimum}, got {value!r}")
 
 
 @dataclass

@@ -69,7 +69,6 @@ def train_tagger(
     rows hold epoch, train_loss (per token), dev_loss, dev_accuracy (token accuracy), dev_macro_f1,
     lr (the epoch's learning rate), seconds and tokens_per_second.
     """
-    config.validate()
     for name, split in (("train", train), ("dev", dev)):
         if len(split) == 0:
             raise DataError(f"the {name} split is empty; training needs sentences in train and dev")

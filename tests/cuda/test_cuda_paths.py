@@ -17,8 +17,8 @@ from nlp_pipeline.cli import main
 pytestmark = [pytest.mark.cuda,
               pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")]
 
-VECTORS = ["--set", "embed.sources=lee_background", "--set", "embed.min_count=1", "--set", "embed.vector_size=32",
-           "--set", "embed.epochs=2", "--set", "embed.engine=torch", "--set", "tokenize.n_process=1"]
+VECTORS = ["--set", "data.text=lee_background", "--set", "embed.min_count=1", "--set", "embed.vector_size=32",
+           "--set", "embed.epochs=2", "--set", "embed.engine=torch", "--set", "runtime.threads=1"]
 SENTIMENT = ["run", "sentiment", "--corpus", "pang_lee_polarity", *VECTORS, "--set", "model.hidden_size=16",
              "--set", "train.epochs=2"]
 

@@ -22,7 +22,7 @@ ROWS = "".join(f"{'a fine film' if i % 2 else 'a dull film'} number {i}\t{'pos' 
                for i in range(40))
 GOOD_TSV = ("text\tlabel\n" + ROWS).encode()
 RANDOM = ["--set", "model.embedding_mode=random", "--set", "model.hidden_size=8", "--set", "train.epochs=1",
-          "--set", "tokenize.n_process=1"]
+          "--set", "runtime.threads=1"]
 CONLLU_OK = "1\tThe\tthe\tDET\tDT\t_\t0\troot\t_\t_\n2\tcat\tcat\tNOUN\tNN\t_\t1\tdep\t_\t_\n\n"
 VECTORS = b"3 2\nking 1 0\nqueen 0.9 0.1\nman 0 1\n"
 
@@ -64,9 +64,9 @@ CASES = [
     run("dev fraction 1", ["--set", "data.dev_fraction=1"], ("data.dev_fraction",)),
     run("zero epochs", ["--set", "train.epochs=0"], ("train.epochs=0 is out of range",)),
     run("negative seed", ["--set", "train.seed=-1"], ("train.seed=-1 is out of range",)),
-    run("negative threads", ["--set", "train.num_threads=-2"], ("train.num_threads=-2 is out of range",)),
+    run("negative threads", ["--set", "runtime.threads=-2"], ("runtime.threads=-2 is out of range",)),
     run("lr decay 0", ["--set", "train.lr_decay=0"], ("train.lr_decay=0 is out of range",), pipeline="tagging"),
-    run("no text sources", ["--set", "embed.sources=[]"], ("embed.sources is empty",)),
+    run("no text sources", ["--set", "data.text=[]"], ("data.text is empty",)),
     run("one declared label", ["--set", "data.labels=[pos]"], ("data.labels=['pos'] must list at least two",)),
     run("grid without values", ["--grid", "model.encoder="], ("--grid model.encoder=: no values",)),
     run("grid with an empty value", ["--grid", "model.encoder=rnn,,lstm"], ("an empty value",)),
@@ -108,8 +108,8 @@ CASES = [
     run("dev label unseen in train", ["--corpus", "{d}/data", *RANDOM], ("dev.tsv:3:", "'neutral'"),
         {"data/train.tsv": GOOD_TSV, "data/dev.tsv": b"text\tlabel\na fine film\tpos\nwhat\tneutral\n"}),
     run("min_count above every count",
-        ["--corpus", "pang_lee_polarity", "--set", "embed.sources=[pang_lee_polarity:train]",
-         "--set", "embed.min_count=100000", "--set", "tokenize.n_process=1"],
+        ["--corpus", "pang_lee_polarity", "--set", "data.text=[pang_lee_polarity:train]",
+         "--set", "embed.min_count=100000", "--set", "runtime.threads=1"],
         ("no word occurs 100,000 times in the pretraining text", "most frequent word", "lower embed.min_count")),
     # -- run tagging: the treebank ---------------------------------------------------------------------
     run("UPOS '_'", ["--corpus", "{d}/tb", *RANDOM], ("train.conllu:5:", "word 2 ('cat') has no UPOS tag"),
@@ -214,7 +214,7 @@ CASES = [
         pipeline="embeddings"),
     run("a folder without text files", ["--corpus", "{d}/pics"], ("pics", "folder has no text files"),
         {"pics/a.png": b"\x89PNG"}, pipeline="embeddings"),
-    run("no corpus at all", ["--set", "data.corpus=[]"], ("data.corpus is empty",), pipeline="embeddings"),
+    run("no corpus at all", ["--set", "data.text=[]"], ("data.text is empty",), pipeline="embeddings"),
     run("npmi threshold above 1", ["--set", "phrases.passes=1", "--set", "phrases.scoring=npmi"],
         ("phrases.threshold=10", "npmi", "[-1, 1]"), pipeline="embeddings"),
     run("three phrase passes", ["--set", "phrases.passes=3"], ("phrases.passes=3 is out of range",),
@@ -235,7 +235,7 @@ CASES = [
     run("zero bptt", ["--set", "lm.bptt=0"], ("lm.bptt=0 is out of range",), pipeline="lm"),
     run("everything held out", ["--set", "data.heldout_fraction=1"], ("data.heldout_fraction=1 is out of range",),
         pipeline="lm"),
-    run("a one-document text", ["--corpus", "{d}/t.txt", "--set", "tokenize.n_process=1"],
+    run("a one-document text", ["--corpus", "{d}/t.txt", "--set", "runtime.threads=1"],
         ("1 document(s)", "at least two"), {"t.txt": b"a good film\n"}, pipeline="lm"),
     Case("generate", "no language model in the cache", ("generate", "latest", "--cache-dir", "{d}/cache"),
          ("no language model in the cache",)),
@@ -292,9 +292,9 @@ def test_a_labelled_file_as_a_text_source_gives_its_text_only_and_is_held_out(tm
     data = tmp_path / "reviews.tsv"
     data.write_bytes(GOOD_TSV)
     result = CliRunner().invoke(main, [
-        "run", "sentiment", "--corpus", "pang_lee_polarity", "--set", f"embed.sources=[{data}]",
+        "run", "sentiment", "--corpus", "pang_lee_polarity", "--set", f"data.text=[{data}]",
         "--set", "embed.min_count=1", "--set", "embed.vector_size=8", "--set", "embed.epochs=1",
-        "--set", "tokenize.n_process=1", "--set", "model.hidden_size=8", "--set", "train.epochs=1",
+        "--set", "runtime.threads=1", "--set", "model.hidden_size=8", "--set", "train.epochs=1",
         "--cache-dir", str(tmp_path / "cache"), "--report-dir", str(tmp_path / "reports"), "--json"])
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout[result.stdout.index("{"):])
@@ -312,9 +312,9 @@ def test_a_vocabulary_without_evaluation_words_reports_scores_as_unavailable(tmp
     corpus = tmp_path / "words.txt"
     corpus.write_text("".join("zorp blick quuz frab\n" for _ in range(50)))
     result = CliRunner().invoke(main, [
-        "run", "sentiment", "--corpus", "pang_lee_polarity", "--set", f"embed.sources=[{corpus}]",
+        "run", "sentiment", "--corpus", "pang_lee_polarity", "--set", f"data.text=[{corpus}]",
         "--set", "embed.min_count=1", "--set", "embed.vector_size=8", "--set", "embed.epochs=1",
-        "--set", "tokenize.n_process=1", "--set", "model.hidden_size=8", "--set", "train.epochs=1",
+        "--set", "runtime.threads=1", "--set", "model.hidden_size=8", "--set", "train.epochs=1",
         "--cache-dir", str(tmp_path / "cache"), "--report-dir", str(tmp_path / "reports")])
     assert result.exit_code == 0, result.output
     assert "wordsim353: unavailable (no wordsim353 pair has both words" in result.stderr

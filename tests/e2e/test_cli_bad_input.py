@@ -12,7 +12,7 @@ GOOD_ROWS = "".join(f"{'a fine film' if i % 2 else 'a dull film'} number {i}\t{'
 
 
 SMALL = ["--set", "model.embedding_mode=random", "--set", "model.hidden_size=8", "--set", "train.epochs=1",
-         "--set", "tokenize.n_process=1", "-q"]
+         "--set", "runtime.threads=1", "-q"]
 
 
 def _write(path: Path, data: bytes) -> Path:
@@ -77,7 +77,7 @@ def test_a_key_prefix_of_digits_is_looked_up_as_a_key(tmp_path):
     corpus = _write(tmp_path / "rows.tsv", ("text\tlabel\n" + GOOD_ROWS).encode())
     result = CliRunner().invoke(main, ["run", "sentiment", "--corpus", str(corpus), "--set", "embed.vectors=5883361850",
                                        "--cache-dir", str(tmp_path / "cache"), "--report-dir", str(tmp_path / "r"),
-                                       "--set", "tokenize.n_process=1", "-q"])
+                                       "--set", "runtime.threads=1", "-q"])
     assert result.exit_code == 2, result.output
     err = result.stderr.strip()
     assert len(err.splitlines()) == 1 and "'5883361850' is neither a vectors file" in err, err

@@ -17,7 +17,7 @@ from nlp_pipeline.inference.classifier import Predictor
 from nlp_pipeline.text.phrases import PHRASES_FILE, load_phrases
 
 SMALL = ["--set", "embed.vector_size=16", "--set", "embed.epochs=2", "--set", "embed.min_count=2",
-         "--set", "embed.workers=1", "--set", "tokenize.n_process=1", "--set", "evaluate.map_words=150",
+         "--set", "runtime.threads=1", "--set", "evaluate.map_words=150",
          "--set", "evaluate.probes=[australia, government, police, nonexistentword]"]
 
 
@@ -103,7 +103,7 @@ def test_a_classifier_on_phrased_vectors_sees_the_same_phrases_when_it_predicts(
     embed = next(r for r in embeddings_run["result"]["variants"][0]["stage_runs"] if r["stage"] == "embed")
     result = _json(_invoke("run", "sentiment", "--corpus", "pang_lee_polarity",
                            "--set", f"embed.vectors={embed['key'][:10]}", "--set", "model.hidden_size=8",
-                           "--set", "train.epochs=1", "--set", "tokenize.n_process=1",
+                           "--set", "train.epochs=1", "--set", "runtime.threads=1",
                            "--cache-dir", embeddings_run["cache"], "--report-dir", tmp_path / "reports",
                            "--json", "-q"))
     runs = {r["stage"]: r for r in result["variants"][0]["stage_runs"]}

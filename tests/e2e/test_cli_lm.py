@@ -15,11 +15,11 @@ from click.testing import CliRunner
 
 from nlp_pipeline.cli import main
 
-SMALL = ["--set", "embed.vector_size=16", "--set", "embed.workers=1", "--set", "embed.min_count=2",
-         "--set", "embed.epochs=2", "--set", "tokenize.n_process=1", "--set", "lm.hidden_size=32",
-         "--set", "lm.num_threads=1", "--set", "lm.epochs=4", "--set", "lm.min_count=1", "--set", "lm.bptt=16",
+SMALL = ["--set", "embed.vector_size=16", "--set", "runtime.threads=1", "--set", "embed.min_count=2",
+         "--set", "embed.epochs=2", "--set", "runtime.threads=1", "--set", "lm.hidden_size=32",
+         "--set", "runtime.threads=1", "--set", "lm.epochs=4", "--set", "lm.min_count=1", "--set", "lm.bptt=16",
          "--set", "lm.batch_size=8", "--set", "lm.lr=0.01", "--set", "lm.evaluations=3",
-         "--set", "data.heldout_fraction=0.1", "--set", "lm.device=cpu", "--set", "generate.max_tokens=12"]
+         "--set", "data.heldout_fraction=0.1", "--set", "runtime.device=cpu", "--set", "generate.max_tokens=12"]
 
 
 def _invoke(*args) -> object:

@@ -12,15 +12,15 @@ from safetensors.torch import load_file
 
 from nlp_pipeline.cli import main
 
-LM = ["--set", "embed.vector_size=16", "--set", "embed.workers=1", "--set", "embed.min_count=2",
-      "--set", "embed.epochs=1", "--set", "tokenize.n_process=1", "--set", "lm.hidden_size=16",
-      "--set", "lm.num_threads=1", "--set", "lm.epochs=1", "--set", "lm.min_count=1", "--set", "lm.bptt=16",
-      "--set", "lm.evaluations=1", "--set", "data.heldout_fraction=0.05", "--set", "lm.device=cpu",
+LM = ["--set", "embed.vector_size=16", "--set", "runtime.threads=1", "--set", "embed.min_count=2",
+      "--set", "embed.epochs=1", "--set", "runtime.threads=1", "--set", "lm.hidden_size=16",
+      "--set", "runtime.threads=1", "--set", "lm.epochs=1", "--set", "lm.min_count=1", "--set", "lm.bptt=16",
+      "--set", "lm.evaluations=1", "--set", "data.heldout_fraction=0.05", "--set", "runtime.device=cpu",
       "--set", "generate.max_tokens=3", "--set", "generate.prompts=[the]", "--set", "lm.max_tokens=30000"]
-SENTIMENT = ["--corpus", "pang_lee_polarity", "--set", "embed.sources=[lee_background]", "--set",
+SENTIMENT = ["--corpus", "pang_lee_polarity", "--set", "data.text=[lee_background]", "--set",
              "embed.vector_size=16", "--set", "embed.min_count=2", "--set", "embed.epochs=1", "--set",
-             "embed.workers=1", "--set", "tokenize.n_process=1", "--set", "train.epochs=2", "--set",
-             "train.num_threads=1", "--set", "model.hidden_size=8", "--set", "train.device=cpu"]
+             "runtime.threads=1", "--set", "train.epochs=2", "--set",
+             "runtime.threads=1", "--set", "model.hidden_size=8", "--set", "runtime.device=cpu"]
 
 
 def _invoke(*args):
@@ -92,9 +92,9 @@ def test_lm_finetuning_on_the_task_text_runs_first_and_feeds_the_classifier(ws):
 
 def test_a_tagger_starts_from_the_language_models(ws, make_treebank, tmp_path):
     treebank = make_treebank(tmp_path / "tb", n_train=60, n_dev=20)
-    out = _json(_invoke("run", "tagging", "--corpus", treebank, "--set", "embed.sources=[lee_background]",
+    out = _json(_invoke("run", "tagging", "--corpus", treebank, "--set", "data.text=[lee_background]",
                         "--set", "model.init=lm", "--set", "model.num_layers=2", "--set", "train.epochs=2",
-                        "--set", "tokenize.n_process=1", "--set", "train.num_threads=1", "--set", "train.device=cpu",
+                        "--set", "runtime.threads=1", "--set", "runtime.device=cpu",
                         "--cache-dir", ws["cache"], "--report-dir", ws["reports"], "--json", "-q"))
     train = out["variants"][0]["train"]
     assert train["layers_from_language_models"] == 1  # the second layer starts at random

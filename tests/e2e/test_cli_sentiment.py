@@ -15,15 +15,14 @@ from nlp_pipeline.cli import main
 
 SMALL = [
     "--corpus", "pang_lee_polarity",
-    "--set", "embed.sources=lee_background,pang_lee_polarity:train",
+    "--set", "data.text=lee_background,pang_lee_polarity:train",
     "--set", "embed.min_count=1",
     "--set", "embed.vector_size=16",
     "--set", "embed.epochs=2",
-    "--set", "tokenize.n_process=1",
+    "--set", "runtime.threads=1",
     "--set", "model.hidden_size=8",
     "--set", "train.epochs=2",
     "--set", "train.batch_size=16",
-    "--set", "train.num_threads=1",
 ]
 
 
@@ -90,10 +89,12 @@ def test_changed_embed_parameter_keeps_tokenization(workspace):
 
 
 def test_torch_engine_trains_the_vectors_in_the_same_format(workspace):
-    _run(workspace)
-    out = _stdout_json(_run(workspace, "--set", "embed.engine=torch", "--set", "embed.workers=1"))
+    gensim = _stdout_json(_run(workspace, "--set", "embed.engine=gensim"))["variants"][0]["stage_runs"]
+    out = _stdout_json(_run(workspace, "--set", "embed.engine=torch"))
     runs = {r["stage"]: r for r in out["variants"][0]["stage_runs"]}
-    assert runs["pretrain_text"]["hit"] and not runs["embed"]["hit"]  # same text, other engine
+    before = {r["stage"]: r["key"] for r in gensim}
+    assert runs["pretrain_text"]["key"] == before["pretrain_text"]  # same text,
+    assert runs["embed"]["key"] != before["embed"]  # other engine
     from gensim.models import KeyedVectors
 
     from nlp_pipeline.engine import ArtifactCache

@@ -14,12 +14,11 @@ from click.testing import CliRunner
 from nlp_pipeline.cli import main
 
 SMALL = [
-    "--set", "embed.sources=lee_background",
+    "--set", "data.text=lee_background",
     "--set", "embed.min_count=1",
     "--set", "embed.vector_size=16",
     "--set", "embed.epochs=1",
-    "--set", "embed.workers=1",  # one gensim thread: the same vectors on every run (Hogwild threads differ)
-    "--set", "tokenize.n_process=1",
+    "--set", "runtime.threads=1",  # one word2vec thread: the same vectors on every run (Hogwild threads differ)
     "--set", "model.hidden_size=16",
     "--set", "model.char_hidden=16",
     # 12 epochs at a constant rate, no early stop: every seed tried (6) reaches 100% on the toy grammar;
@@ -29,7 +28,6 @@ SMALL = [
     "--set", "train.lr_decay=1.0",
     "--set", "train.lr=0.01",
     "--set", "train.batch_size=8",
-    "--set", "train.num_threads=1",
 ]
 
 

@@ -22,10 +22,10 @@ from nlp_pipeline.cli import main
 
 SENTIMENT = [
     "run", "sentiment", "--corpus", "pang_lee_polarity",
-    "--set", "embed.sources=lee_background,pang_lee_polarity:train",
+    "--set", "data.text=lee_background,pang_lee_polarity:train",
     "--set", "embed.min_count=1", "--set", "embed.vector_size=16", "--set", "embed.epochs=2",
-    "--set", "embed.workers=1", "--set", "tokenize.n_process=1", "--set", "model.hidden_size=8",
-    "--set", "train.epochs=2", "--set", "train.batch_size=16", "--set", "train.num_threads=1",
+    "--set", "runtime.threads=1", "--set", "model.hidden_size=8",
+    "--set", "train.epochs=2", "--set", "train.batch_size=16", "--set", "runtime.threads=1",
 ]
 # Files whose bytes must not depend on the run (timings live in history.json and the manifests).
 REPRODUCIBLE = {
@@ -89,7 +89,7 @@ def test_tagging_same_seed_gives_identical_weights_and_metrics(tmp_path, make_tr
     # Random embeddings: the vector stages are the sentiment test's; what is tagging's own is the tagger.
     args = ["run", "tagging", "--corpus", str(treebank), "--set", "model.embedding_mode=random",
             "--set", "embed.vector_size=16", "--set", "model.hidden_size=8", "--set", "model.char_hidden=8",
-            "--set", "train.epochs=2", "--set", "train.num_threads=1"]
+            "--set", "train.epochs=2", "--set", "runtime.threads=1"]
     procs = [_start(args, tmp_path / c / "cache", tmp_path / c / "reports") for c in ("a", "b")]
     a, b = (_finish(p) for p in procs)
     _assert_same_build(a, b)
@@ -234,7 +234,7 @@ def test_your_own_glove_file_replaces_the_vector_stages_and_its_content_is_the_k
     vectors = tmp_path / "mine.glove.txt"
     vectors.write_text(GLOVE, encoding="utf-8")
     args = ["run", "sentiment", "--corpus", "pang_lee_polarity", "--set", f"embed.vectors={vectors}",
-            "--set", "model.hidden_size=8", "--set", "train.epochs=1", "--set", "tokenize.n_process=1",
+            "--set", "model.hidden_size=8", "--set", "train.epochs=1", "--set", "runtime.threads=1",
             "--cache-dir", str(tmp_path / "cache"), "--report-dir", str(tmp_path / "reports")]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output

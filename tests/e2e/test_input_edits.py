@@ -18,7 +18,7 @@ ROWS = "".join(f"{'a fine film' if i % 2 else 'a dull film'} number {i}\t{'pos' 
 TSV = "text\tlabel\n" + ROWS
 # Random embeddings: the question is whether tokenize (and what follows it) is rebuilt, not word2vec.
 TINY = ["--set", "model.embedding_mode=random", "--set", "model.hidden_size=8", "--set", "train.epochs=1",
-        "--set", "tokenize.n_process=1", "--set", "train.num_threads=1"]
+        "--set", "runtime.threads=1"]
 STAGES = ["tokenize", "train", "evaluate"]
 
 

@@ -13,9 +13,9 @@ def test_evaluation_documents_are_removed_from_pretraining_text(tmp_path):
     # Pretrain on *all* of pang_lee_polarity: its dev and test snippets must be dropped.
     args = ["run", "sentiment", "--corpus", "pang_lee_polarity", "--json", "-q",
             "--cache-dir", str(tmp_path / "cache"), "--report-dir", str(tmp_path / "reports"),
-            "--set", "embed.sources=pang_lee_polarity", "--set", "embed.min_count=1",
-            "--set", "embed.vector_size=8", "--set", "embed.epochs=1", "--set", "tokenize.n_process=1",
-            "--set", "model.hidden_size=4", "--set", "train.epochs=1", "--set", "train.num_threads=1"]
+            "--set", "data.text=pang_lee_polarity", "--set", "embed.min_count=1",
+            "--set", "embed.vector_size=8", "--set", "embed.epochs=1", "--set", "runtime.threads=1",
+            "--set", "model.hidden_size=4", "--set", "train.epochs=1"]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout[result.stdout.index("{"):])

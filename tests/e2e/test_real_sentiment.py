@@ -23,7 +23,7 @@ def test_sst2_small_pipeline_learns(tmp_path):
     args = [
         "run", "sentiment", "--json", "-q",
         "--cache-dir", str(tmp_path / "cache"), "--report-dir", str(tmp_path / "reports"),
-        "--set", "embed.sources=sst2:train", "--set", "embed.vector_size=50", "--set", "embed.epochs=2",
+        "--set", "data.text=sst2:train", "--set", "embed.vector_size=50", "--set", "embed.epochs=2",
         "--set", "model.hidden_size=32", "--set", "train.epochs=2", "--set", "train.batch_size=128",
     ]
     result = CliRunner().invoke(main, args)

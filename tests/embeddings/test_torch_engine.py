@@ -1,6 +1,5 @@
 """The PyTorch word2vec engine: formulas, planted structure, gensim compatibility, reproducibility."""
 
-import dataclasses
 import random
 
 import numpy as np
@@ -138,7 +137,7 @@ def test_fixed_seed_reproduces_vectors_on_cpu(lee_model):
     params, model = lee_model
     again = train_torch(LEE, params, progress=False)
     assert torch.equal(again.input_vectors, model.input_vectors)
-    other = train_torch(LEE, dataclasses.replace(params, seed=6), progress=False)
+    other = train_torch(LEE, params.model_copy(update={"seed": 6}), progress=False)
     assert not torch.allclose(other.input_vectors, model.input_vectors)
 
 

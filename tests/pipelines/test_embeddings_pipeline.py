@@ -13,7 +13,7 @@ from nlp_pipeline.reports.results import VariantResult
 
 
 def _cfg(*corpus: str, extra: tuple[str, ...] = ()):
-    return load_config("embeddings", [f"data.corpus={json.dumps(list(corpus))}", *extra])
+    return load_config("embeddings", [f"data.text={json.dumps(list(corpus))}", *extra])
 
 
 @pytest.mark.parametrize(("corpus", "expected"), [

@@ -7,7 +7,6 @@ The keys are planned, not built: a key depends on its parameters, its inputs' co
 from __future__ import annotations
 
 import ast
-import dataclasses
 import json
 import types
 import typing
@@ -17,8 +16,10 @@ import pytest
 import torch
 
 import nlp_pipeline.stages as stages_pkg
-from nlp_pipeline.config import NON_KEY_SETTINGS, PIPELINES_DIR, SCHEMAS, load_config, load_raw
+from nlp_pipeline import settings as declared
+from nlp_pipeline.config import SCHEMAS, load_config
 from nlp_pipeline.engine import ArtifactCache
+from nlp_pipeline.engine.stage import frozen_params_type
 from nlp_pipeline.pipelines.registry import PIPELINES, stages
 
 
@@ -67,36 +68,33 @@ def _write(path: Path, text: str) -> Path:
 
 def base_overrides(pipeline: str, data) -> list[str]:
     """Corpora that resolve offline (gensim's bundled samples, a toy treebank), every default kept."""
-    if pipeline == "embeddings":
-        return ["embed.workers=2", "embed.device=cpu", "data.corpus=[lee_background]"]
-    if pipeline == "lm":
-        return ["embed.workers=2", "lm.device=cpu", "data.corpus=[lee_background]"]
-    common = ["embed.workers=2", "train.device=cpu"]
+    common = ["runtime.threads=2", "runtime.device=cpu"]
+    if pipeline in ("embeddings", "lm"):
+        return common + ["data.text=[lee_background]"]
     if pipeline == "sentiment":
-        return common + ["data.corpus=pang_lee_polarity", "embed.sources=[lee_background, pang_lee_polarity:train]"]
-    return common + [f"data.corpus={json.dumps(str(data['treebank']))}", "embed.sources=[lee_background]"]
+        return common + ["data.corpus=pang_lee_polarity", "data.text=[lee_background, pang_lee_polarity:train]"]
+    return common + [f"data.corpus={json.dumps(str(data['treebank']))}", "data.text=[lee_background]"]
 
 
 # Alternatives the type alone cannot give (a corpus must exist; a list must stay valid).
 SPECIAL = {
-    "data.corpus": lambda p, d: (json.dumps([str(d["text"])]) if p in ("embeddings", "lm")
-                                 else json.dumps(str(d["reviews"] if p == "sentiment" else d["treebank2"]))),
+    "data.corpus": lambda p, d: json.dumps(str(d["reviews"] if p == "sentiment" else d["treebank2"])),
+    "data.text": lambda p, d: (json.dumps([str(d["text"])]) if p in ("embeddings", "lm")
+                               else "[lee_background]" if p == "sentiment" else "[lee_background, lee_background]"),
     "data.data_dir": lambda p, d: json.dumps(str(d["mirror"])),
     "data.labels": lambda p, d: "[positive, negative]",  # pang_lee_polarity's labels, in another order
-    "embed.sources": lambda p, d: "[lee_background]" if p == "sentiment" else "[lee_background, lee_background]",
-    "embed.dedup_against": lambda p, d: "[]",  # the default holds the run's corpus: none at all differs
-    "data.dedup_against": lambda p, d: "[pang_lee_polarity]",  # lee_background comes from no labelled corpus
+    # sentiment, tagging: the default holds the run's corpus, so none at all differs; embeddings, lm:
+    # lee_background comes from no labelled corpus, so the default is none
+    "data.dedup_against": lambda p, d: "[]" if p in ("sentiment", "tagging") else "[pang_lee_polarity]",
     "evaluate.pairs": lambda p, d: json.dumps([str(d["pairs"])]),
     "evaluate.analogies": lambda p, d: json.dumps([str(d["analogies"])]),
     "evaluate.probes": lambda p, d: "[film]",
     "data.text_field": lambda p, d: "body",
     "data.text_column": lambda p, d: "body",
-    "embed.device": lambda p, d: "auto",
+    "runtime.device": lambda p, d: "auto",
     "embed.kernel": lambda p, d: "tensor",  # auto is native wherever the C kernel builds
     "embed.vectors": lambda p, d: json.dumps(str(d["vectors"])),
-    "embed.workers": lambda p, d: "3",  # 2 → 3: still several threads, so still not deterministic
-    "train.device": lambda p, d: "auto",
-    "lm.device": lambda p, d: "auto",
+    "runtime.threads": lambda p, d: "3",  # 2 → 3: still several threads, so still not deterministic
     "lm.cutoffs": lambda p, d: "[1000, 5000]",
     "generate.prompts": lambda p, d: "[hello]",
     "train.lr_layer_decay": lambda p, d: "2.6",
@@ -114,6 +112,7 @@ CONTEXT = {
     "model.init": [],  # filled in by the fixture below
     "model.lm": [],
     "model.lm_finetune_tokens": [],
+    "model.lm_finetune_lr": [],
     "data.text_field": [],  # filled in by the fixture below (a JSON-lines source)
     "data.text_column": [],  # (a CSV source)
     **{f"phrases.{k}": ["phrases.passes=1"] for k in ("min_count", "threshold", "connector_words")},
@@ -123,12 +122,13 @@ CONTEXT = {
 
 @pytest.fixture(autouse=True, scope="module")
 def _source_contexts(data):
-    CONTEXT["data.text_field"] = [f"data.corpus={json.dumps([str(data['jsonl'])])}"]
-    CONTEXT["data.text_column"] = [f"data.corpus={json.dumps([str(data['csv'])])}"]
+    CONTEXT["data.text_field"] = [f"data.text={json.dumps([str(data['jsonl'])])}"]
+    CONTEXT["data.text_column"] = [f"data.text={json.dumps([str(data['csv'])])}"]
     lms = f"model.lm={json.dumps([str(data['lms']['fwd']), str(data['lms']['bwd'])])}"
     CONTEXT["model.init"] = [lms]
     CONTEXT["model.lm"] = ["model.init=lm", lms]
     CONTEXT["model.lm_finetune_tokens"] = ["model.init=lm", lms]
+    CONTEXT["model.lm_finetune_lr"] = ["model.init=lm", lms, "model.lm_finetune_tokens=100"]
 
 
 def alternative(value, tp) -> str:
@@ -149,16 +149,25 @@ def alternative(value, tp) -> str:
 
 
 def settings(pipeline: str):
-    """(dotted key, type) of every key of ``pipelines/<pipeline>.yaml``."""
-    raw = load_raw(pipeline)
-    schema = SCHEMAS[raw["pipeline"]]
-    hints = typing.get_type_hints(schema)
-    for section, values in raw.items():
+    """(dotted key, type) of every setting of a pipeline."""
+    schema = SCHEMAS[pipeline]
+    for section, info in schema.model_fields.items():
         if section == "pipeline":
             continue
-        section_hints = typing.get_type_hints(hints[section])
-        for name in values:
-            yield f"{section}.{name}", section_hints[name]
+        for name, field in info.annotation.model_fields.items():
+            yield f"{section}.{name}", field.annotation
+
+
+def runtime_only(pipeline: str) -> dict[str, str]:
+    """The settings declared as execution-only (never in a key), with why."""
+    out = {}
+    for section, info in SCHEMAS[pipeline].model_fields.items():
+        if section == "pipeline":
+            continue
+        for name in info.annotation.model_fields:
+            if declared.role_of(info.annotation, name) == "runtime":
+                out[f"{section}.{name}"] = info.annotation.model_fields[name].json_schema_extra["why"]
+    return out
 
 
 def plan(pipeline: str, overrides: list[str], cache) -> dict[str, str]:
@@ -166,7 +175,7 @@ def plan(pipeline: str, overrides: list[str], cache) -> dict[str, str]:
     return {task.stage.name: key for task, key in PIPELINES[pipeline].pipeline.plan(cfg, cache)}
 
 
-PIPELINE_FILES = sorted(p.stem for p in PIPELINES_DIR.glob("*.yaml"))
+PIPELINE_FILES = sorted(SCHEMAS)
 
 
 @pytest.mark.parametrize("pipeline", PIPELINE_FILES)
@@ -182,9 +191,9 @@ def test_every_setting_changes_a_stage_key_or_is_declared_output_neutral(pipelin
         before = plan(pipeline, context, data["cache"])
         after = plan(pipeline, [*context, f"{key}={new}"], data["cache"])
         changed = {s for s in before.keys() | after.keys() if before.get(s) != after.get(s)}
-        if key in NON_KEY_SETTINGS:
+        if key in runtime_only(pipeline):
             # auto = cuda there: not deterministic
-            cuda_flip = key in ("train.device", "embed.device", "lm.device") and torch.cuda.is_available()
+            cuda_flip = key == "runtime.device" and torch.cuda.is_available()
             if changed and not cuda_flip:
                 leaking.append(f"{key}={new} changed {sorted(changed)}")
         elif not changed:
@@ -194,12 +203,13 @@ def test_every_setting_changes_a_stage_key_or_is_declared_output_neutral(pipelin
     assert not leaking, "declared output-neutral but in a key:\n" + "\n".join(leaking)
 
 
-def test_declared_settings_exist_in_some_pipeline():
-    keys = {k for pipeline in PIPELINE_FILES for k, _ in settings(pipeline)}
-    assert set(NON_KEY_SETTINGS) <= keys
+def test_every_execution_only_setting_says_why():
+    for pipeline in PIPELINE_FILES:
+        assert all(why for why in runtime_only(pipeline).values())
+        assert "runtime.device" in runtime_only(pipeline)
 
 
-@pytest.mark.parametrize("pipeline", [p for p in PIPELINE_FILES if "model" in load_raw(p)])
+@pytest.mark.parametrize("pipeline", [p for p in PIPELINE_FILES if "model" in SCHEMAS[p].model_fields])
 def test_random_embeddings_key_follows_the_embedding_size(pipeline, data):
     """The case that once returned a stale model: without vectors, embed.vector_size sizes the embedding."""
     base = base_overrides(pipeline, data) + ["model.embedding_mode=random"]
@@ -229,7 +239,7 @@ def test_every_stage_module_is_used_by_a_pipeline():
 
 def _plain_type(tp) -> bool:
     """str, int, float, bool, None, and unions or tuples of those: types that hold no object."""
-    if tp in (str, int, float, bool, type(None)):
+    if tp in (str, int, float, bool, type(None)) or typing.get_origin(tp) is typing.Literal:
         return True
     args = typing.get_args(tp)
     return bool(args) and typing.get_origin(tp) in (tuple, typing.Union, types.UnionType) and all(
@@ -241,9 +251,9 @@ def test_build_functions_are_module_level_and_see_no_config():
     for name, stage in stages().items():
         fn = stage.build
         assert fn.__closure__ is None and "<locals>" not in fn.__qualname__, name
-        assert dataclasses.is_dataclass(stage.params) and stage.params.__dataclass_params__.frozen, name
-        for field, tp in typing.get_type_hints(stage.params).items():
-            assert _plain_type(tp), f"{name}.{field}: {tp} could carry a config object"
+        assert frozen_params_type(stage.params), name
+        for field, info in stage.params.model_fields.items():
+            assert _plain_type(info.annotation), f"{name}.{field}: {info.annotation} could carry a config object"
         for value in fn.__globals__.values():
             assert not (isinstance(value, type) and value in config_types), f"{name} build sees {value}"
             assert getattr(value, "__name__", "") not in ("nlp_pipeline.config", "nlp_pipeline.pipelines"), name
