@@ -113,16 +113,12 @@ def output_lock(out_dir: Path) -> contextlib.AbstractContextManager[None]:
 
 def fsync_dir(path: Path) -> None:
     """Make renames in ``path`` durable (a no-op where directories cannot be opened)."""
-    try:
+    with contextlib.suppress(OSError):
         fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def _remove_stale_temps(out_dir: Path, name: str) -> None:

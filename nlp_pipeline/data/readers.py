@@ -204,7 +204,9 @@ def iter_lines(path: str | Path, encoding: str = "utf-8") -> Iterator[tuple[int,
 
 
 def decode_text(data: bytes, encoding: str, source: str) -> str:
-    """Decode a whole record (an archive member); on failure report the line of the first bad byte."""
+    """Decode a whole record (an archive member) that is not binary; else report the line of the first bad byte."""
+    if b"\x00" in data[:BINARY_PROBE_BYTES]:
+        raise DataError("looks binary (NUL bytes), expected text", path=source)
     try:
         return data.decode(encoding)
     except UnicodeDecodeError as err:
@@ -358,10 +360,16 @@ def file_format(path: Path, fmt: str = "auto") -> str:
     fmt = SUFFIX_FORMATS.get(logical_suffix(path), "text")
     if fmt == "text":
         with contextlib.suppress(DataError):  # unreadable: reported when it is read
-            for _, raw in _raw_lines(path, max_bytes=1 << 16):
-                if raw is None or raw.strip():
-                    return "fasttext" if raw is not None and raw.lstrip().startswith(b"__label__") else fmt
+            return "fasttext" if (_first_line(path) or "").lstrip().startswith(FASTTEXT_PREFIX) else fmt
     return fmt
+
+
+def _first_line(path: Path) -> str | None:
+    """The first non-blank line of a text file (at most 64 KB of it), None if there is none; `InputError`s."""
+    for _, raw in _raw_lines(path, max_bytes=1 << 16):
+        if raw is None or raw.strip():
+            return None if raw is None else raw.decode("utf-8", "replace")
+    return None
 
 
 def read_records(path: str | Path, options: ReadOptions | None = None, *, errors: Errors = "raise",
@@ -732,8 +740,6 @@ def read_archive_examples(
     for name, match, data in iter_archive_members(path, member_pattern):
         source = f"{path}:{name}"
         groups = match.groupdict()
-        if b"\x00" in data[:BINARY_PROBE_BYTES]:
-            raise DataError("looks binary (NUL bytes), expected text", path=source)
         label = _label(groups.get("label") or "", label_fn, source, 1)
         yield (
             groups,
@@ -754,8 +760,6 @@ def iter_archive_texts(
     count = 0
     for name, _, data in iter_archive_members(path, member_pattern):
         source = f"{path}:{name}"
-        if b"\x00" in data[:BINARY_PROBE_BYTES]:
-            raise DataError("looks binary (NUL bytes), expected text", path=source)
         text = decode_text(data, encoding, source)
         for piece in [text] if whole_members else text.splitlines():
             piece = piece.strip()
@@ -786,11 +790,7 @@ def sniff_labelled_format(path: str | Path) -> str:
     otherwise ``.tsv``/``.csv`` suffixes decide, then a tab or comma in the header line.
     """
     path = Path(path)
-    first = None
-    for _, raw in iter_lines(path):
-        if raw.strip():
-            first = raw
-            break
+    first = _first_line(path)
     if first is None:
         raise DataError("empty file (only blank lines)", path=path)
     if first.lstrip().startswith(FASTTEXT_PREFIX):
