@@ -27,13 +27,21 @@ from nlp_pipeline.errors import ConfigError
 Role = Literal["key", "input", "runtime"]
 
 
-def setting(default: Any, about: str, *, role: Role = "key", why: str | None = None, **bounds: Any) -> Any:
+_NONE = object()
+
+
+def setting(default: Any, about: str, *, role: Role = "key", why: str | None = None, built_before: Any = _NONE,
+            **bounds: Any) -> Any:
     """A declared setting: ``about`` is its one-line meaning (YAML comment, ``config show``, schema);
     ``bounds`` are pydantic's ``ge``/``gt``/``le``/``lt``; a ``runtime`` setting says ``why`` it may
-    stay out of every key."""
+    stay out of every key. A setting added after stages that read it had cached artifacts says what
+    those artifacts were built with (``built_before``): at that value it stays out of their keys
+    (`nlp_pipeline.engine.stage.key_params`), at any other, the default included, it changes them."""
     extra: dict[str, Any] = {"role": role}
     if why:
         extra["why"] = why
+    if built_before is not _NONE:
+        extra["built_before"] = built_before
     return Field(default, description=about, json_schema_extra=extra, **bounds)
 
 
@@ -291,7 +299,7 @@ class Encoder(Group):
     embedding_dropout: float = setting(0.3, "dropout on the word vectors before the encoder", **FRACTION)
     init: Literal["word2vec", "lm"] = setting(
         "word2vec", "where the embedding and encoder start: word2vec (the vectors; the encoder at random) | lm (a "
-        "language model's embedding and recurrent layers: run lm first)")
+        "language model's embedding and recurrent layers: run lm first)", built_before="word2vec")
 
 
 class LMStart(Group):
@@ -343,10 +351,10 @@ class Training(Group):
                             "kept); 0 = never stop early", ge=0)
     lr_layer_decay: float = setting(
         1.0, "discriminative fine-tuning (ULMFiT): each layer below the output learns at the rate of the one above / "
-        "this (2.6 in ULMFiT); 1 = every layer at lr", ge=1)
+        "this (2.6 in ULMFiT); 1 = every layer at lr", ge=1, built_before=1.0)
     unfreeze: Literal["all", "gradual"] = setting(
         "all", "all: every layer trains from the first epoch | gradual (ULMFiT): epoch 1 trains the layers above "
-        "the encoder only, each later epoch also the next layer down, the embedding last")
+        "the encoder only, each later epoch also the next layer down, the embedding last", built_before="all")
     vocab_min_count: int = setting(1, "vocabulary: training words seen at least this often", ge=1)
     vocab_from_vectors: int = setting(
         50000, "after training, add the vectors' N most frequent words the training set lacks, so unseen words "

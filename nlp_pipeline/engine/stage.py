@@ -135,10 +135,6 @@ class Stage:
     summary: Callable[[Artifact], str] = _no_summary  # what `cache ls` says about an artifact
     # Why a build with these params and runtime would not be bit-reproducible (None: it would be).
     nondeterministic: Callable[[Any, Runtime], str | None] = _no_reason
-    # Parameters added after artifacts of this stage existed, with the value those artifacts were built
-    # with: while a parameter holds that value it stays out of the key, so the old artifacts keep their
-    # keys; any other value (a later default included) gives a new key.
-    built_before: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         fn = self.build
@@ -183,7 +179,7 @@ class Task:
         payload = {
             "stage": self.stage.name,
             "version": self.stage.version,
-            "params": key_params(self.params, self.stage.built_before),
+            "params": key_params(self.params),
             "inputs": {k: input_fingerprint(v, cache.fingerprint_memo) for k, v in sorted(self.inputs.items())},
             "libraries": library_versions(),
             "deterministic": self.nondeterminism(runtime) is None,
@@ -215,12 +211,30 @@ def library_versions() -> dict[str, str]:
     return dict(_library_versions())
 
 
-def key_params(params: Any, built_before: Mapping[str, Any] | None = None) -> dict:
-    """The params as the key sees them: every field, except one listed in ``built_before`` while it
-    holds the value the stage's earlier artifacts were built with (see `Stage.built_before`)."""
+BUILT_BEFORE = "built_before"  # a parameter's metadata: the value artifacts built before it existed had
+
+
+def built_before(params_type: type) -> dict[str, Any]:
+    """``{field: value}`` for each parameter added after a stage's artifacts existed, with the value
+    those artifacts were built with (``metadata={BUILT_BEFORE: v}`` on a dataclass field,
+    ``json_schema_extra={BUILT_BEFORE: v}`` on a settings field)."""
+    if dataclasses.is_dataclass(params_type):
+        return {f.name: f.metadata[BUILT_BEFORE] for f in dataclasses.fields(params_type) if BUILT_BEFORE in f.metadata}
+    found = {}
+    for name, info in params_type.model_fields.items():
+        extra = info.json_schema_extra
+        if isinstance(extra, dict) and BUILT_BEFORE in extra:
+            found[name] = extra[BUILT_BEFORE]
+    return found
+
+
+def key_params(params: Any) -> dict:
+    """The params as the key sees them: every field, except one added after the stage's artifacts
+    existed (`built_before`) while it holds the value those artifacts were built with, so they keep
+    their keys. Any other value of it, a later default included, gives a new key."""
     values = param_values(params)
-    for name, old in (built_before or {}).items():
-        if name in values and values[name] == old and type(values[name]) is type(old):
+    for name, old in built_before(type(params)).items():
+        if values[name] == old and type(values[name]) is type(old):
             del values[name]
     return values
 

@@ -69,7 +69,6 @@ def token_coverage(kv: Any, splits: dict[str, list[list[str]]], ctx: BuildContex
 
 # What the two training stages share. Their params are plain data (`nlp_pipeline.settings.stage_params`:
 # the Encoder and Training settings groups, and more); what is done with them is here.
-TRAINING_BUILT_BEFORE = {"init": "word2vec", "lr_layer_decay": 1.0, "unfreeze": "all"}  # `Stage.built_before`
 
 
 def train_config(params: Any, runtime: Runtime, **extra: Any):

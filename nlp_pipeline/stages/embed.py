@@ -14,8 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from pydantic import Field
+
 from nlp_pipeline import settings
 from nlp_pipeline.engine import Artifact, BuildContext, Runtime, Stage
+from nlp_pipeline.engine.stage import BUILT_BEFORE
 from nlp_pipeline.text.phrases import PHRASES_FILE, carry_phrases
 
 # The torch engine's per-architecture defaults are resolved by the pipeline before they reach these
@@ -23,7 +26,8 @@ from nlp_pipeline.text.phrases import PHRASES_FILE, carry_phrases
 # runs on the run's device ("native", or None for the tensor path).
 EmbedParams = settings.stage_params("EmbedParams", settings.Word2Vec, derived={
     "batch_words": (int | None, None), "max_row_updates": (float | None, None), "skip_saturated": (bool | None, None),
-    "kernel": (str | None, None)})
+    # the tensor path is all there was before the C kernel
+    "kernel": (str | None, Field(None, json_schema_extra={BUILT_BEFORE: None}))})
 
 
 def word2vec_params(params: EmbedParams, workers: int):
@@ -103,5 +107,4 @@ STAGE = Stage(
     describe=describe,
     summary=summary,
     nondeterministic=nondeterministic,
-    built_before={"kernel": None},  # the tensor path: all there was before the C kernel
 )

@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from nlp_pipeline import settings
 from nlp_pipeline.engine import Artifact, BuildContext, Runtime, Stage
 from nlp_pipeline.stages.common import (
-    TRAINING_BUILT_BEFORE,
     extend_vocabulary,
     language_models,
     phrased,
@@ -124,5 +123,4 @@ STAGE = Stage(
     describe=lambda p: f"{p.encoder} classifier, {p.embedding_mode} embeddings",
     summary=summary,
     nondeterministic=nondeterministic,
-    built_before=TRAINING_BUILT_BEFORE,
 )

@@ -13,7 +13,6 @@ from collections.abc import Mapping
 from nlp_pipeline import settings
 from nlp_pipeline.engine import Artifact, BuildContext, Stage
 from nlp_pipeline.stages.common import (
-    TRAINING_BUILT_BEFORE,
     extend_vocabulary,
     language_models,
     token_coverage,
@@ -114,5 +113,4 @@ STAGE = Stage(
     describe=lambda p: f"{p.encoder} tagger, {p.embedding_mode} embeddings, char {p.char_encoder}",
     summary=summary,
     nondeterministic=nondeterministic,
-    built_before=TRAINING_BUILT_BEFORE,
 )

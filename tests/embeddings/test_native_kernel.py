@@ -222,9 +222,9 @@ def test_the_kernel_is_built_in_the_test_cache_not_the_users(tmp_path):
 
 
 def test_a_parameter_added_later_keeps_old_keys_only_at_the_value_old_artifacts_had():
-    """`Stage.built_before` records the value the old artifacts were built with: a later default that
-    differs from it gives a new key, never an old artifact."""
-    from nlp_pipeline.engine.stage import key_params
+    """A parameter records the value the old artifacts were built with: a later default that differs
+    from it gives a new key, never an old artifact."""
+    from nlp_pipeline.engine.stage import BUILT_BEFORE, key_params
 
     @dataclasses.dataclass(frozen=True)
     class Before:
@@ -233,10 +233,9 @@ def test_a_parameter_added_later_keeps_old_keys_only_at_the_value_old_artifacts_
     @dataclasses.dataclass(frozen=True)
     class After:
         x: int
-        kernel: str | None = None
-        decay: float = 2.6  # the default changed after artifacts were built with 1.0
+        kernel: str | None = dataclasses.field(default=None, metadata={BUILT_BEFORE: None})
+        decay: float = dataclasses.field(default=2.6, metadata={BUILT_BEFORE: 1.0})  # the default changed later
 
-    old = {"kernel": None, "decay": 1.0}
-    assert key_params(After(1, decay=1.0), old) == key_params(Before(1))
-    assert key_params(After(1), old) == {"x": 1, "decay": 2.6}  # today's default: a new key
-    assert key_params(After(1, "native", 1.0), old) == {"x": 1, "kernel": "native"}
+    assert key_params(After(1, decay=1.0)) == key_params(Before(1))
+    assert key_params(After(1)) == {"x": 1, "decay": 2.6}  # today's default: a new key
+    assert key_params(After(1, "native", 1.0)) == {"x": 1, "kernel": "native"}
