@@ -128,9 +128,7 @@ class AtomicWriter:
         self.durable = durable
         self.tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{secrets.token_hex(3)}")
         self.fh = open(self.tmp, "w", encoding="utf-8", newline="\n")  # noqa: SIM115 - closed by commit/discard
-
-    def write(self, text: str) -> None:
-        self.fh.write(text)
+        self.write = self.fh.write
 
     def commit(self) -> None:
         try:
