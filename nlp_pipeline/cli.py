@@ -588,7 +588,8 @@ def export_vectors_cmd(vectors, fmt, out, limit, force, cache_dir):
               show_default=True, help="Input format; auto: by suffix (.jsonl/.ndjson/.json, .csv/.tsv, else text).")
 @click.option("--text-field", default="text", show_default=True, help="JSON lines: the field holding the text.")
 @click.option("--id-field", help="JSON lines field or CSV column holding the record id (default: FILE:LINE).")
-@click.option("--text-column", default="text", show_default=True, help="CSV: the column holding the text.")
+@click.option("--text-column", default=None, help="CSV/TSV: the column holding the text (default: the first of text, "
+              "sentence, review, content, ... in the header).")
 @click.option("--lowercase/--no-lowercase", default=None, help="tokenize: fold case (default: yes, as the pipelines).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True, help="Texts per model call.")
 @click.option("--split-mb", type=click.IntRange(min=0), default=64, show_default=True,

@@ -65,6 +65,12 @@ class EngineConfig(Group):
             raise ConfigError(error_message(err, type(self), self.section)) from None
 
 
+def default_of(group: type[Group], name: str) -> Any:
+    """A setting's declared default, for a class outside the settings that takes the same value (a saved
+    model's architecture, an engine's options): the value is written once, in its declaration."""
+    return group.model_fields[name].default
+
+
 def flat_args(annotation: Any) -> list[Any]:
     """``int | None`` → ``[int | None, int, None]``: the annotation and its members."""
     args = typing.get_args(annotation)

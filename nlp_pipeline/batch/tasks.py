@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from nlp_pipeline.errors import ConfigError
+from nlp_pipeline.settings import Runtime, default_of
 
 PROBABILITY_DIGITS = 6  # probabilities are rounded in the output: float32 carries no more
 
@@ -46,7 +47,7 @@ class TaskSpec:
     name: str
     model_dir: str | None = None
     model_fingerprint: str | None = None  # sha256 over the model folder's files
-    device: str = "auto"  # resolved in each worker: auto is CUDA where that worker has it
+    device: str = default_of(Runtime, "device")  # resolved in each worker: auto is CUDA where that worker has it
     threads: int | None = 1  # torch threads per worker (None: torch's default, all cores)
     options: tuple[tuple[str, Any], ...] = ()  # task options, e.g. (("lowercase", False),)
 

@@ -45,6 +45,7 @@ from typing import BinaryIO, Literal, NamedTuple
 
 from nlp_pipeline.data.types import Example
 from nlp_pipeline.errors import ConfigError, DataError
+from nlp_pipeline.settings import TextSources, default_of
 
 BINARY_PROBE_BYTES = 1024  # NUL bytes (or mostly non-text bytes) in this many leading bytes → binary, not text
 BINARY_NOISE = 0.3  # share of undecodable bytes and control characters in the probe above which a file is binary
@@ -288,9 +289,10 @@ class ReadOptions:
     """How records are found in text inputs (a batch shard's fingerprint includes them)."""
 
     format: str = "auto"  # auto (by suffix, then by content: fastText lines, archives), text, jsonl or csv
-    text_field: str = "text"  # JSON lines: the field holding the text
+    text_field: str = default_of(TextSources, "text_field")  # JSON lines: the field holding the text
     id_field: str | None = None  # JSON lines field / CSV column holding the id (default: <file name>:<line>)
-    text_column: str | None = None  # CSV/TSV: the text column (default: the first of TEXT_COLUMNS in the header)
+    # CSV/TSV: the text column (default: the first of TEXT_COLUMNS in the header)
+    text_column: str | None = default_of(TextSources, "text_column")
 
     def __post_init__(self) -> None:
         if self.format not in FORMATS:

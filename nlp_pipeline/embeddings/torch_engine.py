@@ -64,6 +64,7 @@ from nlp_pipeline.embeddings.w2v_corpus import (
     keep_probabilities,
     negative_table,
 )
+from nlp_pipeline.settings import Runtime, Word2Vec, default_of
 
 _log = logging.getLogger(__name__)
 
@@ -84,15 +85,16 @@ DEFAULT_MAX_ROW_UPDATES = {1: 128.0, 0: 32.0}
 class TorchW2VOptions:
     """Engine settings that do not change the algorithm's definition, only how it is executed."""
 
-    device: str = "auto"
-    batch_words: int | None = None  # centre words per update; None: DEFAULT_BATCH_WORDS[sg]
+    device: str = default_of(Runtime, "device")
+    # centre words per update; None: DEFAULT_BATCH_WORDS[sg]
+    batch_words: int | None = default_of(Word2Vec, "batch_words")
     max_row_updates: float | None = None  # cap per row and batch; None: DEFAULT_MAX_ROW_UPDATES[sg]; 0: none
     skip_saturated: bool = False  # gensim's rule: no update for a pair scored beyond ±6
     chunk_tokens: int = CHUNK_TOKENS
     # CPU update loop: native (the C kernel, `nlp_pipeline.embeddings.native`: word2vec's in-place SGD),
     # tensor (batched tensor updates), auto (native where a C compiler or an already built library is found:
     # `native.planned_kernel`; a build that then fails trains with tensor). CUDA always runs the tensor path.
-    kernel: str = "auto"
+    kernel: str = default_of(Word2Vec, "kernel")
 
     def resolve(self, sg: int, device: str = "cpu") -> TorchW2VOptions:
         """These options with the per-architecture defaults filled in (what training plans to use).

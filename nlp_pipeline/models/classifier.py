@@ -27,6 +27,7 @@ from torch import nn
 from nlp_pipeline.errors import ConfigError
 from nlp_pipeline.models.embedding import EMBEDDING_MODES, check_model_fields, word_embedding
 from nlp_pipeline.models.encoder import ENCODERS, RecurrentEncoder
+from nlp_pipeline.settings import Encoder, Pooling, default_of
 
 POOLINGS = ("last", "max", "mean")
 
@@ -38,13 +39,19 @@ class ClassifierConfig:
     vocab_size: int  # rows of the embedding table = len(vocab); row 0 is <pad>, row 1 is <unk>
     num_classes: int  # output size; logit i means labels[i] of the saved label list
     embedding_dim: int = 300  # word vector size; must equal the word2vec vectors' size when they are used
-    encoder: str = "bilstm"  # rnn (tanh Elman) | gru | lstm | bilstm (forward + backward LSTM, concatenated)
-    hidden_size: int = 150  # recurrent state size per direction (a BiLSTM's features are twice this)
-    num_layers: int = 1  # stacked recurrent layers
-    dropout: float = 0.5  # on the pooled features before the output layer, and between stacked layers
-    embedding_dropout: float = 0.0  # on word vectors before the encoder; 0 = off (try 0.2-0.5 when fine-tuning)
-    pooling: str = "max"  # last (final state; BiLSTM: forward's last + backward's first) | max | mean over time
-    embedding_mode: str = "fine-tuned"  # frozen (word2vec fixed) | fine-tuned (word2vec init, trained) | random
+    # rnn (tanh Elman) | gru | lstm | bilstm (forward + backward LSTM, concatenated)
+    encoder: str = default_of(Encoder, "encoder")
+    # recurrent state size per direction (a BiLSTM's features are twice this)
+    hidden_size: int = default_of(Encoder, "hidden_size")
+    num_layers: int = default_of(Encoder, "num_layers")  # stacked recurrent layers
+    # on the pooled features before the output layer, and between stacked layers
+    dropout: float = default_of(Encoder, "dropout")
+    # on word vectors before the encoder; 0 = off (try 0.2-0.5 when fine-tuning)
+    embedding_dropout: float = default_of(Encoder, "embedding_dropout")
+    # last (final state; BiLSTM: forward's last + backward's first) | max | mean over time
+    pooling: str = default_of(Pooling, "pooling")
+    # frozen (word2vec fixed) | fine-tuned (word2vec init, trained) | random
+    embedding_mode: str = default_of(Encoder, "embedding_mode")
 
     def __post_init__(self) -> None:
         self.validate()

@@ -16,13 +16,14 @@ exact (a proper distribution over the whole vocabulary) and several times faster
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
 from nlp_pipeline.errors import ConfigError
+from nlp_pipeline.settings import LMArchitecture, default_of
 
 CELLS = ("rnn", "gru", "lstm")
 OUTPUTS = ("adaptive", "full")
@@ -37,15 +38,15 @@ State = list[Any]  # one entry per layer: a tensor [1, B, H] (rnn, gru) or a pai
 class LanguageModelConfig:
     vocab_size: int
     embedding_dim: int
-    cell: str = "lstm"
-    hidden_size: int = 512
-    num_layers: int = 1
-    dropout: float = 0.1  # on every recurrent layer's output (and so before the softmax)
-    embedding_dropout: float = 0.1  # on the word vectors
-    output: str = "adaptive"
-    cutoffs: tuple[int, ...] = field(default=(2000, 10000))  # adaptive softmax cluster boundaries (word ranks)
-    tie_weights: bool = False
-    direction: str = "forward"  # backward: the model reads (and generates) text right to left
+    cell: str = default_of(LMArchitecture, "cell")
+    hidden_size: int = default_of(LMArchitecture, "hidden_size")
+    num_layers: int = default_of(LMArchitecture, "num_layers")
+    dropout: float = default_of(LMArchitecture, "dropout")  # on every recurrent layer's output (and before the softmax)
+    embedding_dropout: float = default_of(LMArchitecture, "embedding_dropout")  # on the word vectors
+    output: str = default_of(LMArchitecture, "output")
+    cutoffs: tuple[int, ...] = default_of(LMArchitecture, "cutoffs")  # adaptive softmax cluster boundaries (word ranks)
+    tie_weights: bool = default_of(LMArchitecture, "tie_weights")
+    direction: str = default_of(LMArchitecture, "direction")  # backward: reads (and generates) right to left
 
     def __post_init__(self) -> None:
         self.cutoffs = tuple(int(c) for c in self.cutoffs)

@@ -34,6 +34,7 @@ from torch import nn
 from nlp_pipeline.errors import ConfigError
 from nlp_pipeline.models.embedding import EMBEDDING_MODES, check_model_fields, word_embedding
 from nlp_pipeline.models.encoder import ENCODERS, RecurrentEncoder
+from nlp_pipeline.settings import CharModel, Encoder, default_of
 
 CHAR_ENCODERS = ("none", "cnn", "bilstm")
 IGNORE_INDEX = -100  # tag id of padded positions: cross-entropy skips them
@@ -47,17 +48,18 @@ class TaggerConfig:
     num_tags: int  # output size; tag i means tags[i] of the saved tag list
     char_vocab_size: int = 2  # rows of the character table; 0 = <pad>, 1 = <unk>
     embedding_dim: int = 300  # word vector size (= the word2vec vectors' size when they are used)
-    encoder: str = "bilstm"  # rnn | gru | lstm | bilstm
-    hidden_size: int = 200  # recurrent state size per direction
-    num_layers: int = 1  # stacked recurrent layers
-    dropout: float = 0.5  # on the encoder's inputs and outputs (and between stacked layers)
-    embedding_dropout: float = 0.0  # extra dropout on the word vectors only
-    embedding_mode: str = "fine-tuned"  # frozen | fine-tuned | random
-    char_encoder: str = "cnn"  # none | cnn | bilstm
-    char_dim: int = 32  # character embedding size
-    char_hidden: int = 64  # CNN filters, or BiLSTM state size per direction
+    encoder: str = default_of(Encoder, "encoder")  # rnn | gru | lstm | bilstm
+    hidden_size: int = default_of(Encoder, "hidden_size")  # recurrent state size per direction
+    num_layers: int = default_of(Encoder, "num_layers")  # stacked recurrent layers
+    dropout: float = default_of(Encoder, "dropout")  # on the encoder's inputs and outputs (and between stacked layers)
+    embedding_dropout: float = default_of(Encoder, "embedding_dropout")  # extra dropout on the word vectors only
+    embedding_mode: str = default_of(Encoder, "embedding_mode")  # frozen | fine-tuned | random
+    char_encoder: str = default_of(CharModel, "char_encoder")  # none | cnn | bilstm
+    char_dim: int = default_of(CharModel, "char_dim")  # character embedding size
+    char_hidden: int = default_of(CharModel, "char_hidden")  # CNN filters, or BiLSTM state size per direction
     char_kernel: int = 3  # CNN window (characters)
-    crf: bool = False  # linear-chain CRF output (Viterbi decoding) instead of a softmax per token
+    # linear-chain CRF output (Viterbi decoding) instead of a softmax per token
+    crf: bool = default_of(CharModel, "crf")
 
     def __post_init__(self) -> None:
         self.validate()

@@ -12,10 +12,6 @@ from nlp_pipeline.cli import main
 distributed = pytest.importorskip("distributed")
 
 
-def _cli_default(name: str):
-    return next(p.default for p in main.commands["process"].params if p.name == name)
-
-
 def test_dask_engine_matches_local_engine(tmp_path, tiny_model):
     inputs = tmp_path / "in"
     inputs.mkdir()
@@ -36,6 +32,6 @@ def test_dask_engine_matches_local_engine(tmp_path, tiny_model):
             assert (out / name).read_bytes() == (local / name).read_bytes(), name
         # text_column as the CLI passes it: the read options are part of each shard's key
         again = process([inputs], "sentiment", out, model=str(tiny_model), engine="dask",
-                        scheduler=cluster.scheduler_address, text_column=_cli_default("text_column"), progress=False)
+                        scheduler=cluster.scheduler_address, progress=False)
     assert (again.shards_skipped, again.shards_done) == (3, 0)  # resume works across engines
     assert expected.written == 600
