@@ -1,4 +1,9 @@
-"""Helpers every stage shares: progress bars that honour ``--quiet``, the tokenizer a stage's params describe."""
+"""Helpers stages share: progress bars that honour ``--quiet``, and what the training stages do alike
+(seeded configs, starting from language models, the word table, why CUDA training is not reproducible).
+
+Stage modules never import each other: what two of them need lives here (or, for reading an upstream
+artifact's files, in `nlp_pipeline.stages.artifact_files`).
+"""
 
 from __future__ import annotations
 
@@ -67,8 +72,16 @@ def token_coverage(kv: Any, splits: dict[str, list[list[str]]], ctx: BuildContex
     return out
 
 
-# What the two training stages share. Their params are plain data (`nlp_pipeline.settings.stage_params`:
-# the Encoder and Training settings groups, and more); what is done with them is here.
+# What the training stages share (train and train_tagger; train_lm and finetune_lm use
+# `training_nondeterminism`). Their params are plain data (`nlp_pipeline.settings.stage_params`: the
+# Encoder and Training settings groups, and more); what is done with them is here.
+
+
+def training_nondeterminism(params: object, runtime: Runtime) -> str | None:
+    """Every training stage's `Stage.nondeterministic`: CPU training is a function of the seed; CUDA kernels are not."""
+    if runtime.device.startswith("cuda"):
+        return "trained on CUDA (cuDNN's recurrent kernels and scatter-adds are not bit-reproducible)"
+    return None
 
 
 def train_config(params: Any, runtime: Runtime, **extra: Any):
@@ -103,6 +116,21 @@ def language_models(params: Any, inputs: Mapping, ctx: BuildContext) -> Any:
         ctx.log(f"  model.hidden_size {params.hidden_size} follows the language model: {settings['hidden_size']}")
     return lms
 
+
+def start_from_language_models(model: Any, lms: Any, num_layers: int, ctx: BuildContext) -> int | None:
+    """Copy the language models' recurrent layers into ``model.encoder`` (None without them); shared
+    by both training stages."""
+    if lms is None:
+        return None
+    from nlp_pipeline.models.lm_transfer import copy_recurrent_layers
+
+    copied = copy_recurrent_layers(model.encoder, lms)
+    extra = f"; {num_layers - copied} more at random" if num_layers > copied else ""
+    dropped = f"; the language model's top {lms.num_layers - copied} left out" if lms.num_layers > copied else ""
+    ctx.log(f"  encoder layers from the language model(s): {copied}{extra}{dropped}")
+    return copied
+
+
 def word_table(params: Any, vocab: Any, vectors: Artifact | None, lms: Any = None) -> tuple[Any, int, Any, float]:
     """``(vectors or None, embedding size, initial matrix, share of the vocabulary with a vector)``.
 
@@ -121,6 +149,7 @@ def word_table(params: Any, vocab: Any, vectors: Artifact | None, lms: Any = Non
     dim = kv.vector_size if kv is not None else params.random_embedding_dim
     matrix, coverage = build_embedding_matrix(vocab, kv, dim, seed=params.seed)
     return kv, dim, matrix, coverage
+
 
 def extend_vocabulary(params: Any, model: Any, vocab: Any, kv: Any, ctx: BuildContext) -> tuple[Any, Any, int]:
     """After training: add the vectors' ``vocab_from_vectors`` most frequent words the training set lacks."""

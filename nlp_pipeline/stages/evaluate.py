@@ -10,8 +10,8 @@ from collections.abc import Mapping
 
 from nlp_pipeline import settings
 from nlp_pipeline.engine import Artifact, BuildContext, Stage
+from nlp_pipeline.stages.artifact_files import read_tokenized_split
 from nlp_pipeline.stages.common import phrased
-from nlp_pipeline.stages.tokenize import read_split
 from nlp_pipeline.text.phrases import load_phrases
 
 EvaluateParams = settings.stage_params("EvaluateParams")  # no settings: the inputs fix what is scored
@@ -32,7 +32,7 @@ def build(params: EvaluateParams, inputs: Mapping, ctx: BuildContext) -> dict:
     index = {lab: i for i, lab in enumerate(labels)}
     results = {}
     for split in ("dev", "test"):
-        data = phrased(read_split(tokens, split), phrases)
+        data = phrased(read_tokenized_split(tokens, split), phrases)
         if data is None:
             continue
         probs = predict_proba(model, [vocab.encode(x) for x in data[0]], max_length=meta.get("max_length"),

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 from nlp_pipeline import settings
 from nlp_pipeline.engine import Artifact, BuildContext, Stage
-from nlp_pipeline.stages.treebank import read_treebank_split
+from nlp_pipeline.stages.artifact_files import read_treebank_split
 
 EvaluateTaggerParams = settings.stage_params("EvaluateTaggerParams", settings.Tagset)
 

@@ -18,7 +18,8 @@ import numpy as np
 
 from nlp_pipeline import settings
 from nlp_pipeline.engine import Artifact, BuildContext, DataRef, Stage
-from nlp_pipeline.stages.train import nondeterministic
+from nlp_pipeline.stages.artifact_files import read_tokenized_split, read_treebank_split
+from nlp_pipeline.stages.common import training_nondeterminism
 
 FinetuneLMParams = settings.stage_params("FinetuneLMParams", settings.LMStart, settings.Tokenize, settings.Training,
                                          only=("lm_finetune_tokens", "lm_finetune_lr", "lowercase", "seed"))
@@ -27,13 +28,9 @@ FinetuneLMParams = settings.stage_params("FinetuneLMParams", settings.LMStart, s
 def task_documents(task: Artifact, lowercase: bool) -> list[list[str]]:
     """The training split's token lists of a tokenize artifact (documents) or a treebank one (sentences)."""
     if task.stage == "treebank":
-        from nlp_pipeline.stages.treebank import read_treebank_split
-
         docs = read_treebank_split(task, "train", "upos")[0]
     else:
-        from nlp_pipeline.stages.tokenize import read_split
-
-        docs = read_split(task, "train")[0]
+        docs = read_tokenized_split(task, "train")[0]
     return [[w.lower() for w in d] for d in docs] if lowercase else docs
 
 
@@ -89,5 +86,5 @@ STAGE = Stage(
     optional_inputs=("lm_backward",),
     describe=lambda p: f"fine-tune the language model(s) on {p.lm_finetune_tokens:,} tokens of the task's text",
     summary=lambda art: ", ".join(f"{d} ppl {m.get('heldout_ppl')}" for d, m in art.metadata.items()),
-    nondeterministic=nondeterministic,
+    nondeterministic=training_nondeterminism,
 )

@@ -12,8 +12,9 @@ from collections.abc import Mapping
 
 from nlp_pipeline import settings
 from nlp_pipeline.engine import Artifact, BuildContext, DataRef, Stage
+from nlp_pipeline.stages.artifact_files import LABEL_LIST_FILE, LABELS_FILE, TOKENS_FILE
 from nlp_pipeline.stages.common import progress_bar
-from nlp_pipeline.text.tokenize import Tokenizer, TokenizerConfig, read_token_lines
+from nlp_pipeline.text.tokenize import Tokenizer, TokenizerConfig
 
 TokenizeParams = settings.stage_params("TokenizeParams", settings.Split, settings.LabelRules, settings.Tokenize)
 
@@ -34,26 +35,16 @@ def build(params: TokenizeParams, inputs: Mapping, ctx: BuildContext) -> dict:
     for split, examples in dataset.splits.items():
         if not examples:
             continue
-        out_file = ctx.out_dir / f"{split}.tokens.txt"
+        out_file = ctx.out_dir / TOKENS_FILE.format(split)
         texts = progress_bar((e.text for e in examples), ctx, f"tokenize {split}", total=len(examples))
         counts = tokenizer.tokenize_to_file(texts, out_file)
-        with open(ctx.out_dir / f"{split}.labels.txt", "w", encoding="utf-8") as fh:
+        with open(ctx.out_dir / LABELS_FILE.format(split), "w", encoding="utf-8") as fh:
             fh.writelines(f"{e.label}\n" for e in examples)
         splits[split] = {**counts, "labels": dataset.info["counts"][split]}
         ctx.log(f"  {split}: {counts['documents']:,} documents, {counts['tokens']:,} tokens")
-    (ctx.out_dir / "labels.json").write_text(json.dumps(dataset.labels))
+    (ctx.out_dir / LABEL_LIST_FILE).write_text(json.dumps(dataset.labels))
     return {"corpus": corpus.id, "labels": dataset.labels, "splits": splits, "info": dataset.info,
             "tokenizer": TokenizerConfig.of(params).to_dict()}
-
-
-def read_split(art: Artifact, split: str) -> tuple[list[list[str]], list[str]] | None:
-    """``(token lists, labels)`` of one split of a tokenize artifact; ``None`` when the split is absent."""
-    tokens_path = art.file(f"{split}.tokens.txt")
-    if not tokens_path.is_file():
-        return None
-    tokens = list(read_token_lines(tokens_path))
-    labels = art.file(f"{split}.labels.txt").read_text(encoding="utf-8").splitlines()
-    return tokens, labels
 
 
 def summary(art: Artifact) -> str:

@@ -8,21 +8,22 @@ embedding size is ``random_embedding_dim``; with vectors it is theirs.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 
 from nlp_pipeline import settings
-from nlp_pipeline.engine import Artifact, BuildContext, Runtime, Stage
+from nlp_pipeline.engine import Artifact, BuildContext, Stage
+from nlp_pipeline.stages.artifact_files import label_list, read_tokenized_split
 from nlp_pipeline.stages.common import (
     extend_vocabulary,
     language_models,
     phrased,
+    start_from_language_models,
     token_coverage,
     train_config,
+    training_nondeterminism,
     training_summary,
     word_table,
 )
-from nlp_pipeline.stages.tokenize import read_split
 from nlp_pipeline.text.phrases import load_phrases
 
 TrainParams = settings.stage_params("TrainParams", settings.Encoder, settings.Pooling, settings.ClassifierTraining,
@@ -39,12 +40,12 @@ def build(params: TrainParams, inputs: Mapping, ctx: BuildContext) -> dict:
     p = params
     tokens: Artifact = inputs["tokens"]
     vectors: Artifact | None = inputs.get("vectors")
-    labels = json.loads(tokens.file("labels.json").read_text())
+    labels = label_list(tokens)
     label_index = {lab: i for i, lab in enumerate(labels)}
     # Vectors trained on phrased text: the classifier sees the same phrases (and saves them for predict).
     phrases = load_phrases(vectors.path) if vectors is not None else None
-    train_split = phrased(read_split(tokens, "train"), phrases)
-    dev_split = phrased(read_split(tokens, "dev"), phrases)
+    train_split = phrased(read_tokenized_split(tokens, "train"), phrases)
+    dev_split = phrased(read_tokenized_split(tokens, "dev"), phrases)
     if phrases is not None:
         ctx.log(f"  applying the vectors' {sum(phrases.n_phrases):,} phrases to the text")
     vocab = Vocab.build(train_split[0], min_count=p.vocab_min_count)
@@ -87,27 +88,6 @@ def build(params: TrainParams, inputs: Mapping, ctx: BuildContext) -> dict:
             **({"layers_from_language_models": lm_layers} if lms is not None else {})}
 
 
-def start_from_language_models(model, lms, num_layers: int, ctx: BuildContext) -> int | None:
-    """Copy the language models' recurrent layers into ``model.encoder`` (None without them); shared
-    by both training stages."""
-    if lms is None:
-        return None
-    from nlp_pipeline.models.lm_transfer import copy_recurrent_layers
-
-    copied = copy_recurrent_layers(model.encoder, lms)
-    extra = f"; {num_layers - copied} more at random" if num_layers > copied else ""
-    dropped = f"; the language model's top {lms.num_layers - copied} left out" if lms.num_layers > copied else ""
-    ctx.log(f"  encoder layers from the language model(s): {copied}{extra}{dropped}")
-    return copied
-
-
-def nondeterministic(params: object, runtime: Runtime) -> str | None:
-    """Shared by both training stages: CPU training is a function of the seed; CUDA kernels are not."""
-    if runtime.device.startswith("cuda"):
-        return "trained on CUDA (cuDNN's recurrent kernels and scatter-adds are not bit-reproducible)"
-    return None
-
-
 def summary(art: Artifact) -> str:
     p, m = art.manifest.get("params", {}), art.metadata
     return f"{p.get('encoder')} {p.get('embedding_mode')}, best dev acc {m.get('best_dev_accuracy', 0):.4f}"
@@ -122,5 +102,5 @@ STAGE = Stage(
     optional_inputs=("vectors", "lm_forward", "lm_backward", "finetuned_lm"),
     describe=lambda p: f"{p.encoder} classifier, {p.embedding_mode} embeddings",
     summary=summary,
-    nondeterministic=nondeterministic,
+    nondeterministic=training_nondeterminism,
 )

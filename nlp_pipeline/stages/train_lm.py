@@ -16,7 +16,7 @@ import numpy as np
 
 from nlp_pipeline import settings
 from nlp_pipeline.engine import Artifact, BuildContext, Stage
-from nlp_pipeline.stages.train import nondeterministic
+from nlp_pipeline.stages.common import training_nondeterminism
 
 # embedding_init reaches the key as the vectors input (or its absence) and embedding_dim, which is the
 # vectors' size with them (None here) and the setting without.
@@ -110,5 +110,5 @@ STAGE = Stage(
     optional_inputs=("vectors",),
     describe=lambda p: f"{p.direction} {p.cell} language model ({p.num_layers}x{p.hidden_size}, bptt {p.bptt})",
     summary=summary,
-    nondeterministic=nondeterministic,
+    nondeterministic=training_nondeterminism,
 )

@@ -12,16 +12,17 @@ from collections.abc import Mapping
 
 from nlp_pipeline import settings
 from nlp_pipeline.engine import Artifact, BuildContext, Stage
+from nlp_pipeline.stages.artifact_files import read_treebank_split, tag_list
 from nlp_pipeline.stages.common import (
     extend_vocabulary,
     language_models,
+    start_from_language_models,
     token_coverage,
     train_config,
+    training_nondeterminism,
     training_summary,
     word_table,
 )
-from nlp_pipeline.stages.train import nondeterministic, start_from_language_models
-from nlp_pipeline.stages.treebank import read_treebank_split, tag_list
 from nlp_pipeline.text.phrases import PHRASES_FILE
 from nlp_pipeline.text.tokenize import TokenizerConfig
 
@@ -112,5 +113,5 @@ STAGE = Stage(
     optional_inputs=("vectors", "lm_forward", "lm_backward", "finetuned_lm"),
     describe=lambda p: f"{p.encoder} tagger, {p.embedding_mode} embeddings, char {p.char_encoder}",
     summary=summary,
-    nondeterministic=nondeterministic,
+    nondeterministic=training_nondeterminism,
 )

@@ -12,9 +12,7 @@ from collections.abc import Mapping
 
 from nlp_pipeline import settings
 from nlp_pipeline.engine import Artifact, BuildContext, DataRef, Stage
-
-SPLIT_FILE = "{}.jsonl"
-
+from nlp_pipeline.stages.artifact_files import TREEBANK_SPLIT_FILE
 
 TreebankParams = settings.stage_params("TreebankParams", settings.Split, settings.Tagset)
 
@@ -30,39 +28,13 @@ def build(params: TreebankParams, inputs: Mapping, ctx: BuildContext) -> dict:
         raise ConfigError(f"corpus {corpus.name!r} has no dev split: set data.dev_fraction > 0 to carve one")
     info = {}
     for split, sentences in splits.items():
-        with open(ctx.out_dir / SPLIT_FILE.format(split), "w", encoding="utf-8") as fh:
+        with open(ctx.out_dir / TREEBANK_SPLIT_FILE.format(split), "w", encoding="utf-8") as fh:
             for s in sentences:
                 record = {"words": s.words, "upos": s.upos, "xpos": s.xpos, "source": s.source, "line": s.line}
                 fh.write(json.dumps(record, ensure_ascii=False) + "\n")
         info[split] = {"sentences": len(sentences), "tokens": sum(len(s.words) for s in sentences)}
         ctx.log(f"  {split}: {len(sentences):,} sentences, {info[split]['tokens']:,} tokens")
     return {"corpus": corpus.id, "splits": info}
-
-
-def read_treebank_split(art: Artifact, split: str, tagset: str) -> tuple[list[list[str]], list[list[str]],
-                                                                          list[str]] | None:
-    """``(words, tags, where)`` per sentence of one split (``None`` when the split is absent)."""
-    path = art.file(SPLIT_FILE.format(split))
-    if not path.is_file():
-        return None
-    words, tags, where = [], [], []
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            record = json.loads(line)
-            words.append(record["words"])
-            tags.append(record[tagset])
-            where.append(f"{record['source']}:{record['line']}")
-    return words, tags, where
-
-
-def tag_list(art: Artifact, tagset: str) -> list[str]:
-    """Every tag of the tag set seen in any split, sorted: the model's output order."""
-    found: set[str] = set()
-    for split in ("train", "dev", "test"):
-        data = read_treebank_split(art, split, tagset)
-        if data is not None:
-            found.update(t for sent in data[1] for t in sent)
-    return sorted(found)
 
 
 def summary(art: Artifact) -> str:
