@@ -373,6 +373,8 @@ class ClassifierTraining(Training):
 
     max_length: int | None = setting(400, "truncate documents to this many tokens (long IMDB reviews); null = no "
                                      "limit", ge=1)
+    label_smoothing: float = setting(0.0, "training targets put this share of their weight evenly on every label "
+                                     "(less over-confident; 0.1 is common); 0 = off", ge=0, lt=1, built_before=0.0)
 
 
 class TaggerTraining(Training):

@@ -81,7 +81,8 @@ def test_the_engines_configs_take_their_defaults_from_the_declarations():
 def test_a_shipped_pipeline_file_is_its_declaration_rendered(pipeline):
     """So no YAML value can disagree with its declaration (regenerate: `nlp-pipeline config init NAME FILE`)."""
     shipped = (PIPELINES_DIR / f"{pipeline}.yaml").read_text(encoding="utf-8")
-    assert shipped == render_yaml(SCHEMAS[pipeline]()), f"pipelines/{pipeline}.yaml differs from its declaration"
+    assert shipped == render_yaml(SCHEMAS[pipeline]()), \
+        f"pipelines/{pipeline}.yaml differs from its declaration: `make pipelines` rewrites it"
     assert load_config(pipeline) == SCHEMAS[pipeline]()
 
 

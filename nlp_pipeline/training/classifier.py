@@ -127,7 +127,8 @@ def _train(
             token_ids, lengths = pad_batch([train_ids[i] for i in batch], cap)
             token_ids = token_ids.to(device, non_blocking=True)
             logits = model(token_ids, lengths)
-            loss = F.cross_entropy(logits, targets[batch].to(device, non_blocking=True))
+            loss = F.cross_entropy(logits, targets[batch].to(device, non_blocking=True),
+                                   label_smoothing=config.label_smoothing)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if config.clip_norm > 0:

@@ -179,3 +179,17 @@ def test_embedding_lr_scale_slows_embedding_updates(task):
         drift[scale] = float((model.embedding.weight.detach() - torch.from_numpy(matrix)).abs().sum())
     assert drift[0.0] == 0.0
     assert 0.0 < drift[0.1] < drift[1.0]
+
+
+def test_label_smoothing_makes_the_classifier_less_confident(task):
+    """train.label_smoothing ε: with 2 labels the loss is lowest at 1 - ε/2 on the right one; without it,
+    the same model and data drive the top probability towards 1."""
+    train_ids, train_y, dev_ids, dev_y = task
+    confidence = {}
+    for smoothing in (0.0, 0.3):
+        model = tiny_model(encoder="bilstm", pooling="max", embedding_mode="random", embedding_dropout=0.0)
+        config = TrainConfig(epochs=12, lr=1e-2, patience=0, label_smoothing=smoothing, **FAST)
+        train_classifier(model, train_ids, train_y, dev_ids, dev_y, config, progress=False)
+        confidence[smoothing] = float(predict_proba(model, train_ids).max(axis=1).mean())
+    assert confidence[0.0] > 0.85
+    assert confidence[0.3] < min(confidence[0.0] - 0.15, 1 - 0.3 / 2)
