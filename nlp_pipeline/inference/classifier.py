@@ -1,6 +1,7 @@
 """Classifier inference: class probabilities for encoded documents, and raw texts labelled by a saved model.
 
-The batched scoring (`predict_logits`) is shared with training, which scores its dev split with it.
+The batched scoring itself (`nlp_pipeline.models.scoring.predict_logits`) is shared with training,
+which scores its dev split with it.
 
 `Predictor` bundles what inference needs — the model, its vocabulary, its labels, and the tokenizer
 and truncation it was trained with (read from the saved ``config.json``), and the phrases of its
@@ -14,7 +15,6 @@ data did.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +24,10 @@ from torch import nn
 
 from nlp_pipeline.device import resolve_device
 from nlp_pipeline.errors import DataError
-from nlp_pipeline.inference.batching import EVAL_BATCH_SIZE, bucketed_batches, pad_batch
+from nlp_pipeline.models.batching import EVAL_BATCH_SIZE
 from nlp_pipeline.models.classifier import SequenceClassifier
 from nlp_pipeline.models.classifier_io import CONFIG_FILE, load_classifier
+from nlp_pipeline.models.scoring import predict_logits
 from nlp_pipeline.text.phrases import PhraseModel, apply_phrases, load_phrases
 from nlp_pipeline.text.tokenize import Tokenizer, TokenizerConfig
 from nlp_pipeline.text.vocab import Vocab
@@ -52,40 +53,6 @@ def predict_proba(
         model.to(target)
     logits = predict_logits(model, ids, batch_size, max_length, target)
     return torch.softmax(logits, dim=1).numpy().astype(np.float32, copy=False)
-
-
-def predict_logits(
-    model: nn.Module,
-    ids: Sequence[list[int]],
-    batch_size: int,
-    max_length: int | None,
-    device: torch.device,
-) -> torch.Tensor:
-    """Logits ``[N, C]`` on the CPU in input order, scored in length-sorted batches (least padding)."""
-    was_training = model.training
-    model.eval()
-    cap = max_length
-    lengths = [max(1, len(s) if cap is None else min(len(s), cap)) for s in ids]
-    out: torch.Tensor | None = None
-    try:
-        with torch.inference_mode():
-            for batch in bucketed_batches(lengths, batch_size, shuffle=False):
-                token_ids, batch_lengths = pad_batch([ids[i] for i in batch], cap)
-                logits = model(token_ids.to(device, non_blocking=True), batch_lengths).float().cpu()
-                if out is None:
-                    out = torch.empty((len(ids), logits.size(1)), dtype=torch.float32)
-                out[torch.as_tensor(batch)] = logits
-    finally:
-        model.train(was_training)
-    if out is None:  # no documents: shape (0, C) when the model says what C is
-        out = torch.empty((0, model_num_classes(model) or 0), dtype=torch.float32)
-    return out
-
-
-def model_num_classes(model: nn.Module) -> int | None:
-    """``model.config.num_classes`` when the model has one (a `SequenceClassifier` does)."""
-    value = getattr(getattr(model, "config", None), "num_classes", None)
-    return int(value) if value is not None else None
 
 
 def _model_device(model: nn.Module) -> torch.device:

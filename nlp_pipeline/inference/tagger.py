@@ -1,6 +1,7 @@
 """Tagger inference: tag ids for encoded sentences, and raw or pre-tokenized text tagged by a saved model.
 
-The batched decoding (`predict_tags_and_loss`) is shared with training, which scores its dev split with it.
+The batched decoding itself (`nlp_pipeline.models.scoring.predict_tags_and_loss`) is shared with
+training, which scores its dev split with it.
 
 `TaggerPredictor` bundles what inference needs: the model, its word and character vocabularies, its
 tag list, whether words are looked up lower-cased, and the tokenizer for raw text (spaCy's rule-based
@@ -21,15 +22,14 @@ import torch
 
 from nlp_pipeline.device import resolve_device
 from nlp_pipeline.errors import DataError
-from nlp_pipeline.inference.batching import EVAL_BATCH_SIZE, budget_batches
+from nlp_pipeline.models.batching import EVAL_BATCH_SIZE
 from nlp_pipeline.models.classifier_io import CONFIG_FILE
+from nlp_pipeline.models.scoring import predict_tags_and_loss
 from nlp_pipeline.models.tagger import SequenceTagger
-from nlp_pipeline.models.tagger_encoding import EncodedSentences, TaggerEncoder, pad_tagged_batch
+from nlp_pipeline.models.tagger_encoding import EncodedSentences, TaggerEncoder
 from nlp_pipeline.models.tagger_io import load_tagger
 from nlp_pipeline.text.tokenize import Tokenizer, TokenizerConfig
 from nlp_pipeline.text.vocab import Vocab
-
-EVAL_BATCH_TOKENS = 16_384  # inference batches hold at most this many padded positions (long documents)
 
 
 def predict_tags(model: SequenceTagger, data: EncodedSentences, batch_size: int = EVAL_BATCH_SIZE,
@@ -42,30 +42,6 @@ def predict_tags(model: SequenceTagger, data: EncodedSentences, batch_size: int 
         model.to(target)
     predictions, _ = predict_tags_and_loss(model, data, batch_size, target, with_loss=False)
     return predictions
-
-
-def predict_tags_and_loss(model: SequenceTagger, data: EncodedSentences, batch_size: int, device: torch.device,
-             with_loss: bool) -> tuple[list[list[int]], float]:
-    """Decode every sentence in length-sorted batches; also the mean loss per token when tags are given."""
-    was_training = model.training
-    model.eval()
-    out: list[list[int]] = [[] for _ in range(len(data))]
-    loss_sum, n_tokens = 0.0, 0
-    try:
-        with torch.inference_mode():
-            for batch in budget_batches(data.lengths, batch_size, EVAL_BATCH_TOKENS):
-                words, chars, lengths, tags = pad_tagged_batch(data, batch)
-                scores = model(words.to(device), chars.to(device), lengths)
-                if with_loss and data.tags is not None:
-                    n = int(sum(len(data.words[i]) for i in batch))
-                    loss_sum += float(model.loss(scores, tags.to(device), lengths)) * n
-                    n_tokens += n
-                decoded = model.decode(scores, lengths).cpu().numpy()
-                for row, i in enumerate(batch):
-                    out[i] = decoded[row, : len(data.words[i])].tolist()
-    finally:
-        model.train(was_training)
-    return out, loss_sum / max(1, n_tokens)
 
 
 class TaggerPredictor:

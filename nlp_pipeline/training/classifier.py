@@ -20,8 +20,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from nlp_pipeline.device import resolve_device, resolve_threads
-from nlp_pipeline.inference.batching import EVAL_BATCH_SIZE, bucketed_batches, pad_batch
-from nlp_pipeline.inference.classifier import model_num_classes, predict_logits
+from nlp_pipeline.models.batching import EVAL_BATCH_SIZE, bucketed_batches, pad_batch
+from nlp_pipeline.models.scoring import model_num_classes, predict_logits
 from nlp_pipeline.training.loop import (
     BestEpoch,
     GradualUnfreezing,

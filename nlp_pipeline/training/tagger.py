@@ -23,8 +23,8 @@ from torch import nn
 
 from nlp_pipeline.device import resolve_device, resolve_threads
 from nlp_pipeline.errors import DataError
-from nlp_pipeline.inference.batching import EVAL_BATCH_SIZE, bucketed_batches
-from nlp_pipeline.inference.tagger import predict_tags_and_loss
+from nlp_pipeline.models.batching import EVAL_BATCH_SIZE, bucketed_batches
+from nlp_pipeline.models.scoring import predict_tags_and_loss
 from nlp_pipeline.models.tagger import SequenceTagger
 from nlp_pipeline.models.tagger_encoding import EncodedSentences, pad_tagged_batch
 from nlp_pipeline.text.vocab import Vocab

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from nlp_pipeline.errors import ConfigError
-from nlp_pipeline.inference.batching import pad_batch
+from nlp_pipeline.models.batching import pad_batch
 from nlp_pipeline.models.classifier import POOLINGS, ClassifierConfig, SequenceClassifier
 from nlp_pipeline.models.encoder import ENCODERS
 

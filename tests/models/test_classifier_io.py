@@ -10,7 +10,7 @@ import torch
 from safetensors.torch import load_file
 
 from nlp_pipeline.errors import DataError
-from nlp_pipeline.inference.batching import pad_batch
+from nlp_pipeline.models.batching import pad_batch
 from nlp_pipeline.models.classifier import ClassifierConfig, SequenceClassifier
 from nlp_pipeline.models.classifier_io import load_classifier, save_classifier
 from nlp_pipeline.text.vocab import Vocab

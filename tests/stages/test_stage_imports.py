@@ -64,3 +64,62 @@ def test_no_stage_module_imports_another():
                 offences.add(f"stages/{path.name}:{line} imports nlp_pipeline.stages.{parts[2]}")
     assert not offences, "a stage module imports another (move what they share to stages/common.py or " \
                          "stages/artifact_files.py):\n" + "\n".join(sorted(offences))
+
+
+# Each part of the package may import only parts of a lower rank (and itself): data → text → embeddings
+# → models → training | inference → stages → pipelines → batch → cli, on top of a base (errors;
+# settings and device; the engine and the reports) that imports none of them. Training and inference
+# share a rank, so neither imports the other.
+RANKS = {
+    "errors": 0,
+    "settings": 1, "device": 1,
+    "engine": 2, "reports": 2,
+    "data": 3,
+    "text": 4,
+    "embeddings": 5,
+    "models": 6,
+    "training": 7, "inference": 7,
+    "stages": 8, "config": 8,  # a stage never reads the pipeline configuration
+    "pipelines": 9,
+    "batch": 10,
+    "cli": 11,
+}
+
+
+def part_of(name: str) -> str | None:
+    """``nlp_pipeline.models.scoring`` → ``models``; None outside the package or for the package itself."""
+    parts = name.split(".")
+    return parts[1] if parts[0] == "nlp_pipeline" and len(parts) > 1 else None
+
+
+def test_every_part_of_the_package_has_a_rank():
+    parts = {p.stem for p in PACKAGE_DIR.iterdir() if (p.suffix == ".py" or p.is_dir() and (p / "__init__.py")
+                                                       .is_file()) and p.stem != "__init__"}
+    assert parts == set(RANKS)
+
+
+def test_layers_import_one_way():
+    offences: set[str] = set()
+    for path in sorted(PACKAGE_DIR.rglob("*.py")):
+        importer = part_of(module_name(path))
+        if importer is None:
+            continue
+        for line, name in imported_names(path):
+            imported = part_of(name)
+            if imported is None or imported == importer or imported not in RANKS:
+                continue  # `from nlp_pipeline import settings` also yields "nlp_pipeline" itself
+            if RANKS[imported] >= RANKS[importer]:
+                where = path.relative_to(PACKAGE_DIR)
+                offences.add(f"{where}:{line} imports nlp_pipeline.{imported} ({importer} ranks "
+                             f"{RANKS[importer]}, {imported} {RANKS[imported]})")
+    assert not offences, "an import runs against the layers:\n" + "\n".join(sorted(offences))
+
+
+def test_training_and_models_never_reach_up():
+    """The issue's own words, kept as a named check beside the rank table."""
+    for part, forbidden in (("training", ("inference", "stages", "pipelines", "cli")),
+                            ("models", ("inference", "training", "stages", "pipelines", "cli")),
+                            ("engine", ("stages", "pipelines", "training", "models"))):
+        for path in sorted((PACKAGE_DIR / part).rglob("*.py")):
+            for line, name in imported_names(path):
+                assert part_of(name) not in forbidden, f"{path.relative_to(PACKAGE_DIR)}:{line} imports {name}"

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from nlp_pipeline.inference.batching import bucketed_batches, budget_batches, pad_batch
+from nlp_pipeline.models.batching import bucketed_batches, budget_batches, pad_batch
 
 
 @pytest.fixture
