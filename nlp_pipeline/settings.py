@@ -260,6 +260,10 @@ class Word2Vec(Group):
         "updates) | auto (native where a C compiler is found); CUDA always runs tensors")
     batch_words: int | None = setting(
         None, "torch engine, tensor path: centre words per batched update; null = 1024 skip-gram, 2048 CBOW", ge=1)
+    max_row_updates: float | None = setting(
+        None, "torch engine, tensor path: cap on a word's summed updates in one batch; null = 128 skip-gram, 32 CBOW; "
+        "0 = no cap", ge=0)
+    skip_saturated: bool = setting(False, "torch engine: no update for a pair scored beyond ±6 (gensim's rule)")
 
 
 class VectorsFile(Group):
@@ -318,6 +322,11 @@ class LMStart(Group):
         0, "model.init=lm: first fine-tune the language model(s) on this many tokens of the task's training text "
         "(ULMFiT's second step); 0 = off", ge=0)
     lm_finetune_lr: float = setting(0.001, "Adam learning rate of that fine-tuning (half the pretraining rate)", gt=0)
+    lm_finetune_batch_size: int = setting(32, "parallel rows of the task's token stream in that fine-tuning", ge=1,
+                                          built_before=32)
+    lm_finetune_bptt: int = setting(64, "truncated BPTT segment of that fine-tuning, in tokens", ge=1, built_before=64)
+    lm_finetune_evaluations: int = setting(4, "held-out perplexity checks over that fine-tuning; the best weights "
+                                           "are kept", ge=1, built_before=4)
 
 
 class Pooling(Group):

@@ -88,8 +88,9 @@ class TorchW2VOptions:
     device: str = default_of(Runtime, "device")
     # centre words per update; None: DEFAULT_BATCH_WORDS[sg]
     batch_words: int | None = default_of(Word2Vec, "batch_words")
-    max_row_updates: float | None = None  # cap per row and batch; None: DEFAULT_MAX_ROW_UPDATES[sg]; 0: none
-    skip_saturated: bool = False  # gensim's rule: no update for a pair scored beyond ±6
+    # cap per row and batch; None: DEFAULT_MAX_ROW_UPDATES[sg]; 0: none
+    max_row_updates: float | None = default_of(Word2Vec, "max_row_updates")
+    skip_saturated: bool = default_of(Word2Vec, "skip_saturated")  # gensim's rule: no update for a pair beyond ±6
     chunk_tokens: int = CHUNK_TOKENS
     # CPU update loop: native (the C kernel, `nlp_pipeline.embeddings.native`: word2vec's in-place SGD),
     # tensor (batched tensor updates), auto (native where a C compiler or an already built library is found:

@@ -126,8 +126,9 @@ def embed_params(cfg: Any) -> EmbedParams:
     from nlp_pipeline.embeddings.torch_engine import DEFAULT_BATCH_WORDS, DEFAULT_MAX_ROW_UPDATES
 
     kernel = planned_kernel(e.kernel, cfg.runtime.device)
-    return EmbedParams.of(e, batch_words=e.batch_words or DEFAULT_BATCH_WORDS[e.sg],
-                          max_row_updates=DEFAULT_MAX_ROW_UPDATES[e.sg], skip_saturated=False,
+    rows = DEFAULT_MAX_ROW_UPDATES[e.sg] if e.max_row_updates is None else e.max_row_updates
+    return EmbedParams.of(e, batch_words=e.batch_words or DEFAULT_BATCH_WORDS[e.sg], max_row_updates=rows,
+                          skip_saturated=e.skip_saturated,
                           kernel="native" if kernel == "native" else None)
 
 

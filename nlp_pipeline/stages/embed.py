@@ -34,7 +34,7 @@ def word2vec_params(params: EmbedParams, workers: int):
     """The engines' `Word2VecParams`: the params' word2vec settings and this run's threads."""
     from nlp_pipeline.embeddings import Word2VecParams
 
-    skip = ("kernel", "batch_words")
+    skip = ("kernel", "batch_words", "max_row_updates", "skip_saturated")  # the torch engine's, in TorchW2VOptions
     values = {n: getattr(params, n) for n in settings.Word2Vec.model_fields if n not in skip}
     return Word2VecParams(**values, workers=workers)
 

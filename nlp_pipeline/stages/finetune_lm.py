@@ -22,7 +22,7 @@ from nlp_pipeline.stages.artifact_files import read_tokenized_split, read_treeba
 from nlp_pipeline.stages.common import training_nondeterminism
 
 FinetuneLMParams = settings.stage_params("FinetuneLMParams", settings.LMStart, settings.Tokenize, settings.Training,
-                                         only=("lm_finetune_tokens", "lm_finetune_lr", "lowercase", "seed"))
+                                         only=(*settings.LMStart.model_fields, "lowercase", "seed"))
 
 
 def task_documents(task: Artifact, lowercase: bool) -> list[list[str]]:
@@ -64,7 +64,8 @@ def build(params: FinetuneLMParams, inputs: Mapping, ctx: BuildContext) -> dict:
                 f"{len(train_docs):,} training documents ({len(train_ids):,} tokens)")
         tokens = params.lm_finetune_tokens
         config = LMTrainConfig(epochs=max(1, -(-tokens // max(1, len(train_ids)))), max_tokens=tokens,
-                               batch_size=32, bptt=64, lr=params.lm_finetune_lr, evaluations=4, seed=params.seed,
+                               batch_size=params.lm_finetune_batch_size, bptt=params.lm_finetune_bptt,
+                               lr=params.lm_finetune_lr, evaluations=params.lm_finetune_evaluations, seed=params.seed,
                                device=ctx.runtime.device, num_threads=ctx.runtime.num_threads)
         result = train_language_model(model, train_ids, train_offsets, heldout_ids, config, progress=ctx.progress,
                                       log=ctx.log, budget_setting="model.lm_finetune_tokens")

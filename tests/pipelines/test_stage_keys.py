@@ -112,7 +112,7 @@ CONTEXT = {
     "model.init": [],  # filled in by the fixture below
     "model.lm": [],
     "model.lm_finetune_tokens": [],
-    "model.lm_finetune_lr": [],
+    **{f"model.lm_finetune_{k}": [] for k in ("lr", "batch_size", "bptt", "evaluations")},
     "data.text_field": [],  # filled in by the fixture below (a JSON-lines source)
     "data.text_column": [],  # (a CSV source)
     **{f"phrases.{k}": ["phrases.passes=1"] for k in ("min_count", "threshold", "connector_words")},
@@ -128,7 +128,8 @@ def _source_contexts(data):
     CONTEXT["model.init"] = [lms]
     CONTEXT["model.lm"] = ["model.init=lm", lms]
     CONTEXT["model.lm_finetune_tokens"] = ["model.init=lm", lms]
-    CONTEXT["model.lm_finetune_lr"] = ["model.init=lm", lms, "model.lm_finetune_tokens=100"]
+    for key in ("lr", "batch_size", "bptt", "evaluations"):  # read only when the language models are fine-tuned
+        CONTEXT[f"model.lm_finetune_{key}"] = ["model.init=lm", lms, "model.lm_finetune_tokens=100"]
 
 
 def alternative(value, tp) -> str:
