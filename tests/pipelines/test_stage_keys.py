@@ -73,7 +73,9 @@ def base_overrides(pipeline: str, data) -> list[str]:
         return common + ["data.text=[lee_background]"]
     if pipeline == "sentiment":
         return common + ["data.corpus=pang_lee_polarity", "data.text=[lee_background, pang_lee_polarity:train]"]
-    return common + [f"data.corpus={json.dumps(str(data['treebank']))}", "data.text=[lee_background]"]
+    if pipeline == "tagging":
+        return common + [f"data.corpus={json.dumps(str(data['treebank']))}", "data.text=[lee_background]"]
+    raise AssertionError(f"no offline corpora for the {pipeline} pipeline: add them here")
 
 
 # Alternatives the type alone cannot give (a corpus must exist; a list must stay valid).
