@@ -309,39 +309,12 @@ def _where(path: Path | None) -> str:
 
 
 def check_relations(config: Any) -> None:
-    """The checks that tie two settings together (each setting's own range is in its declaration)."""
-    e = getattr(config, "embed", None)
-    if e is not None and e.min_alpha > e.alpha:
-        raise ConfigError(f"embed.min_alpha={e.min_alpha:g} is above embed.alpha={e.alpha:g}: the rate decays "
-                          "from alpha down to min_alpha")
-    model = getattr(config, "model", None)
-    if model is not None and model.init == "lm":
-        if model.embedding_mode == "random":
-            raise ConfigError("model.embedding_mode=random contradicts model.init=lm (the embedding comes from the "
-                              "language model): use frozen or fine-tuned")
-        if not model.lm:
-            raise ConfigError("model.lm is empty: give auto, or the language model(s) to start from")
-    if config.uses_vectors() and not config.data.text and getattr(e, "vectors", None) is None:
-        fix = "or set model.embedding_mode=random" if model is not None else "or give embed.vectors"
+    """The check that ties two sections together (a group's own checks are its validators, in
+    `nlp_pipeline.settings`): a model that starts from vectors needs text to train them on, or yours."""
+    data, embed = getattr(config, "data", None), getattr(config, "embed", None)
+    if config.uses_vectors() and data is not None and not data.text and getattr(embed, "vectors", None) is None:
+        fix = "or set model.embedding_mode=random" if hasattr(config, "model") else "or give embed.vectors"
         raise ConfigError(f"data.text is empty: list at least one text source for the word vectors, {fix}")
-    phrases = getattr(config, "phrases", None)
-    if phrases is not None and phrases.scoring == "npmi" and not -1 <= phrases.threshold <= 1:
-        raise ConfigError(f"phrases.threshold={phrases.threshold:g} is out of range for npmi scoring: "
-                          "must be in [-1, 1]")
-    lm = getattr(config, "lm", None)
-    if lm is not None:
-        if lm.tie_weights and lm.output != "full":
-            raise ConfigError("lm.tie_weights=true needs lm.output=full: an adaptive softmax has no one "
-                              "word-by-dimension matrix to share with the embedding")
-        if not lm.cutoffs or any(c < 1 for c in lm.cutoffs) or list(lm.cutoffs) != sorted(set(lm.cutoffs)):
-            raise ConfigError(f"lm.cutoffs={list(lm.cutoffs)} must be increasing positive word ranks, "
-                              "e.g. [2000, 10000]")
-    labels = getattr(config.data, "labels", None)
-    if labels is not None:
-        if len(labels) < 2:
-            raise ConfigError(f"data.labels={list(labels)} must list at least two labels")
-        if len(set(labels)) != len(labels):
-            raise ConfigError(f"data.labels={list(labels)} lists a label twice")
 
 
 def expand_grid(grid: list[str]) -> list[list[str]]:

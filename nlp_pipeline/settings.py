@@ -20,7 +20,7 @@ import sys
 import typing
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 
 from nlp_pipeline.errors import ConfigError
 
@@ -161,6 +161,15 @@ class LabelRules(Group):
         "has (a registered corpus: its definition's)")
     min_label_count: int = setting(3, "a label seen fewer times in train is an error naming its lines", ge=1)
 
+    @model_validator(mode="after")
+    def _a_label_set(self) -> LabelRules:
+        if self.labels is not None:
+            if len(self.labels) < 2:
+                raise ConfigError(f"data.labels={list(self.labels)} must list at least two labels")
+            if len(set(self.labels)) != len(self.labels):
+                raise ConfigError(f"data.labels={list(self.labels)} lists a label twice")
+        return self
+
 
 class TextSources(Group):
     """Unlabelled text: what word2vec (or the language model) trains on, in every pipeline."""
@@ -235,6 +244,13 @@ class Phrases(Group):
     connector_words: Literal["english", "none"] = setting(
         "english", "english: a phrase may hold 'of', 'the', ... inside (bank_of_america); none")
 
+    @model_validator(mode="after")
+    def _npmi_threshold(self) -> Phrases:
+        if self.scoring == "npmi" and not -1 <= self.threshold <= 1:
+            raise ConfigError(f"phrases.threshold={self.threshold:g} is out of range for npmi scoring: "
+                              "must be in [-1, 1]")
+        return self
+
 
 # -- word vectors ----------------------------------------------------------------------------------
 
@@ -264,6 +280,13 @@ class Word2Vec(Group):
         None, "torch engine, tensor path: cap on a word's summed updates in one batch; null = 128 skip-gram, 32 CBOW; "
         "0 = no cap", ge=0)
     skip_saturated: bool = setting(False, "torch engine: no update for a pair scored beyond ±6 (gensim's rule)")
+
+    @model_validator(mode="after")
+    def _rate_decays(self) -> Word2Vec:
+        if self.min_alpha > self.alpha:
+            raise ConfigError(f"embed.min_alpha={self.min_alpha:g} is above embed.alpha={self.alpha:g}: the rate "
+                              "decays from alpha down to min_alpha")
+        return self
 
 
 class VectorsFile(Group):
@@ -327,6 +350,16 @@ class LMStart(Group):
     lm_finetune_bptt: int = setting(64, "truncated BPTT segment of that fine-tuning, in tokens", ge=1, built_before=64)
     lm_finetune_evaluations: int = setting(4, "held-out perplexity checks over that fine-tuning; the best weights "
                                            "are kept", ge=1, built_before=4)
+
+    @model_validator(mode="after")
+    def _language_models_to_start_from(self) -> LMStart:
+        if getattr(self, "init", None) == "lm":  # the model section: LMStart with an Encoder
+            if getattr(self, "embedding_mode", None) == "random":
+                raise ConfigError("model.embedding_mode=random contradicts model.init=lm (the embedding comes from "
+                                  "the language model): use frozen or fine-tuned")
+            if not self.lm:
+                raise ConfigError("model.lm is empty: give auto, or the language model(s) to start from")
+        return self
 
 
 class Pooling(Group):
@@ -413,6 +446,16 @@ class LMArchitecture(Group):
         "adaptive", "adaptive (adaptive softmax: exact, several times faster with a large vocabulary) | full")
     cutoffs: tuple[int, ...] = setting((2000, 10000), "adaptive softmax: word ranks where its clusters start")
     tie_weights: bool = setting(False, "share the embedding with the output layer (needs output: full)")
+
+    @model_validator(mode="after")
+    def _output_layer(self) -> LMArchitecture:
+        if self.tie_weights and self.output != "full":
+            raise ConfigError("lm.tie_weights=true needs lm.output=full: an adaptive softmax has no one "
+                              "word-by-dimension matrix to share with the embedding")
+        if not self.cutoffs or any(c < 1 for c in self.cutoffs) or list(self.cutoffs) != sorted(set(self.cutoffs)):
+            raise ConfigError(f"lm.cutoffs={list(self.cutoffs)} must be increasing positive word ranks, "
+                              "e.g. [2000, 10000]")
+        return self
 
 
 class LMVocabulary(Group):
