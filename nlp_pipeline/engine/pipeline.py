@@ -10,12 +10,15 @@ building anything (what the every-setting test and ``--dry-run`` style tools nee
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from nlp_pipeline.engine.cache import Artifact, ArtifactCache
 from nlp_pipeline.engine.stage import ArtifactRef, Input, Runtime, Stage, StageRun, Task, run_stage
+
+logger = logging.getLogger(__name__)
 
 
 def always(cfg: Any) -> bool:
@@ -101,10 +104,12 @@ class Pipeline:
         runtime: Runtime,
         *,
         force: bool = False,
-        log: Callable[[str], None] = print,
+        log: Callable[[str], None] | None = None,
         on_run: Callable[[Task, StageRun], None] | None = None,
     ) -> dict[str, Artifact]:
-        """Run every step of ``cfg`` in order; returns ``{step: artifact}``."""
+        """Run every step of ``cfg`` in order; returns ``{step: artifact}``. ``log`` receives a line per
+        step and the stages' own lines (default: this module's logger at INFO level)."""
+        log = log or logger.info
         arts: dict[str, Artifact] = {}
         for step in self.steps:
             task = self.bind(step, cfg, arts)

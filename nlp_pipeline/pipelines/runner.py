@@ -9,7 +9,7 @@ and the device resolved, before anything runs.
 from __future__ import annotations
 
 import dataclasses
-import sys
+import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +22,8 @@ from nlp_pipeline.pipelines.declared import Declared
 from nlp_pipeline.pipelines.registry import declared
 from nlp_pipeline.reports.report import write_report
 from nlp_pipeline.reports.results import PipelineResult, VariantResult
+
+logger = logging.getLogger(__name__)
 
 
 def variant_name(spec: Declared, cfg: Any, overrides: list[str]) -> str:
@@ -72,8 +74,11 @@ def run_pipeline(
     progress: bool = True,
     log: Callable[[str], None] | None = None,
 ) -> PipelineResult:
-    """Run ``pipelines/<name>.yaml`` with overrides, once per grid point, and write a report folder."""
-    log = log or (lambda msg: print(msg, file=sys.stderr))
+    """Run ``pipelines/<name>.yaml`` with overrides, once per grid point, and write a report folder.
+
+    Progress lines go to ``log`` (the CLI passes one that writes to stderr); by default to this
+    module's logger at INFO level, so a notebook or a service decides where they go."""
+    log = log or logger.info
     start = time.perf_counter()
     overrides = list(overrides or [])
     spec = declared(pipeline_type(name))

@@ -17,6 +17,7 @@ lowest held-out perplexity are the ones kept.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -29,6 +30,8 @@ from torch import nn
 
 from nlp_pipeline.models.language_model import RNNLanguageModel, State, detach_state
 from nlp_pipeline.settings import EngineConfig, LMTraining, Runtime
+
+logger = logging.getLogger(__name__)
 
 SCHEDULES = ("linear", "cosine", "constant")
 ESTIMATE_AFTER_SECONDS = 30.0  # of training: long enough for a steady rate, early enough to change the budget
@@ -166,7 +169,7 @@ def train_language_model(
     config: LMTrainConfig,
     *,
     progress: bool = False,
-    log: Callable[[str], None] = print,
+    log: Callable[[str], None] | None = None,
     budget_setting: str = "lm.max_tokens",
 ) -> LMTrainResult:
     """Train ``model`` in place on ``train_ids`` (documents at ``train_offsets``); keep the weights with
@@ -174,11 +177,13 @@ def train_language_model(
 
     The same model trains 2,600 to 9,700 tokens/s on 2-core machines of one kind, so the log says
     early, from the measured rate, how long the run will take and which setting (``budget_setting``)
-    sets its budget, and every held-out line says how long is left."""
+    sets its budget, and every held-out line says how long is left. ``log`` receives those lines
+    (default: this module's logger at INFO level)."""
     from tqdm.auto import tqdm
 
     from nlp_pipeline.device import resolve_device, resolve_threads
 
+    log = log or logger.info
     device = resolve_device(config.device)
     if device.type == "cpu":
         torch.set_num_threads(resolve_threads(config.num_threads))

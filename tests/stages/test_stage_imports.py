@@ -123,3 +123,4 @@ def test_training_and_models_never_reach_up():
         for path in sorted((PACKAGE_DIR / part).rglob("*.py")):
             for line, name in imported_names(path):
                 assert part_of(name) not in forbidden, f"{path.relative_to(PACKAGE_DIR)}:{line} imports {name}"
+
