@@ -21,7 +21,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from nlp_pipeline.batch.engine import ENGINES, run_dask, run_in_process, run_pool
+from nlp_pipeline.batch.executors import ENGINES, run_dask, run_in_process, run_pool
 from nlp_pipeline.batch.inputs import ReadOptions, Shard, build_sources, find_files, number_lines, plan_shards
 from nlp_pipeline.batch.shards import ShardJob, ShardResult, errors_path, finished, output_lock, shard_key
 from nlp_pipeline.batch.tasks import TaskSpec, get_task_class
