@@ -225,10 +225,16 @@ class LMData(HeldOut, TextData):
 # -- text ------------------------------------------------------------------------------------------
 
 
-class Tokenize(Group):
-    """spaCy blank('en') tokenizer settings, shared by every stage that reads text."""
+class Casing(Group):
+    """Whether words are folded to lower case (what a stage that reads no raw text, such as importing
+    vectors, needs of the tokenizer's settings)."""
 
     lowercase: bool = setting(True, "fold case (SST-2 and MR are lower-cased already; IMDB is not)")
+
+
+class Tokenize(Casing):
+    """spaCy blank('en') tokenizer settings, shared by every stage that reads text."""
+
     strip_html: bool = setting(True, "replace HTML line breaks (<br />, common in IMDB) by spaces")
 
 

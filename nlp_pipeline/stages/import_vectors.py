@@ -22,7 +22,7 @@ from nlp_pipeline import settings
 from nlp_pipeline.engine import Artifact, BuildContext, DataRef, Stage
 from nlp_pipeline.text.phrases import PHRASES_FILE, carry_phrases
 
-ImportVectorsParams = settings.stage_params("ImportVectorsParams", settings.Tokenize, only=("lowercase",))
+ImportVectorsParams = settings.stage_params("ImportVectorsParams", settings.Casing)
 
 
 def build(params: ImportVectorsParams, inputs: Mapping, ctx: BuildContext) -> dict:
