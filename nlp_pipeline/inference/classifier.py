@@ -26,7 +26,8 @@ from nlp_pipeline.device import resolve_device
 from nlp_pipeline.errors import DataError
 from nlp_pipeline.models.batching import EVAL_BATCH_SIZE
 from nlp_pipeline.models.classifier import SequenceClassifier
-from nlp_pipeline.models.classifier_io import CONFIG_FILE, load_classifier
+from nlp_pipeline.models.classifier_io import load_classifier
+from nlp_pipeline.models.model_io import CONFIG_FILE
 from nlp_pipeline.models.scoring import predict_logits
 from nlp_pipeline.text.phrases import PhraseModel, apply_phrases, load_phrases
 from nlp_pipeline.text.tokenize import Tokenizer, TokenizerConfig

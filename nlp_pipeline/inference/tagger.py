@@ -23,7 +23,7 @@ import torch
 from nlp_pipeline.device import resolve_device
 from nlp_pipeline.errors import DataError
 from nlp_pipeline.models.batching import EVAL_BATCH_SIZE
-from nlp_pipeline.models.classifier_io import CONFIG_FILE
+from nlp_pipeline.models.model_io import CONFIG_FILE
 from nlp_pipeline.models.scoring import predict_tags_and_loss
 from nlp_pipeline.models.tagger import SequenceTagger
 from nlp_pipeline.models.tagger_encoding import EncodedSentences, TaggerEncoder

@@ -1,6 +1,6 @@
 """Save and load language models as files that are safe to share (no pickle).
 
-A saved language model is a folder like a classifier's: ``model.safetensors`` (the state dict),
+A saved language model is a model folder (`model_io`), like a classifier's: ``model.safetensors`` (the state dict),
 ``config.json`` (``{"format", "model": <LanguageModelConfig>, **meta}``, where ``meta`` holds the
 tokenizer settings and provenance) and ``vocab.json``. The model is rebuilt from ``config.json`` and
 its weights loaded strictly.
@@ -15,8 +15,8 @@ import torch
 
 from nlp_pipeline.device import resolve_device
 from nlp_pipeline.errors import ConfigError, DataError, read_json
-from nlp_pipeline.models.classifier_io import CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE, load_weights, write_model_folder
 from nlp_pipeline.models.language_model import LanguageModelConfig, RNNLanguageModel
+from nlp_pipeline.models.model_io import CONFIG_FILE, VOCAB_FILE, WEIGHTS_FILE, load_weights, write_model_folder
 from nlp_pipeline.text.vocab import Vocab
 
 FORMAT = "nlp-pipeline-language-model"

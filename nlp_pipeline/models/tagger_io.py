@@ -1,4 +1,4 @@
-"""Save and load trained taggers as shareable files (no pickle), like classifiers (see `classifier_io`).
+"""Save and load trained taggers as shareable files (no pickle): a model folder (see `model_io`).
 
 A saved tagger is a folder of four files:
 
@@ -18,7 +18,7 @@ import torch
 
 from nlp_pipeline.device import resolve_device
 from nlp_pipeline.errors import ConfigError, DataError, read_json
-from nlp_pipeline.models.classifier_io import CONFIG_FILE, VOCAB_FILE, load_weights, write_model_folder
+from nlp_pipeline.models.model_io import CONFIG_FILE, VOCAB_FILE, load_weights, write_model_folder
 from nlp_pipeline.models.tagger import SequenceTagger, TaggerConfig
 from nlp_pipeline.text.vocab import Vocab
 
