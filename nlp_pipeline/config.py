@@ -129,7 +129,9 @@ def pipeline_names() -> list[str]:
 
 
 def pipeline_path(name: str) -> Path | None:
-    """The file a run reads: a user's YAML, or the shipped ``pipelines/<name>.yaml`` (None: none shipped)."""
+    """The file a run reads: a user's YAML, or None for a pipeline's name, whose defaults are its schema
+    (the shipped ``pipelines/<name>.yaml`` is that schema rendered, for reading and copying; a test
+    keeps the two equal, so a run never depends on finding it)."""
     path = Path(name)
     if path.suffix in (".yaml", ".yml"):
         if not path.is_file():
@@ -137,8 +139,7 @@ def pipeline_path(name: str) -> Path | None:
         return path
     if name not in SCHEMAS:
         raise ConfigError(f"unknown pipeline {name!r}; valid: {', '.join(SCHEMAS)} or a pipeline .yaml file")
-    candidate = PIPELINES_DIR / f"{name}.yaml"
-    return candidate if candidate.is_file() else None
+    return None
 
 
 def load_raw(name: str) -> dict:
@@ -167,7 +168,8 @@ def pipeline_type(name: str) -> str:
 
 def takes_several_corpora(kind: str) -> bool:
     """Whether ``--corpus`` names text sources (``data.text``: embeddings, lm) or one labelled corpus."""
-    return "corpus" not in SCHEMAS[kind].model_fields["data"].annotation.model_fields
+    data = SCHEMAS[kind].model_fields.get("data")
+    return data is not None and "corpus" not in data.annotation.model_fields
 
 
 def corpus_key(kind: str) -> str:

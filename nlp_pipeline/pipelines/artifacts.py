@@ -76,7 +76,7 @@ def _resolve_vectors(ref: str | Path | None = None, cache_dir: str | Path | None
     does not exist is a `DataError` naming it, so a typo in a file name is not reported as an unknown
     cache key.
     """
-    from nlp_pipeline.config import PIPELINES_DIR
+    from nlp_pipeline.config import pipeline_names
 
     if ref is not None and str(ref) != "latest":
         path = Path(ref).expanduser()
@@ -91,7 +91,7 @@ def _resolve_vectors(ref: str | Path | None = None, cache_dir: str | Path | None
     store = ArtifactCache(cache_dir)
     embeds = [a for a in store if a.stage == "embed"]
     newest = max(embeds, key=lambda a: a.manifest.get("created", 0), default=None)
-    if ref is None or str(ref) == "latest" or (PIPELINES_DIR / f"{ref}.yaml").is_file():
+    if ref is None or str(ref) == "latest" or str(ref) in pipeline_names():
         if ref is not None and str(ref) != "latest":
             own = [a for a in embeds if ref == (a.manifest.get("runtime") or {}).get("pipeline")]
             newest = max(own, key=lambda a: a.manifest.get("created", 0), default=newest)
