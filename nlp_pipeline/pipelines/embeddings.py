@@ -10,15 +10,10 @@ from pathlib import Path
 
 from nlp_pipeline.config import EmbeddingsConfig
 from nlp_pipeline.engine import DataRef, Pipeline, Step
-from nlp_pipeline.pipelines.common import (
-    corpus_of,
-    corpus_ref,
-    embed_params,
-    pretrain_text_params,
-    runtime,
-    text_sources,
-)
 from nlp_pipeline.pipelines.declared import Column, Declared
+from nlp_pipeline.pipelines.inputs import corpus_of, corpus_ref, text_sources
+from nlp_pipeline.pipelines.runtime import runtime
+from nlp_pipeline.pipelines.vectors import embed_params, pretrain_text_params
 from nlp_pipeline.reports.results import VariantResult
 from nlp_pipeline.stages import embed, evaluate_vectors, phrases, pretrain_text
 from nlp_pipeline.stages.evaluate_vectors import EvaluateVectorsParams

@@ -10,16 +10,10 @@ from __future__ import annotations
 
 from nlp_pipeline.config import LMConfig
 from nlp_pipeline.engine import Pipeline, Step
-from nlp_pipeline.pipelines.common import (
-    VECTOR_STEPS,
-    embed_params,
-    imports_vectors,
-    runtime,
-    trains_vectors,
-    vectors_ref,
-)
 from nlp_pipeline.pipelines.declared import Column, Declared
 from nlp_pipeline.pipelines.embeddings import PRETRAIN_STEP
+from nlp_pipeline.pipelines.runtime import runtime
+from nlp_pipeline.pipelines.vectors import VECTOR_STEPS, embed_params, imports_vectors, trains_vectors, vectors_ref
 from nlp_pipeline.reports.results import VariantResult
 from nlp_pipeline.stages import embed, evaluate_lm, import_vectors, lm_data, train_lm
 from nlp_pipeline.stages.evaluate_lm import EvaluateLMParams

@@ -17,9 +17,9 @@ from typing import Any
 
 from nlp_pipeline.config import expand_grid, load_config, pipeline_type
 from nlp_pipeline.engine import ArtifactCache, StageRun, Task
-from nlp_pipeline.pipelines.common import VECTOR_STEPS
 from nlp_pipeline.pipelines.declared import Declared
 from nlp_pipeline.pipelines.registry import declared
+from nlp_pipeline.pipelines.vectors import VECTOR_STEPS
 from nlp_pipeline.reports.report import write_report
 from nlp_pipeline.reports.results import PipelineResult, VariantResult
 
@@ -53,7 +53,7 @@ def resolve_lm_reference(cfg: Any, cache_dir: str | Path | None) -> Any:
     """``model.lm`` (``auto``, key prefixes, folders) → the folders it names, now, as for vectors."""
     from nlp_pipeline.models.lm_transfer import check_encoder_against
     from nlp_pipeline.pipelines.artifacts import resolve_language_models
-    from nlp_pipeline.pipelines.common import uses_language_models
+    from nlp_pipeline.pipelines.language_models import uses_language_models
 
     if uses_language_models(cfg):
         model = cfg.model

@@ -8,16 +8,11 @@ from __future__ import annotations
 
 from nlp_pipeline.config import TaggingConfig
 from nlp_pipeline.engine import Pipeline, Step
-from nlp_pipeline.pipelines.common import (
-    VECTOR_STEPS,
-    corpus_ref,
-    finetune_step,
-    lm_inputs,
-    random_embedding_dim,
-    runtime,
-    vector_steps,
-)
 from nlp_pipeline.pipelines.declared import Column, Declared, vectors_label
+from nlp_pipeline.pipelines.inputs import corpus_ref
+from nlp_pipeline.pipelines.language_models import finetune_step, lm_inputs
+from nlp_pipeline.pipelines.runtime import runtime
+from nlp_pipeline.pipelines.vectors import VECTOR_STEPS, random_embedding_dim, vector_steps
 from nlp_pipeline.stages import evaluate_tagger, train_tagger, treebank
 from nlp_pipeline.stages.evaluate_tagger import EvaluateTaggerParams
 from nlp_pipeline.stages.train_tagger import TrainTaggerParams
