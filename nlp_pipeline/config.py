@@ -411,6 +411,25 @@ def describe(config: PipelineConfig) -> list[dict]:
     return rows
 
 
+def reference_markdown() -> str:
+    """The configuration reference (``docs/configuration.md``): every pipeline's settings, from their
+    declarations, so the page cannot drift from what `run` accepts."""
+    out = ["# Configuration reference", "",
+           "Generated from the declarations in `nlp_pipeline/settings.py` and the pipeline schemas in",
+           "`nlp_pipeline/config.py` (`make docs-config`); `nlp-pipeline config show PIPELINE` prints the same",
+           "with your overrides applied. *In the key*: a change rebuilds the stages that read it; *content*: the",
+           "data it names is hashed into the key; *not in any key*: how a run executes, not what it computes.", ""]
+    for kind, schema in SCHEMAS.items():
+        out += [f"## {kind}", "", schema.about.replace("\n", " "), "",
+                "| key | default | valid | meaning | cache key |", "|---|---|---|---|---|"]
+        for row in describe(schema()):
+            cell = json.dumps(row["value"]).replace("|", "\\|")
+            out.append(f"| `{row['key']}` | `{cell}` | {row['valid'].replace('|', 'or')} | "
+                       f"{row['description'].replace('|', 'or')} | {row['cache_key']} |")
+        out.append("")
+    return "\n".join(out)
+
+
 def json_schema(kind: str) -> dict:
     """A JSON Schema of a pipeline file (for an editor's YAML language server)."""
     config = SCHEMAS[kind]

@@ -133,3 +133,11 @@ def test_no_stage_reads_a_value_that_is_not_one_of_its_parameters():
     for name, stage in stages().items():
         unknown = _reads(stage.build) - set(stage.params.model_fields)
         assert not unknown, f"{name} reads {sorted(unknown)}, which are not its declared parameters"
+
+
+def test_the_configuration_reference_is_the_declarations_rendered():
+    from nlp_pipeline.config import reference_markdown
+
+    page = (PACKAGE.parent / "docs" / "configuration.md").read_text(encoding="utf-8")
+    assert page == reference_markdown(), "docs/configuration.md differs from the declarations: `make docs-config`"
+    assert "| `train.label_smoothing` | `0.0` | [0, 1) |" in page
