@@ -15,9 +15,6 @@ import nlp_pipeline
 PACKAGE_DIR = Path(nlp_pipeline.__file__).parent
 
 PRINTS_ALLOWED = {"cli.py"}  # the CLI is what writes to the terminal
-# engine/stage.py still defaults `BuildContext.log` and `run_stage(log=)` to print; it is listed here until
-# it logs too (the check below fails once it no longer prints, so the entry cannot outlive the defect).
-PRINTS_NOT_YET_REMOVED = {"engine/stage.py"}
 
 
 def print_uses(path: Path) -> list[int]:
@@ -30,16 +27,11 @@ def test_library_code_never_prints(tmp_path):
     sample = tmp_path / "m.py"
     sample.write_text("def f(log=print):\n    pass\nprint('x')\ns = 'print(x)'  # print\n")
     assert print_uses(sample) == [1, 3]  # strings and comments do not count
-    offences, stale = [], []
+    offences = []
     for path in sorted(PACKAGE_DIR.rglob("*.py")):
         where = path.relative_to(PACKAGE_DIR).as_posix()
-        if where in PRINTS_ALLOWED:
-            continue
-        lines = print_uses(path)
-        if where in PRINTS_NOT_YET_REMOVED:
-            stale += [] if lines else [where]
-        elif lines:
+        lines = [] if where in PRINTS_ALLOWED else print_uses(path)
+        if lines:
             offences.append(f"{where}: line(s) {', '.join(map(str, lines))}")
     assert not offences, "library code uses print (take a `log` callable, or logging.getLogger(__name__)):\n" \
                          + "\n".join(offences)
-    assert not stale, f"no longer prints: remove {stale} from PRINTS_NOT_YET_REMOVED"

@@ -7,7 +7,7 @@
 
 Modules: `inputs` (input files → shards; reading is `nlp_pipeline.data.readers`), `tasks` (the task
 registry: tokenize, sentiment, tagging), `shards` (one shard, written then renamed; resume),
-`engine` (in-process, local process pool, Dask), `runner` (`process` and its summary).
+`executors` (in-process, local process pool, Dask), `runner` (`process` and its summary).
 """
 
 from nlp_pipeline.batch.inputs import InputError, ReadOptions

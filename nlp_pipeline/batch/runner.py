@@ -4,7 +4,7 @@
 >>> print("\\n".join(summary.lines()))                                              # doctest: +SKIP
 
 The steps: expand the inputs into shards (`inputs`), fingerprint each shard and keep the finished
-ones (`shards`), run the rest on an engine (`engine`), then gather every shard's rejected records
+ones (`shards`), run the rest on an executor (`executors`), then gather every shard's rejected records
 into ``errors.jsonl`` and return a `ProcessSummary`. The library never prints: progress goes to a
 tqdm bar (``progress=False`` turns it off) and messages to ``log``.
 """

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import logging
 import random
 import shutil
 import sys
@@ -37,6 +38,8 @@ from typing import Any
 
 from nlp_pipeline.engine.cache import Artifact, ArtifactCache, Lookup
 from nlp_pipeline.engine.fingerprint import fingerprint_path, hash_json
+
+_logger = logging.getLogger(__name__)
 
 # Libraries whose major.minor version can change a stage's output.
 KEY_LIBRARIES = ("torch", "gensim", "spacy", "numpy", "scikit-learn")
@@ -91,7 +94,7 @@ class BuildContext:
 
     out_dir: Path  # write every output file here (a temporary folder until the stage succeeds)
     runtime: Runtime
-    log: Callable[[str], None] = print
+    log: Callable[[str], None] = _logger.info
 
     @property
     def progress(self) -> bool:
@@ -286,7 +289,7 @@ def run_stage(
     runtime: Runtime | None = None,
     *,
     force: bool = False,
-    log: Callable[[str], None] = print,
+    log: Callable[[str], None] = _logger.info,
 ) -> StageRun:
     """Return the task's artifact, building it only when its key is not cached intact (or ``force``)."""
     runtime = runtime or Runtime()

@@ -39,6 +39,7 @@ def model_dir(tmp_path_factory):
     config = ClassifierConfig(
         vocab_size=len(vocab), num_classes=2, embedding_dim=8, hidden_size=8, embedding_mode="random", dropout=0.0
     )
+    torch.manual_seed(0)  # the initial weights: the same whatever ran before in this worker
     model = SequenceClassifier(config)
     ids = [vocab.encode(t) for t in tokens]
     train = TrainConfig(epochs=6, lr=1e-2, batch_size=16, num_threads=1, device="cpu", patience=0)
