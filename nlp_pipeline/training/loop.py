@@ -9,9 +9,11 @@ belongs to.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import random
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
@@ -19,7 +21,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from nlp_pipeline.device import resolve_device, resolve_threads
 from nlp_pipeline.errors import ConfigError, DataError
+from nlp_pipeline.models.batching import bucketed_batches
 from nlp_pipeline.settings import ClassifierTraining, EngineConfig, Runtime
 
 
@@ -218,3 +222,76 @@ def epoch_bar(batches, epoch: int, config: TrainConfig, progress: bool):
 
     return tqdm(batches, desc=f"epoch {epoch}/{config.epochs}", unit="batch", disable=None if progress else True,
                 leave=False)
+
+
+@contextlib.contextmanager
+def training_run(config: TrainConfig) -> Iterator[torch.device]:
+    """Seed every generator, resolve the device and run with ``config.num_threads`` torch threads (restored after)."""
+    seed_everything(config.seed)
+    device = resolve_device(config.device)
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(resolve_threads(config.num_threads))
+    try:
+        yield device
+    finally:
+        torch.set_num_threads(previous_threads)
+
+
+def fit_epochs(model: nn.Module, config: TrainConfig, device: torch.device, progress: bool,
+               log: Callable[[str], None], lengths: np.ndarray, epoch_tokens: int, loss_units: int,
+               train_step: Callable[[np.ndarray], tuple[torch.Tensor, int]],
+               evaluate: Callable[[], dict[str, float]], lr_decay: float | None = None) -> TrainResult:
+    """The epochs both loops run; the model ends holding the best dev epoch's weights, in eval mode.
+
+    ``train_step(batch indices)`` returns the batch's mean loss and how many units (documents, tokens)
+    it averages over; the epoch's train_loss is their weighted sum over ``loss_units``. ``evaluate()``
+    scores the dev split (dev_loss, dev_accuracy, dev_macro_f1). With ``lr_decay`` (the tagger's), each
+    row also holds the epoch's lr, and every learning rate is multiplied by it after an epoch that
+    does not improve dev accuracy.
+    """
+    model.to(device)
+    optimizer, params = build_optimizer(model, config, device)
+    unfreezing = GradualUnfreezing(model, config, log)  # after the optimizer: it holds every trainable group
+    rng = np.random.default_rng(config.seed)
+    result = TrainResult()
+    best = BestEpoch(model, result, config, log)
+    loop_start = time.perf_counter()
+    total_step_seconds = 0.0
+    for epoch in range(1, config.epochs + 1):
+        epoch_start = time.perf_counter()
+        unfreezing.start_epoch(epoch)
+        model.train()
+        bar = epoch_bar(bucketed_batches(lengths, config.batch_size, shuffle=True, rng=rng), epoch, config, progress)
+        # Sum losses on the device and read them back rarely: .item() every step would stall a GPU.
+        loss_sum = torch.zeros((), device=device)
+        for step, batch in enumerate(bar, start=1):
+            loss, units = train_step(batch)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if config.clip_norm > 0:
+                nn.utils.clip_grad_norm_(params, config.clip_norm)
+            optimizer.step()
+            loss_sum += loss.detach() * units
+            if progress and step % 20 == 0:
+                bar.set_postfix(loss=f"{loss.item():.4f}")
+        bar.close()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)  # GPU work is asynchronous: wait for it before timing
+        step_seconds = time.perf_counter() - epoch_start
+        row = {"epoch": epoch, "train_loss": float(loss_sum) / loss_units, **evaluate()}
+        if lr_decay is not None:
+            row["lr"] = optimizer.param_groups[0]["lr"]
+        row["seconds"] = time.perf_counter() - epoch_start
+        row["tokens_per_second"] = epoch_tokens / step_seconds if step_seconds > 0 else 0.0
+        total_step_seconds += step_seconds
+        improved, stop = best.end_epoch(row)
+        if stop:
+            break
+        if not improved and lr_decay is not None and lr_decay != 1.0:
+            for group in optimizer.param_groups:
+                group["lr"] *= lr_decay
+    unfreezing.finish()
+    best.restore()
+    result.train_seconds = time.perf_counter() - loop_start
+    result.tokens_per_second = epoch_tokens * len(result.history) / total_step_seconds if total_step_seconds else 0.0
+    return result

@@ -13,30 +13,19 @@ what happens at test time to every unseen word.
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from collections.abc import Callable
 
 import numpy as np
 import torch
-from torch import nn
 
-from nlp_pipeline.device import resolve_device, resolve_threads
 from nlp_pipeline.errors import DataError
-from nlp_pipeline.models.batching import EVAL_BATCH_SIZE, bucketed_batches
+from nlp_pipeline.models.batching import EVAL_BATCH_SIZE
 from nlp_pipeline.models.scoring import predict_tags_and_loss
 from nlp_pipeline.models.tagger import SequenceTagger
 from nlp_pipeline.models.tagger_encoding import EncodedSentences, pad_tagged_batch
 from nlp_pipeline.text.vocab import Vocab
-from nlp_pipeline.training.loop import (
-    BestEpoch,
-    GradualUnfreezing,
-    TrainConfig,
-    TrainResult,
-    build_optimizer,
-    epoch_bar,
-    seed_everything,
-)
+from nlp_pipeline.training.loop import TrainConfig, TrainResult, fit_epochs, training_run
 
 
 def word_dropout_rates(data: EncodedSentences, vocab_size: int, alpha: float) -> torch.Tensor:
@@ -74,83 +63,29 @@ def train_tagger(
             raise DataError(f"the {name} split is empty; training needs sentences in train and dev")
         if split.tags is None:
             raise ValueError(f"{name}: tags are required for training")
-    log = log or (lambda msg: None)
-    seed_everything(config.seed)
-    device = resolve_device(config.device)
-    previous_threads = torch.get_num_threads()
-    torch.set_num_threads(resolve_threads(config.num_threads))
-    try:
-        return _train(model, train, dev, config, word_dropout, lr_decay, device, progress, log)
-    finally:
-        torch.set_num_threads(previous_threads)
+    with training_run(config) as device:
+        from sklearn.metrics import f1_score
 
+        generator = torch.Generator().manual_seed(config.seed)
+        drop_rates = word_dropout_rates(train, model.config.vocab_size, word_dropout)
+        epoch_tokens = int(sum(len(w) for w in train.words))
+        dev_gold = np.concatenate([np.asarray(t, dtype=np.int64) for t in dev.tags]) if dev.tags else np.zeros(0)
 
-def _train(model: SequenceTagger, train: EncodedSentences, dev: EncodedSentences, config: TrainConfig,
-           word_dropout: float, lr_decay: float, device: torch.device, progress: bool,
-           log: Callable[[str], None]) -> TrainResult:
-    from sklearn.metrics import f1_score
-
-    model.to(device)
-    optimizer, params = build_optimizer(model, config, device)
-    unfreezing = GradualUnfreezing(model, config, log)  # after the optimizer: it holds every trainable group
-    rng = np.random.default_rng(config.seed)
-    generator = torch.Generator().manual_seed(config.seed)
-    drop_rates = word_dropout_rates(train, model.config.vocab_size, word_dropout)
-    lengths = train.lengths
-    epoch_tokens = int(sum(len(w) for w in train.words))
-    dev_gold = np.concatenate([np.asarray(t, dtype=np.int64) for t in dev.tags]) if dev.tags else np.zeros(0)
-
-    result = TrainResult()
-    best = BestEpoch(model, result, config, log)
-    loop_start = time.perf_counter()
-    total_step_seconds = 0.0
-    for epoch in range(1, config.epochs + 1):
-        epoch_start = time.perf_counter()
-        unfreezing.start_epoch(epoch)
-        model.train()
-        batches = bucketed_batches(lengths, config.batch_size, shuffle=True, rng=rng)
-        bar = epoch_bar(batches, epoch, config, progress)
-        loss_sum = torch.zeros((), device=device)
-        for step, batch in enumerate(bar, start=1):
+        def train_step(batch: np.ndarray) -> tuple[torch.Tensor, int]:
             words, chars, batch_lengths, tags = pad_tagged_batch(train, batch)
             if word_dropout > 0:
                 drop = torch.rand(words.shape, generator=generator) < drop_rates[words]
                 words = words.masked_fill(drop, Vocab.UNK_INDEX)
             words, chars, tags = (t.to(device, non_blocking=True) for t in (words, chars, tags))
             scores = model(words, chars, batch_lengths)
-            loss = model.loss(scores, tags, batch_lengths)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if config.clip_norm > 0:
-                nn.utils.clip_grad_norm_(params, config.clip_norm)
-            optimizer.step()
-            loss_sum += loss.detach() * int(batch_lengths.sum())
-            if progress and step % 20 == 0:
-                bar.set_postfix(loss=f"{loss.item():.4f}")
-        bar.close()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        step_seconds = time.perf_counter() - epoch_start
-        train_loss = float(loss_sum) / max(1, epoch_tokens)
+            return model.loss(scores, tags, batch_lengths), int(batch_lengths.sum())
 
-        predictions, dev_loss = predict_tags_and_loss(model, dev, EVAL_BATCH_SIZE, device, with_loss=True)
-        dev_pred = np.concatenate([np.asarray(p, dtype=np.int64) for p in predictions])
-        dev_accuracy = float((dev_pred == dev_gold).mean())
-        dev_macro_f1 = float(f1_score(dev_gold, dev_pred, labels=list(range(model.config.num_tags)),
-                                      average="macro", zero_division=0))
-        seconds = time.perf_counter() - epoch_start
-        total_step_seconds += step_seconds
-        row = {"epoch": epoch, "train_loss": train_loss, "dev_loss": dev_loss, "dev_accuracy": dev_accuracy,
-               "dev_macro_f1": dev_macro_f1, "lr": optimizer.param_groups[0]["lr"], "seconds": seconds,
-               "tokens_per_second": epoch_tokens / step_seconds if step_seconds > 0 else 0.0}
-        improved, stop = best.end_epoch(row)
-        if stop:
-            break
-        if not improved and lr_decay != 1.0:
-            for group in optimizer.param_groups:
-                group["lr"] *= lr_decay
-    unfreezing.finish()
-    best.restore()
-    result.train_seconds = time.perf_counter() - loop_start
-    result.tokens_per_second = epoch_tokens * len(result.history) / total_step_seconds if total_step_seconds else 0.0
-    return result
+        def evaluate() -> dict[str, float]:
+            predictions, dev_loss = predict_tags_and_loss(model, dev, EVAL_BATCH_SIZE, device, with_loss=True)
+            dev_pred = np.concatenate([np.asarray(p, dtype=np.int64) for p in predictions])
+            return {"dev_loss": dev_loss, "dev_accuracy": float((dev_pred == dev_gold).mean()),
+                    "dev_macro_f1": float(f1_score(dev_gold, dev_pred, labels=list(range(model.config.num_tags)),
+                                                   average="macro", zero_division=0))}
+
+        return fit_epochs(model, config, device, progress, log or (lambda msg: None), train.lengths, epoch_tokens,
+                          max(1, epoch_tokens), train_step, evaluate, lr_decay=lr_decay)
