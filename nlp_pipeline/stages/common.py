@@ -8,7 +8,7 @@ artifact's files, in `nlp_pipeline.stages.artifact_files`).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -27,6 +27,30 @@ def progress_bar(iterable: Iterable[T], ctx: BuildContext, desc: str, total: int
 
     return tqdm(iterable, desc=desc, total=total, unit="doc", disable=None if ctx.progress else True, leave=False,
                 mininterval=0.5)
+
+
+class _Fields(dict):
+    def __missing__(self, key: str) -> None:
+        return None
+
+
+def metadata_summary(template: str, **defaults: Any) -> Callable[[Artifact], str]:
+    """A `Stage.summary` (what `cache ls` says) filling ``template`` with the artifact's metadata fields;
+    a missing field is its default here, else None."""
+    return lambda art: template.format_map(_Fields({**defaults, **art.metadata}))
+
+
+def split_sizes(unit: str) -> Callable[[Artifact], str]:
+    """The reading stages' `Stage.summary`: the corpus and each split's size in ``unit`` (documents, sentences)."""
+    def summary(art: Artifact) -> str:
+        splits = art.metadata.get("splits", {})
+        return f"{art.metadata.get('corpus')}: " + ", ".join(f"{k} {v[unit]:,}" for k, v in splits.items())
+    return summary
+
+
+def split_accuracies(art: Artifact) -> str:
+    """The evaluate stages' `Stage.summary`: each split's accuracy."""
+    return ", ".join(f"{k} acc {v['accuracy']:.4f}" for k, v in art.metadata.items() if isinstance(v, dict))
 
 
 def training_summary(ctx: BuildContext, result: Any, vocab_size: int, added: int, coverage: float | None) -> dict:
@@ -75,6 +99,9 @@ def token_coverage(kv: Any, splits: dict[str, list[list[str]]], ctx: BuildContex
 # What the training stages share (train and train_tagger; train_lm and finetune_lm use
 # `training_nondeterminism`). Their params are plain data (`nlp_pipeline.settings.stage_params`: the
 # Encoder and Training settings groups, and more); what is done with them is here.
+
+# The classifier's and the tagger's optional inputs: word vectors, language models, fine-tuned language models.
+TRAINING_INPUTS = ("vectors", "lm_forward", "lm_backward", "finetuned_lm")
 
 
 def training_nondeterminism(params: object, runtime: Runtime) -> str | None:

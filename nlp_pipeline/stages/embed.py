@@ -98,13 +98,6 @@ def summary(art: Artifact) -> str:
             f"vocab {m.get('vocab_size', 0):,}")
 
 
-STAGE = Stage(
-    name="embed",
-    version="2",  # 2: typed params
-    params=EmbedParams,
-    build=build,
-    inputs=("text",),
-    describe=describe,
-    summary=summary,
-    nondeterministic=nondeterministic,
-)
+STAGE = Stage(name="embed", version="2",  # 2: typed params
+              params=EmbedParams, build=build, inputs=("text",), describe=describe, summary=summary,
+              nondeterministic=nondeterministic)

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from nlp_pipeline import settings
 from nlp_pipeline.engine import Artifact, BuildContext, Stage
 from nlp_pipeline.stages.artifact_files import read_tokenized_split
-from nlp_pipeline.stages.common import phrased
+from nlp_pipeline.stages.common import phrased, split_accuracies
 from nlp_pipeline.text.phrases import load_phrases
 
 EvaluateParams = settings.stage_params("EvaluateParams")  # no settings: the inputs fix what is scored
@@ -48,16 +48,6 @@ def build(params: EvaluateParams, inputs: Mapping, ctx: BuildContext) -> dict:
     return {split: {"accuracy": r["accuracy"], "macro_f1": r["macro_f1"], "n": r["n"]} for split, r in results.items()}
 
 
-def summary(art: Artifact) -> str:
-    return ", ".join(f"{k} acc {v['accuracy']:.4f}" for k, v in art.metadata.items() if isinstance(v, dict))
-
-
-STAGE = Stage(
-    name="evaluate",
-    version="4",  # 2: axis labels inside the image; 3: n per split; 4: typed params
-    params=EvaluateParams,
-    build=build,
-    inputs=("tokens", "model"),
-    describe=lambda p: "metrics and plots on dev and test",
-    summary=summary,
-)
+STAGE = Stage(name="evaluate", version="4",  # 2: axis labels inside the image; 3: n per split; 4: typed params
+              params=EvaluateParams, build=build, inputs=("tokens", "model"),
+              describe=lambda p: "metrics and plots on dev and test", summary=split_accuracies)

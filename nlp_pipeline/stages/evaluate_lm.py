@@ -19,6 +19,7 @@ import numpy as np
 
 from nlp_pipeline import settings
 from nlp_pipeline.engine import Artifact, BuildContext, Stage
+from nlp_pipeline.stages.common import metadata_summary
 
 EvaluateLMParams = settings.stage_params("EvaluateLMParams", settings.Generate)
 
@@ -70,12 +71,6 @@ def build(params: EvaluateLMParams, inputs: Mapping, ctx: BuildContext) -> dict:
     return metrics
 
 
-STAGE = Stage(
-    name="evaluate_lm",
-    version="1",
-    params=EvaluateLMParams,
-    build=build,
-    inputs=("model", "data"),
-    describe=lambda p: f"held-out perplexity and {len(p.prompts)} samples",
-    summary=lambda art: f"held-out ppl {art.metadata.get('heldout_ppl')}",
-)
+STAGE = Stage(name="evaluate_lm", version="1", params=EvaluateLMParams, build=build, inputs=("model", "data"),
+              describe=lambda p: f"held-out perplexity and {len(p.prompts)} samples",
+              summary=metadata_summary("held-out ppl {heldout_ppl}"))

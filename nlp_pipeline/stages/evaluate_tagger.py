@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from nlp_pipeline import settings
 from nlp_pipeline.engine import Artifact, BuildContext, Stage
 from nlp_pipeline.stages.artifact_files import read_treebank_split
+from nlp_pipeline.stages.common import split_accuracies
 
 EvaluateTaggerParams = settings.stage_params("EvaluateTaggerParams", settings.Tagset)
 
@@ -64,16 +65,7 @@ def build(params: EvaluateTaggerParams, inputs: Mapping, ctx: BuildContext) -> d
     return summary_out
 
 
-def summary(art: Artifact) -> str:
-    return ", ".join(f"{k} acc {v['accuracy']:.4f}" for k, v in art.metadata.items() if isinstance(v, dict))
-
-
-STAGE = Stage(
-    name="evaluate_tagger",
-    version="2",  # 2: typed params
-    params=EvaluateTaggerParams,
-    build=build,
-    inputs=("treebank", "model"),
-    describe=lambda p: "token accuracy, unseen-word accuracy, per-tag F1, confusion matrix",
-    summary=summary,
-)
+STAGE = Stage(name="evaluate_tagger", version="2",  # 2: typed params
+              params=EvaluateTaggerParams, build=build, inputs=("treebank", "model"),
+              describe=lambda p: "token accuracy, unseen-word accuracy, per-tag F1, confusion matrix",
+              summary=split_accuracies)

@@ -118,13 +118,6 @@ def summary(art: Artifact) -> str:
     return ", ".join(parts)
 
 
-STAGE = Stage(
-    name="evaluate_vectors",
-    version="2",  # 2: the report names the vectors' key
-    params=EvaluateVectorsParams,
-    build=build,
-    inputs=("vectors",),
-    optional_inputs=("pairs", "analogies"),
-    describe=lambda p: "intrinsic scores, probe neighbours, loss curve and embedding map",
-    summary=summary,
-)
+STAGE = Stage(name="evaluate_vectors", version="2",  # 2: the report names the vectors' key
+              params=EvaluateVectorsParams, build=build, inputs=("vectors",), optional_inputs=("pairs", "analogies"),
+              describe=lambda p: "intrinsic scores, probe neighbours, loss curve and embedding map", summary=summary)

@@ -78,14 +78,8 @@ def build(params: FinetuneLMParams, inputs: Mapping, ctx: BuildContext) -> dict:
     return out
 
 
-STAGE = Stage(
-    name="finetune_lm",
-    version="1",
-    params=FinetuneLMParams,
-    build=build,
-    inputs=("task", "lm_forward"),
-    optional_inputs=("lm_backward",),
-    describe=lambda p: f"fine-tune the language model(s) on {p.lm_finetune_tokens:,} tokens of the task's text",
-    summary=lambda art: ", ".join(f"{d} ppl {m.get('heldout_ppl')}" for d, m in art.metadata.items()),
-    nondeterministic=training_nondeterminism,
-)
+STAGE = Stage(name="finetune_lm", version="1", params=FinetuneLMParams, build=build, inputs=("task", "lm_forward"),
+              optional_inputs=("lm_backward",), nondeterministic=training_nondeterminism,
+              describe=lambda p: f"fine-tune the language model(s) on {p.lm_finetune_tokens:,} tokens of the task's "
+                                 "text",
+              summary=lambda art: ", ".join(f"{d} ppl {m.get('heldout_ppl')}" for d, m in art.metadata.items()))

@@ -19,7 +19,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from nlp_pipeline import settings
-from nlp_pipeline.engine import Artifact, BuildContext, DataRef, Stage
+from nlp_pipeline.engine import BuildContext, DataRef, Stage
+from nlp_pipeline.stages.common import metadata_summary
 from nlp_pipeline.text.phrases import PHRASES_FILE, carry_phrases
 
 ImportVectorsParams = settings.stage_params("ImportVectorsParams", settings.Casing)
@@ -56,17 +57,6 @@ def build(params: ImportVectorsParams, inputs: Mapping, ctx: BuildContext) -> di
             "folded_casings": folded, "files": files, "intrinsic": scores, "words_per_second": None}
 
 
-def summary(art: Artifact) -> str:
-    m = art.metadata
-    return f"{m.get('source')}: {m.get('vocab_size', 0):,} words, {m.get('dim')}d"
-
-
-STAGE = Stage(
-    name="import_vectors",
-    version="1",
-    params=ImportVectorsParams,
-    build=build,
-    inputs=("file",),
-    describe=lambda p: "read your word vectors" + (" (folded to lower case)" if p.lowercase else ""),
-    summary=summary,
-)
+STAGE = Stage(name="import_vectors", version="1", params=ImportVectorsParams, build=build, inputs=("file",),
+              describe=lambda p: "read your word vectors" + (" (folded to lower case)" if p.lowercase else ""),
+              summary=metadata_summary("{source}: {vocab_size:,} words, {dim}d", vocab_size=0))

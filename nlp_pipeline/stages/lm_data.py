@@ -100,12 +100,5 @@ def summary(art: Artifact) -> str:
             f"vocabulary {m.get('vocab_size', 0):,}")
 
 
-STAGE = Stage(
-    name="lm_data",
-    version="1",
-    params=LMDataParams,
-    build=build,
-    inputs=("text",),
-    describe=lambda p: f"language-model stream, {p.heldout_fraction:.1%} of the documents held out",
-    summary=summary,
-)
+STAGE = Stage(name="lm_data", version="1", params=LMDataParams, build=build, inputs=("text",), summary=summary,
+              describe=lambda p: f"language-model stream, {p.heldout_fraction:.1%} of the documents held out")

@@ -51,17 +51,7 @@ def build(params: PhrasesParams, inputs: Mapping, ctx: BuildContext) -> dict:
             "tokenizer": text.metadata.get("tokenizer")}
 
 
-def summary(art: Artifact) -> str:
-    m = art.metadata
-    return f"{sum(m.get('phrases_per_pass', [])):,} phrases, {m.get('tokens', 0):,} tokens"
-
-
-STAGE = Stage(
-    name="phrases",
-    version="1",
-    params=PhrasesParams,
-    build=build,
-    inputs=("text",),
-    describe=lambda p: f"collocations with gensim Phrases ({p.passes} pass{'es' if p.passes > 1 else ''})",
-    summary=summary,
-)
+STAGE = Stage(name="phrases", version="1", params=PhrasesParams, build=build, inputs=("text",),
+              describe=lambda p: f"collocations with gensim Phrases ({p.passes} pass{'es' if p.passes > 1 else ''})",
+              summary=lambda art: f"{sum(art.metadata.get('phrases_per_pass', [])):,} phrases, "
+                                  f"{art.metadata.get('tokens', 0):,} tokens")

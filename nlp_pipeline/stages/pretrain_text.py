@@ -14,8 +14,8 @@ import hashlib
 from collections.abc import Mapping
 
 from nlp_pipeline import settings
-from nlp_pipeline.engine import Artifact, BuildContext, DataRef, Stage
-from nlp_pipeline.stages.common import progress_bar
+from nlp_pipeline.engine import BuildContext, DataRef, Stage
+from nlp_pipeline.stages.common import metadata_summary, progress_bar
 from nlp_pipeline.text.tokenize import Tokenizer, TokenizerConfig
 
 PretrainTextParams = settings.stage_params("PretrainTextParams", settings.Split, settings.Tokenize)
@@ -94,18 +94,7 @@ def build(params: PretrainTextParams, inputs: Mapping, ctx: BuildContext) -> dic
             "tokenizer": TokenizerConfig.of(params).to_dict()}
 
 
-def summary(art: Artifact) -> str:
-    m = art.metadata
-    return f"{m.get('documents', 0):,} docs, {m.get('tokens', 0):,} tokens"
-
-
-STAGE = Stage(
-    name="pretrain_text",
-    version="2",  # 2: typed params; sources and held-out corpora are inputs
-    params=PretrainTextParams,
-    build=build,
-    inputs=("sources",),
-    optional_inputs=("held_out",),
-    describe=lambda p: "tokenize unlabelled text for word2vec, minus every evaluation document",
-    summary=summary,
-)
+STAGE = Stage(name="pretrain_text", version="2",  # 2: typed params; sources and held-out corpora are inputs
+              params=PretrainTextParams, build=build, inputs=("sources",), optional_inputs=("held_out",),
+              describe=lambda p: "tokenize unlabelled text for word2vec, minus every evaluation document",
+              summary=metadata_summary("{documents:,} docs, {tokens:,} tokens", documents=0, tokens=0))

@@ -11,9 +11,9 @@ import json
 from collections.abc import Mapping
 
 from nlp_pipeline import settings
-from nlp_pipeline.engine import Artifact, BuildContext, DataRef, Stage
+from nlp_pipeline.engine import BuildContext, DataRef, Stage
 from nlp_pipeline.stages.artifact_files import LABEL_LIST_FILE, LABELS_FILE, TOKENS_FILE
-from nlp_pipeline.stages.common import progress_bar
+from nlp_pipeline.stages.common import progress_bar, split_sizes
 from nlp_pipeline.text.tokenize import Tokenizer, TokenizerConfig
 
 TokenizeParams = settings.stage_params("TokenizeParams", settings.Split, settings.LabelRules, settings.Tokenize)
@@ -47,17 +47,6 @@ def build(params: TokenizeParams, inputs: Mapping, ctx: BuildContext) -> dict:
             "tokenizer": TokenizerConfig.of(params).to_dict()}
 
 
-def summary(art: Artifact) -> str:
-    m = art.metadata
-    return f"{m.get('corpus')}: " + ", ".join(f"{k} {v['documents']:,}" for k, v in m.get("splits", {}).items())
-
-
-STAGE = Stage(
-    name="tokenize",
-    version="2",  # 2: typed params; tokenizer settings in the metadata
-    params=TokenizeParams,
-    build=build,
-    inputs=("corpus",),
-    describe=lambda p: "read the labelled corpus, split it, tokenize every split",
-    summary=summary,
-)
+STAGE = Stage(name="tokenize", version="2",  # 2: typed params; tokenizer settings in the metadata
+              params=TokenizeParams, build=build, inputs=("corpus",), summary=split_sizes("documents"),
+              describe=lambda p: "read the labelled corpus, split it, tokenize every split")

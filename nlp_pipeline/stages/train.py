@@ -14,6 +14,7 @@ from nlp_pipeline import settings
 from nlp_pipeline.engine import Artifact, BuildContext, Stage
 from nlp_pipeline.stages.artifact_files import label_list, read_tokenized_split
 from nlp_pipeline.stages.common import (
+    TRAINING_INPUTS,
     extend_vocabulary,
     language_models,
     phrased,
@@ -93,14 +94,7 @@ def summary(art: Artifact) -> str:
     return f"{p.get('encoder')} {p.get('embedding_mode')}, best dev acc {m.get('best_dev_accuracy', 0):.4f}"
 
 
-STAGE = Stage(
-    name="train",
-    version="3",  # 2: unpacked RecurrentEncoder; 3: typed params, model built after seeding
-    params=TrainParams,
-    build=build,
-    inputs=("tokens",),
-    optional_inputs=("vectors", "lm_forward", "lm_backward", "finetuned_lm"),
-    describe=lambda p: f"{p.encoder} classifier, {p.embedding_mode} embeddings",
-    summary=summary,
-    nondeterministic=training_nondeterminism,
-)
+STAGE = Stage(name="train", version="3",  # 2: unpacked RecurrentEncoder; 3: typed params, model built after seeding
+              params=TrainParams, build=build, inputs=("tokens",), optional_inputs=TRAINING_INPUTS,
+              describe=lambda p: f"{p.encoder} classifier, {p.embedding_mode} embeddings", summary=summary,
+              nondeterministic=training_nondeterminism)

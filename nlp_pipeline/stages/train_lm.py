@@ -101,14 +101,7 @@ def summary(art: Artifact) -> str:
             f"held-out ppl {m.get('heldout_ppl')}")
 
 
-STAGE = Stage(
-    name="train_lm",
-    version="1",
-    params=TrainLMParams,
-    build=build,
-    inputs=("data",),
-    optional_inputs=("vectors",),
-    describe=lambda p: f"{p.direction} {p.cell} language model ({p.num_layers}x{p.hidden_size}, bptt {p.bptt})",
-    summary=summary,
-    nondeterministic=training_nondeterminism,
-)
+STAGE = Stage(name="train_lm", version="1", params=TrainLMParams, build=build, inputs=("data",),
+              optional_inputs=("vectors",), summary=summary, nondeterministic=training_nondeterminism,
+              describe=lambda p: f"{p.direction} {p.cell} language model ({p.num_layers}x{p.hidden_size}, "
+                                 f"bptt {p.bptt})")

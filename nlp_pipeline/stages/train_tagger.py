@@ -14,6 +14,7 @@ from nlp_pipeline import settings
 from nlp_pipeline.engine import Artifact, BuildContext, Stage
 from nlp_pipeline.stages.artifact_files import read_treebank_split, tag_list
 from nlp_pipeline.stages.common import (
+    TRAINING_INPUTS,
     extend_vocabulary,
     language_models,
     start_from_language_models,
@@ -104,14 +105,7 @@ def summary(art: Artifact) -> str:
             f"{m.get('tagset', '').upper()}, best dev acc {m.get('best_dev_accuracy', 0):.4f}")
 
 
-STAGE = Stage(
-    name="train_tagger",
-    version="2",  # 2: typed params, model built after seeding
-    params=TrainTaggerParams,
-    build=build,
-    inputs=("treebank",),
-    optional_inputs=("vectors", "lm_forward", "lm_backward", "finetuned_lm"),
-    describe=lambda p: f"{p.encoder} tagger, {p.embedding_mode} embeddings, char {p.char_encoder}",
-    summary=summary,
-    nondeterministic=training_nondeterminism,
-)
+STAGE = Stage(name="train_tagger", version="2",  # 2: typed params, model built after seeding
+              params=TrainTaggerParams, build=build, inputs=("treebank",), optional_inputs=TRAINING_INPUTS,
+              describe=lambda p: f"{p.encoder} tagger, {p.embedding_mode} embeddings, char {p.char_encoder}",
+              summary=summary, nondeterministic=training_nondeterminism)

@@ -11,8 +11,9 @@ import json
 from collections.abc import Mapping
 
 from nlp_pipeline import settings
-from nlp_pipeline.engine import Artifact, BuildContext, DataRef, Stage
+from nlp_pipeline.engine import BuildContext, DataRef, Stage
 from nlp_pipeline.stages.artifact_files import TREEBANK_SPLIT_FILE
+from nlp_pipeline.stages.common import split_sizes
 
 TreebankParams = settings.stage_params("TreebankParams", settings.Split, settings.Tagset)
 
@@ -37,17 +38,6 @@ def build(params: TreebankParams, inputs: Mapping, ctx: BuildContext) -> dict:
     return {"corpus": corpus.id, "splits": info}
 
 
-def summary(art: Artifact) -> str:
-    m = art.metadata
-    return f"{m.get('corpus')}: " + ", ".join(f"{k} {v['sentences']:,}" for k, v in m.get("splits", {}).items())
-
-
-STAGE = Stage(
-    name="treebank",
-    version="3",  # 2: typed params; 3: tags checked for the tag set
-    params=TreebankParams,
-    build=build,
-    inputs=("corpus",),
-    describe=lambda p: "read the CoNLL-U treebank (integer-ID words), carve missing splits",
-    summary=summary,
-)
+STAGE = Stage(name="treebank", version="3",  # 2: typed params; 3: tags checked for the tag set
+              params=TreebankParams, build=build, inputs=("corpus",), summary=split_sizes("sentences"),
+              describe=lambda p: "read the CoNLL-U treebank (integer-ID words), carve missing splits")
