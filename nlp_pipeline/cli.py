@@ -34,6 +34,30 @@ def user_errors(fn):
     return wrapper
 
 
+def file_option(help: str, **kwargs):
+    """``--file``/``-f``: a file to read ('-' = stdin)."""
+    return click.option("--file", "-f", "file", type=click.Path(dir_okay=False, allow_dash=True), help=help, **kwargs)
+
+
+def model_options(fn):
+    """The options every command that runs a trained model shares: --cache-dir and --device."""
+    fn = click.option("--device", metavar="auto|cpu|cuda|cuda:N", default="auto", show_default=True,
+                      help="Where the model runs (auto: CUDA when present).")(fn)
+    return click.option("--cache-dir", type=click.Path(file_okay=False))(fn)
+
+
+def _log(quiet: bool):
+    """Where a command's progress lines go: stderr, or nowhere with --quiet."""
+    return (lambda msg: None) if quiet else (lambda msg: click.echo(msg, err=True))
+
+
+def _load(cls, model: str, cache_dir: str | None, device: str, stage: str = "train"):
+    """``cls.load`` (a predictor or language model) of the model MODEL names, on ``device``."""
+    from nlp_pipeline.pipelines.artifacts import resolve_model
+
+    return cls.load(resolve_model(model, cache_dir, stage=stage), device=device)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="nlp-pipeline")
 def main() -> None:
@@ -90,7 +114,7 @@ def run(pipeline, corpus, overrides, grid, data_dir, cache_dir, report_dir, devi
         sets.insert(0, f"data.data_dir={json.dumps(data_dir)}")
     if device:
         sets.append(f"runtime.device={json.dumps(device)}")
-    log = (lambda msg: None) if quiet else (lambda msg: click.echo(msg, err=True))
+    log = _log(quiet)
     result = run_pipeline(pipeline, sets, list(grid), cache_dir=cache_dir, report_dir=report_dir,
                           force=force, progress=not quiet, log=log)
     if as_json:
@@ -106,11 +130,8 @@ def run(pipeline, corpus, overrides, grid, data_dir, cache_dir, report_dir, devi
 @main.command()
 @click.argument("model")
 @click.argument("texts", nargs=-1)
-@click.option("--file", "-f", "file", type=click.Path(dir_okay=False, allow_dash=True),
-              help="Predict every non-blank line of this file ('-' = stdin).")
-@click.option("--cache-dir", type=click.Path(file_okay=False))
-@click.option("--device", metavar="auto|cpu|cuda|cuda:N", default="auto", show_default=True,
-              help="Where the model runs (auto: CUDA when present).")
+@file_option("Predict every non-blank line of this file ('-' = stdin).")
+@model_options
 @click.option("--json", "as_json", is_flag=True, help="JSON lines output.")
 @user_errors
 def predict(model, texts, file, cache_dir, device, as_json):
@@ -120,11 +141,10 @@ def predict(model, texts, file, cache_dir, device, as_json):
     """
     from nlp_pipeline.device import resolve_device
     from nlp_pipeline.inference.classifier import Predictor
-    from nlp_pipeline.pipelines.artifacts import resolve_model
 
     device = resolve_device(device)  # once, before anything is read
     items = _text_inputs(texts, file)
-    predictor = Predictor.load(resolve_model(model, cache_dir), device=device)
+    predictor = _load(Predictor, model, cache_dir, device)
     for pred in predictor.predict(items):
         if as_json:
             click.echo(json.dumps(pred, ensure_ascii=False))
@@ -136,15 +156,12 @@ def predict(model, texts, file, cache_dir, device, as_json):
 @main.command()
 @click.argument("model")
 @click.argument("texts", nargs=-1)
-@click.option("--file", "-f", "file", type=click.Path(dir_okay=False, allow_dash=True),
-              help="Tag every non-blank line of this file ('-' = stdin).")
+@file_option("Tag every non-blank line of this file ('-' = stdin).")
 @click.option("--tokenized", is_flag=True, help="Input is already tokenized: split on whitespace only.")
 @click.option("--format", "fmt", type=click.Choice(["columns", "inline", "json"]), default="columns",
               show_default=True, help="columns: token<TAB>tag lines, a blank line between texts; inline: "
               "token/TAG ...; json: one JSON line per text.")
-@click.option("--cache-dir", type=click.Path(file_okay=False))
-@click.option("--device", metavar="auto|cpu|cuda|cuda:N", default="auto", show_default=True,
-              help="Where the model runs (auto: CUDA when present).")
+@model_options
 @user_errors
 def tag(model, texts, file, tokenized, fmt, cache_dir, device):
     """Tag each token of TEXTS (or the lines of --file) with a trained part-of-speech tagger.
@@ -153,11 +170,10 @@ def tag(model, texts, file, tokenized, fmt, cache_dir, device):
     """
     from nlp_pipeline.device import resolve_device
     from nlp_pipeline.inference.tagger import TaggerPredictor
-    from nlp_pipeline.pipelines.artifacts import resolve_model
 
     device = resolve_device(device)  # once, before anything is read
     items = _text_inputs(texts, file)
-    tagger = TaggerPredictor.load(resolve_model(model, cache_dir, stage="train_tagger"), device=device)
+    tagger = _load(TaggerPredictor, model, cache_dir, device, stage="train_tagger")
     if tokenized:
         token_lists = [line.split() for line in items]
         results = [{"text": t, "tokens": w, "tags": g}
@@ -186,9 +202,7 @@ def tag(model, texts, file, tokenized, fmt, cache_dir, device):
 @click.option("--seed", type=int, help="Same seed, same text (default: a new one each time).")
 @click.option("--samples", type=click.IntRange(min=1), default=1, show_default=True,
               help="How many texts (seeds seed, seed+1, ...).")
-@click.option("--cache-dir", type=click.Path(file_okay=False))
-@click.option("--device", metavar="auto|cpu|cuda|cuda:N", default="auto", show_default=True,
-              help="Where the model runs (auto: CUDA when present).")
+@model_options
 @click.option("--json", "as_json", is_flag=True, help="JSON lines output.")
 @user_errors
 def generate(model, prompt, max_tokens, temperature, top_k, top_p, seed, samples, cache_dir, device, as_json):
@@ -198,11 +212,9 @@ def generate(model, prompt, max_tokens, temperature, top_k, top_p, seed, samples
     """
     from nlp_pipeline.device import resolve_device
     from nlp_pipeline.inference.language_model import LanguageModel, check_sampling
-    from nlp_pipeline.pipelines.artifacts import resolve_model
 
     check_sampling(max_tokens, temperature, top_k, top_p)  # before the model is read
-    device = resolve_device(device)
-    lm = LanguageModel.load(resolve_model(model, cache_dir, stage="train_lm"), device=device)
+    lm = _load(LanguageModel, model, cache_dir, resolve_device(device), stage="train_lm")
     for i in range(samples):
         out = lm.generate(prompt, max_tokens=max_tokens, temperature=temperature, top_k=top_k, top_p=top_p,
                           seed=None if seed is None else seed + i)
@@ -211,11 +223,8 @@ def generate(model, prompt, max_tokens, temperature, top_k, top_p, seed, samples
 
 @main.command()
 @click.argument("model")
-@click.option("--file", "-f", "file", type=click.Path(dir_okay=False, allow_dash=True), required=True,
-              help="Text to score, one document a line, gzip too ('-' = stdin); streamed, any size.")
-@click.option("--cache-dir", type=click.Path(file_okay=False))
-@click.option("--device", metavar="auto|cpu|cuda|cuda:N", default="auto", show_default=True,
-              help="Where the model runs (auto: CUDA when present).")
+@file_option("Text to score, one document a line, gzip too ('-' = stdin); streamed, any size.", required=True)
+@model_options
 @click.option("--json", "as_json", is_flag=True, help="JSON output.")
 @user_errors
 def perplexity(model, file, cache_dir, device, as_json):
@@ -228,12 +237,10 @@ def perplexity(model, file, cache_dir, device, as_json):
     from nlp_pipeline.device import resolve_device
     from nlp_pipeline.errors import DataError
     from nlp_pipeline.inference.language_model import LanguageModel
-    from nlp_pipeline.pipelines.artifacts import resolve_model
 
     if file != "-" and not Path(file).is_file():  # before the model is read
         raise DataError("file not found", path=file)
-    device = resolve_device(device)
-    lm = LanguageModel.load(resolve_model(model, cache_dir, stage="train_lm"), device=device)
+    lm = _load(LanguageModel, model, cache_dir, resolve_device(device), stage="train_lm")
     result = lm.perplexity(line for _, line in _numbered_lines(file))
     if as_json:
         click.echo(json.dumps(result))
@@ -456,7 +463,7 @@ def _run_queries(kind: str, words: tuple[str, ...], file: str | None, vectors: s
 @click.argument("words", nargs=-1)
 @click.option("--topn", "-n", type=click.IntRange(min=1), default=10, show_default=True)
 @vector_options
-@click.option("--file", "-f", "file", type=click.Path(dir_okay=False, allow_dash=True), help=BATCH_HELP)
+@file_option(BATCH_HELP)
 @click.option("--json", "as_json", is_flag=True, help="JSON lines output.")
 @user_errors
 def similar(words, topn, vectors, cache_dir, file, as_json):
@@ -467,7 +474,7 @@ def similar(words, topn, vectors, cache_dir, file, as_json):
 @main.command()
 @click.argument("words", nargs=-1, metavar="WORD1 WORD2")
 @vector_options
-@click.option("--file", "-f", "file", type=click.Path(dir_okay=False, allow_dash=True), help=BATCH_HELP)
+@file_option(BATCH_HELP)
 @click.option("--json", "as_json", is_flag=True, help="JSON output.")
 @user_errors
 def similarity(words, vectors, cache_dir, file, as_json):
@@ -481,7 +488,7 @@ def similarity(words, vectors, cache_dir, file, as_json):
 @click.option("--method", type=click.Choice(["3cosadd", "3cosmul"]), default="3cosadd", show_default=True,
               help="3CosAdd: cos(x, b - a + c); 3CosMul: Levy & Goldberg's multiplicative objective.")
 @vector_options
-@click.option("--file", "-f", "file", type=click.Path(dir_okay=False, allow_dash=True), help=BATCH_HELP)
+@file_option(BATCH_HELP)
 @click.option("--json", "as_json", is_flag=True, help="JSON output.")
 @user_errors
 def analogy(words, topn, method, vectors, cache_dir, file, as_json):
@@ -614,7 +621,7 @@ def process(inputs, task, model, out_dir, workers, engine, scheduler, input_form
     from nlp_pipeline.batch import RejectedRecordsError
     from nlp_pipeline.batch import process as run_process
 
-    log = (lambda msg: None) if quiet else (lambda msg: click.echo(msg, err=True))
+    log = _log(quiet)
     try:
         summary = run_process(list(inputs), task, out_dir, model=model, workers=workers, engine=engine,
                               scheduler=scheduler, strict=strict, force=force, input_format=input_format,
