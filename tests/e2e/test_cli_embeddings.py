@@ -9,26 +9,15 @@ import shutil
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from cli_helpers import invoke, stdout_json, tagger_on_vectors
 from gensim.test.utils import datapath
 
-from nlp_pipeline.cli import main
 from nlp_pipeline.inference.classifier import Predictor
 from nlp_pipeline.text.phrases import PHRASES_FILE, load_phrases
 
 SMALL = ["--set", "embed.vector_size=16", "--set", "embed.epochs=2", "--set", "embed.min_count=2",
          "--set", "runtime.threads=1", "--set", "evaluate.map_words=150",
          "--set", "evaluate.probes=[australia, government, police, nonexistentword]"]
-
-
-def _invoke(*args) -> dict:
-    result = CliRunner().invoke(main, [str(a) for a in args])
-    assert result.exit_code == 0, result.output
-    return result
-
-
-def _json(result) -> dict:
-    return json.loads(result.stdout[result.stdout.index("{"):])
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +39,8 @@ def embeddings_run(user_text, tmp_path_factory) -> dict:
     args = ["run", "embeddings", "--corpus", user_text, "--set", "data.text_field=body",
             "--set", "phrases.passes=1", "--set", "phrases.min_count=3", *SMALL,
             "--cache-dir", root / "cache", "--report-dir", root / "reports"]
-    shown = _invoke(*args)
-    again = _json(_invoke(*args, "--json", "-q"))
+    shown = invoke(*args)
+    again = stdout_json(invoke(*args, "--json", "-q"))
     return {"root": root, "args": args, "shown": shown, "result": again, "cache": root / "cache"}
 
 
@@ -80,7 +69,7 @@ def test_run_embeddings_on_a_user_folder_reads_every_file_and_reports(embeddings
 
 
 def test_a_changed_read_setting_rereads_the_text(embeddings_run, user_text):
-    result = _json(_invoke(*embeddings_run["args"], "--set", "data.text_field=title", "--json", "-q"))
+    result = stdout_json(invoke(*embeddings_run["args"], "--set", "data.text_field=title", "--json", "-q"))
     runs = {r["stage"]: r for r in result["variants"][0]["stage_runs"]}
     assert not any(r["hit"] for r in runs.values())  # another field, other text: every stage rebuilt
     corpus = (Path(runs["pretrain_text"]["path"]) / "corpus.txt").read_text().splitlines()
@@ -88,9 +77,9 @@ def test_a_changed_read_setting_rereads_the_text(embeddings_run, user_text):
 
 
 def test_a_grid_over_engines_and_architectures_is_one_leaderboard(user_text, tmp_path):
-    result = _json(_invoke("run", "embeddings", "--corpus", user_text / "part1.txt", *SMALL,
-                           "--grid", "embed.sg=0,1", "--grid", "embed.engine=gensim,torch",
-                           "--cache-dir", tmp_path / "cache", "--report-dir", tmp_path / "reports", "--json", "-q"))
+    result = stdout_json(invoke("run", "embeddings", "--corpus", user_text / "part1.txt", *SMALL,
+                                "--grid", "embed.sg=0,1", "--grid", "embed.engine=gensim,torch", "--cache-dir",
+                                tmp_path / "cache", "--report-dir", tmp_path / "reports", "--json", "-q"))
     names = sorted(v["name"] for v in result["variants"])
     assert names == ["gensim-cbow", "gensim-skipgram", "torch-cbow", "torch-skipgram"]
     pretrain_keys = {r["key"] for v in result["variants"] for r in v["stage_runs"] if r["stage"] == "pretrain_text"}
@@ -101,11 +90,11 @@ def test_a_grid_over_engines_and_architectures_is_one_leaderboard(user_text, tmp
 
 def test_a_classifier_on_phrased_vectors_sees_the_same_phrases_when_it_predicts(embeddings_run, tmp_path):
     embed = next(r for r in embeddings_run["result"]["variants"][0]["stage_runs"] if r["stage"] == "embed")
-    result = _json(_invoke("run", "sentiment", "--corpus", "pang_lee_polarity",
-                           "--set", f"embed.vectors={embed['key'][:10]}", "--set", "model.hidden_size=8",
-                           "--set", "train.epochs=1", "--set", "runtime.threads=1",
-                           "--cache-dir", embeddings_run["cache"], "--report-dir", tmp_path / "reports",
-                           "--json", "-q"))
+    result = stdout_json(invoke("run", "sentiment", "--corpus", "pang_lee_polarity",
+                                "--set", f"embed.vectors={embed['key'][:10]}", "--set", "model.hidden_size=8",
+                                "--set", "train.epochs=1", "--set", "runtime.threads=1",
+                                "--cache-dir", embeddings_run["cache"], "--report-dir", tmp_path / "reports",
+                                "--json", "-q"))
     runs = {r["stage"]: r for r in result["variants"][0]["stage_runs"]}
     model_dir = Path(runs["train"]["path"])
     phrases = load_phrases(model_dir)
@@ -121,13 +110,7 @@ def test_a_classifier_on_phrased_vectors_sees_the_same_phrases_when_it_predicts(
 def test_a_tagger_on_vectors_from_run_embeddings(embeddings_run, make_treebank, tmp_path):
     embed = next(r for r in embeddings_run["result"]["variants"][0]["stage_runs"] if r["stage"] == "embed")
     treebank = make_treebank(tmp_path / "tb", n_train=30, n_dev=10)
-    result = CliRunner().invoke(main, [
-        "run", "tagging", "--corpus", str(treebank), "--set", f"embed.vectors={embed['path']}",
-        "--set", "model.hidden_size=8", "--set", "model.char_hidden=8", "--set", "train.epochs=1",
-        "--cache-dir", str(embeddings_run["cache"]), "--report-dir", str(tmp_path / "reports"), "--json"])
-    assert result.exit_code == 0, result.output
-    runs = {r["stage"]: r for r in _json(result)["variants"][0]["stage_runs"]}
-    assert list(runs) == ["treebank", "import_vectors", "train_tagger", "evaluate_tagger"]
+    result, runs = tagger_on_vectors(embed["path"], treebank, embeddings_run["cache"], tmp_path / "reports")
     assert (Path(runs["import_vectors"]["path"]) / "vectors.bin").read_bytes() == (
         Path(embed["path"]) / "vectors.bin").read_bytes()
     assert "a tagger tags single words, so their phrases are not applied" in result.stderr
@@ -136,7 +119,7 @@ def test_a_tagger_on_vectors_from_run_embeddings(embeddings_run, make_treebank, 
 def test_the_embed_artifact_can_be_moved_as_a_folder(embeddings_run, tmp_path):
     embed = next(r for r in embeddings_run["result"]["variants"][0]["stage_runs"] if r["stage"] == "embed")
     copy = shutil.copytree(embed["path"], tmp_path / "my_vectors")
-    out = _invoke("similar", "australia", "--vectors", copy, "--json")
+    out = invoke("similar", "australia", "--vectors", copy, "--json")
     assert json.loads(out.stdout)
 
 

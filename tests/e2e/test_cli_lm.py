@@ -11,25 +11,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
-
-from nlp_pipeline.cli import main
+from cli_helpers import invoke, stdout_json
 
 SMALL = ["--set", "embed.vector_size=16", "--set", "runtime.threads=1", "--set", "embed.min_count=2",
          "--set", "embed.epochs=2", "--set", "runtime.threads=1", "--set", "lm.hidden_size=32",
          "--set", "runtime.threads=1", "--set", "lm.epochs=4", "--set", "lm.min_count=1", "--set", "lm.bptt=16",
          "--set", "lm.batch_size=8", "--set", "lm.lr=0.01", "--set", "lm.evaluations=3",
          "--set", "data.heldout_fraction=0.1", "--set", "runtime.device=cpu", "--set", "generate.max_tokens=12"]
-
-
-def _invoke(*args) -> object:
-    result = CliRunner().invoke(main, [str(a) for a in args])
-    assert result.exit_code == 0, result.output
-    return result
-
-
-def _json(result) -> dict:
-    return json.loads(result.stdout[result.stdout.index("{"):])
 
 
 def _cli(*args) -> str:
@@ -58,8 +46,8 @@ def lm_run(tmp_path_factory) -> dict:
     text.write_text("\n".join(toy_documents(400)) + "\n", encoding="utf-8")
     args = ["run", "lm", "--corpus", text, *SMALL, "--grid", "lm.direction=forward,backward",
             "--cache-dir", root / "cache", "--report-dir", root / "reports"]
-    shown = _invoke(*args)
-    again = _json(_invoke(*args, "--json", "-q"))
+    shown = invoke(*args)
+    again = stdout_json(invoke(*args, "--json", "-q"))
     return {"root": root, "text": text, "args": args, "shown": shown, "result": again, "cache": root / "cache"}
 
 
@@ -102,8 +90,8 @@ def test_the_embedding_starts_from_vectors_trained_on_the_training_documents_onl
 
 
 def test_new_prompts_rerun_only_the_evaluation(lm_run):
-    out = _json(_invoke(*lm_run["args"][:-4], "--set", "generate.prompts=[the dog]", "--cache-dir", lm_run["cache"],
-                        "--report-dir", lm_run["root"] / "reports", "--json", "-q"))
+    out = stdout_json(invoke(*lm_run["args"][:-4], "--set", "generate.prompts=[the dog]", "--cache-dir",
+                             lm_run["cache"], "--report-dir", lm_run["root"] / "reports", "--json", "-q"))
     for v in out["variants"]:
         rebuilt = [r["stage"] for r in v["stage_runs"] if not r["hit"]]
         assert rebuilt == ["evaluate_lm"]

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from cli_helpers import invoke, stdout_json
 from click.testing import CliRunner
 from safetensors.torch import load_file
 
@@ -23,29 +24,19 @@ SENTIMENT = ["--corpus", "pang_lee_polarity", "--set", "data.text=[lee_backgroun
              "runtime.threads=1", "--set", "model.hidden_size=8", "--set", "runtime.device=cpu"]
 
 
-def _invoke(*args):
-    result = CliRunner().invoke(main, [str(a) for a in args])
-    assert result.exit_code == 0, result.output
-    return result
-
-
-def _json(result) -> dict:
-    return json.loads(result.stdout[result.stdout.index("{"):])
-
-
 @pytest.fixture(scope="module")
 def ws(tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("lminit")
     cache, reports = root / "cache", root / "reports"
-    out = _json(_invoke("run", "lm", "--corpus", "lee_background", *LM, "--grid", "lm.direction=forward,backward",
-                        "--cache-dir", cache, "--report-dir", reports, "--json", "-q"))
+    out = stdout_json(invoke("run", "lm", "--corpus", "lee_background", *LM, "--grid", "lm.direction=forward,backward",
+                             "--cache-dir", cache, "--report-dir", reports, "--json", "-q"))
     lms = {v["config"]["lm"]["direction"]: Path(v["artifacts"]["train_lm"]) for v in out["variants"]}
     return {"cache": cache, "reports": reports, "lms": lms}
 
 
 def test_grid_over_init_compares_word2vec_and_language_model_starts(ws):
-    out = _json(_invoke("run", "sentiment", *SENTIMENT, "--grid", "model.init=word2vec,lm", "--cache-dir",
-                        ws["cache"], "--report-dir", ws["reports"], "--json", "-q"))
+    out = stdout_json(invoke("run", "sentiment", *SENTIMENT, "--grid", "model.init=word2vec,lm", "--cache-dir",
+                             ws["cache"], "--report-dir", ws["reports"], "--json", "-q"))
     variants = {v["config"]["model"]["init"]: v for v in out["variants"]}
     assert set(variants) == {"word2vec", "lm"}
     lm_run = {r["stage"] for r in variants["lm"]["stage_runs"]}
@@ -64,9 +55,9 @@ def test_grid_over_init_compares_word2vec_and_language_model_starts(ws):
 def test_the_classifier_starts_from_the_language_models_weights(ws):
     """Trained with the encoder frozen for the run (lr 0 is not allowed, so: gradual unfreezing over one
     epoch trains only the output layer), the encoder still holds the language models' weights."""
-    out = _json(_invoke("run", "sentiment", *SENTIMENT, "--set", "model.init=lm", "--set", "train.epochs=1",
-                        "--set", "train.unfreeze=gradual", "--cache-dir", ws["cache"], "--report-dir",
-                        ws["reports"], "--json", "-q"))
+    out = stdout_json(invoke("run", "sentiment", *SENTIMENT, "--set", "model.init=lm", "--set", "train.epochs=1",
+                             "--set", "train.unfreeze=gradual", "--cache-dir", ws["cache"], "--report-dir",
+                             ws["reports"], "--json", "-q"))
     weights = load_file(str(Path(out["variants"][0]["artifacts"]["train"]) / "model.safetensors"))
     forward = load_file(str(ws["lms"]["forward"] / "model.safetensors"))
     backward = load_file(str(ws["lms"]["backward"] / "model.safetensors"))
@@ -76,9 +67,9 @@ def test_the_classifier_starts_from_the_language_models_weights(ws):
 
 
 def test_lm_finetuning_on_the_task_text_runs_first_and_feeds_the_classifier(ws):
-    out = _json(_invoke("run", "sentiment", *SENTIMENT, "--set", "model.init=lm", "--set",
-                        "model.lm_finetune_tokens=3000", "--set", "train.lr_layer_decay=2.6", "--cache-dir",
-                        ws["cache"], "--report-dir", ws["reports"], "--json", "-q"))
+    out = stdout_json(invoke("run", "sentiment", *SENTIMENT, "--set", "model.init=lm", "--set",
+                             "model.lm_finetune_tokens=3000", "--set", "train.lr_layer_decay=2.6", "--cache-dir",
+                             ws["cache"], "--report-dir", ws["reports"], "--json", "-q"))
     runs = {r["stage"]: r for r in out["variants"][0]["stage_runs"]}
     assert list(runs)[:2] == ["tokenize", "finetune_lm"]
     finetuned = Path(runs["finetune_lm"]["path"])
@@ -92,10 +83,10 @@ def test_lm_finetuning_on_the_task_text_runs_first_and_feeds_the_classifier(ws):
 
 def test_a_tagger_starts_from_the_language_models(ws, make_treebank, tmp_path):
     treebank = make_treebank(tmp_path / "tb", n_train=60, n_dev=20)
-    out = _json(_invoke("run", "tagging", "--corpus", treebank, "--set", "data.text=[lee_background]",
-                        "--set", "model.init=lm", "--set", "model.num_layers=2", "--set", "train.epochs=2",
-                        "--set", "runtime.threads=1", "--set", "runtime.device=cpu",
-                        "--cache-dir", ws["cache"], "--report-dir", ws["reports"], "--json", "-q"))
+    out = stdout_json(invoke("run", "tagging", "--corpus", treebank, "--set", "data.text=[lee_background]",
+                             "--set", "model.init=lm", "--set", "model.num_layers=2", "--set", "train.epochs=2",
+                             "--set", "runtime.threads=1", "--set", "runtime.device=cpu",
+                             "--cache-dir", ws["cache"], "--report-dir", ws["reports"], "--json", "-q"))
     train = out["variants"][0]["train"]
     assert train["layers_from_language_models"] == 1  # the second layer starts at random
     assert out["variants"][0]["metrics"]["dev"]["accuracy"] > 0
@@ -115,8 +106,8 @@ def test_contradictions_are_one_line_errors_before_any_stage(ws, extra, message)
 
 def test_auto_without_a_backward_model_says_how_to_get_one(tmp_path, ws):
     cache = tmp_path / "cache"
-    _invoke("run", "lm", "--corpus", "lee_background", *LM, "--cache-dir", cache, "--report-dir", tmp_path / "r",
-            "-q")
+    invoke("run", "lm", "--corpus", "lee_background", *LM, "--cache-dir", cache, "--report-dir", tmp_path / "r",
+           "-q")
     result = CliRunner().invoke(main, ["run", "sentiment", *SENTIMENT, "--set", "model.init=lm", "--cache-dir",
                                        str(cache), "--report-dir", str(tmp_path / "r")])
     assert result.exit_code == 2 and "--set lm.direction=backward" in result.stderr

@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
+from cli_helpers import report_variant, stdout_json
 from click.testing import CliRunner
 
 from nlp_pipeline.cli import main
@@ -42,20 +43,13 @@ def _run(workspace, *extra, json_out=True):
     return result
 
 
-def _stdout_json(result):
-    text = result.stdout
-    return json.loads(text[text.index("{"):])
-
-
 def test_run_prints_table_and_writes_report(workspace):
     result = _run(workspace, json_out=False)
     out = result.stdout
     assert "bilstm" in out and "dev acc" in out and "report:" in out
-    report = Path(out.strip().splitlines()[-1].split("report: ", 1)[1])
+    report = report_variant(out, "bilstm-fine-tuned", ("metrics.json", "confusion_matrix_dev.png",
+                            "confusion_matrix_test.png", "learning_curve.png", "history.json", "embeddings.json"))
     variant = report / "bilstm-fine-tuned"
-    for name in ("metrics.json", "confusion_matrix_dev.png", "confusion_matrix_test.png", "learning_curve.png",
-                 "history.json", "embeddings.json"):
-        assert (variant / name).stat().st_size > 0, name
     metrics = json.loads((variant / "metrics.json").read_text())
     assert set(metrics) == {"dev", "test"}
     assert 0.0 <= metrics["dev"]["accuracy"] <= 1.0
@@ -66,8 +60,8 @@ def test_run_prints_table_and_writes_report(workspace):
 
 
 def test_second_run_is_all_cache_hits_with_same_results(workspace):
-    first = _stdout_json(_run(workspace))
-    again = _stdout_json(_run(workspace))
+    first = stdout_json(_run(workspace))
+    again = stdout_json(_run(workspace))
     runs = again["variants"][0]["stage_runs"]
     assert [r["stage"] for r in runs] == ["tokenize", "pretrain_text", "embed", "train", "evaluate"]
     assert all(r["hit"] for r in runs)
@@ -76,21 +70,21 @@ def test_second_run_is_all_cache_hits_with_same_results(workspace):
 
 def test_changed_model_parameter_reruns_only_downstream_stages(workspace):
     _run(workspace)
-    changed = _stdout_json(_run(workspace, "--set", "model.pooling=mean"))
+    changed = stdout_json(_run(workspace, "--set", "model.pooling=mean"))
     hits = {r["stage"]: r["hit"] for r in changed["variants"][0]["stage_runs"]}
     assert hits == {"tokenize": True, "pretrain_text": True, "embed": True, "train": False, "evaluate": False}
 
 
 def test_changed_embed_parameter_keeps_tokenization(workspace):
     _run(workspace)
-    changed = _stdout_json(_run(workspace, "--set", "embed.window=3"))
+    changed = stdout_json(_run(workspace, "--set", "embed.window=3"))
     hits = {r["stage"]: r["hit"] for r in changed["variants"][0]["stage_runs"]}
     assert hits == {"tokenize": True, "pretrain_text": True, "embed": False, "train": False, "evaluate": False}
 
 
 def test_torch_engine_trains_the_vectors_in_the_same_format(workspace):
-    gensim = _stdout_json(_run(workspace, "--set", "embed.engine=gensim"))["variants"][0]["stage_runs"]
-    out = _stdout_json(_run(workspace, "--set", "embed.engine=torch"))
+    gensim = stdout_json(_run(workspace, "--set", "embed.engine=gensim"))["variants"][0]["stage_runs"]
+    out = stdout_json(_run(workspace, "--set", "embed.engine=torch"))
     runs = {r["stage"]: r for r in out["variants"][0]["stage_runs"]}
     before = {r["stage"]: r["key"] for r in gensim}
     assert runs["pretrain_text"]["key"] == before["pretrain_text"]  # same text,
@@ -108,14 +102,14 @@ def test_torch_engine_trains_the_vectors_in_the_same_format(workspace):
 
 
 def test_grid_runs_variants_and_shares_stages(workspace):
-    out = _stdout_json(_run(workspace, "--grid", "model.encoder=rnn,lstm", "--grid", "model.embedding_mode=frozen"))
+    out = stdout_json(_run(workspace, "--grid", "model.encoder=rnn,lstm", "--grid", "model.embedding_mode=frozen"))
     assert [v["config"]["model"]["encoder"] for v in out["variants"]] == ["rnn", "lstm"]
     second = out["variants"][1]["stage_runs"]
     assert {r["stage"]: r["hit"] for r in second}["embed"] is True
 
 
 def test_random_embeddings_skip_word2vec(workspace):
-    out = _stdout_json(_run(workspace, "--set", "model.embedding_mode=random"))
+    out = stdout_json(_run(workspace, "--set", "model.embedding_mode=random"))
     assert [r["stage"] for r in out["variants"][0]["stage_runs"]] == ["tokenize", "train", "evaluate"]
 
 

@@ -9,9 +9,7 @@ import re
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
-
-from nlp_pipeline.cli import main
+from cli_helpers import invoke, report_variant, stdout_json
 
 SMALL = [
     "--set", "data.text=lee_background",
@@ -39,19 +37,13 @@ def ws(tmp_path_factory, make_treebank):
     ws = {"root": root, "cache": str(root / "cache"), "reports": str(root / "reports"), "treebank": treebank}
     ws["first"] = _run(ws)
     again = _run(ws, "--json")  # all cached: gives the artifacts
-    ws["model_key"] = json.loads(again.stdout[again.stdout.index("{"):])["variants"][0]["stage_runs"][3]["key"]
+    ws["model_key"] = stdout_json(again)["variants"][0]["stage_runs"][3]["key"]
     return ws
 
 
-def _invoke(*args, input=None):
-    return CliRunner().invoke(main, [str(a) for a in args], input=input)
-
-
 def _run(ws, *extra, corpus=None):
-    result = _invoke("run", "tagging", "--corpus", corpus or ws["treebank"], *SMALL, "--cache-dir", ws["cache"],
-                     "--report-dir", ws["reports"], *extra)
-    assert result.exit_code == 0, result.output
-    return result
+    return invoke("run", "tagging", "--corpus", corpus or ws["treebank"], *SMALL, "--cache-dir", ws["cache"],
+                  "--report-dir", ws["reports"], *extra)
 
 
 def test_run_prints_the_tagging_table_and_writes_a_report(ws):
@@ -60,11 +52,9 @@ def test_run_prints_the_tagging_table_and_writes_a_report(ws):
         assert column in out
     row = next(line for line in out.splitlines() if line.startswith("bilstm"))
     assert float(re.split(r"\s{2,}", row)[4]) > 90.0  # dev accuracy on the toy grammar
-    report = Path(out.strip().splitlines()[-1].split("report: ", 1)[1])
+    report = report_variant(out, "bilstm-fine-tuned-char_cnn", ("metrics.json", "per_tag_dev.md",
+                            "confusion_matrix_dev.png", "learning_curve.png", "history.json", "embeddings.json"))
     variant = report / "bilstm-fine-tuned-char_cnn"
-    for name in ("metrics.json", "per_tag_dev.md", "confusion_matrix_dev.png", "learning_curve.png",
-                 "history.json", "embeddings.json"):
-        assert (variant / name).stat().st_size > 0, name
     metrics = json.loads((variant / "metrics.json").read_text())
     assert metrics["dev"]["unseen_tokens"] > 0 and metrics["dev"]["tokens"] > 100
     table = (variant / "per_tag_dev.md").read_text()
@@ -73,7 +63,7 @@ def test_run_prints_the_tagging_table_and_writes_a_report(ws):
 
 def test_second_run_is_all_cache_hits(ws):
     result = _run(ws, "--json")
-    runs = json.loads(result.stdout[result.stdout.index("{"):])["variants"][0]["stage_runs"]
+    runs = stdout_json(result)["variants"][0]["stage_runs"]
     assert [r["stage"] for r in runs] == ["treebank", "pretrain_text", "embed", "train_tagger", "evaluate_tagger"]
     assert all(r["hit"] for r in runs)
 
@@ -89,15 +79,14 @@ def test_grid_over_encoder_chars_and_mode_gives_one_row_each(ws):
 
 def test_xpos_tagset(ws):
     result = _run(ws, "--set", "data.tagset=xpos", "--set", "model.embedding_mode=random", "--json")
-    variant = json.loads(result.stdout[result.stdout.index("{"):])["variants"][0]
+    variant = stdout_json(result)["variants"][0]
     model = Path(variant["artifacts"]["train_tagger"])
     assert json.loads((model / "config.json").read_text())["tags"] == [".", "DT", "JJ", "NN", "RB", "VBZ"]
 
 
 def test_tag_command_prints_each_token_with_its_tag(ws):
-    result = _invoke("tag", ws["model_key"][:10], "The curious nation sleeps quickly.", "--cache-dir", ws["cache"],
-                     "--format", "inline")
-    assert result.exit_code == 0, result.output
+    result = invoke("tag", ws["model_key"][:10], "The curious nation sleeps quickly.", "--cache-dir", ws["cache"],
+                    "--format", "inline")
     pairs = [p.rsplit("/", 1) for p in result.stdout.split()]
     assert [w for w, _ in pairs] == ["The", "curious", "nation", "sleeps", "quickly", "."]
     assert [t for _, t in pairs] == ["DET", "ADJ", "NOUN", "VERB", "ADV", "PUNCT"]
@@ -106,20 +95,19 @@ def test_tag_command_prints_each_token_with_its_tag(ws):
 def test_tag_reads_a_file_and_writes_json_lines(ws, tmp_path):
     path = tmp_path / "in.txt"
     path.write_text("a nation waits .\n\nevery station falls .\n")
-    result = _invoke("tag", ws["model_key"], "--file", path, "--tokenized", "--format", "json",
-                     "--cache-dir", ws["cache"])
-    assert result.exit_code == 0, result.output
+    result = invoke("tag", ws["model_key"], "--file", path, "--tokenized", "--format", "json",
+                    "--cache-dir", ws["cache"])
     records = [json.loads(line) for line in result.stdout.splitlines()]
     assert [r["tokens"] for r in records] == [["a", "nation", "waits", "."], ["every", "station", "falls", "."]]
     assert all(len(r["tags"]) == len(r["tokens"]) for r in records)
 
 
 def test_tag_with_a_missing_model_or_bad_file_is_one_line_and_exit_2(ws, tmp_path):
-    result = _invoke("tag", "nonexistent-key", "hello", "--cache-dir", ws["cache"])
+    result = invoke("tag", "nonexistent-key", "hello", "--cache-dir", ws["cache"], ok=False)
     assert result.exit_code == 2 and "neither a model folder nor the key of a tagger" in result.stderr
     bad = tmp_path / "bad.txt"
     bad.write_bytes(b"fine line\n\xff\xfe broken\n")
-    result = _invoke("tag", "latest", "--file", bad, "--cache-dir", ws["cache"])
+    result = invoke("tag", "latest", "--file", bad, "--cache-dir", ws["cache"], ok=False)
     assert result.exit_code == 2 and f"{bad}:2" in result.stderr and "Traceback" not in result.output
 
 
@@ -128,7 +116,7 @@ def test_malformed_treebank_is_one_line_naming_file_and_line(ws, tmp_path):
     folder.mkdir()
     (folder / "train.conllu").write_text("1\tHi\thi\tINTJ\tUH\t_\t0\troot\t_\t_\n\n2\tthere\tADV\n")
     (folder / "dev.conllu").write_text("1\tHi\thi\tINTJ\tUH\t_\t0\troot\t_\t_\n")
-    result = _invoke("run", "tagging", "--corpus", folder, *SMALL, "--cache-dir", ws["cache"])
+    result = invoke("run", "tagging", "--corpus", folder, *SMALL, "--cache-dir", ws["cache"], ok=False)
     assert result.exit_code == 2
     assert f"{folder / 'train.conllu'}:3: malformed CoNLL-U line" in result.stderr
     assert "Traceback" not in result.output

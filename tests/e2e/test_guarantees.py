@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cli_helpers import invoke, stage_runs, stdout_json, tagger_on_vectors
 from click.testing import CliRunner
 
 from nlp_pipeline.cli import main
@@ -51,14 +52,10 @@ def _finish(proc: subprocess.Popen) -> dict:
     return json.loads(out[out.index("{"):])
 
 
-def _runs(result: dict) -> list[dict[str, dict]]:
-    return [{r["stage"]: r for r in v["stage_runs"]} for v in result["variants"]]
-
-
 def _assert_same_build(a: dict, b: dict) -> None:
     """Two results of the same command in separate caches: same keys, same bytes, same metrics."""
     assert len(a["variants"]) == len(b["variants"])
-    for va, vb, ra, rb in zip(a["variants"], b["variants"], _runs(a), _runs(b), strict=True):
+    for va, vb, ra, rb in zip(a["variants"], b["variants"], stage_runs(a), stage_runs(b), strict=True):
         assert {s: r["key"] for s, r in ra.items()} == {s: r["key"] for s, r in rb.items()}
         for stage, files in REPRODUCIBLE.items():
             if stage not in ra:
@@ -99,7 +96,7 @@ def _check_parallel_pair(tmp_path: Path, *extra: str) -> None:
     cache = tmp_path / "cache"
     procs = [_start([*SENTIMENT, *extra], cache, tmp_path / f"reports{i}") for i in range(2)]
     results = [_finish(p) for p in procs]
-    (ra,), (rb,) = (_runs(r) for r in results)
+    (ra,), (rb,) = (stage_runs(r) for r in results)
     assert list(ra) == ["tokenize", "train", "evaluate"] if extra else list(ra) == [
         "tokenize", "pretrain_text", "embed", "train", "evaluate"]
     for stage in ra:
@@ -129,15 +126,9 @@ def test_two_identical_runs_on_one_cache_ten_trials(tmp_path, trial):
 # -- damage ------------------------------------------------------------------------------------------
 
 
-def _cli(*args):
-    return CliRunner().invoke(main, [str(a) for a in args])
-
-
 def _run_json(cache: Path, reports: Path):
-    result = _cli(*SENTIMENT, "--cache-dir", cache, "--report-dir", reports, "--json", "-q")
-    assert result.exit_code == 0, result.output
-    out = json.loads(result.stdout[result.stdout.index("{"):])
-    return _runs(out)[0], result
+    result = invoke(*SENTIMENT, "--cache-dir", cache, "--report-dir", reports, "--json", "-q")
+    return stage_runs(stdout_json(result))[0], result
 
 
 def _damage_lines(result) -> list[str]:
@@ -158,7 +149,7 @@ def _rerun_after(built, stage: str, damage, expect: str) -> dict:
     assert result.exit_code == 0, result.output
     lines = _damage_lines(result)
     assert len(lines) == 1 and stage in lines[0] and expect in lines[0] and "rebuilding" in lines[0], lines
-    runs = _runs(json.loads(result.stdout[result.stdout.index("{"):]))[0]
+    runs = stage_runs(stdout_json(result))[0]
     assert not runs[stage]["hit"] and runs[stage]["key"] == built["runs"][stage]["key"]
     order = list(runs)
     before = order[: order.index(stage)]
@@ -167,8 +158,7 @@ def _rerun_after(built, stage: str, damage, expect: str) -> dict:
     # timings; vectors, tokens and metrics come back byte-identical, so their dependants still hit).
     rebuilt = [line for line in result.stderr.splitlines() if "out of date" in line]
     assert sum(not r["hit"] for r in runs.values()) == 1 + len(rebuilt)
-    verify = _cli("cache", "verify", "--cache-dir", built["cache"])
-    assert verify.exit_code == 0, verify.output
+    invoke("cache", "verify", "--cache-dir", built["cache"])
     return runs
 
 
@@ -183,20 +173,19 @@ def _truncated_vectors_are_rebuilt(built):
 def _same_size_corruption_of_weights_is_refused_by_predict_and_rebuilt(built):
     art = Path(built["runs"]["train"]["path"])
     texts = ["a wonderful , moving film", "dull and tedious"]
-    before = _cli("predict", "latest", *texts, "--cache-dir", built["cache"], "--json")
-    assert before.exit_code == 0, before.output
+    before = invoke("predict", "latest", *texts, "--cache-dir", built["cache"], "--json")
     weights = art / "model.safetensors"
     data = bytearray(weights.read_bytes())
     data[-64:] = bytes(64)  # the last weights' bytes, zeroed: same size, loads fine, predicts differently
     weights.write_bytes(bytes(data))
-    refused = _cli("predict", "latest", *texts, "--cache-dir", built["cache"])
+    refused = invoke("predict", "latest", *texts, "--cache-dir", built["cache"], ok=False)
     assert refused.exit_code == 2 and "damaged" in refused.stderr and "model.safetensors" in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1 and "Traceback" not in refused.output
-    verify = _cli("cache", "verify", "--cache-dir", built["cache"])
+    verify = invoke("cache", "verify", "--cache-dir", built["cache"], ok=False)
     assert verify.exit_code == 1 and "damaged: train" in verify.stdout and "model.safetensors" in verify.stdout
     runs = _rerun_after(built, "train", lambda a: None, "model.safetensors")
     assert not runs["evaluate"]["hit"]  # built from the old train artifact, whose history.json differed
-    after = _cli("predict", "latest", *texts, "--cache-dir", built["cache"], "--json")
+    after = invoke("predict", "latest", *texts, "--cache-dir", built["cache"], "--json")
     assert after.stdout == before.stdout  # the rebuilt model is the same model
 
 
@@ -210,8 +199,8 @@ def _a_garbage_manifest_is_no_artifact(built):
 
     art = Path(built["runs"]["evaluate"]["path"])
     garbage(art)
-    listing = _cli("cache", "ls", "--cache-dir", built["cache"])
-    assert listing.exit_code == 0 and "1 folder(s) without a valid manifest" in listing.stdout
+    listing = invoke("cache", "ls", "--cache-dir", built["cache"])
+    assert "1 folder(s) without a valid manifest" in listing.stdout
     _rerun_after(built, "evaluate", lambda a: None, "manifest is a JSON list")
 
 
@@ -241,7 +230,7 @@ def test_your_own_glove_file_replaces_the_vector_stages_and_its_content_is_the_k
     assert "vectors:mine.glove.txt 3d" in result.stdout  # the table names the file
     assert "tokens with a vector: train" in result.stderr and "folded into their lower-case form" in result.stderr
     out = CliRunner().invoke(main, [*args, "--json", "-q"])
-    runs = _runs(json.loads(out.stdout[out.stdout.index("{"):]))[0]
+    runs = stage_runs(stdout_json(out))[0]
     assert list(runs) == ["tokenize", "import_vectors", "train", "evaluate"] and all(r["hit"] for r in runs.values())
     train_meta = json.loads((Path(runs["train"]["path"]) / "manifest.json").read_text())["metadata"]
     assert 0 < train_meta["token_coverage"]["train_tokens"] < 1 and train_meta["token_coverage"]["dev_tokens"]
@@ -250,20 +239,14 @@ def test_your_own_glove_file_replaces_the_vector_stages_and_its_content_is_the_k
     moved.parent.mkdir()
     vectors.rename(moved)  # the same bytes elsewhere: the same key, nothing rebuilt
     again = CliRunner().invoke(main, [*[a.replace(str(vectors), str(moved)) for a in args], "--json", "-q"])
-    assert all(r["hit"] for r in _runs(json.loads(again.stdout[again.stdout.index("{"):]))[0].values())
+    assert all(r["hit"] for r in stage_runs(stdout_json(again))[0].values())
 
 
 def test_a_tagger_on_an_embed_artifact_of_another_run(tmp_path, make_treebank):
     built = _built(tmp_path / "sentiment")
     embed_key = built["runs"]["embed"]["key"]
     treebank = make_treebank(tmp_path / "tb", n_train=30, n_dev=10)
-    result = CliRunner().invoke(main, [
-        "run", "tagging", "--corpus", str(treebank), "--set", f"embed.vectors={embed_key[:8]}",
-        "--set", "model.hidden_size=8", "--set", "model.char_hidden=8", "--set", "train.epochs=1",
-        "--cache-dir", str(built["cache"]), "--report-dir", str(tmp_path / "reports"), "--json"])
-    assert result.exit_code == 0, result.output
-    runs = _runs(json.loads(result.stdout[result.stdout.index("{"):]))[0]
-    assert list(runs) == ["treebank", "import_vectors", "train_tagger", "evaluate_tagger"]
+    _, runs = tagger_on_vectors(embed_key[:8], treebank, built["cache"], tmp_path / "reports")
     imported = json.loads((Path(runs["import_vectors"]["path"]) / "manifest.json").read_text())["metadata"]
     assert imported["source"] == f"embed:{embed_key}"
     assert (Path(runs["import_vectors"]["path"]) / "vectors.bin").read_bytes() == (
