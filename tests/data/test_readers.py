@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import gzip
 import io
 import tarfile
@@ -86,64 +87,6 @@ def test_utf8_bom_is_dropped_from_the_header(write_bytes):
     assert [e.text for e in read_user_labelled(path)] == ["ok"]
 
 
-def test_tsv_row_without_label(write_bytes):
-    path = write_bytes("train.tsv", b"sentence\tlabel\ngood \t1\nno label here\n")
-    with pytest.raises(DataError, match="row without a label") as err:
-        list(read_delimited(path, delimiter="\t", split_on_last_tab=True, label_fn=SST_LABELS))
-    assert_points_at(err, "train.tsv", 3)
-
-
-def test_tsv_row_with_empty_label(write_bytes):
-    path = write_bytes("train.tsv", b"sentence\tlabel\ngood \t\n")
-    with pytest.raises(DataError, match="row without a label") as err:
-        list(read_delimited(path, delimiter="\t"))
-    assert_points_at(err, "train.tsv", 2)
-
-
-def test_csv_wrong_column_count(write_bytes):
-    path = write_bytes("data.csv", b"text,label,extra\na,b,c\nd,e,f,g\n")
-    with pytest.raises(DataError, match="expected 3") as err:
-        list(read_user_labelled(path))
-    assert_points_at(err, "data.csv", 3)
-
-
-def test_unknown_label_when_the_spec_defines_a_label_set(write_bytes):
-    path = write_bytes("dev.tsv", b"sentence\tlabel\nok \t1\nodd \t2\n")
-    with pytest.raises(DataError, match="unknown label '2'") as err:
-        list(read_delimited(path, delimiter="\t", split_on_last_tab=True, label_fn=SST_LABELS))
-    assert_points_at(err, "dev.tsv", 3)
-
-
-def test_header_without_text_column_lists_columns_found(write_bytes):
-    path = write_bytes("data.tsv", b"phrase\tlabel\nok\t1\n")
-    with pytest.raises(DataError, match="no text column") as err:
-        list(read_user_labelled(path))
-    assert "'phrase', 'label'" in str(err.value)
-    assert_points_at(err, "data.tsv", 1)
-
-
-def test_header_without_label_column_lists_columns_found(write_bytes):
-    path = write_bytes("data.csv", b"text,score\nok,1\n")
-    with pytest.raises(DataError, match="no label column") as err:
-        list(read_user_labelled(path))
-    assert "'text', 'score'" in str(err.value)
-    assert_points_at(err, "data.csv", 1)
-
-
-def test_header_only_file_has_no_rows(write_bytes):
-    path = write_bytes("data.tsv", b"text\tlabel\n")
-    with pytest.raises(DataError, match="no data rows") as err:
-        list(read_user_labelled(path))
-    assert_points_at(err, "data.tsv", None)
-
-
-def test_empty_text_is_an_error_not_a_silent_skip(write_bytes):
-    path = write_bytes("data.tsv", b"text\tlabel\n   \tpos\n")
-    with pytest.raises(DataError, match="empty text") as err:
-        list(read_user_labelled(path))
-    assert_points_at(err, "data.tsv", 2)
-
-
 # -- file-level checks (shared by every format) ------------------------------------------------------
 
 
@@ -153,40 +96,10 @@ def test_missing_file(tmp_path):
     assert_points_at(err, "nope.tsv", None)
 
 
-def test_empty_file(write_bytes):
-    path = write_bytes("empty.tsv", b"")
-    with pytest.raises(DataError, match="empty file") as err:
-        list(read_user_labelled(path))
-    assert_points_at(err, "empty.tsv", None)
-
-
-def test_binary_file(write_bytes):
-    path = write_bytes("model.bin", b"text\tlabel\n\x00\x01\x02" * 10)
-    with pytest.raises(DataError, match="binary") as err:
-        list(iter_lines(path))
-    assert_points_at(err, "model.bin", None)
-
-
 def test_utf16_file_is_reported_as_binary(write_bytes):
     path = write_bytes("utf16.tsv", "text\tlabel\nok\tpos\n".encode("utf-16"))
     with pytest.raises(DataError, match="UTF-16"):
         list(read_user_labelled(path))
-
-
-def test_invalid_utf8_reports_the_first_bad_line(write_bytes):
-    path = write_bytes("latin.tsv", b"text\tlabel\nfine\tpos\ncaf\xe9\tneg\nalso \xff bad\tneg\n")
-    with pytest.raises(DataError, match="not valid utf-8") as err:
-        list(read_user_labelled(path))
-    assert "0xe9" in str(err.value)
-    assert_points_at(err, "latin.tsv", 3)
-
-
-def test_truncated_gzip(write_bytes):
-    data = gzip.compress(b"text\tlabel\n" + b"word\tpos\n" * 5000)
-    path = write_bytes("cut.tsv.gz", data[: len(data) // 2])
-    with pytest.raises(DataError, match="cannot read") as err:
-        list(read_user_labelled(path))
-    assert_points_at(err, "cut.tsv.gz", None)
 
 
 # -- line files (MR) and fastText ---------------------------------------------------------------------
@@ -202,13 +115,6 @@ def test_cp1252_lines_decode_and_strip_trailing_space(write_bytes):
     assert {e.label for e in examples} == {"positive"}
 
 
-def test_cp1252_bytes_are_not_utf8(write_bytes):
-    path = write_bytes("rt-polarity.neg", b"ok \nsongs \x97 bad \n")
-    with pytest.raises(DataError, match="cp1252") as err:
-        list(read_lines(path, label="negative"))
-    assert_points_at(err, "rt-polarity.neg", 2)
-
-
 def test_fasttext_labels_and_text(write_bytes):
     path = write_bytes("ft.txt", b"__label__pos great fun . \n\n__label__neg  dull .\n")
     examples = list(read_fasttext(path, label_fn={"pos": "positive", "neg": "negative"}.get))
@@ -222,35 +128,6 @@ def test_fasttext_labels_and_text(write_bytes):
 def test_fasttext_detected_by_content_not_suffix(write_bytes):
     path = write_bytes("data.tsv", b"__label__a x\n__label__b y\n")
     assert sniff_labelled_format(path) == "fasttext"
-
-
-@pytest.mark.parametrize(
-    "bad, why",
-    [
-        (b"pos great\n", "malformed fastText"),
-        (b"__label__ great\n", "malformed fastText"),
-        (b"__label__a __label__b text\n", "more than one label"),
-    ],
-)
-def test_malformed_fasttext_line(write_bytes, bad, why):
-    path = write_bytes("ft.txt", b"__label__pos fine\n" + bad)
-    with pytest.raises(DataError, match=why) as err:
-        list(read_fasttext(path))
-    assert_points_at(err, "ft.txt", 2)
-
-
-def test_fasttext_line_without_text(write_bytes):
-    path = write_bytes("ft.txt", b"__label__pos fine\n__label__neg\n")
-    with pytest.raises(DataError, match="empty text") as err:
-        list(read_fasttext(path))
-    assert_points_at(err, "ft.txt", 2)
-
-
-def test_unrecognisable_user_file(write_bytes):
-    path = write_bytes("notes.txt", b"just some words\n")
-    with pytest.raises(DataError, match="cannot tell the format") as err:
-        list(read_user_labelled(path))
-    assert_points_at(err, "notes.txt", 1)
 
 
 # -- archives (IMDB) ---------------------------------------------------------------------------------
@@ -305,13 +182,6 @@ def test_archive_member_with_invalid_utf8_names_member_and_line(tmp_path):
     assert_points_at(err, "bad.tar.gz:aclImdb/train/pos/3_8.txt", 2)
 
 
-def test_not_an_archive(write_bytes):
-    path = write_bytes("fake.tar.gz", b"plain text, not gzip")
-    with pytest.raises(DataError, match="tar or zip") as err:
-        _imdb_rows(path)
-    assert_points_at(err, "fake.tar.gz", None)
-
-
 def test_archive_without_matching_members(tmp_path):
     path = make_tar(tmp_path / "other.tar.gz", {"x/readme.txt": b"hello"})
     with pytest.raises(DataError, match="no archive member matches"):
@@ -349,29 +219,6 @@ def test_conllu_skips_comments_ranges_and_empty_nodes(write_bytes):
     assert (last.words, last.upos, last.xpos, last.line) == (["Yes"], ["INTJ"], ["UH"], 12)
 
 
-def test_conllu_missing_columns(write_bytes):
-    path = write_bytes(
-        "bad.conllu", b"# sent_id = 1\n1\tHi\thi\tINTJ\tUH\t_\t0\troot\t_\t_\n2\tthere\tADV\n\n"
-    )
-    with pytest.raises(DataError, match="expected 10 tab-separated columns, found 3") as err:
-        list(read_conllu(path))
-    assert_points_at(err, "bad.conllu", 3)
-
-
-def test_conllu_space_separated_line(write_bytes):
-    path = write_bytes("spaces.conllu", b"1 Hi hi INTJ UH _ 0 root _ _\n")
-    with pytest.raises(DataError, match="found 1") as err:
-        list(read_conllu(path))
-    assert_points_at(err, "spaces.conllu", 1)
-
-
-def test_conllu_bad_token_id(write_bytes):
-    path = write_bytes("id.conllu", b"x\tHi\thi\tINTJ\tUH\t_\t0\troot\t_\t_\n")
-    with pytest.raises(DataError, match="bad token ID") as err:
-        list(read_conllu(path))
-    assert_points_at(err, "id.conllu", 1)
-
-
 def test_conllu_without_sentences(write_bytes):
     path = write_bytes("comments.conllu", b"# only a comment\n\n")
     with pytest.raises(DataError, match="no sentences"):
@@ -396,3 +243,65 @@ def test_input_lines_for_texts_and_queries(tmp_path):
     (tmp_path / "bad.gz").write_bytes(b"\x1f\x8b\x08\x00garbage")
     with pytest.raises(DataError, match=r"bad\.gz:1: cannot read"):  # the line the stream broke on
         list(iter_input_lines(tmp_path / "bad.gz"))
+
+
+# -- every bad input: a DataError whose one line names the file (and the line) -------------------------
+
+TSV_SST = functools.partial(read_delimited, delimiter="\t", split_on_last_tab=True, label_fn=SST_LABELS)
+GZIPPED = gzip.compress(b"text\tlabel\n" + b"word\tpos\n" * 5000)
+
+
+@pytest.mark.parametrize("name, data, reader, why, line, also", [
+    # TSV / CSV
+    pytest.param("train.tsv", b"sentence\tlabel\ngood \t1\nno label here\n", TSV_SST, "row without a label", 3, "",
+                 id="tsv_row_without_label"),
+    pytest.param("train.tsv", b"sentence\tlabel\ngood \t\n", functools.partial(read_delimited, delimiter="\t"),
+                 "row without a label", 2, "", id="tsv_row_with_empty_label"),
+    pytest.param("data.csv", b"text,label,extra\na,b,c\nd,e,f,g\n", read_user_labelled, "expected 3", 3, "",
+                 id="csv_wrong_column_count"),
+    pytest.param("dev.tsv", b"sentence\tlabel\nok \t1\nodd \t2\n", TSV_SST, "unknown label '2'", 3, "",
+                 id="unknown_label_when_the_spec_defines_a_label_set"),
+    pytest.param("data.tsv", b"phrase\tlabel\nok\t1\n", read_user_labelled, "no text column", 1, "'phrase', 'label'",
+                 id="header_without_text_column_lists_columns_found"),
+    pytest.param("data.csv", b"text,score\nok,1\n", read_user_labelled, "no label column", 1, "'text', 'score'",
+                 id="header_without_label_column_lists_columns_found"),
+    pytest.param("data.tsv", b"text\tlabel\n", read_user_labelled, "no data rows", None, "",
+                 id="header_only_file_has_no_rows"),
+    pytest.param("data.tsv", b"text\tlabel\n   \tpos\n", read_user_labelled, "empty text", 2, "",
+                 id="empty_text_is_an_error_not_a_silent_skip"),
+    # file-level checks (shared by every format)
+    pytest.param("empty.tsv", b"", read_user_labelled, "empty file", None, "", id="empty_file"),
+    pytest.param("model.bin", b"text\tlabel\n\x00\x01\x02" * 10, iter_lines, "binary", None, "", id="binary_file"),
+    pytest.param("latin.tsv", b"text\tlabel\nfine\tpos\ncaf\xe9\tneg\nalso \xff bad\tneg\n", read_user_labelled,
+                 "not valid utf-8", 3, "0xe9", id="invalid_utf8_reports_the_first_bad_line"),
+    pytest.param("cut.tsv.gz", GZIPPED[: len(GZIPPED) // 2], read_user_labelled, "cannot read", None, "",
+                 id="truncated_gzip"),
+    # line files (MR) and fastText
+    pytest.param("rt-polarity.neg", b"ok \nsongs \x97 bad \n", functools.partial(read_lines, label="negative"),
+                 "cp1252", 2, "", id="cp1252_bytes_are_not_utf8"),
+    pytest.param("ft.txt", b"__label__pos fine\npos great\n", read_fasttext, "malformed fastText", 2, "",
+                 id="fasttext_line_without_a_label"),
+    pytest.param("ft.txt", b"__label__pos fine\n__label__ great\n", read_fasttext, "malformed fastText", 2, "",
+                 id="fasttext_empty_label"),
+    pytest.param("ft.txt", b"__label__pos fine\n__label__a __label__b text\n", read_fasttext,
+                 "more than one label", 2, "", id="fasttext_two_labels"),
+    pytest.param("ft.txt", b"__label__pos fine\n__label__neg\n", read_fasttext, "empty text", 2, "",
+                 id="fasttext_line_without_text"),
+    pytest.param("notes.txt", b"just some words\n", read_user_labelled, "cannot tell the format", 1, "",
+                 id="unrecognisable_user_file"),
+    # archives
+    pytest.param("fake.tar.gz", b"plain text, not gzip", _imdb_rows, "tar or zip", None, "", id="not_an_archive"),
+    # CoNLL-U
+    pytest.param("bad.conllu", b"# sent_id = 1\n1\tHi\thi\tINTJ\tUH\t_\t0\troot\t_\t_\n2\tthere\tADV\n\n", read_conllu,
+                 "expected 10 tab-separated columns, found 3", 3, "", id="conllu_missing_columns"),
+    pytest.param("spaces.conllu", b"1 Hi hi INTJ UH _ 0 root _ _\n", read_conllu, "found 1", 1, "",
+                 id="conllu_space_separated_line"),
+    pytest.param("id.conllu", b"x\tHi\thi\tINTJ\tUH\t_\t0\troot\t_\t_\n", read_conllu, "bad token ID", 1, "",
+                 id="conllu_bad_token_id"),
+])
+def test_bad_input_is_one_line_naming_file_and_line(write_bytes, name, data, reader, why, line, also):
+    path = write_bytes(name, data)
+    with pytest.raises(DataError, match=why) as err:
+        list(reader(path))
+    assert also in str(err.value)
+    assert_points_at(err, name, line)
