@@ -54,14 +54,7 @@ from nlp_pipeline.data.types import Example, LabelledDataset
 from nlp_pipeline.errors import ConfigError, DataError, excerpt
 
 SPLITS = ("train", "dev", "test")
-_SPLIT_ALIASES = {
-    "train": "train",
-    "dev": "dev",
-    "valid": "dev",
-    "validation": "dev",
-    "val": "dev",
-    "test": "test",
-}
+_SPLIT_ALIASES = {**{s: s for s in SPLITS}, "valid": "dev", "validation": "dev", "val": "dev"}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -81,15 +74,9 @@ def corpus_files(corpus: str | Path, data_dir: str | Path | None = None) -> list
     return [path]
 
 
-def load_labelled(
-    corpus: str | Path,
-    data_dir: str | Path | None = None,
-    dev_fraction: float = 0.1,
-    test_fraction: float = 0.1,
-    seed: int = 13,
-    labels: list[str] | tuple[str, ...] | None = None,
-    min_label_count: int = 1,
-) -> LabelledDataset:
+def load_labelled(corpus: str | Path, data_dir: str | Path | None = None, dev_fraction: float = 0.1,
+                  test_fraction: float = 0.1, seed: int = 13, labels: list[str] | tuple[str, ...] | None = None,
+                  min_label_count: int = 1) -> LabelledDataset:
     """Load a labelled corpus into train / dev / (test) splits, carving missing ones (see module docstring).
 
     Parameters
@@ -114,13 +101,8 @@ def load_labelled(
     the seed and per-split label counts.
     """
     _check_fractions(dev_fraction, test_fraction)
-    spec, path = _corpus(corpus)
+    spec, path = _corpus(corpus, "labelled")
     if spec is not None:
-        if spec.kind != "labelled":
-            labelled = [n for n in list_corpora() if load_spec(n).kind == "labelled"]
-            raise ConfigError(
-                f"corpus {spec.name!r} is {spec.kind}, not labelled; labelled corpora: {', '.join(labelled)}"
-            )
         files = corpus_files(spec.name, data_dir)
         by_split = _group(_spec_records(spec, data_dir, ordered=True))
         for split in spec.splits:
@@ -151,42 +133,23 @@ def load_labelled(
                 if ex.label not in labels:
                     where = "data.labels" if declared else "training labels"
                     in_split = f" in the {split} split" if split else ""
-                    raise DataError(
-                        f"unknown label {excerpt(ex.label)!r}{in_split} ({where}: {', '.join(labels)})",
-                        path=ex.source or path,
-                        line=ex.line,
-                    )
+                    raise DataError(f"unknown label {excerpt(ex.label)!r}{in_split} ({where}: {', '.join(labels)})",
+                                    path=ex.source or path, line=ex.line)
         if len(labels) < 2:
-            raise DataError(
-                f"only one label ({labels[0]!r}) in the data; a classifier needs at least two", path=path
-            )
+            raise DataError(f"only one label ({labels[0]!r}) in the data; a classifier needs at least two", path=path)
         origin = "path"
     train_examples = by_split.get("train") or by_split.get(None) or []
     _check_label_counts(train_examples, labels, min_label_count, files[0])
     splits, provenance, carved = _assemble(by_split, labels, dev_fraction, test_fraction, seed, files[0])
-    info = {
-        "corpus": name,
-        "origin": origin,
-        "format": fmt,
-        "files": [str(f) for f in files],
-        "seed": seed,
-        "dev_fraction": dev_fraction,
-        "test_fraction": test_fraction,
-        "splits": provenance,
-        "carved": carved,
-        "sizes": {s: len(exs) for s, exs in splits.items()},
-        "counts": {s: _label_counts(exs, labels) for s, exs in splits.items()},
-    }
+    info = {"corpus": name, "origin": origin, "format": fmt, "files": [str(f) for f in files], "seed": seed,
+            "dev_fraction": dev_fraction, "test_fraction": test_fraction, "splits": provenance, "carved": carved,
+            "sizes": {s: len(exs) for s, exs in splits.items()},
+            "counts": {s: _label_counts(exs, labels) for s, exs in splits.items()}}
     return LabelledDataset(name=name, labels=labels, splits=splits, info=info)
 
 
-def load_tagged(
-    corpus: str | Path = "ud_en_ewt",
-    data_dir: str | Path | None = None,
-    dev_fraction: float = 0.0,
-    test_fraction: float = 0.0,
-    seed: int = 13,
-) -> dict[str, list[Sentence]]:
+def load_tagged(corpus: str | Path = "ud_en_ewt", data_dir: str | Path | None = None, dev_fraction: float = 0.0,
+                test_fraction: float = 0.0, seed: int = 13) -> dict[str, list[Sentence]]:
     """Load a tagged (CoNLL-U) corpus as ``{split: sentences}``, carving missing splits from train.
 
     ``corpus`` is a registered tagged corpus, a path to one CoNLL-U file (its sentences are ``train``),
@@ -195,13 +158,8 @@ def load_tagged(
     train sentences (shuffled with ``seed``) becomes dev; likewise test with ``test_fraction`` when
     there is neither dev nor test, so a single file still gives an honest evaluation.
     """
-    spec, path = _corpus(corpus)
+    spec, path = _corpus(corpus, "tagged")
     if spec is not None:
-        if spec.kind != "tagged":
-            tagged = [n for n in list_corpora() if load_spec(n).kind == "tagged"]
-            raise ConfigError(
-                f"corpus {spec.name!r} is {spec.kind}, not tagged; tagged corpora: {', '.join(tagged)}"
-            )
         files = {f.split or "train": resolve_file(spec, f.name, data_dir) for f in spec.files}
     else:
         files = tagged_split_files(path)
@@ -240,8 +198,6 @@ def check_tags(splits: dict[str, list[Sentence]], tagset: str) -> None:
                         path=s.source, line=line)
 
 
-_CONLLU_SPLIT_WORDS = {**{s: s for s in SPLITS}, "valid": "dev", "validation": "dev", "val": "dev"}
-
 
 def tagged_split_files(path: Path) -> dict[str, Path]:
     """``{split: file}`` for a user's CoNLL-U file (train) or folder of CoNLL-U files.
@@ -260,7 +216,7 @@ def tagged_split_files(path: Path) -> dict[str, Path]:
         if not p.is_file() or p.name.startswith(".") or ".conllu" not in p.name.lower():
             continue
         words = re.split(r"[-_.]", p.name.lower())
-        splits = {_CONLLU_SPLIT_WORDS[w] for w in words if w in _CONLLU_SPLIT_WORDS}
+        splits = {_SPLIT_ALIASES[w] for w in words if w in _SPLIT_ALIASES}
         if len(splits) != 1:
             raise DataError(f"cannot tell the split of {p.name}: name it train/dev/test.conllu", path=path)
         split = splits.pop()
@@ -334,16 +290,19 @@ def _looks_like_path(text: str) -> bool:
     return "/" in text or os.sep in text or bool(Path(text).suffix) or text.startswith(("~", "."))
 
 
-def _corpus(corpus: str | Path) -> tuple[CorpusSpec | None, Path]:
-    """(spec, None-ish path) for a registered name, (None, path) for user data; ConfigError otherwise."""
+def _corpus(corpus: str | Path, kind: str | None = None) -> tuple[CorpusSpec | None, Path]:
+    """(spec, None-ish path) for a registered name (of ``kind`` when given), (None, path) for user data;
+    ConfigError otherwise."""
     if isinstance(corpus, str) and corpus in list_corpora():
-        return load_spec(corpus), Path()
+        spec = load_spec(corpus)
+        if kind is not None and spec.kind != kind:
+            alike = [n for n in list_corpora() if load_spec(n).kind == kind]
+            raise ConfigError(f"corpus {spec.name!r} is {spec.kind}, not {kind}; {kind} corpora: {', '.join(alike)}")
+        return spec, Path()
     if isinstance(corpus, Path) or _looks_like_path(corpus) or Path(corpus).exists():
         return None, Path(corpus).expanduser()
-    raise ConfigError(
-        f"unknown corpus {corpus!r}; registered corpora: {', '.join(list_corpora())} "
-        "(or give a path to a TSV/CSV/fastText file or a folder with train.*)"
-    )
+    raise ConfigError(f"unknown corpus {corpus!r}; registered corpora: {', '.join(list_corpora())} "
+                      "(or give a path to a TSV/CSV/fastText file or a folder with train.*)")
 
 
 def _require_file(path: Path) -> None:
@@ -362,9 +321,7 @@ def _user_split_files(folder: Path) -> dict[str, Path]:
             found.setdefault(split, []).append(p)
     for split, paths in found.items():
         if len(paths) > 1:
-            raise DataError(
-                f"several {split} files ({', '.join(p.name for p in paths)}); keep one", path=folder
-            )
+            raise DataError(f"several {split} files ({', '.join(p.name for p in paths)}); keep one", path=folder)
     if "train" not in found:
         names = ", ".join(sorted(p.name for p in folder.iterdir())) or "none"
         raise DataError(f"folder has no train.* file (files found: {names})", path=folder)
@@ -390,10 +347,8 @@ def _text_source(source: str | Path) -> tuple[str, CorpusSpec | None, str | None
         raise ConfigError(f"corpus {name!r} has no split {split!r}; its splits: {have}")
     if _looks_like_path(source) or Path(source).exists():
         return "path", None, None, Path(source).expanduser()
-    raise ConfigError(
-        f"unknown text source {source!r}; use a corpus ({', '.join(names)}), '<corpus>:<split>' "
-        "(e.g. imdb:train), or a path to a .txt file / folder / archive"
-    )
+    raise ConfigError(f"unknown text source {source!r}; use a corpus ({', '.join(names)}), '<corpus>:<split>' "
+                      "(e.g. imdb:train), or a path to a .txt file / folder / archive")
 
 
 def _source_file_specs(spec: CorpusSpec, split: str | None):
@@ -407,9 +362,8 @@ def _source_file_specs(spec: CorpusSpec, split: str | None):
 # Reading registered corpora
 
 
-def _spec_records(
-    spec: CorpusSpec, data_dir: str | Path | None, split: str | None = None, ordered: bool = False
-) -> Iterator[tuple[str | None, Example]]:
+def _spec_records(spec: CorpusSpec, data_dir: str | Path | None, split: str | None = None,
+                  ordered: bool = False) -> Iterator[tuple[str | None, Example]]:
     """Yield ``(split, example)`` for a labelled spec; only ``split``'s examples when given."""
     r = spec.reader
     fmt = spec.format
@@ -417,9 +371,8 @@ def _spec_records(
         records = []
         for f in spec.files:
             path = resolve_file(spec, f.name, data_dir)
-            for groups, ex in read_archive_examples(
-                path, member_pattern=r["member_pattern"], encoding=spec.encoding, label_fn=spec.map_label
-            ):
+            for groups, ex in read_archive_examples(path, member_pattern=r["member_pattern"], encoding=spec.encoding,
+                                                    label_fn=spec.map_label):
                 if split is not None and groups.get("split") != split:
                     continue
                 if not ordered:
@@ -427,12 +380,7 @@ def _spec_records(
                     continue
                 # The official tarball and the mirror archive order members differently; sorting by
                 # (split, label, numeric id) makes the dataset identical whichever was found.
-                key = (
-                    groups.get("split") or "",
-                    spec.labels.index(ex.label),
-                    int(groups.get("id") or 0),
-                    ex.source,
-                )
+                key = (groups.get("split") or "", spec.labels.index(ex.label), int(groups.get("id") or 0), ex.source)
                 records.append((key, groups.get("split"), ex))
         records.sort(key=lambda rec: rec[0])
         for _, s, ex in records:
@@ -443,22 +391,15 @@ def _spec_records(
             continue
         path = resolve_file(spec, f.name, data_dir)
         if fmt in ("tsv", "csv"):
-            examples = read_delimited(
-                path,
-                delimiter="\t" if fmt == "tsv" else ",",
-                encoding=spec.encoding,
-                text_column=r.get("text_column"),
-                label_column=r.get("label_column"),
-                split_on_last_tab=bool(r.get("split_on_last_tab", False)),
-                label_fn=spec.map_label,
-            )
+            examples = read_delimited(path, delimiter="\t" if fmt == "tsv" else ",", encoding=spec.encoding,
+                                      text_column=r.get("text_column"), label_column=r.get("label_column"),
+                                      split_on_last_tab=bool(r.get("split_on_last_tab", False)),
+                                      label_fn=spec.map_label)
         elif fmt == "fasttext":
             examples = read_fasttext(path, encoding=spec.encoding, label_fn=spec.map_label)
         elif fmt == "lines":
             if f.label is None:
-                raise ConfigError(
-                    f"files: {f.name} needs a label (format lines: one label per file)", path=spec.path
-                )
+                raise ConfigError(f"files: {f.name} needs a label (format lines: one label per file)", path=spec.path)
             examples = read_lines(path, label=f.label, encoding=spec.encoding)
         else:
             raise ConfigError(f"format {fmt!r} does not hold labelled examples", path=spec.path)
@@ -477,9 +418,7 @@ def _spec_texts(spec: CorpusSpec, data_dir: str | Path | None, split: str | None
             for sentence in read_conllu(path):
                 yield " ".join(sentence.words)
         elif spec.format == "tar_members":
-            yield from iter_archive_texts(
-                path, member_pattern=spec.reader["member_pattern"], encoding=spec.encoding
-            )
+            yield from iter_archive_texts(path, member_pattern=spec.reader["member_pattern"], encoding=spec.encoding)
         elif spec.format == "lines":
             yield from iter_plain_lines(path, spec.encoding)
         else:
@@ -551,9 +490,8 @@ def _label_counts(examples: list[Example], labels: list[str]) -> dict[str, int]:
     return {label: counts.get(label, 0) for label in labels}
 
 
-def carve(
-    examples: list[Example], fractions: list[tuple[str, float]], labels: list[str], seed: int
-) -> dict[str, list[Example]]:
+def carve(examples: list[Example], fractions: list[tuple[str, float]], labels: list[str],
+          seed: int) -> dict[str, list[Example]]:
     """Split ``examples`` into ``train`` plus one split per ``(name, fraction)``, stratified by label.
 
     Each label's examples are shuffled with one ``random.Random(seed)`` (labels visited in canonical
@@ -592,24 +530,14 @@ def _check_label_counts(examples: list[Example], labels: list[str], minimum: int
         if not exs:
             raise DataError(f"label {label!r} never occurs in the training data (data.labels lists it)", path=where)
         lines = ", ".join(str(ex.line) for ex in exs[:5]) + (", …" if len(exs) > 5 else "")
-        raise DataError(
-            f"label {excerpt(label)!r} occurs only {len(exs)} time(s) in the training data "
-            f"(line{'s' if len(exs) > 1 else ''} {lines}), fewer "
-            f"than data.min_label_count={minimum}: fix those rows, declare the label set with data.labels, "
-            "or lower data.min_label_count",
-            path=exs[0].source or where,
-            line=exs[0].line,
-        )
+        raise DataError(f"label {excerpt(label)!r} occurs only {len(exs)} time(s) in the training data "
+                        f"(line{'s' if len(exs) > 1 else ''} {lines}), fewer than data.min_label_count={minimum}: fix "
+                        "those rows, declare the label set with data.labels, or lower data.min_label_count",
+                        path=exs[0].source or where, line=exs[0].line)
 
 
-def _assemble(
-    by_split: dict[str | None, list[Example]],
-    labels: list[str],
-    dev_fraction: float,
-    test_fraction: float,
-    seed: int,
-    where: Path,
-) -> tuple[dict[str, list[Example]], dict[str, str], dict[str, dict]]:
+def _assemble(by_split: dict[str | None, list[Example]], labels: list[str], dev_fraction: float, test_fraction: float,
+              seed: int, where: Path) -> tuple[dict[str, list[Example]], dict[str, str], dict[str, dict]]:
     """Official splits as they are, missing ones carved; returns (splits, provenance, carved-info)."""
     if None in by_split:  # no splits at all: carve test and dev from everything
         fractions = [(n, f) for n, f in (("test", test_fraction), ("dev", dev_fraction)) if f > 0]
@@ -625,18 +553,13 @@ def _assemble(
     for name, how in carved.items():
         if not pieces[name]:
             total = len(by_split.get(None) or by_split["train"])
-            raise DataError(
-                f"too few examples ({total}) to carve a {name} split of {how['fraction']:.0%} per label; "
-                f"add examples, lower {name}_fraction to 0, or provide a {name} file",
-                path=where,
-            )
+            raise DataError(f"too few examples ({total}) to carve a {name} split of {how['fraction']:.0%} per label; "
+                            f"add examples, lower {name}_fraction to 0, or provide a {name} file", path=where)
     splits = {s: pieces[s] for s in SPLITS if s in pieces}
     provenance = {s: ("carved from " + carved[s]["from"] if s in carved else "official") for s in splits}
     if carved:
         source = "all" if None in by_split else "train"
-        provenance["train"] = (
-            f"remainder of {source} after carving" if source == "all" else "official minus carved dev"
-        )
+        provenance["train"] = f"remainder of {source} after carving" if source == "all" else "official minus carved dev"
     for name in carved:
         carved[name]["seed"] = seed
     return splits, provenance, carved
