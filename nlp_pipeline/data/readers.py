@@ -216,9 +216,7 @@ def decode_text(data: bytes, encoding: str, source: str) -> str:
         raise _decode_error(data, err, column, encoding, source, line) from None
 
 
-def iter_archive_members(
-    path: str | Path, pattern: str | re.Pattern
-) -> Iterator[tuple[str, re.Match, bytes]]:
+def iter_archive_members(path: str | Path, pattern: str | re.Pattern) -> Iterator[tuple[str, re.Match, bytes]]:
     """Yield ``(member_name, match, data)`` for each file member of a tar or zip whose name matches.
 
     Tar archives (any compression) are read in stream mode: one pass, nothing extracted to disk, only
@@ -609,14 +607,6 @@ def _text(raw: str, path: Path | str, line: int) -> str:
     return text
 
 
-def find_columns(
-    header: list[str], path: Path | str, text_column: str | None = None, label_column: str | None = None
-) -> tuple[int, int]:
-    """Indices of the text and label columns in a header row (see `_pick_column`)."""
-    return _pick_column(header, text_column, TEXT_COLUMNS, "text", path), _pick_column(
-        header, label_column, LABEL_COLUMNS, "label", path)
-
-
 def _pick_column(header: list[str], explicit: str | None, candidates: tuple[str, ...], what: str,
                  path: Path | str, hint: str = "") -> int:
     """The index of column ``explicit`` (exact, else case-insensitive), else of the first of ``candidates``.
@@ -635,16 +625,9 @@ def _pick_column(header: list[str], explicit: str | None, candidates: tuple[str,
     raise InputError(f"header has no {what} column (wanted {wanted}; columns found: {found}){hint}", path=path, line=1)
 
 
-def read_delimited(
-    path: str | Path,
-    *,
-    delimiter: str,
-    encoding: str = "utf-8",
-    text_column: str | None = None,
-    label_column: str | None = None,
-    split_on_last_tab: bool = False,
-    label_fn: LabelFn | None = None,
-) -> Iterator[Example]:
+def read_delimited(path: str | Path, *, delimiter: str, encoding: str = "utf-8", text_column: str | None = None,
+                   label_column: str | None = None, split_on_last_tab: bool = False,
+                   label_fn: LabelFn | None = None) -> Iterator[Example]:
     """Read a TSV or CSV file with a header row naming a text and a label column.
 
     TSV rows are split on tabs without quote handling (the GLUE convention: quotes are text); with
@@ -654,7 +637,8 @@ def read_delimited(
     """
     path = Path(path)
     header, rows = _delimited_rows(path, delimiter, encoding, split_on_last_tab)
-    text_i, label_i = find_columns(header, path, text_column, label_column)
+    text_i = _pick_column(header, text_column, TEXT_COLUMNS, "text", path)
+    label_i = _pick_column(header, label_column, LABEL_COLUMNS, "label", path)
     n_cols = len(header)
     count = 0
     for line, fields in rows:
@@ -665,12 +649,8 @@ def read_delimited(
         if len(fields) != n_cols:
             what = "row without a label: " if len(fields) < n_cols and len(fields) <= label_i else ""
             sep = "tab" if delimiter == "\t" else repr(delimiter)
-            raise DataError(
-                f"{what}expected {n_cols} {sep}-separated columns "
-                f"({', '.join(h.strip() for h in header)}), found {len(fields)}",
-                path=path,
-                line=line,
-            )
+            raise DataError(f"{what}expected {n_cols} {sep}-separated columns "
+                            f"({', '.join(h.strip() for h in header)}), found {len(fields)}", path=path, line=line)
         label = _label(fields[label_i].strip(), label_fn, path, line)
         yield Example(text=_text(fields[text_i], path, line), label=label, source=str(path), line=line)
         count += 1
@@ -688,9 +668,7 @@ def _delimited_rows(path: Path, delimiter: str, encoding: str = "utf-8",
     return header, rows
 
 
-def read_fasttext(
-    path: str | Path, *, encoding: str = "utf-8", label_fn: LabelFn | None = None
-) -> Iterator[Example]:
+def read_fasttext(path: str | Path, *, encoding: str = "utf-8", label_fn: LabelFn | None = None) -> Iterator[Example]:
     """Read fastText supervised lines: ``__label__<name> <text>`` (one label per line)."""
     path = Path(path)
     count = 0
@@ -699,15 +677,11 @@ def read_fasttext(
             continue
         head, _, rest = raw.strip().partition(" ")
         if not head.startswith(FASTTEXT_PREFIX) or head == FASTTEXT_PREFIX:
-            raise DataError(
-                f"malformed fastText line: expected '{FASTTEXT_PREFIX}<label> <text>'", path=path, line=line
-            )
+            raise DataError(f"malformed fastText line: expected '{FASTTEXT_PREFIX}<label> <text>'", path=path,
+                            line=line)
         if rest.lstrip().startswith(FASTTEXT_PREFIX):
-            raise DataError(
-                "malformed fastText line: more than one label (multi-label is not supported)",
-                path=path,
-                line=line,
-            )
+            raise DataError("malformed fastText line: more than one label (multi-label is not supported)", path=path,
+                            line=line)
         label = _label(head[len(FASTTEXT_PREFIX) :], label_fn, path, line)
         yield Example(text=_text(rest, path, line), label=label, source=str(path), line=line)
         count += 1
@@ -728,9 +702,8 @@ def read_lines(path: str | Path, *, label: str, encoding: str = "utf-8") -> Iter
         raise DataError("no text lines (only blank lines)", path=path)
 
 
-def read_archive_examples(
-    path: str | Path, *, member_pattern: str, encoding: str = "utf-8", label_fn: LabelFn | None = None
-) -> Iterator[tuple[dict[str, str | None], Example]]:
+def read_archive_examples(path: str | Path, *, member_pattern: str, encoding: str = "utf-8",
+                          label_fn: LabelFn | None = None) -> Iterator[tuple[dict[str, str | None], Example]]:
     """Read one example per archive member (IMDB); split and label come from the member path.
 
     ``member_pattern`` is a regex with named groups ``label`` and optionally ``split`` (and ``id``, which
@@ -743,20 +716,15 @@ def read_archive_examples(
         source = f"{path}:{name}"
         groups = match.groupdict()
         label = _label(groups.get("label") or "", label_fn, source, 1)
-        yield (
-            groups,
-            Example(
-                text=_text(decode_text(data, encoding, source), source, 1), label=label, source=source, line=1
-            ),
-        )
+        yield groups, Example(text=_text(decode_text(data, encoding, source), source, 1), label=label, source=source,
+                              line=1)
         count += 1
     if count == 0:
         raise DataError(f"no archive member matches {member_pattern!r}", path=path)
 
 
-def iter_archive_texts(
-    path: str | Path, *, member_pattern: str = r"\.txt$", encoding: str = "utf-8", whole_members: bool = True
-) -> Iterator[str]:
+def iter_archive_texts(path: str | Path, *, member_pattern: str = r"\.txt$", encoding: str = "utf-8",
+                       whole_members: bool = True) -> Iterator[str]:
     """Stream texts from matching archive members: one per member, or one per non-blank line."""
     path = Path(path)
     count = 0
@@ -804,12 +772,8 @@ def sniff_labelled_format(path: str | Path) -> str:
         return "tsv"
     if "," in first:
         return "csv"
-    raise DataError(
-        "cannot tell the format: the first line is not a fastText line (__label__X text) "
-        "nor a TSV/CSV header naming a text and a label column",
-        path=path,
-        line=1,
-    )
+    raise DataError("cannot tell the format: the first line is not a fastText line (__label__X text) "
+                    "nor a TSV/CSV header naming a text and a label column", path=path, line=1)
 
 
 def read_user_labelled(path: str | Path) -> Iterator[Example]:
@@ -842,8 +806,7 @@ def read_conllu(path: str | Path) -> Iterator[Sentence]:
     upos: list[str] = []
     xpos: list[str] = []
     lines: list[int] = []
-    start = 0
-    count = 0
+    start = count = 0
     for line, raw in iter_lines(path, "utf-8"):
         if not raw.strip():
             if words:
@@ -857,11 +820,8 @@ def read_conllu(path: str | Path) -> Iterator[Sentence]:
             continue
         cols = raw.split("\t")
         if len(cols) != CONLLU_COLUMNS:
-            raise DataError(
-                f"malformed CoNLL-U line: expected {CONLLU_COLUMNS} tab-separated columns, found {len(cols)}",
-                path=path,
-                line=line,
-            )
+            raise DataError(f"malformed CoNLL-U line: expected {CONLLU_COLUMNS} tab-separated columns, found "
+                            f"{len(cols)}", path=path, line=line)
         token_id = cols[0]
         if token_id.isdigit():
             words.append(cols[1])
