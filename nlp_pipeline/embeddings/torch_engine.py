@@ -149,9 +149,8 @@ def sample_negatives(table: torch.Tensor, shape: tuple[int, ...], generator: tor
     return table.index_select(0, slots.reshape(-1)).view(shape).long()
 
 
-def context_matrix(
-    ids: torch.Tensor, sentence_ids: torch.Tensor, window: int, generator: torch.Generator
-) -> tuple[torch.Tensor, torch.Tensor]:
+def context_matrix(ids: torch.Tensor, sentence_ids: torch.Tensor, window: int,
+                   generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """For every position, the ids of its context words and a mask of the valid ones.
 
     Returns ``(contexts, valid)``, both ``n × 2·window``: column ``j`` is offset
@@ -177,9 +176,8 @@ def context_matrix(
 SATURATED = 6.0  # word2vec's MAX_EXP: the sigmoid table's range
 
 
-def _sgns_scores_to_grad(
-    scores: torch.Tensor, lr: float, mask: torch.Tensor, skip_saturated: bool = False
-) -> tuple[torch.Tensor, torch.Tensor]:
+def _sgns_scores_to_grad(scores: torch.Tensor, lr: float, mask: torch.Tensor,
+                         skip_saturated: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """``g = (label - sigmoid(score)) * lr`` with label 1 in column 0 (the target), 0 elsewhere.
 
     ``skip_saturated`` follows gensim, which skips every pair whose score is beyond ±6 (word2vec.c
@@ -223,17 +221,9 @@ def _targets(centres: torch.Tensor, negatives: torch.Tensor, dtype: torch.dtype)
     return targets, ok
 
 
-def skipgram_step(
-    w_in: torch.Tensor,
-    w_out: torch.Tensor,
-    centres: torch.Tensor,
-    contexts: torch.Tensor,
-    valid: torch.Tensor,
-    negatives: torch.Tensor,
-    lr: float,
-    max_row_updates: float | None = None,
-    skip_saturated: bool = False,
-) -> torch.Tensor:
+def skipgram_step(w_in: torch.Tensor, w_out: torch.Tensor, centres: torch.Tensor, contexts: torch.Tensor,
+                  valid: torch.Tensor, negatives: torch.Tensor, lr: float, max_row_updates: float | None = None,
+                  skip_saturated: bool = False) -> torch.Tensor:
     """One batched skip-gram update: every valid context word predicts its centre word.
 
     ``centres`` B, ``contexts``/``valid`` B×C, ``negatives`` B×K (shared by a centre's contexts).
@@ -259,18 +249,11 @@ def skipgram_step(
     return loss
 
 
-def cbow_step(
-    w_in: torch.Tensor,
-    w_out: torch.Tensor,
-    centres: torch.Tensor,
-    contexts: torch.Tensor,
-    valid: torch.Tensor,
-    negatives: torch.Tensor,
-    lr: float,
-    max_row_updates: float | None = None,
-    skip_saturated: bool = False,
-) -> torch.Tensor:
-    """One batched CBOW update: the mean of the valid context vectors predicts the centre word."""
+def cbow_step(w_in: torch.Tensor, w_out: torch.Tensor, centres: torch.Tensor, contexts: torch.Tensor,
+              valid: torch.Tensor, negatives: torch.Tensor, lr: float, max_row_updates: float | None = None,
+              skip_saturated: bool = False) -> torch.Tensor:
+    """One batched CBOW update: the mean of the valid context vectors predicts the centre word (arguments as
+    `skipgram_step`'s)."""
     count = valid.sum(1)
     keep = count > 0
     if not bool(keep.all()):
@@ -310,15 +293,8 @@ def init_weights(vocab_size: int, dim: int, seed: int) -> tuple[torch.Tensor, to
     return w_in, torch.zeros(vocab_size, dim)
 
 
-def train_torch(
-    corpus_file,
-    params: Word2VecParams,
-    *,
-    options: TorchW2VOptions | None = None,
-    progress: bool = True,
-    log_fn: Callable[[str], None] | None = None,
-    work_dir=None,
-) -> TorchWord2Vec:
+def train_torch(corpus_file, params: Word2VecParams, *, options: TorchW2VOptions | None = None, progress: bool = True,
+                log_fn: Callable[[str], None] | None = None, work_dir=None) -> TorchWord2Vec:
     """Train on a tokenized file (one sentence or document per line, tokens split on spaces).
 
     ``params.workers`` threads (0 = all cores). With one worker the result is a function of the
@@ -346,23 +322,14 @@ def train_torch(
     finally:
         torch.set_num_threads(previous_threads)
     seconds = time.perf_counter() - start
-    model.info.update(
-        {
-            "engine": "torch",
-            "torch_version": torch.__version__,
-            "device": str(device),
-            "workers": workers,
-            "vocab_size": len(vocab),
-            "corpus_words": vocab.corpus_words,
-            "seconds": round(seconds, 2),
-            "prepare_seconds": round(prep_seconds, 2),
-            "words_per_second": round(vocab.corpus_words * params.epochs / seconds) if seconds > 0 else None,
-            "loss_is_estimate": False,
-            "loss_note": "exact: sum over trained pairs of -log σ(pos) - Σ log σ(-neg)",
-            "batch_words": options.batch_words,
-            "max_row_updates": options.max_row_updates,
-        }
-    )
+    model.info.update({
+        "engine": "torch", "torch_version": torch.__version__, "device": str(device), "workers": workers,
+        "vocab_size": len(vocab), "corpus_words": vocab.corpus_words, "seconds": round(seconds, 2),
+        "prepare_seconds": round(prep_seconds, 2),
+        "words_per_second": round(vocab.corpus_words * params.epochs / seconds) if seconds > 0 else None,
+        "loss_is_estimate": False, "loss_note": "exact: sum over trained pairs of -log σ(pos) - Σ log σ(-neg)",
+        "batch_words": options.batch_words, "max_row_updates": options.max_row_updates,
+    })
     return model
 
 
@@ -434,7 +401,6 @@ class _Trainer:
         examples = int(valid.sum()) if p.sg else int((valid.sum(1) > 0).sum())
         return float(loss), examples, lr
 
-
     def _run_native(self, job: _Job, ids: torch.Tensor, sentence_ids: torch.Tensor) -> tuple[float, int, float]:
         """The job in the C kernel: its centres in order, every update applied at once, in place."""
         p = self.params
@@ -493,16 +459,9 @@ def _jobs(encoded: EncodedCorpus, epochs: int, chunk_tokens: int, corpus_words: 
             words_before += raw_words
 
 
-def _train_loop(
-    vocab: W2VVocab,
-    encoded: EncodedCorpus,
-    params: Word2VecParams,
-    options: TorchW2VOptions,
-    device: torch.device,
-    workers: int,
-    progress: bool,
-    log_fn: Callable[[str], None] | None,
-) -> TorchWord2Vec:
+def _train_loop(vocab: W2VVocab, encoded: EncodedCorpus, params: Word2VecParams, options: TorchW2VOptions,
+                device: torch.device, workers: int, progress: bool,
+                log_fn: Callable[[str], None] | None) -> TorchWord2Vec:
     trainer = _Trainer(vocab, params, options, device, log_fn)
     epoch_loss = [0.0] * params.epochs
     epoch_examples = [0] * params.epochs
@@ -545,10 +504,8 @@ def _train_loop(
             for done_job, future in pending:
                 finish(done_job, future.result())
     bar.close()
-    info = {
-        "epoch_loss": [round(x, 1) for x in epoch_loss],
-        "epoch_seconds": [round(b - a, 2) for a, b in zip([0.0, *epoch_end[:-1]], epoch_end)],
-        "epoch_examples": epoch_examples,
-        "kernel": "native" if trainer.native is not None else "tensor",  # the update loop that ran
-    }
+    info = {"epoch_loss": [round(x, 1) for x in epoch_loss],
+            "epoch_seconds": [round(b - a, 2) for a, b in zip([0.0, *epoch_end[:-1]], epoch_end)],
+            "epoch_examples": epoch_examples,
+            "kernel": "native" if trainer.native is not None else "tensor"}  # the update loop that ran
     return TorchWord2Vec(vocab=vocab, input_vectors=trainer.w_in.cpu(), output_vectors=trainer.w_out.cpu(), info=info)
