@@ -53,8 +53,10 @@ def split_accuracies(art: Artifact) -> str:
     return ", ".join(f"{k} acc {v['accuracy']:.4f}" for k, v in art.metadata.items() if isinstance(v, dict))
 
 
-def training_summary(ctx: BuildContext, result: Any, vocab_size: int, added: int, coverage: float | None) -> dict:
-    """Write ``history.json`` and return the metadata both training stages record (a `TrainResult`'s summary)."""
+def training_summary(ctx: BuildContext, result: Any, vocab_size: int, added: int, coverage: float | None,
+                     tokens_covered: dict | None, lm_layers: int | None) -> dict:
+    """Write ``history.json`` and return the metadata both training stages record: a `TrainResult`'s
+    summary, the vocabulary, how much of it and of the text has a vector, the layers from language models."""
     (ctx.out_dir / "history.json").write_text(json.dumps(result.history, indent=2))
     return {
         "best_epoch": result.best_epoch,
@@ -65,15 +67,21 @@ def training_summary(ctx: BuildContext, result: Any, vocab_size: int, added: int
         "vocab_added_from_vectors": added,
         "vector_coverage": None if coverage is None else round(coverage, 4),
         "epochs_run": len(result.history),
+        "token_coverage": tokens_covered,
+        **({"layers_from_language_models": lm_layers} if lm_layers is not None else {}),
     }
 
 
-def token_coverage(kv: Any, splits: dict[str, list[list[str]]], ctx: BuildContext, top: int = 10) -> dict:
-    """Share of each split's tokens that have a vector, and the most frequent training words without one.
+def token_coverage(kv: Any, splits: dict[str, list[list[str]]], ctx: BuildContext, top: int = 10,
+                   lowercase: bool = False) -> dict | None:
+    """Share of each split's tokens that have a vector, and the most frequent training words without one
+    (words lower-cased first with ``lowercase``); None without vectors.
 
     Logged and returned for the metadata: a vectors file that misses a corpus's frequent words (other
     tokenization, other casing) shows here before it shows as a lower accuracy.
     """
+    if kv is None:
+        return None
     from collections import Counter
 
     out: dict = {}
@@ -82,6 +90,7 @@ def token_coverage(kv: Any, splits: dict[str, list[list[str]]], ctx: BuildContex
         total = known = 0
         for sentence in sentences:
             for word in sentence:
+                word = word.lower() if lowercase else word
                 total += 1
                 if word in kv.key_to_index:
                     known += 1
@@ -144,18 +153,30 @@ def language_models(params: Any, inputs: Mapping, ctx: BuildContext) -> Any:
     return lms
 
 
-def start_from_language_models(model: Any, lms: Any, num_layers: int, ctx: BuildContext) -> int | None:
-    """Copy the language models' recurrent layers into ``model.encoder`` (None without them); shared
-    by both training stages."""
+def seeded_model(model_class: type, config: Any, matrix: Any, params: Any, lms: Any,
+                 ctx: BuildContext) -> tuple[Any, int | None]:
+    """``model_class(config)``, built after every generator is seeded (the initial weights are drawn here),
+    with the language models' recurrent layers copied into its encoder; and how many were (None without them)."""
+    from nlp_pipeline.training.loop import seed_everything
+
+    seed_everything(params.seed)
+    model = model_class(config, embedding_matrix=matrix)
     if lms is None:
-        return None
+        return model, None
     from nlp_pipeline.models.lm_transfer import copy_recurrent_layers
 
     copied = copy_recurrent_layers(model.encoder, lms)
+    num_layers = params.num_layers
     extra = f"; {num_layers - copied} more at random" if num_layers > copied else ""
     dropped = f"; the language model's top {lms.num_layers - copied} left out" if lms.num_layers > copied else ""
     ctx.log(f"  encoder layers from the language model(s): {copied}{extra}{dropped}")
-    return copied
+    return model, copied
+
+
+def started_from(vectors: Artifact | None, lms: Any) -> dict:
+    """What a trained model's saved metadata says it started from: the vectors' artifact, the language models."""
+    return {"vectors": f"{vectors.stage}:{vectors.key}" if vectors is not None else None,
+            **({"language_models": list(lms.sources)} if lms is not None else {})}
 
 
 def word_table(params: Any, vocab: Any, vectors: Artifact | None, lms: Any = None) -> tuple[Any, int, Any, float]:

@@ -18,7 +18,8 @@ from nlp_pipeline.stages.common import (
     extend_vocabulary,
     language_models,
     phrased,
-    start_from_language_models,
+    seeded_model,
+    started_from,
     token_coverage,
     train_config,
     training_nondeterminism,
@@ -36,7 +37,6 @@ def build(params: TrainParams, inputs: Mapping, ctx: BuildContext) -> dict:
     from nlp_pipeline.models.classifier_io import save_classifier
     from nlp_pipeline.text.vocab import Vocab
     from nlp_pipeline.training.classifier import train_classifier
-    from nlp_pipeline.training.loop import seed_everything
 
     p = params
     tokens: Artifact = inputs["tokens"]
@@ -52,19 +52,16 @@ def build(params: TrainParams, inputs: Mapping, ctx: BuildContext) -> dict:
     vocab = Vocab.build(train_split[0], min_count=p.vocab_min_count)
     lms = language_models(p, inputs, ctx)
     kv, dim, matrix, coverage = word_table(p, vocab, vectors, lms)
-    tokens_covered = None
     if kv is not None:
         source = "the language model's vocabulary" if lms is not None else "the vectors"
         ctx.log(f"  vocabulary {len(vocab):,} words, {coverage:.1%} found in {source}")
-        tokens_covered = token_coverage(kv, {"train": train_split[0], "dev": dev_split[0]}, ctx)
+    tokens_covered = token_coverage(kv, {"train": train_split[0], "dev": dev_split[0]}, ctx)
     model_cfg = ClassifierConfig(
         vocab_size=len(vocab), num_classes=len(labels), embedding_dim=dim, encoder=p.encoder,
         hidden_size=lms.hidden_size if lms is not None else p.hidden_size, num_layers=p.num_layers, dropout=p.dropout,
         embedding_dropout=p.embedding_dropout, pooling=p.pooling, embedding_mode=p.embedding_mode,
     )
-    seed_everything(p.seed)  # the initial weights are drawn here: seed first
-    model = SequenceClassifier(model_cfg, embedding_matrix=matrix)
-    lm_layers = start_from_language_models(model, lms, p.num_layers, ctx)
+    model, lm_layers = seeded_model(SequenceClassifier, model_cfg, matrix, p, lms, ctx)
     train_cfg = train_config(p, ctx.runtime)
     result = train_classifier(
         model,
@@ -78,15 +75,13 @@ def build(params: TrainParams, inputs: Mapping, ctx: BuildContext) -> dict:
         "tokenizer": tokens.metadata["tokenizer"],
         "max_length": p.max_length,
         "corpus": tokens.metadata.get("corpus"),
-        "vectors": f"{vectors.stage}:{vectors.key}" if vectors is not None else None,
-        **({"language_models": list(lms.sources)} if lms is not None else {}),
+        **started_from(vectors, lms),
     }
     save_classifier(ctx.out_dir, model.cpu(), model_cfg, vocab, labels, meta)
     if phrases is not None:
         phrases.save(ctx.out_dir)
-    coverage_or_none = coverage if kv is not None else None
-    return {**training_summary(ctx, result, len(vocab), added, coverage_or_none), "token_coverage": tokens_covered,
-            **({"layers_from_language_models": lm_layers} if lms is not None else {})}
+    return training_summary(ctx, result, len(vocab), added, coverage if kv is not None else None, tokens_covered,
+                            lm_layers)
 
 
 def summary(art: Artifact) -> str:

@@ -17,7 +17,8 @@ from nlp_pipeline.stages.common import (
     TRAINING_INPUTS,
     extend_vocabulary,
     language_models,
-    start_from_language_models,
+    seeded_model,
+    started_from,
     token_coverage,
     train_config,
     training_nondeterminism,
@@ -42,7 +43,6 @@ def build(params: TrainTaggerParams, inputs: Mapping, ctx: BuildContext) -> dict
     from nlp_pipeline.models.tagger_encoding import TaggerEncoder
     from nlp_pipeline.models.tagger_io import save_tagger
     from nlp_pipeline.text.vocab import Vocab
-    from nlp_pipeline.training.loop import seed_everything
     from nlp_pipeline.training.tagger import train_tagger
 
     p = params
@@ -63,12 +63,7 @@ def build(params: TrainTaggerParams, inputs: Mapping, ctx: BuildContext) -> dict
                 "phrases are not applied")
     ctx.log(f"  {len(tags)} {p.tagset.upper()} tags, vocabulary {len(vocab):,} words"
             + (f" ({coverage:.1%} in the vectors)" if kv is not None else "") + f", {len(char_vocab)} chars")
-    tokens_covered = None
-    if kv is not None:
-        def fold(sentences: list[list[str]]) -> list[list[str]]:
-            return [[w.lower() for w in s] for s in sentences] if p.lowercase else sentences
-
-        tokens_covered = token_coverage(kv, {"train": fold(train_words), "dev": fold(dev_words)}, ctx)
+    tokens_covered = token_coverage(kv, {"train": train_words, "dev": dev_words}, ctx, lowercase=p.lowercase)
     model_cfg = TaggerConfig(
         vocab_size=len(vocab), num_tags=len(tags), char_vocab_size=len(char_vocab), embedding_dim=dim,
         encoder=p.encoder, hidden_size=lms.hidden_size if lms is not None else p.hidden_size,
@@ -76,9 +71,7 @@ def build(params: TrainTaggerParams, inputs: Mapping, ctx: BuildContext) -> dict
         embedding_dropout=p.embedding_dropout, embedding_mode=p.embedding_mode, char_encoder=p.char_encoder,
         char_dim=p.char_dim, char_hidden=p.char_hidden, crf=p.crf,
     )
-    seed_everything(p.seed)  # the initial weights are drawn here: seed first
-    model = SequenceTagger(model_cfg, embedding_matrix=matrix)
-    lm_layers = start_from_language_models(model, lms, p.num_layers, ctx)
+    model, lm_layers = seeded_model(SequenceTagger, model_cfg, matrix, p, lms, ctx)
     encoder = TaggerEncoder(vocab, char_vocab, tags, p.lowercase)
     train_cfg = train_config(p, ctx.runtime)
     result = train_tagger(model, encoder.encode(train_words, train_tags, train_where),
@@ -89,14 +82,11 @@ def build(params: TrainTaggerParams, inputs: Mapping, ctx: BuildContext) -> dict
         "tagset": p.tagset,
         "tokenizer": raw_text_tokenizer(p).to_dict(),
         "corpus": treebank.metadata.get("corpus"),
-        "vectors": f"{vectors.stage}:{vectors.key}" if vectors is not None else None,
-        **({"language_models": list(lms.sources)} if lms is not None else {}),
+        **started_from(vectors, lms),
     }
     save_tagger(ctx.out_dir, model.cpu(), vocab, char_vocab, tags, p.lowercase, meta)
-    coverage_or_none = coverage if kv is not None else None
-    return {**training_summary(ctx, result, len(vocab), added, coverage_or_none), "tagset": p.tagset,
-            "token_coverage": tokens_covered,
-            **({"layers_from_language_models": lm_layers} if lms is not None else {})}
+    return {**training_summary(ctx, result, len(vocab), added, coverage if kv is not None else None, tokens_covered,
+                               lm_layers), "tagset": p.tagset}
 
 
 def summary(art: Artifact) -> str:
