@@ -14,7 +14,7 @@ from typing import Any
 from nlp_pipeline.engine import Pipeline
 from nlp_pipeline.reports.results import Column, VariantResult
 
-__all__ = ["Column", "Declared", "vectors_label"]
+__all__ = ["TRAINING_COLUMNS", "Column", "Declared", "model_setting", "vectors_label"]
 
 
 @dataclass(frozen=True)
@@ -44,3 +44,13 @@ def vectors_label(v: VariantResult) -> str:
     if v.embeddings.get("engine") == "import":  # your vectors: the file (or artifact) they came from
         return f"{v.embeddings['source']} {v.embeddings['dim']}d"
     return f"{'skip-gram' if emb['sg'] else 'CBOW'} {emb['vector_size']}d ({emb['engine']})"
+
+
+def model_setting(title: str, key: str) -> Column:
+    """A column showing the variant's ``model.<key>`` setting (the classifier's and tagger's tables)."""
+    return Column(title, lambda v: v.config["model"][key])
+
+
+# The classifier's and the tagger's last columns: when training stopped at its best, and how long it took.
+TRAINING_COLUMNS = (Column("best ep", lambda v: v.train.get("best_epoch")),
+                    Column("train time", lambda v: f"{v.train.get('train_seconds', 0):.0f}s"))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from nlp_pipeline.config import LMConfig
 from nlp_pipeline.engine import Pipeline, Step
-from nlp_pipeline.pipelines.declared import Column, Declared
+from nlp_pipeline.pipelines.declared import Column, Declared, vectors_label
 from nlp_pipeline.pipelines.embeddings import PRETRAIN_STEP
 from nlp_pipeline.pipelines.runtime import runtime
 from nlp_pipeline.pipelines.vectors import VECTOR_STEPS, embed_params, imports_vectors, trains_vectors, vectors_ref
@@ -60,12 +60,7 @@ def rank(v: VariantResult) -> float:
 
 
 def _embedding(v: VariantResult) -> str:
-    if v.embeddings is None:
-        return f"random {v.config['lm']['embedding_dim']}d"
-    if v.embeddings.get("engine") == "import":
-        return f"{v.embeddings['source']} {v.embeddings['dim']}d"
-    e = v.config["embed"]
-    return f"{'skip-gram' if e['sg'] else 'CBOW'} {e['vector_size']}d ({e['engine']})"
+    return f"random {v.config['lm']['embedding_dim']}d" if v.embeddings is None else vectors_label(v)
 
 
 DECLARED = Declared(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from nlp_pipeline.config import SentimentConfig
 from nlp_pipeline.engine import Pipeline, Step
-from nlp_pipeline.pipelines.declared import Column, Declared, vectors_label
+from nlp_pipeline.pipelines.declared import TRAINING_COLUMNS, Column, Declared, model_setting, vectors_label
 from nlp_pipeline.pipelines.inputs import corpus_ref
 from nlp_pipeline.pipelines.language_models import finetune_step, lm_inputs
 from nlp_pipeline.pipelines.runtime import runtime
@@ -45,14 +45,13 @@ DECLARED = Declared(
     pipeline=PIPELINE,
     name_keys=(("model.encoder", "{}"), ("model.embedding_mode", "{}")),
     columns=(
-        Column("model", lambda v: v.config["model"]["encoder"]),
+        model_setting("model", "encoder"),
         Column("embeddings", vectors_label),
-        Column("mode", lambda v: v.config["model"]["embedding_mode"]),
+        model_setting("mode", "embedding_mode"),
         Column("dev acc", lambda v: v.pct("dev", "accuracy")),
         Column("dev F1", lambda v: v.pct("dev", "macro_f1")),
         Column("test acc", lambda v: v.pct("test", "accuracy")),
         Column("test F1", lambda v: v.pct("test", "macro_f1")),
-        Column("best ep", lambda v: v.train.get("best_epoch")),
-        Column("train time", lambda v: f"{v.train.get('train_seconds', 0):.0f}s"),
+        *TRAINING_COLUMNS,
     ),
 )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from nlp_pipeline.config import TaggingConfig
 from nlp_pipeline.engine import Pipeline, Step
-from nlp_pipeline.pipelines.declared import Column, Declared, vectors_label
+from nlp_pipeline.pipelines.declared import TRAINING_COLUMNS, Column, Declared, model_setting, vectors_label
 from nlp_pipeline.pipelines.inputs import corpus_ref
 from nlp_pipeline.pipelines.language_models import finetune_step, lm_inputs
 from nlp_pipeline.pipelines.runtime import runtime
@@ -48,16 +48,15 @@ DECLARED = Declared(
     pipeline=PIPELINE,
     name_keys=(("model.encoder", "{}"), ("model.embedding_mode", "{}"), ("model.char_encoder", "char_{}")),
     columns=(
-        Column("model", lambda v: v.config["model"]["encoder"]),
-        Column("chars", lambda v: v.config["model"]["char_encoder"]),
+        model_setting("model", "encoder"),
+        model_setting("chars", "char_encoder"),
         Column("embeddings", vectors_label),
-        Column("mode", lambda v: v.config["model"]["embedding_mode"]),
+        model_setting("mode", "embedding_mode"),
         Column("dev acc", lambda v: v.pct("dev", "accuracy")),
         Column("dev unseen acc", lambda v: v.pct("dev", "unseen_accuracy")),
         Column("dev macro-F1", lambda v: v.pct("dev", "macro_f1")),
         Column("test acc", lambda v: v.pct("test", "accuracy"), optional=True),
-        Column("best ep", lambda v: v.train.get("best_epoch")),
-        Column("train time", lambda v: f"{v.train.get('train_seconds', 0):.0f}s"),
+        *TRAINING_COLUMNS,
         Column("tag tok/s", lambda v: f"{v.metrics.get('dev', {}).get('tokens_per_second') or 0:,}"),
     ),
 )
