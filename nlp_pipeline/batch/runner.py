@@ -113,30 +113,13 @@ class ProcessSummary:
         return data
 
 
-def process(
-    inputs: Iterable[str | Path] | str | Path,
-    task: str,
-    out_dir: str | Path,
-    *,
-    model: str | None = None,
-    workers: int | None = None,
-    engine: str = "local",
-    scheduler: str | None = None,
-    strict: bool = False,
-    force: bool = False,
-    input_format: str = "auto",
-    text_field: str = "text",
-    id_field: str | None = None,
-    text_column: str | None = None,
-    lowercase: bool | None = None,
-    batch_size: int = DEFAULT_BATCH_SIZE,
-    split_mb: float = DEFAULT_SPLIT_MB,
-    device: str = "auto",
-    threads_per_worker: int | None = 1,
-    cache_dir: str | Path | None = None,
-    progress: bool = True,
-    log: Callable[[str], None] | None = None,
-) -> ProcessSummary:
+def process(inputs: Iterable[str | Path] | str | Path, task: str, out_dir: str | Path, *, model: str | None = None,
+            workers: int | None = None, engine: str = "local", scheduler: str | None = None, strict: bool = False,
+            force: bool = False, input_format: str = "auto", text_field: str = "text", id_field: str | None = None,
+            text_column: str | None = None, lowercase: bool | None = None, batch_size: int = DEFAULT_BATCH_SIZE,
+            split_mb: float = DEFAULT_SPLIT_MB, device: str = "auto", threads_per_worker: int | None = 1,
+            cache_dir: str | Path | None = None, progress: bool = True,
+            log: Callable[[str], None] | None = None) -> ProcessSummary:
     """Run ``task`` (tokenize, sentiment, tagging) over every document of ``inputs``; one JSONL shard per input shard.
 
     Parameters

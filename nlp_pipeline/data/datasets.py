@@ -79,23 +79,15 @@ def load_labelled(corpus: str | Path, data_dir: str | Path | None = None, dev_fr
                   min_label_count: int = 1) -> LabelledDataset:
     """Load a labelled corpus into train / dev / (test) splits, carving missing ones (see module docstring).
 
-    Parameters
-    ----------
-    corpus
-        Registered name (``"sst2"``, ``"imdb"``, ``"mr"``, ``"pang_lee_polarity"``) or a path to user data.
-    data_dir
-        Folder holding ``<mirror>/<file>``; overrides ``$NLP_PIPELINE_DATA_DIR`` (see `resolve_file`).
-    dev_fraction, test_fraction
-        Share of examples (per label) carved into dev / test when the corpus lacks those splits.
-        ``test_fraction`` is used only for corpora without any splits.
-    seed
-        Seed of the carving shuffle; the same seed gives the same splits.
-    labels
-        The label set (and output order) the data must use; any other label is a `DataError` at its
-        file:line. ``None``: a registered corpus's labels, or the labels of a user file's train split.
-    min_label_count
-        A label seen fewer times in the training data is a `DataError` naming its first lines: a
-        stray ``Positive`` or ``maybe`` among ``pos``/``neg`` would otherwise become a class.
+    ``corpus`` is a registered name (``"sst2"``, ``"imdb"``, ``"mr"``, ``"pang_lee_polarity"``) or a path to
+    user data; ``data_dir`` the folder holding ``<mirror>/<file>`` (it overrides ``$NLP_PIPELINE_DATA_DIR``,
+    see `resolve_file`). ``dev_fraction``/``test_fraction`` are the shares of examples (per label) carved
+    into dev/test when the corpus lacks them (test only for corpora without any splits), shuffled with
+    ``seed``: the same seed gives the same splits. ``labels`` is the label set (and output order) the data
+    must use, any other label a `DataError` at its file:line (None: a registered corpus's labels, or those
+    of a user file's train split). A label seen fewer than ``min_label_count`` times in training is a
+    `DataError` naming its first lines: a stray ``Positive`` or ``maybe`` among ``pos``/``neg`` would
+    otherwise become a class.
 
     ``info`` records the origin, files, which splits are official or carved (from what, which fraction),
     the seed and per-split label counts.

@@ -38,15 +38,8 @@ def stable_hash(text: str) -> int:
     return zlib.crc32(text.encode("utf-8"))
 
 
-def train_gensim(
-    corpus_file: str | Path,
-    params: Word2VecParams,
-    *,
-    total_words: int | None = None,
-    progress: bool = True,
-    log_fn: Callable[[str], None] | None = None,
-    iterable: bool = False,
-):
+def train_gensim(corpus_file: str | Path, params: Word2VecParams, *, total_words: int | None = None,
+                 progress: bool = True, log_fn: Callable[[str], None] | None = None, iterable: bool = False):
     """Train word2vec on a tokenized file (one document per line). Returns ``(KeyedVectors, info)``.
 
     ``info`` holds per-epoch loss, wall time, words/s and the vocabulary size.

@@ -46,15 +46,9 @@ BLOCK_CELLS = 1 << 24
 class VectorIndex:
     """Word vectors, L2-normalised once, for fast batched similarity queries.
 
-    Parameters
-    ----------
-    words : sequence of str
-        The vocabulary, in the file's order (word2vec files are sorted by frequency, which is
-        what ``restrict_vocab`` relies on). A repeated word keeps its first row.
-    vectors : array of shape (len(words), dim)
-        One row per word; rows are normalised to unit length (a zero row stays zero).
-    source : str, optional
-        Where the vectors came from, for messages.
+    ``words`` is the vocabulary in the file's order (word2vec files are sorted by frequency, which
+    ``restrict_vocab`` relies on; a repeated word keeps its first row), ``vectors`` a ``(len(words), dim)``
+    array normalised row by row (a zero row stays zero), ``source`` where they came from, for messages.
     """
 
     def __init__(self, words: Sequence[str], vectors: np.ndarray, *, source: str | None = None) -> None:

@@ -97,16 +97,9 @@ class Pipeline:
             planned.append((task, key))
         return planned
 
-    def execute(
-        self,
-        cfg: Any,
-        cache: ArtifactCache,
-        runtime: Runtime,
-        *,
-        force: bool = False,
-        log: Callable[[str], None] | None = None,
-        on_run: Callable[[Task, StageRun], None] | None = None,
-    ) -> dict[str, Artifact]:
+    def execute(self, cfg: Any, cache: ArtifactCache, runtime: Runtime, *, force: bool = False,
+                log: Callable[[str], None] | None = None,
+                on_run: Callable[[Task, StageRun], None] | None = None) -> dict[str, Artifact]:
         """Run every step of ``cfg`` in order; returns ``{step: artifact}``. ``log`` receives a line per
         step and the stages' own lines (default: this module's logger at INFO level)."""
         log = log or logger.info

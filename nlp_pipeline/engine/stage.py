@@ -283,14 +283,8 @@ def seed_global_rngs(key: str) -> None:
         sys.modules["torch"].manual_seed(seed)
 
 
-def run_stage(
-    task: Task,
-    cache: ArtifactCache,
-    runtime: Runtime | None = None,
-    *,
-    force: bool = False,
-    log: Callable[[str], None] = _logger.info,
-) -> StageRun:
+def run_stage(task: Task, cache: ArtifactCache, runtime: Runtime | None = None, *, force: bool = False,
+              log: Callable[[str], None] = _logger.info) -> StageRun:
     """Return the task's artifact, building it only when its key is not cached intact (or ``force``)."""
     runtime = runtime or Runtime()
     start = time.perf_counter()

@@ -34,13 +34,8 @@ from nlp_pipeline.text.tokenize import Tokenizer, TokenizerConfig
 from nlp_pipeline.text.vocab import Vocab
 
 
-def predict_proba(
-    model: nn.Module,
-    ids: list[list[int]],
-    batch_size: int = EVAL_BATCH_SIZE,
-    max_length: int | None = None,
-    device: str | torch.device | None = None,
-) -> np.ndarray:
+def predict_proba(model: nn.Module, ids: list[list[int]], batch_size: int = EVAL_BATCH_SIZE,
+                  max_length: int | None = None, device: str | torch.device | None = None) -> np.ndarray:
     """Class probabilities ``[N, C]`` (float32, rows in input order) for encoded documents.
 
     Runs in eval mode under `torch.inference_mode` on ``device`` (default: where the model already is;
@@ -66,17 +61,9 @@ def _model_device(model: nn.Module) -> torch.device:
 class Predictor:
     """Tokenize → encode → classify, with the settings saved alongside the model."""
 
-    def __init__(
-        self,
-        model: SequenceClassifier,
-        vocab: Vocab,
-        labels: list[str],
-        tokenizer: Tokenizer,
-        max_length: int | None = None,
-        device: str | torch.device = "auto",
-        batch_size: int = EVAL_BATCH_SIZE,
-        phrases: PhraseModel | None = None,
-    ) -> None:
+    def __init__(self, model: SequenceClassifier, vocab: Vocab, labels: list[str], tokenizer: Tokenizer,
+                 max_length: int | None = None, device: str | torch.device = "auto", batch_size: int = EVAL_BATCH_SIZE,
+                 phrases: PhraseModel | None = None) -> None:
         self.device = resolve_device(device)
         self.model = model.to(self.device).eval()
         self.vocab = vocab

@@ -19,31 +19,15 @@ CHUNK_BATCHES = 50  # a shuffled chunk holds this many batches; sorting happens 
 EVAL_BATCH_SIZE = 256  # inference keeps no activations for backward, so it can take bigger batches
 
 
-def bucketed_batches(
-    lengths: Sequence[int],
-    batch_size: int,
-    shuffle: bool,
-    rng: np.random.Generator | None = None,
-) -> list[list[int]]:
-    """Group example indices into batches of similar length.
+def bucketed_batches(lengths: Sequence[int], batch_size: int, shuffle: bool,
+                     rng: np.random.Generator | None = None) -> list[list[int]]:
+    """Batches (lists of indices into ``lengths``, each index once) of examples of similar length.
 
-    Parameters
-    ----------
-    lengths:
-        Length of each example (after any truncation, so buckets reflect the real cost).
-    batch_size:
-        Examples per batch; the last batch of each chunk may be smaller.
-    shuffle:
-        ``True`` for training: examples are shuffled, cut into chunks of ``CHUNK_BATCHES`` batches,
-        sorted by length within a chunk, and the resulting batches are shuffled. ``False`` (for
-        evaluation) sorts all examples by length — least padding, deterministic order.
-    rng:
-        Source of randomness when shuffling, so that a seeded run is reproducible; ``None`` uses a
-        fresh unseeded generator.
-
-    Returns
-    -------
-    A list of batches, each a list of indices into ``lengths``; every index appears exactly once.
+    ``lengths`` are taken after any truncation, so buckets reflect the real cost; the last batch of a
+    chunk may be smaller than ``batch_size``. With ``shuffle`` (training) the examples are shuffled
+    with ``rng`` (None: an unseeded generator), cut into chunks of ``CHUNK_BATCHES`` batches, sorted by
+    length within a chunk, and the batches shuffled; without (evaluation) all are sorted by length:
+    least padding, deterministic order.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")

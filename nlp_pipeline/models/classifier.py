@@ -95,14 +95,9 @@ class ClassifierConfig:
 class SequenceClassifier(nn.Module):
     """Embedding → recurrent encoder → pooling over time → dropout → linear logits.
 
-    Parameters
-    ----------
-    config:
-        The architecture.
-    embedding_matrix:
-        ``[vocab_size, embedding_dim]`` initial word vectors (see `build_embedding_matrix`), used by the
-        ``frozen`` and ``fine-tuned`` modes and ignored by ``random``. When omitted (e.g. when loading
-        a saved model, whose weights are restored afterwards) the table starts random.
+    ``embedding_matrix`` (``[vocab_size, embedding_dim]``, see `build_embedding_matrix`) holds the initial
+    word vectors of the ``frozen`` and ``fine-tuned`` modes (``random`` ignores it); without it (a saved
+    model being loaded, whose weights are restored afterwards) the table starts random.
     """
 
     def __init__(self, config: ClassifierConfig, embedding_matrix: np.ndarray | None = None) -> None:

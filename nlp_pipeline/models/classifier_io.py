@@ -27,14 +27,8 @@ FORMAT = "nlp-pipeline-classifier"
 FORMAT_VERSION = 1
 
 
-def save_classifier(
-    directory: str | Path,
-    model: SequenceClassifier,
-    config: ClassifierConfig,
-    vocab: Vocab,
-    labels: list[str],
-    meta: dict[str, Any],
-) -> None:
+def save_classifier(directory: str | Path, model: SequenceClassifier, config: ClassifierConfig, vocab: Vocab,
+                    labels: list[str], meta: dict[str, Any]) -> None:
     """Write ``model.safetensors``, ``config.json`` and ``vocab.json`` into ``directory`` (created).
 
     ``meta`` must be JSON-serialisable and should include ``"tokenizer"`` (a `TokenizerConfig` dict)

@@ -18,13 +18,8 @@ from nlp_pipeline.models.tagger_encoding import EncodedSentences, pad_tagged_bat
 EVAL_BATCH_TOKENS = 16_384  # tagger scoring batches hold at most this many padded positions (long documents)
 
 
-def predict_logits(
-    model: nn.Module,
-    ids: Sequence[list[int]],
-    batch_size: int,
-    max_length: int | None,
-    device: torch.device,
-) -> torch.Tensor:
+def predict_logits(model: nn.Module, ids: Sequence[list[int]], batch_size: int, max_length: int | None,
+                   device: torch.device) -> torch.Tensor:
     """Logits ``[N, C]`` on the CPU in input order, scored in length-sorted batches (least padding)."""
     was_training = model.training
     model.eval()

@@ -63,17 +63,9 @@ def resolve_lm_reference(cfg: Any, cache_dir: str | Path | None) -> Any:
     return cfg
 
 
-def run_pipeline(
-    name: str = "sentiment",
-    overrides: list[str] | None = None,
-    grid: list[str] | None = None,
-    *,
-    cache_dir: str | Path | None = None,
-    report_dir: str | Path | None = None,
-    force: bool = False,
-    progress: bool = True,
-    log: Callable[[str], None] | None = None,
-) -> PipelineResult:
+def run_pipeline(name: str = "sentiment", overrides: list[str] | None = None, grid: list[str] | None = None, *,
+                 cache_dir: str | Path | None = None, report_dir: str | Path | None = None, force: bool = False,
+                 progress: bool = True, log: Callable[[str], None] | None = None) -> PipelineResult:
     """Run ``pipelines/<name>.yaml`` with overrides, once per grid point, and write a report folder.
 
     Progress lines go to ``log`` (the CLI passes one that writes to stderr); by default to this

@@ -58,15 +58,8 @@ def map_words(vocabulary: Sequence[str], n: int, probes: Mapping[str, Sequence[s
     return words
 
 
-def plot_embedding_map(
-    words: Sequence[str],
-    coords: np.ndarray,
-    out: str | Path,
-    *,
-    probes: Mapping[str, Sequence[str]] | None = None,
-    n_labels: int = 120,
-    title: str = "",
-) -> Path:
+def plot_embedding_map(words: Sequence[str], coords: np.ndarray, out: str | Path, *,
+                       probes: Mapping[str, Sequence[str]] | None = None, n_labels: int = 120, title: str = "") -> Path:
     """Draw ``coords`` (rows of `project_2d`, in ``words``' order, most frequent first) to ``out`` (PNG).
 
     ``probes`` maps each probe word to its neighbours (best first); words not in ``words`` are left

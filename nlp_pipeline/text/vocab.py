@@ -43,19 +43,10 @@ class Vocab:
 
     @classmethod
     def build(cls, token_lists: Iterable[list[str]], min_count: int = 1, max_size: int | None = None) -> Vocab:
-        """Count tokens over ``token_lists`` (streamed once) and keep the frequent ones.
-
-        Parameters
-        ----------
-        token_lists:
-            Any iterable of tokenized documents; read once, so a generator is fine.
-        min_count:
-            Drop words seen fewer times: rare words get poorly trained embeddings and mostly add
-            parameters, so they share the ``<unk>`` row instead.
-        max_size:
-            Keep at most this many *regular* words (the two special tokens come on top), the most
-            frequent first. ``None`` keeps all that pass ``min_count``.
-        """
+        """Count tokens over ``token_lists`` (tokenized documents, read once: a generator is fine) and keep
+        the words seen ``min_count`` times (rare words get poorly trained embeddings and mostly add
+        parameters, so they share the ``<unk>`` row), at most ``max_size`` of them (None: all), the most
+        frequent first; the two special tokens come on top."""
         if min_count < 1:
             raise ValueError(f"min_count must be >= 1, got {min_count}")
         if max_size is not None and max_size < 0:

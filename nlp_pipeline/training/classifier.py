@@ -25,34 +25,16 @@ from nlp_pipeline.training.loop import TrainConfig, TrainResult, check_split, fi
 logger = logging.getLogger(__name__)
 
 
-def train_classifier(
-    model: nn.Module,
-    train_ids: list[list[int]],
-    train_y: list[int],
-    dev_ids: list[list[int]],
-    dev_y: list[int],
-    config: TrainConfig,
-    progress: bool = True,
-    log: Callable[[str], None] | None = None,
-) -> TrainResult:
+def train_classifier(model: nn.Module, train_ids: list[list[int]], train_y: list[int], dev_ids: list[list[int]],
+                     dev_y: list[int], config: TrainConfig, progress: bool = True,
+                     log: Callable[[str], None] | None = None) -> TrainResult:
     """Train ``model`` in place and leave it holding the best dev epoch's weights, in eval mode.
 
-    Parameters
-    ----------
-    model:
-        A module called as ``model(token_ids [B, T], lengths [B]) -> logits [B, C]``, e.g.
-        `nlp_pipeline.models.SequenceClassifier`. It is moved to ``config.device``. Parameters with
-        ``requires_grad=False`` (frozen embeddings) are left out of the optimizer.
-    train_ids, dev_ids:
-        Encoded documents (`Vocab.encode` output).
-    train_y, dev_y:
-        Class indices.
-    config:
-        Hyperparameters; see `TrainConfig`.
-    progress:
-        Show a tqdm bar per epoch with the running loss.
-    log:
-        Receives one summary line per epoch; defaults to this module's logger at INFO level.
+    ``model`` is called as ``model(token_ids [B, T], lengths [B]) -> logits [B, C]`` (e.g.
+    `nlp_pipeline.models.SequenceClassifier`) and moved to ``config.device``; parameters with
+    ``requires_grad=False`` (frozen embeddings) are left out of the optimizer. ``train_ids``/``dev_ids``
+    are encoded documents (`Vocab.encode`), ``train_y``/``dev_y`` class indices. ``progress`` shows a tqdm
+    bar per epoch; ``log`` receives a line per epoch (default: this module's logger at INFO level).
     """
     check_split("train", train_ids, train_y)
     check_split("dev", dev_ids, dev_y)

@@ -161,17 +161,10 @@ def planned_tokens(stream_tokens: int, config: LMTrainConfig) -> int:
     return min(total, config.max_tokens) if config.max_tokens is not None else total
 
 
-def train_language_model(
-    model: RNNLanguageModel,
-    train_ids: np.ndarray,
-    train_offsets: np.ndarray,
-    heldout_ids: np.ndarray,
-    config: LMTrainConfig,
-    *,
-    progress: bool = False,
-    log: Callable[[str], None] | None = None,
-    budget_setting: str = "lm.max_tokens",
-) -> LMTrainResult:
+def train_language_model(model: RNNLanguageModel, train_ids: np.ndarray, train_offsets: np.ndarray,
+                         heldout_ids: np.ndarray, config: LMTrainConfig, *, progress: bool = False,
+                         log: Callable[[str], None] | None = None,
+                         budget_setting: str = "lm.max_tokens") -> LMTrainResult:
     """Train ``model`` in place on ``train_ids`` (documents at ``train_offsets``); keep the weights with
     the lowest held-out perplexity; return the history.
 

@@ -40,16 +40,9 @@ def word_dropout_rates(data: EncodedSentences, vocab_size: int, alpha: float) ->
     return rates
 
 
-def train_tagger(
-    model: SequenceTagger,
-    train: EncodedSentences,
-    dev: EncodedSentences,
-    config: TrainConfig,
-    word_dropout: float = 0.25,
-    lr_decay: float = 1.0,
-    progress: bool = True,
-    log: Callable[[str], None] | None = None,
-) -> TrainResult:
+def train_tagger(model: SequenceTagger, train: EncodedSentences, dev: EncodedSentences, config: TrainConfig,
+                 word_dropout: float = 0.25, lr_decay: float = 1.0, progress: bool = True,
+                 log: Callable[[str], None] | None = None) -> TrainResult:
     """Train ``model`` in place; it ends holding the best dev epoch's weights, in eval mode.
 
     ``word_dropout`` is the α of the rare-word dropout above (0 = off). ``lr_decay`` multiplies every
