@@ -192,24 +192,12 @@ def _load_spec_file(path: Path, _mtime_ns: int) -> CorpusSpec:
         _choice(s, _SPLIT_NAMES, path, "splits")
     if raw["kind"] == "labelled" and len(labels) < 2:
         raise ConfigError("a labelled corpus needs at least two labels", path=path)
-    files = [
-        _parse_file(f, i, path, labels, splits)
-        for i, f in enumerate(_expect(raw["files"], list, path, "files"))
-    ]
+    files = [_parse_file(f, i, path, labels, splits) for i, f in enumerate(_expect(raw["files"], list, path, "files"))]
     if not files:
         raise ConfigError("files: at least one file is required", path=path)
     reader = _check_reader(_expect(raw.get("reader") or {}, dict, path, "reader"), raw["format"], path)
-    return CorpusSpec(
-        **spec_kwargs,
-        encoding=encoding,
-        labels=labels,
-        label_map=label_map,
-        splits=splits,
-        files=files,
-        reader=reader,
-        source=source,
-        path=path,
-    )
+    return CorpusSpec(**spec_kwargs, encoding=encoding, labels=labels, label_map=label_map, splits=splits, files=files,
+                      reader=reader, source=source, path=path)
 
 
 def _parse_file(raw: object, index: int, path: Path, labels: list[str], splits: list[str]) -> FileSpec:
@@ -217,32 +205,22 @@ def _parse_file(raw: object, index: int, path: Path, labels: list[str], splits: 
     raw = _expect(raw, dict, path, where)
     _check_keys(raw, ("name", "bytes", "sha256"), ("url", "split", "label", "download"), path, where + ".")
     _check_sha(raw["sha256"], path, where)
-    download = None
+    d = None
     if "download" in raw:
         d = _expect(raw["download"], dict, path, where + ".download")
         _check_keys(d, _DOWNLOAD_KEYS, (), path, where + ".download.")
         _check_sha(d["sha256"], path, where + ".download")
-        download = DownloadSpec(
-            url=str(d["url"]), name=str(d["name"]), bytes=int(d["bytes"]), sha256=d["sha256"]
-        )
     elif "url" in raw:
-        # A plain `url` serves exactly the mirror's bytes: same name, size and checksum.
-        download = DownloadSpec(
-            url=str(raw["url"]), name=str(raw["name"]), bytes=int(raw["bytes"]), sha256=raw["sha256"]
-        )
+        d = raw  # a plain `url` serves exactly the mirror's bytes: same name, size and checksum
+    download = None if d is None else DownloadSpec(url=str(d["url"]), name=str(d["name"]), bytes=int(d["bytes"]),
+                                                   sha256=d["sha256"])
     split, label = raw.get("split"), raw.get("label")
     if split is not None and split not in splits:
         raise ConfigError(f"{where}.split: {split!r} is not in splits {splits}", path=path)
     if label is not None and label not in labels:
         raise ConfigError(f"{where}.label: {label!r} is not in labels {labels}", path=path)
-    return FileSpec(
-        name=str(raw["name"]),
-        bytes=int(raw["bytes"]),
-        sha256=raw["sha256"],
-        split=split,
-        label=label,
-        download=download,
-    )
+    return FileSpec(name=str(raw["name"]), bytes=int(raw["bytes"]), sha256=raw["sha256"], split=split, label=label,
+                    download=download)
 
 
 def _check_reader(reader: dict, fmt: str, path: Path) -> dict:

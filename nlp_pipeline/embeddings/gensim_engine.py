@@ -84,25 +84,11 @@ def train_gensim(corpus_file: str | Path, params: Word2VecParams, *, total_words
     # corpus_file mode cuts lines at 10,000 words; LineSentence is told to cut at the same length
     source = ({"sentences": LineSentence(str(corpus_file), max_sentence_length=MAX_SENTENCE_WORDS)} if iterable
               else {"corpus_file": str(corpus_file)})
-    model = Word2Vec(
-        **source,
-        sg=params.sg,
-        vector_size=params.vector_size,
-        window=params.window,
-        negative=params.negative,
-        hs=0,
-        min_count=params.min_count,
-        sample=params.sample,
-        epochs=params.epochs,
-        alpha=params.alpha,
-        min_alpha=params.min_alpha,
-        max_vocab_size=params.max_vocab_size,
-        workers=workers,
-        seed=params.seed,
-        hashfxn=stable_hash,
-        compute_loss=True,
-        callbacks=[callback],
-    )
+    model = Word2Vec(**source, sg=params.sg, vector_size=params.vector_size, window=params.window,
+                     negative=params.negative, hs=0, min_count=params.min_count, sample=params.sample,
+                     epochs=params.epochs, alpha=params.alpha, min_alpha=params.min_alpha,
+                     max_vocab_size=params.max_vocab_size, workers=workers, seed=params.seed, hashfxn=stable_hash,
+                     compute_loss=True, callbacks=[callback])
     seconds = time.perf_counter() - start
     callback.bar.close()
     corpus_words = total_words if total_words is not None else model.corpus_total_words
@@ -118,11 +104,8 @@ def train_gensim(corpus_file: str | Path, params: Word2VecParams, *, total_words
         "epoch_loss": [round(x, 1) for x in callback.losses],
         "epoch_seconds": [round(x, 2) for x in callback.epoch_seconds],
         "loss_is_estimate": workers > 1,
-        "loss_note": (
-            "gensim keeps only the last worker thread's loss tally; shown: that tally x workers"
-            if workers > 1
-            else "exact"
-        ),
+        "loss_note": "gensim keeps only the last worker thread's loss tally; shown: that tally x workers"
+                     if workers > 1 else "exact",
     }
     return model.wv, info
 

@@ -107,14 +107,7 @@ class SequenceClassifier(nn.Module):
         self.embedding = word_embedding(config.vocab_size, config.embedding_dim, config.embedding_mode,
                                         embedding_matrix)
         self.embedding_dropout = nn.Dropout(config.embedding_dropout)
-        self.encoder = RecurrentEncoder(
-            config.encoder,
-            input_size=config.embedding_dim,
-            hidden_size=config.hidden_size,
-            num_layers=config.num_layers,
-            bidirectional=config.bidirectional,
-            dropout=config.dropout if config.num_layers > 1 else 0.0,
-        )
+        self.encoder = RecurrentEncoder.over_words(config, config.embedding_dim)
         self.dropout = nn.Dropout(config.dropout)
         self.output = nn.Linear(config.feature_size, config.num_classes)
 

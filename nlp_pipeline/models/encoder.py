@@ -13,6 +13,8 @@ reviews of up to 400 tokens took 40.7 s packed and 1.9 s unpacked (2 threads).
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -55,6 +57,13 @@ class RecurrentEncoder(nn.Module):
             if bidirectional:
                 self.backward_layers.append(rnn_class(size, hidden_size, batch_first=True))
         self.between_layers = nn.Dropout(dropout)
+
+    @classmethod
+    def over_words(cls, config: Any, input_size: int) -> RecurrentEncoder:
+        """The word-level encoder a classifier's or tagger's config describes (``encoder``, ``hidden_size``,
+        ``num_layers``), with its ``dropout`` between stacked layers only."""
+        return cls(config.encoder, input_size, config.hidden_size, config.num_layers,
+                   bidirectional=config.encoder == "bilstm", dropout=config.dropout if config.num_layers > 1 else 0.0)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``x [B, T, D]``, ``lengths [B]`` → (outputs ``[B, T, H·dirs]``, last states ``[B, H·dirs]``).

@@ -197,14 +197,7 @@ class SequenceTagger(nn.Module):
             self.chars = CharBiLSTM(config.char_vocab_size, config.char_dim, config.char_hidden)
         self.embedding_dropout = nn.Dropout(config.embedding_dropout)
         self.dropout = nn.Dropout(config.dropout)
-        self.encoder = RecurrentEncoder(
-            config.encoder,
-            input_size=config.embedding_dim + config.char_features,
-            hidden_size=config.hidden_size,
-            num_layers=config.num_layers,
-            bidirectional=config.encoder == "bilstm",
-            dropout=config.dropout if config.num_layers > 1 else 0.0,
-        )
+        self.encoder = RecurrentEncoder.over_words(config, config.embedding_dim + config.char_features)
         directions = 2 if config.encoder == "bilstm" else 1
         self.output = nn.Linear(config.hidden_size * directions, config.num_tags)
         self.crf = LinearChainCRF(config.num_tags) if config.crf else None

@@ -98,19 +98,12 @@ def run_pipeline(name: str = "sentiment", overrides: list[str] | None = None, gr
 
         arts = spec.pipeline.execute(cfg, cache, runtime, force=force, log=log, on_run=record)
         variants.append(VariantResult(
-            name=variant_name(spec, cfg, v),
-            overrides=overrides + v,
-            config=cfg.to_dict(),
-            metrics=dict(arts[spec.pipeline.evaluate_step].metadata),
-            train=arts[spec.pipeline.train_step].metadata,
+            name=variant_name(spec, cfg, v), overrides=overrides + v, config=cfg.to_dict(),
+            metrics=dict(arts[spec.pipeline.evaluate_step].metadata), train=arts[spec.pipeline.train_step].metadata,
             embeddings=next((arts[s].metadata for s in VECTOR_STEPS if s in arts), None),
-            artifacts={k: str(a.path) for k, a in arts.items()},
-            stage_runs=runs,
-            kind=spec.name,
-            train_step=spec.pipeline.train_step,
-            evaluate_step=spec.pipeline.evaluate_step,
-            deterministic=all(r["deterministic"] for r in runs),
-        ))
+            artifacts={k: str(a.path) for k, a in arts.items()}, stage_runs=runs, kind=spec.name,
+            train_step=spec.pipeline.train_step, evaluate_step=spec.pipeline.evaluate_step,
+            deterministic=all(r["deterministic"] for r in runs)))
         nondeterministic = [f"{s}: {a.manifest['nondeterministic_because']}" for s, a in arts.items()
                             if a.manifest.get("nondeterministic_because")]
         if nondeterministic:
