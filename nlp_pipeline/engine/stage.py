@@ -347,18 +347,12 @@ def _build(task: Task, key: str, cache: ArtifactCache, runtime: Runtime, log: Ca
     reason = task.nondeterminism(runtime)
     upstream = [v for v in task.inputs.values() if isinstance(v, Artifact)]
     inherited = [f"{a.stage}:{a.key}" for a in upstream if not a.manifest.get("deterministic", False)]
-    manifest = {
-        "version": stage.version,
-        "params": param_values(task.params),
-        "inputs": {k: describe_input(v) for k, v in task.inputs.items()},
-        "libraries": library_versions(),
-        "runtime": dataclasses.asdict(runtime),
-        "deterministic": reason is None and not inherited,  # this artifact and everything it was built from
-        "nondeterministic_because": reason,  # this build's own reason, if any
-        "nondeterministic_inputs": inherited,
-        "created": time.time(),
-        "seconds": round(seconds, 3),
-        "metadata": metadata_out,
-    }
+    manifest = {"version": stage.version, "params": param_values(task.params),
+                "inputs": {k: describe_input(v) for k, v in task.inputs.items()}, "libraries": library_versions(),
+                "runtime": dataclasses.asdict(runtime),
+                "deterministic": reason is None and not inherited,  # this artifact and everything it was built from
+                "nondeterministic_because": reason,  # this build's own reason, if any
+                "nondeterministic_inputs": inherited, "created": time.time(), "seconds": round(seconds, 3),
+                "metadata": metadata_out}
     art = cache.commit(tmp, stage.name, key, manifest)
     return StageRun(art, hit=False, seconds=seconds, rebuilt=damage)

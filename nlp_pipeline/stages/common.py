@@ -58,18 +58,12 @@ def training_summary(ctx: BuildContext, result: Any, vocab_size: int, added: int
     """Write ``history.json`` and return the metadata both training stages record: a `TrainResult`'s
     summary, the vocabulary, how much of it and of the text has a vector, the layers from language models."""
     (ctx.out_dir / "history.json").write_text(json.dumps(result.history, indent=2))
-    return {
-        "best_epoch": result.best_epoch,
-        "best_dev_accuracy": result.best_dev_accuracy,
-        "train_seconds": round(result.train_seconds, 2),
-        "tokens_per_second": round(result.tokens_per_second),
-        "vocab_size": vocab_size,
-        "vocab_added_from_vectors": added,
-        "vector_coverage": None if coverage is None else round(coverage, 4),
-        "epochs_run": len(result.history),
-        "token_coverage": tokens_covered,
-        **({"layers_from_language_models": lm_layers} if lm_layers is not None else {}),
-    }
+    return {"best_epoch": result.best_epoch, "best_dev_accuracy": result.best_dev_accuracy,
+            "train_seconds": round(result.train_seconds, 2), "tokens_per_second": round(result.tokens_per_second),
+            "vocab_size": vocab_size, "vocab_added_from_vectors": added,
+            "vector_coverage": None if coverage is None else round(coverage, 4), "epochs_run": len(result.history),
+            "token_coverage": tokens_covered,
+            **({"layers_from_language_models": lm_layers} if lm_layers is not None else {})}
 
 
 def token_coverage(kv: Any, splits: dict[str, list[list[str]]], ctx: BuildContext, top: int = 10,

@@ -79,20 +79,13 @@ def build(params: TrainLMParams, inputs: Mapping, ctx: BuildContext) -> dict:
     (ctx.out_dir / "history.json").write_text(json.dumps(result.history, indent=2))
     plot_lm_curve(result.history, ctx.out_dir / "learning_curve.png", unigram=data.metadata.get("unigram_heldout_ppl"),
                   title=f"{p.direction} {p.cell} {p.num_layers}x{p.hidden_size}")
-    return {
-        "direction": p.direction,
-        "parameters": n_params,
-        "vocab_size": len(vocab),
-        "embedding_coverage": round(coverage, 4) if coverage is not None else None,
-        "tokens_trained": result.tokens_trained,
-        "epochs_trained": result.history[-1]["epoch"] if result.history else 0,
-        "train_seconds": result.seconds,
-        "tokens_per_second": result.tokens_per_second,
-        "best": result.best,
-        "heldout_ppl": result.best.get("heldout_ppl"),
-        "unigram_heldout_ppl": data.metadata.get("unigram_heldout_ppl"),
-        "history": result.history,
-    }
+    return {"direction": p.direction, "parameters": n_params, "vocab_size": len(vocab),
+            "embedding_coverage": round(coverage, 4) if coverage is not None else None,
+            "tokens_trained": result.tokens_trained,
+            "epochs_trained": result.history[-1]["epoch"] if result.history else 0,
+            "train_seconds": result.seconds, "tokens_per_second": result.tokens_per_second, "best": result.best,
+            "heldout_ppl": result.best.get("heldout_ppl"),
+            "unigram_heldout_ppl": data.metadata.get("unigram_heldout_ppl"), "history": result.history}
 
 
 def summary(art: Artifact) -> str:
