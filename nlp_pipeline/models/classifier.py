@@ -17,15 +17,14 @@ torch.Size([2, 2])
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
 from nlp_pipeline.errors import ConfigError
-from nlp_pipeline.models.embedding import EMBEDDING_MODES, check_model_fields, word_embedding
+from nlp_pipeline.models.embedding import EMBEDDING_MODES, ModelConfig, check_model_fields, word_embedding
 from nlp_pipeline.models.encoder import ENCODERS, RecurrentEncoder
 from nlp_pipeline.settings import Encoder, Pooling, default_of
 
@@ -33,8 +32,10 @@ POOLINGS = ("last", "max", "mean")
 
 
 @dataclass
-class ClassifierConfig:
+class ClassifierConfig(ModelConfig):
     """Architecture of a `SequenceClassifier`: everything needed to rebuild it before loading weights."""
+
+    required = ("vocab_size", "num_classes")  # in a saved config.json
 
     vocab_size: int  # rows of the embedding table = len(vocab); row 0 is <pad>, row 1 is <unk>
     num_classes: int  # output size; logit i means labels[i] of the saved label list
@@ -52,9 +53,6 @@ class ClassifierConfig:
     pooling: str = default_of(Pooling, "pooling")
     # frozen (word2vec fixed) | fine-tuned (word2vec init, trained) | random
     embedding_mode: str = default_of(Encoder, "embedding_mode")
-
-    def __post_init__(self) -> None:
-        self.validate()
 
     def validate(self) -> None:
         """Raise `ConfigError` naming the offending key; called on construction and on load."""
@@ -75,21 +73,6 @@ class ClassifierConfig:
     def feature_size(self) -> int:
         """Size of the pooled sentence vector fed to the output layer."""
         return self.hidden_size * (2 if self.bidirectional else 1)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ClassifierConfig:
-        """Build from a dict (a saved ``config.json`` or pipeline overrides); unknown keys are errors."""
-        valid = [f.name for f in fields(cls)]
-        unknown = sorted(set(data) - set(valid))
-        if unknown:
-            raise ConfigError(f"model: unknown key(s) {', '.join(unknown)}; valid: {', '.join(valid)}")
-        missing = [f.name for f in fields(cls) if f.name in ("vocab_size", "num_classes") and f.name not in data]
-        if missing:
-            raise ConfigError(f"model: missing key(s) {', '.join(missing)}")
-        return cls(**data)
 
 
 class SequenceClassifier(nn.Module):

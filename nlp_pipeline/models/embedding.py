@@ -7,7 +7,8 @@ grow it the same way after training, so the code lives once, below both.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from dataclasses import asdict, fields
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import torch
@@ -21,6 +22,33 @@ if TYPE_CHECKING:
 
 EMBEDDING_MODES = ("frozen", "fine-tuned", "random")
 RANDOM_INIT_RANGE = 0.25  # uniform(-a, a) for random embeddings when no pretrained vectors set the scale
+
+
+class ModelConfig:
+    """What the classifier's and the tagger's config dataclasses share: `validate` on construction, and the
+    plain dict saved as ``config.json`` and read back (an unknown key, or a missing ``required`` one, is an error)."""
+
+    required: ClassVar[tuple[str, ...]] = ()
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        raise NotImplementedError
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Any:
+        valid = [f.name for f in fields(cls)]
+        unknown = sorted(set(data) - set(valid))
+        if unknown:
+            raise ConfigError(f"model: unknown key(s) {', '.join(unknown)}; valid: {', '.join(valid)}")
+        missing = [name for name in cls.required if name not in data]
+        if missing:
+            raise ConfigError(f"model: missing key(s) {', '.join(missing)}")
+        return cls(**data)
 
 
 def check_model_fields(config: Any, choices: dict[str, tuple[str, ...]], positive_ints: tuple[str, ...],

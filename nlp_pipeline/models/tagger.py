@@ -23,8 +23,7 @@ torch.Size([2, 3, 3])
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -32,7 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from nlp_pipeline.errors import ConfigError
-from nlp_pipeline.models.embedding import EMBEDDING_MODES, check_model_fields, word_embedding
+from nlp_pipeline.models.embedding import EMBEDDING_MODES, ModelConfig, check_model_fields, word_embedding
 from nlp_pipeline.models.encoder import ENCODERS, RecurrentEncoder
 from nlp_pipeline.settings import CharModel, Encoder, default_of
 
@@ -41,7 +40,7 @@ IGNORE_INDEX = -100  # tag id of padded positions: cross-entropy skips them
 
 
 @dataclass
-class TaggerConfig:
+class TaggerConfig(ModelConfig):
     """Architecture of a `SequenceTagger`: everything needed to rebuild it before loading weights."""
 
     vocab_size: int  # rows of the word table; 0 = <pad>, 1 = <unk>
@@ -61,9 +60,6 @@ class TaggerConfig:
     # linear-chain CRF output (Viterbi decoding) instead of a softmax per token
     crf: bool = default_of(CharModel, "crf")
 
-    def __post_init__(self) -> None:
-        self.validate()
-
     def validate(self) -> None:
         """Raise `ConfigError` naming the offending key; called on construction and on load."""
         check_model_fields(
@@ -82,17 +78,6 @@ class TaggerConfig:
         if self.char_encoder == "none":
             return 0
         return self.char_hidden * (2 if self.char_encoder == "bilstm" else 1)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TaggerConfig:
-        valid = [f.name for f in fields(cls)]
-        unknown = sorted(set(data) - set(valid))
-        if unknown:
-            raise ConfigError(f"model: unknown key(s) {', '.join(unknown)}; valid: {', '.join(valid)}")
-        return cls(**data)
 
 
 class CharCNN(nn.Module):
