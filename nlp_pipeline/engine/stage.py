@@ -179,14 +179,9 @@ class Task:
         return self.stage.nondeterministic(self.params, runtime)
 
     def key(self, cache: ArtifactCache, runtime: Runtime) -> str:
-        payload = {
-            "stage": self.stage.name,
-            "version": self.stage.version,
-            "params": key_params(self.params),
-            "inputs": {k: input_fingerprint(v, cache.fingerprint_memo) for k, v in sorted(self.inputs.items())},
-            "libraries": library_versions(),
-            "deterministic": self.nondeterminism(runtime) is None,
-        }
+        payload = {"stage": self.stage.name, "version": self.stage.version, "params": key_params(self.params),
+                   "inputs": {k: input_fingerprint(v, cache.fingerprint_memo) for k, v in sorted(self.inputs.items())},
+                   "libraries": library_versions(), "deterministic": self.nondeterminism(runtime) is None}
         return hash_json(payload)[:20]
 
 
@@ -246,12 +241,9 @@ def input_fingerprint(value: Input, memo_file: Path | None) -> Any:
     if isinstance(value, Artifact | ArtifactRef):
         return f"{value.stage}:{value.key}"
     if isinstance(value, DataRef):
-        return {
-            "id": value.id,
-            "files": [fingerprint_path(p, memo_file) for p in value.files],
-            "spec": fingerprint_path(value.spec, memo_file) if value.spec is not None else None,
-            **({"options": [list(o) for o in value.options]} if value.options else {}),
-        }
+        return {"id": value.id, "files": [fingerprint_path(p, memo_file) for p in value.files],
+                "spec": fingerprint_path(value.spec, memo_file) if value.spec is not None else None,
+                **({"options": [list(o) for o in value.options]} if value.options else {})}
     if isinstance(value, tuple):
         return [input_fingerprint(v, memo_file) for v in value]
     raise TypeError(f"not a stage input: {value!r}")

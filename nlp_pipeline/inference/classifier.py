@@ -104,11 +104,5 @@ class Predictor:
         results = []
         for text, row in zip(texts, self.predict_proba(texts)):
             best = max(range(len(row)), key=row.__getitem__)
-            results.append(
-                {
-                    "text": text,
-                    "label": self.labels[best],
-                    "probabilities": dict(zip(self.labels, row)),
-                }
-            )
+            results.append({"text": text, "label": self.labels[best], "probabilities": dict(zip(self.labels, row))})
         return results

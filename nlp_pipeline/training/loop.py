@@ -82,11 +82,10 @@ class BestEpoch:
         result, epoch = self.result, row["epoch"]
         result.history.append(row)
         improved = self.state is None or row["dev_accuracy"] > result.best_dev_accuracy
-        self.log(
-            f"epoch {epoch}/{self.config.epochs}: train_loss {row['train_loss']:.4f}  dev_loss {row['dev_loss']:.4f}  "
-            f"dev_acc {row['dev_accuracy']:.4f}  dev_macro_f1 {row['dev_macro_f1']:.4f}  "
-            f"({row['seconds']:.1f}s, {row['tokens_per_second']:.0f} tok/s){'  *best*' if improved else ''}"
-        )
+        self.log(f"epoch {epoch}/{self.config.epochs}: train_loss {row['train_loss']:.4f}  "
+                 f"dev_loss {row['dev_loss']:.4f}  dev_acc {row['dev_accuracy']:.4f}  "
+                 f"dev_macro_f1 {row['dev_macro_f1']:.4f}  ({row['seconds']:.1f}s, "
+                 f"{row['tokens_per_second']:.0f} tok/s){'  *best*' if improved else ''}")
         if not math.isfinite(row["train_loss"]):
             self.log(f"epoch {epoch}: training loss is not finite; try a lower train.lr or train.clip_norm")
         if improved:
@@ -96,10 +95,8 @@ class BestEpoch:
             return True, False
         self.epochs_without_gain += 1
         if self.config.patience > 0 and self.epochs_without_gain >= self.config.patience:
-            self.log(
-                f"early stopping: no dev accuracy gain for {self.config.patience} epoch(s); "
-                f"restoring epoch {result.best_epoch} (dev_acc {result.best_dev_accuracy:.4f})"
-            )
+            self.log(f"early stopping: no dev accuracy gain for {self.config.patience} epoch(s); "
+                     f"restoring epoch {result.best_epoch} (dev_acc {result.best_dev_accuracy:.4f})")
             return False, True
         return False, False
 

@@ -1,6 +1,6 @@
 """The training loop for sequence taggers, with word dropout.
 
-The loop mirrors `nlp_pipeline.training.classifier.train_classifier` (Adam with the same parameter
+The epochs are the classifier's (`nlp_pipeline.training.loop.fit_epochs`: Adam with the same parameter
 groups, gradient clipping, length-bucketed batches, early stopping on dev accuracy, best weights
 restored) with a loss and an accuracy over tokens instead of documents. Padding never counts: padded
 positions carry `IGNORE_INDEX` as their tag, which the loss skips and every metric filters out.
