@@ -78,7 +78,8 @@ def word2vec_rows(corpus: Path, device: str = "cuda") -> list[list[str]]:
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as fh:
         out = fh.name
     subprocess.run([sys.executable, str(HERE / "bench_word2vec.py"), "--corpus", str(corpus), "--epochs", "1",
-                    "--device", device, "--json", out], check=True, stdout=subprocess.DEVNULL)
+                    "--engines", "gensim,torch", "--device", device, "--json", out], check=True,
+                   stdout=subprocess.DEVNULL)
     results = json.loads(Path(out).read_text())
     for arch in ("sg", "cbow"):
         g, t = results[f"{arch}/gensim"], results[f"{arch}/torch"]

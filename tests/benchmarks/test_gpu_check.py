@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "gpu_check.py"
 
 
@@ -25,7 +27,12 @@ def test_without_cuda_it_says_so_and_exits_0():
     assert "no CUDA device on this machine" in proc.stdout
 
 
-def test_its_benchmark_rows_are_real_measurements_on_the_cpu(tmp_path):
+@pytest.mark.slow  # a real benchmark: four word2vec processes on all cores (15-50 s on 2 cores)
+def test_its_benchmark_rows_are_real_measurements_on_the_cpu(tmp_path, monkeypatch):
+    from nlp_pipeline.data import resolve
+
+    monkeypatch.setattr(resolve, "shared_roots", lambda: [])  # Lee's text, not 30k tokens of IMDB to tokenize
+    monkeypatch.setenv("NLP_PIPELINE_DATA_DIR", str(tmp_path / "no-mirror"))
     gpu_check = _module()
     corpus, what = gpu_check.benchmark_corpus(30_000, tmp_path)
     assert corpus.stat().st_size > 100_000 and "tokens" in what

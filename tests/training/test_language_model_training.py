@@ -85,7 +85,7 @@ def test_state_is_carried_across_segments_and_the_gradient_stops_at_their_start(
         return out, new_state
 
     model.forward = recording
-    config = LMTrainConfig(epochs=1, batch_size=2, bptt=5, lr=1e-3, evaluations=1, seed=0)
+    config = LMTrainConfig(epochs=1, batch_size=2, bptt=5, lr=1e-3, evaluations=1, seed=0, num_threads=1)
     train_language_model(model, ids, offsets, ids[:40], config, log=lambda m: None)
     assert len(seen) > 3 and seen[0][1] is None  # a fresh stream starts from zeros
     assert all(steps <= 5 for steps, _, _ in seen)
@@ -118,7 +118,7 @@ def test_backpropagation_through_a_detached_state_reaches_only_the_current_segme
 def test_the_token_budget_caps_training_whatever_the_epochs():
     vocab = _vocab()
     ids, offsets = _documents([WORDS] * 50, vocab)
-    config = LMTrainConfig(epochs=5, max_tokens=200, batch_size=2, bptt=10, evaluations=2, seed=0)
+    config = LMTrainConfig(epochs=5, max_tokens=200, batch_size=2, bptt=10, evaluations=2, seed=0, num_threads=1)
     result = train_language_model(_model(vocab), ids, offsets, ids[:30], config, log=lambda m: None)
     assert 200 <= result.tokens_trained < 200 + 2 * 10
     assert len(result.history) == 2 and result.history[-1]["tokens"] == result.tokens_trained
@@ -133,7 +133,7 @@ def test_the_log_says_early_how_long_training_takes_and_which_setting_sets_it(mo
     monkeypatch.setattr(lm_training, "ESTIMATE_AFTER_SECONDS", 0.0)  # a tiny run: estimate after its first step
     vocab = _vocab()
     ids, offsets = _documents([WORDS] * 50, vocab)
-    config = LMTrainConfig(epochs=1, max_tokens=200, batch_size=2, bptt=10, evaluations=2, seed=0)
+    config = LMTrainConfig(epochs=1, max_tokens=200, batch_size=2, bptt=10, evaluations=2, seed=0, num_threads=1)
     lines: list[str] = []
     train_language_model(_model(vocab), ids, offsets, ids[:30], config, log=lines.append,
                          budget_setting="model.lm_finetune_tokens")
@@ -156,7 +156,7 @@ def test_a_tiny_model_learns_a_deterministic_sequence_and_generation_reproduces_
     if direction == "backward":
         ids = reverse_documents(ids, offsets)
     model = _model(vocab, direction=direction)
-    config = LMTrainConfig(epochs=20, batch_size=4, bptt=12, lr=1e-2, evaluations=2, seed=0)
+    config = LMTrainConfig(epochs=20, batch_size=4, bptt=12, lr=1e-2, evaluations=2, seed=0, num_threads=1)
     result = train_language_model(model, ids, offsets, ids[:27], config, log=lambda m: None)
     assert result.best["heldout_ppl"] < 1.2  # the sequence is all but certain
     lm = _lm(model, vocab)
@@ -177,7 +177,7 @@ def test_perplexity_of_structured_text_drops_below_the_unigram_perplexity():
     freq /= freq.sum()
     heldout = ids[:100]
     unigram = math.exp(-np.log(freq[heldout]).mean())
-    config = LMTrainConfig(epochs=3, batch_size=4, bptt=10, lr=5e-3, evaluations=3, seed=0)
+    config = LMTrainConfig(epochs=3, batch_size=4, bptt=10, lr=5e-3, evaluations=3, seed=0, num_threads=1)
     result = train_language_model(_model(vocab), ids, offsets, heldout, config, log=lambda m: None)
     assert result.best["heldout_ppl"] < 0.5 * unigram
 
@@ -185,7 +185,7 @@ def test_perplexity_of_structured_text_drops_below_the_unigram_perplexity():
 def test_same_seed_same_weights_on_the_cpu():
     vocab = _vocab()
     ids, offsets = _documents([WORDS] * 20, vocab)
-    config = LMTrainConfig(epochs=1, batch_size=2, bptt=8, evaluations=1, seed=3)
+    config = LMTrainConfig(epochs=1, batch_size=2, bptt=8, evaluations=1, seed=3, num_threads=1)
     states = []
     for _ in range(2):
         torch.manual_seed(0)
