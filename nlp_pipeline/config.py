@@ -2,8 +2,8 @@
 
 A schema (`SentimentConfig`, …) lists a pipeline's sections, each a group of `nlp_pipeline.settings`,
 and the defaults where this pipeline differs from the group's (sentiment's 300-d vectors). A run's
-config is those defaults, then a pipeline file's values (``pipelines/<name>.yaml`` or the user's
-own), then ``--set section.key=value`` overrides, validated by pydantic. Every error is one line
+config is those defaults, then the user's pipeline file's values (``run my.yaml``), then
+``--set section.key=value`` overrides, validated by pydantic. Every error is one line
 naming the key. The shipped YAML files, ``config show``, ``config init`` and ``config schema`` are
 all rendered from the schema (`render_yaml`, `describe`, `json_schema`), so none can disagree with it.
 """
@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from nlp_pipeline import settings as s
 from nlp_pipeline.errors import ConfigError
 
-PIPELINES_DIR = Path(__file__).resolve().parent.parent / "pipelines"
+PIPELINES_DIR = Path(__file__).resolve().parent.parent / "pipelines"  # the schemas rendered (`make pipelines`)
 
 
 class PipelineConfig(s.Group):
@@ -193,12 +193,6 @@ class TypedText:
     text: str
     parsed: Any
     items: tuple[TypedText, ...] | None = None
-
-
-def parse_override(text: str) -> tuple[str, Any]:
-    """``"model.encoder=lstm"`` → ``("model.encoder", "lstm")``; the value is parsed as YAML."""
-    key, value = _split_override(text)
-    return key, value.parsed
 
 
 def _split_override(text: str) -> tuple[str, TypedText]:
