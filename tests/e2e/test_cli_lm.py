@@ -28,6 +28,11 @@ def _cli(*args) -> str:
     return proc.stdout
 
 
+def _here(*args) -> str:
+    """The command in this process: for what does not depend on a fresh interpreter (saves its start-up)."""
+    return invoke(*map(str, args)).stdout
+
+
 def toy_documents(n: int, seed: int = 0) -> list[str]:
     rng = random.Random(seed)
     nouns, adjs, verbs = ["cat", "dog", "film", "actor", "plot"], ["good", "bad", "long", "funny"], ["saw", "liked"]
@@ -106,9 +111,9 @@ def test_generate_is_reproducible_with_a_seed_in_fresh_processes(lm_run):
     assert a == b
     out = json.loads(a)
     assert out["text"].startswith("the funny") and out["tokens"] <= 15
-    other = json.loads(_cli(*args[:-3], "--seed", "6", "--samples", "3", "--json").splitlines()[0])
+    other = json.loads(_here(*args[:-3], "--seed", "6", "--samples", "3", "--json").splitlines()[0])
     assert other["prompt"] == "The funny"
-    greedy = _cli("generate", model, "--prompt", "the good cat saw the", "--temperature", "0", "--max-tokens", "1")
+    greedy = _here("generate", model, "--prompt", "the good cat saw the", "--temperature", "0", "--max-tokens", "1")
     assert greedy.split()[-1] in {"cat", "dog", "film", "actor", "plot"}  # the grammar's next word is a noun
 
 
@@ -127,7 +132,7 @@ def test_perplexity_scores_a_file_and_the_backward_model_reads_it_reversed(lm_ru
     lines = [" ".join(rng.sample(d.split(), len(d.split()))) for d in toy_documents(30, seed=99)]
     scrambled.write_text("\n".join(lines) + "\n", encoding="utf-8")
     for v in variants.values():
-        out = json.loads(_cli("perplexity", v["artifacts"]["train_lm"], "--file", scrambled, "--json"))
+        out = json.loads(_here("perplexity", v["artifacts"]["train_lm"], "--file", scrambled, "--json"))
         assert out["perplexity"] > 2 * scores[v["config"]["lm"]["direction"]]
 
 
