@@ -2,9 +2,9 @@
 
 Settings come in small groups (pydantic models, frozen, unknown keys refused). A pipeline's config
 sections are built from these groups (`nlp_pipeline.config`), and so are the stages' parameter
-objects (`nlp_pipeline.stages`): a stage's params class inherits the groups it reads, so a setting
-added to a group reaches the stage, its cache key, the YAML, ``config show``, the JSON Schema and the
-docs without another edit. A pipeline may give a group other defaults (sentiment trains 300-d
+objects (`nlp_pipeline.stages`): a stage's params class holds the key fields of the groups it reads
+(`stage_params`), so a setting added to a group reaches the stage, its cache key, ``config show``, the
+JSON Schema and the rendered YAML and docs (``make pipelines docs-config``) without another edit. A pipeline may give a group other defaults (sentiment trains 300-d
 vectors, the embeddings pipeline 100-d); that is the pipeline's declaration, made once, in its schema.
 
 Each field says how it reaches a cache key (``role``):
