@@ -11,6 +11,10 @@ frequent words), WordSim-353 and SimLex-999 Spearman, and ours/gensim for each.
     .venv/bin/python benchmarks/bench_word2vec.py --max-docs 10000 --epochs 1   # a quick look
     .venv/bin/python benchmarks/bench_word2vec.py --engines torch --device cuda # our engine on a GPU
     .venv/bin/python benchmarks/bench_word2vec.py --profile                     # where our time goes
+    # the sentiment pipeline's vectors (skip-gram, 300 d, sample 1e-4, min_count 3, 3 epochs) on 5M tokens,
+    # gensim against our kernel drawing negatives per pair, seed 2
+    .venv/bin/python benchmarks/bench_word2vec.py --setting sentiment --archs sg --tokens 5000000 \
+        --engines gensim,torch --negatives-per-pair --seed 2
 """
 
 from __future__ import annotations
@@ -26,6 +30,13 @@ import time
 from pathlib import Path
 
 SOURCES = ("imdb:train", "imdb_unsup")
+# --setting: the parameters' defaults (each flag overrides its own)
+SETTINGS = {
+    "issue": {"vector_size": 100, "window": 5, "negative": 5, "sample": 1e-3, "min_count": 5, "epochs": 5},
+    "sentiment": {"vector_size": 300, "window": 5, "negative": 5, "sample": 1e-4, "min_count": 3, "epochs": 3},
+}
+FLAGS = {"vector_size": "dim", "window": "window", "negative": "negative", "sample": "sample",
+         "min_count": "min_count", "epochs": "epochs"}  # parameter: argparse attribute
 
 
 def corpus_path(max_docs: int | None) -> Path:
@@ -51,6 +62,49 @@ def corpus_path(max_docs: int | None) -> Path:
     return path
 
 
+def capped(corpus: Path, tokens: int) -> Path:
+    """The first whole lines of ``corpus`` holding about ``tokens`` tokens (at least that many), written once
+    next to it."""
+    path = corpus.with_name(f"{corpus.stem}_tokens{tokens}{corpus.suffix}")
+    if path.exists():
+        return path
+    tmp, seen = path.with_suffix(".tmp"), 0
+    with corpus.open(encoding="utf-8") as src, tmp.open("w", encoding="utf-8") as dst:
+        for line in src:
+            if seen >= tokens:
+                break
+            dst.write(line)
+            seen += len(line.split())
+    tmp.rename(path)
+    return path
+
+
+def corpusfile_schedule(workers: int) -> None:
+    """Our engine with the learning rate gensim's corpus_file mode gives: each of its ``workers`` threads
+    reads 1/workers of the file and measures its progress against the whole epoch, so within epoch ``e``
+    the rate falls from alpha·(1 - e/E) only to alpha·(1 - (e + 1/workers)/E), then jumps up for the next.
+    (gensim's iterable mode, like ours, decays linearly over all epochs.)"""
+    import threading
+
+    from nlp_pipeline.embeddings import torch_engine
+
+    current = threading.local()  # the epoch of the job this worker thread trains
+    run = torch_engine._Trainer.run
+
+    def run_job(self, job):
+        current.epoch = job.epoch
+        return run(self, job)
+
+    def learning_rate(self, words_before: float) -> float:
+        p, per_epoch = self.params, self.total_words / self.params.epochs
+        epoch = getattr(current, "epoch", 0)
+        within = min(max((words_before - epoch * per_epoch) / per_epoch, 0.0), 1.0)
+        progress = (epoch + within / workers) / p.epochs
+        return max(p.min_alpha, p.alpha - (p.alpha - p.min_alpha) * progress)
+
+    torch_engine._Trainer.run, torch_engine._Trainer.learning_rate = run_job, learning_rate
+
+
 def train_one(spec: dict) -> dict:
     """Child process body: train, score, report (peak memory is measured by the parent)."""
     from nlp_pipeline.embeddings import Word2VecParams, intrinsic_scores, train_gensim
@@ -60,6 +114,14 @@ def train_one(spec: dict) -> dict:
     if spec["engine"] in ("gensim", "gensim-iterable"):
         kv, info = train_gensim(spec["corpus"], params, progress=False, iterable=spec["engine"] == "gensim-iterable")
     else:
+        scale = spec.get("init_scale", 1.0)
+        if scale != 1.0:  # a wider start than word2vec's ±0.5/dim (gensim 4 draws in ±1/dim: scale 2)
+            from nlp_pipeline.embeddings import torch_engine
+
+            init = torch_engine.init_weights
+            torch_engine.init_weights = lambda v, d, seed: (lambda w: (w[0].mul_(scale), w[1]))(init(v, d, seed))
+        if spec.get("lr_schedule", "linear") == "gensim-corpusfile":
+            corpusfile_schedule(params.workers or os.cpu_count() or 1)
         model = train_torch(spec["corpus"], params, progress=False,
                             options=TorchW2VOptions(device=spec["device"], batch_words=spec["batch_words"],
                                                     **spec.get("options", {})))
@@ -74,6 +136,7 @@ def train_one(spec: dict) -> dict:
         "wordsim353": scores["wordsim353"]["spearman"],
         "simlex999": scores["simlex999"]["spearman"],
         "epoch_loss": info["epoch_loss"],
+        "negatives_drawn": info.get("negatives_drawn"),
     }
 
 
@@ -149,8 +212,16 @@ def main() -> None:
     ap.add_argument("--engines", default="gensim,torch,gensim-iterable",
                     help="gensim (corpus_file mode, its fastest), torch (ours), gensim-iterable (gensim's exact "
                          "linear learning-rate schedule: the quality reference)")
-    ap.add_argument("--epochs", type=int, default=5)
-    ap.add_argument("--dim", type=int, default=100)
+    ap.add_argument("--setting", choices=sorted(SETTINGS), default="issue",
+                    help="the defaults of the parameters below: issue (100 d, sample 1e-3, min_count 5, 5 epochs) "
+                         "or sentiment (the sentiment pipeline's: 300 d, sample 1e-4, min_count 3, 3 epochs)")
+    ap.add_argument("--tokens", type=int, help="only the first lines holding about N tokens (quick runs)")
+    ap.add_argument("--epochs", type=int)
+    ap.add_argument("--dim", type=int)
+    ap.add_argument("--sample", type=float)
+    ap.add_argument("--min-count", type=int)
+    ap.add_argument("--window", type=int)
+    ap.add_argument("--negative", type=int)
     ap.add_argument("--seed", type=int, default=1, help="both engines' seed (seeds apart measure run-to-run spread)")
     ap.add_argument("--workers", type=int, default=0, help="threads for both engines; 0 = all cores")
     ap.add_argument("--batch-words", type=int, help="torch engine: centre words per update (default: by architecture)")
@@ -158,6 +229,13 @@ def main() -> None:
     ap.add_argument("--max-row-updates", type=float,
                     help="torch engine: cap on a row's summed updates per batch (0 = no cap; default: the engine's)")
     ap.add_argument("--skip-saturated", action="store_true", help="torch engine: gensim's skip of pairs beyond ±6")
+    ap.add_argument("--negatives-per-pair", action="store_true",
+                    help="torch engine, C kernel, skip-gram: fresh negatives per (centre, context) pair (word2vec's)")
+    ap.add_argument("--init-scale", type=float, default=1.0,
+                    help="torch engine: input vectors start in ±scale·0.5/dim (2 = gensim 4's range)")
+    ap.add_argument("--lr-schedule", default="linear", choices=["linear", "gensim-corpusfile"],
+                    help="torch engine: linear over all epochs (word2vec's, gensim iterable's) or gensim corpus_file "
+                         "mode's (per epoch, each worker's share measured against the whole epoch)")
     ap.add_argument("--kernel", default="auto", choices=["auto", "native", "tensor"],
                     help="torch engine on the CPU: native (C loop), tensor (batched tensor updates), auto")
     ap.add_argument("--profile", action="store_true", help="profile our engine instead of comparing")
@@ -173,17 +251,23 @@ def main() -> None:
     from nlp_pipeline.reports.tables import format_table
 
     corpus = Path(args.corpus) if args.corpus else corpus_path(args.max_docs)
-    base = Word2VecParams(vector_size=args.dim, window=5, negative=5, sample=1e-3, min_count=5, epochs=args.epochs,
-                          workers=args.workers, seed=args.seed)
+    if args.tokens:
+        corpus = capped(corpus, args.tokens)
+    given = {k: getattr(args, a) for k, a in FLAGS.items() if getattr(args, a) is not None}
+    chosen = {**SETTINGS[args.setting], **given}
+    base = Word2VecParams(**chosen, workers=args.workers, seed=args.seed)
     archs = {"sg": 1, "cbow": 0}
     if args.profile:
         for arch in args.archs.split(","):
             profile(corpus, base.model_copy(update={"sg": archs[arch]}), args.batch_words, kernel=args.kernel)
         return
     cores = os.cpu_count()
-    print(f"corpus {corpus} ({corpus.stat().st_size / 1e6:.0f} MB); dim {args.dim}, window 5, negative 5, "
-          f"sample 1e-3, min_count 5, {args.epochs} epochs, workers {args.workers or cores} of {cores} cores")
-    options = {"kernel": args.kernel}
+    print(f"corpus {corpus} ({corpus.stat().st_size / 1e6:.0f} MB); dim {base.vector_size}, window {base.window}, "
+          f"negative {base.negative}, sample {base.sample:g}, min_count {base.min_count}, {base.epochs} epochs, "
+          f"seed {base.seed}, workers {args.workers or cores} of {cores} cores; torch: kernel {args.kernel}, "
+          f"negatives {'per pair' if args.negatives_per_pair else 'shared per centre'}, "
+          f"init scale {args.init_scale:g}, lr schedule {args.lr_schedule}")
+    options = {"kernel": args.kernel, "negatives_per_pair": args.negatives_per_pair}
     if args.max_row_updates is not None:
         options["max_row_updates"] = args.max_row_updates
     if args.skip_saturated:
@@ -192,7 +276,8 @@ def main() -> None:
     for arch in args.archs.split(","):
         for engine in args.engines.split(","):
             spec = {"engine": engine, "corpus": str(corpus), "device": args.device, "batch_words": args.batch_words,
-                    "options": options,
+                    "options": options, "init_scale": args.init_scale,
+                    "lr_schedule": args.lr_schedule,
                     "params": base.model_copy(update={"sg": archs[arch]}).model_dump()}
             r = run_child(spec)
             results[f"{arch}/{engine}"] = r

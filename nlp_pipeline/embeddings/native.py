@@ -168,8 +168,8 @@ def load_kernel() -> tuple[ctypes.CDLL | None, str]:
         return None, f"cannot load {path}: {err}"
     f = lib.w2v_train
     p, i64, flt = ctypes.c_void_p, ctypes.c_int64, ctypes.c_float
-    f.argtypes = [ctypes.c_int, p, p, i64, p, p, i64, i64, i64, p, i64, flt, flt, ctypes.c_uint64, ctypes.c_int, p, p,
-                  p]
+    f.argtypes = [ctypes.c_int, p, p, i64, p, p, i64, i64, i64, p, i64, flt, flt, ctypes.c_uint64, ctypes.c_int,
+                  ctypes.c_int, p, p, p]
     f.restype = None
     return lib, ""
 

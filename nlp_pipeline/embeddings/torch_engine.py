@@ -30,8 +30,10 @@ frequent words reach the cap, and quality stays within the issue's bars of gensi
 benchmarks/README.md). Skip-gram draws ``negative`` negatives per *centre word* and shares them
 among that centre's context words (word2vec draws fresh ones per pair): each pair still sees
 ``negative`` negatives from the right distribution, and the centre's output rows are gathered
-once instead of once per pair. The sigmoid is exact (word2vec uses a 1000-entry table
-clipped at ±6; gensim skips pairs beyond ±6, available as ``skip_saturated``).
+once instead of once per pair. The C kernel does the same by default and draws per pair, as
+word2vec does, with ``negatives_per_pair``; the tensor path always shares. The sigmoid is exact
+(word2vec uses a 1000-entry table clipped at ±6; gensim skips pairs beyond ±6, available as
+``skip_saturated``).
 
 Why no autograd: the gradient of negative-sampling loss is two lines of algebra, and a sparse
 hand-written update with ``index_add_`` touches only the rows in the batch. Autograd with dense
@@ -45,6 +47,7 @@ import logging
 import math
 import os
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -91,6 +94,9 @@ class TorchW2VOptions:
     # cap per row and batch; None: DEFAULT_MAX_ROW_UPDATES[sg]; 0: none
     max_row_updates: float | None = default_of(Word2Vec, "max_row_updates")
     skip_saturated: bool = default_of(Word2Vec, "skip_saturated")  # gensim's rule: no update for a pair beyond ±6
+    # skip-gram in the C kernel: fresh negatives for every (centre, context) pair (word2vec's way) instead of
+    # one draw per centre shared by its context words; the tensor path always shares
+    negatives_per_pair: bool = default_of(Word2Vec, "negatives_per_pair")
     chunk_tokens: int = CHUNK_TOKENS
     # CPU update loop: native (the C kernel, `nlp_pipeline.embeddings.native`: word2vec's in-place SGD),
     # tensor (batched tensor updates), auto (native where a C compiler or an already built library is found:
@@ -329,6 +335,7 @@ def train_torch(corpus_file, params: Word2VecParams, *, options: TorchW2VOptions
         "words_per_second": round(vocab.corpus_words * params.epochs / seconds) if seconds > 0 else None,
         "loss_is_estimate": False, "loss_note": "exact: sum over trained pairs of -log σ(pos) - Σ log σ(-neg)",
         "batch_words": options.batch_words, "max_row_updates": options.max_row_updates,
+        "negatives_per_pair": bool(options.negatives_per_pair and params.sg and model.info["kernel"] == "native"),
     })
     return model
 
@@ -357,6 +364,8 @@ class _Trainer:
         self.step = skipgram_step if params.sg else cbow_step
         self.total_words = vocab.corpus_words * params.epochs
         self.native = None
+        self.negatives_drawn = 0  # by the C kernel (its per-pair or shared draws), over all jobs
+        self._tally_lock = threading.Lock()
         if options.kernel == "native" and device.type == "cpu":
             from nlp_pipeline.embeddings.native import load_kernel
 
@@ -409,7 +418,7 @@ class _Trainer:
         lr_end = self.learning_rate(job.words_before + job.raw_words)
         work = np.zeros(2 * p.vector_size, dtype=np.float32)
         negs = np.zeros(2 * p.negative, dtype=np.int64)
-        out = np.zeros(2, dtype=np.float64)
+        out = np.zeros(3, dtype=np.float64)
         seed = (p.seed * 1_000_003 + job.number) & 0xFFFFFFFFFFFFFFFF
         n, weights = ids.shape[0], self.vocab_size * p.vector_size
         self.native.w2v_train(
@@ -417,8 +426,11 @@ class _Trainer:
             c_pointer("w_out", self.w_out, "float32", weights), p.vector_size, c_pointer("ids", ids, "int64", n),
             c_pointer("sentence_ids", sentence_ids, "int64", n), n, p.window, p.negative,
             c_pointer("neg_table", self.neg_table_np, "int32"), self.neg_table_np.shape[0], lr_start, lr_end, seed,
-            int(self.options.skip_saturated), c_pointer("work", work, "float32", 2 * p.vector_size),
-            c_pointer("negs", negs, "int64", 2 * p.negative), c_pointer("out", out, "float64", 2))
+            int(self.options.skip_saturated), int(self.options.negatives_per_pair),
+            c_pointer("work", work, "float32", 2 * p.vector_size), c_pointer("negs", negs, "int64", 2 * p.negative),
+            c_pointer("out", out, "float64", 3))
+        with self._tally_lock:
+            self.negatives_drawn += int(out[2])
         return float(out[0]), int(out[1]), lr_end
 
 
@@ -507,5 +519,6 @@ def _train_loop(vocab: W2VVocab, encoded: EncodedCorpus, params: Word2VecParams,
     info = {"epoch_loss": [round(x, 1) for x in epoch_loss],
             "epoch_seconds": [round(b - a, 2) for a, b in zip([0.0, *epoch_end[:-1]], epoch_end)],
             "epoch_examples": epoch_examples,
-            "kernel": "native" if trainer.native is not None else "tensor"}  # the update loop that ran
+            "kernel": "native" if trainer.native is not None else "tensor",  # the update loop that ran
+            "negatives_drawn": trainer.negatives_drawn}  # by the C kernel; 0 on the tensor path
     return TorchWord2Vec(vocab=vocab, input_vectors=trainer.w_in.cpu(), output_vectors=trainer.w_out.cpu(), info=info)

@@ -4,9 +4,11 @@
    learning-rate range) and hands the weight tensors' memory here. This loop is word2vec's own: each
    centre draws its shrunk window and its negatives from word2vec's generator and unigram table, and
    every update is applied at once, as in word2vec.c and gensim (no batching, so no row damping).
-   Skip-gram shares a centre's negatives among its context words (each pair still sees `negative`
-   negatives from the right distribution); the centre's output rows then stay in cache while its
-   context words are trained, which is where this beats a loop that draws fresh rows per pair.
+   Skip-gram either shares a centre's negatives among its context words (each pair still sees
+   `negative` negatives from the right distribution; the centre's output rows then stay in cache while
+   its context words are trained, which is where this beats a loop that draws fresh rows per pair), or,
+   with per_pair, draws `negative` fresh ones for every (centre, context) pair, as word2vec.c and gensim
+   do. CBOW trains one example per centre, so there the two are the same.
 
    The arithmetic order is fixed by the source (eight partial sums, no FMA contraction), so the same
    job gives the same bits on any x86-64 or ARM CPU. Called through ctypes, which releases the GIL:
@@ -75,24 +77,28 @@ static inline float sgns_pair(const float *h, float *o, float *neu1e, int label,
 /* Train one job. ids[n] and sentence[n]: the job's words after subsampling, in order. lr falls
    linearly from lr_start (first centre) to lr_end (last). table[table_size]: word2vec's unigram^0.75
    table. work: 2*dim floats and negs: 2*`negative` ids of scratch (this centre's negatives and the
-   next one's, drawn a centre ahead so that their rows can be prefetched). out[0] += loss, out[1] +=
-   training examples. */
+   next one's, drawn a centre ahead so that their rows can be prefetched; with per_pair, skip-gram draws
+   each pair's into the first half instead). out[0] += loss, out[1] += training examples, out[2] +=
+   negatives drawn. */
 void w2v_train(int sg, float *w_in, float *w_out, int64_t dim, const int64_t *ids, const int64_t *sentence,
                int64_t n, int64_t window, int64_t negative, const int32_t *table, int64_t table_size,
-               float lr_start, float lr_end, uint64_t seed, int skip_saturated, float *work, int64_t *negs,
-               double *out) {
+               float lr_start, float lr_end, uint64_t seed, int skip_saturated, int per_pair, float *work,
+               int64_t *negs, double *out) {
     uint64_t state = seed;
     float *neu1e = work, *hidden = work + dim;
     loss_tally tally = {0.0, 1.0};
-    int64_t examples = 0;
-    for (int64_t k = 0; k < negative; k++) negs[k] = table[(next_random(&state) >> 16) % (uint64_t)table_size];
+    int64_t examples = 0, drawn = 0;
+    int shared = !(sg && per_pair);  /* a centre's draw serves all its examples */
+    if (shared)
+        for (int64_t k = 0; k < negative; k++) negs[k] = table[(next_random(&state) >> 16) % (uint64_t)table_size];
     for (int64_t i = 0; i < n; i++) {
-        int64_t *cur = negs + (i & 1) * negative, *next = negs + ((i + 1) & 1) * negative;
+        int64_t *cur = shared ? negs + (i & 1) * negative : negs, *next = negs + ((i + 1) & 1) * negative;
         if (i + 1 < n) {  /* the next centre's negatives, and the rows it and the word entering the window need */
-            for (int64_t k = 0; k < negative; k++) {
-                next[k] = table[(next_random(&state) >> 16) % (uint64_t)table_size];
-                prefetch_row(w_out + next[k] * dim, dim);
-            }
+            if (shared)
+                for (int64_t k = 0; k < negative; k++) {
+                    next[k] = table[(next_random(&state) >> 16) % (uint64_t)table_size];
+                    prefetch_row(w_out + next[k] * dim, dim);
+                }
             prefetch_row(w_out + ids[i + 1] * dim, dim);
             if (i + 1 + window < n) prefetch_row(w_in + ids[i + 1 + window] * dim, dim);
         }
@@ -105,9 +111,17 @@ void w2v_train(int sg, float *w_in, float *w_out, int64_t dim, const int64_t *id
         if (lo == hi) continue;  /* a one-word sentence: no context */
         float *o_centre = w_out + centre * dim;
         if (sg) {
-            /* every context word predicts the centre, against the centre's shared negatives */
+            /* every context word predicts the centre, against the centre's shared negatives or its own */
+            if (shared) drawn += negative;
             for (int64_t j = lo; j <= hi; j++) {
                 if (j == i) continue;
+                if (!shared) {  /* this pair's negatives: their rows load while the positive pair trains */
+                    for (int64_t k = 0; k < negative; k++) {
+                        cur[k] = table[(next_random(&state) >> 16) % (uint64_t)table_size];
+                        prefetch_row(w_out + cur[k] * dim, dim);
+                    }
+                    drawn += negative;
+                }
                 float *h = w_in + ids[j] * dim;
                 for (int64_t t = 0; t < dim; t++) neu1e[t] = 0.0f;
                 add_pair_loss(&tally, sgns_pair(h, o_centre, neu1e, 1, lr, dim, skip_saturated), 1);
@@ -122,6 +136,7 @@ void w2v_train(int sg, float *w_in, float *w_out, int64_t dim, const int64_t *id
         } else {
             /* the mean of the context vectors predicts the centre; the error goes to every context */
             int64_t count = hi - lo;
+            drawn += negative;
             for (int64_t t = 0; t < dim; t++) hidden[t] = 0.0f, neu1e[t] = 0.0f;
             for (int64_t j = lo; j <= hi; j++)
                 if (j != i) axpy(1.0f, w_in + ids[j] * dim, hidden, dim);
@@ -140,4 +155,5 @@ void w2v_train(int sg, float *w_in, float *w_out, int64_t dim, const int64_t *id
     }
     out[0] += tally.loss - log(tally.product);
     out[1] += (double)examples;
+    out[2] += (double)drawn;
 }

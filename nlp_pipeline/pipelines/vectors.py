@@ -60,7 +60,7 @@ def embed_params(cfg: Any) -> EmbedParams:
     kernel that will run on this run's device, found without compiling or loading anything."""
     e = cfg.embed
     if e.engine != "torch":
-        return EmbedParams.of(e, batch_words=None)
+        return EmbedParams.of(e, batch_words=None, negatives_per_pair=False)
     from nlp_pipeline.embeddings.native import planned_kernel
     from nlp_pipeline.embeddings.torch_engine import DEFAULT_BATCH_WORDS, DEFAULT_MAX_ROW_UPDATES
 
@@ -68,6 +68,8 @@ def embed_params(cfg: Any) -> EmbedParams:
     rows = DEFAULT_MAX_ROW_UPDATES[e.sg] if e.max_row_updates is None else e.max_row_updates
     return EmbedParams.of(e, batch_words=e.batch_words or DEFAULT_BATCH_WORDS[e.sg], max_row_updates=rows,
                           skip_saturated=e.skip_saturated,
+                          # only the C kernel's skip-gram draws per pair: elsewhere the setting changes nothing
+                          negatives_per_pair=bool(e.negatives_per_pair and e.sg == 1 and kernel == "native"),
                           kernel="native" if kernel == "native" else None)
 
 

@@ -23,7 +23,8 @@ from nlp_pipeline.text.phrases import PHRASES_FILE, carry_phrases
 
 # The torch engine's per-architecture defaults are resolved by the pipeline before they reach these
 # params (batch_words, max_row_updates, skip_saturated; None for gensim), and kernel is the one that
-# runs on the run's device ("native", or None for the tensor path).
+# runs on the run's device ("native", or None for the tensor path). negatives_per_pair arrives True only where
+# it changes the training (the torch engine's C kernel, skip-gram).
 EmbedParams = settings.stage_params("EmbedParams", settings.Word2Vec, derived={
     "batch_words": (int | None, None), "max_row_updates": (float | None, None), "skip_saturated": (bool | None, None),
     # the tensor path is all there was before the C kernel
@@ -34,7 +35,8 @@ def word2vec_params(params: EmbedParams, workers: int):
     """The engines' `Word2VecParams`: the params' word2vec settings and this run's threads."""
     from nlp_pipeline.embeddings import Word2VecParams
 
-    skip = ("kernel", "batch_words", "max_row_updates", "skip_saturated")  # the torch engine's, in TorchW2VOptions
+    # the torch engine's, in TorchW2VOptions
+    skip = ("kernel", "batch_words", "max_row_updates", "skip_saturated", "negatives_per_pair")
     values = {n: getattr(params, n) for n in settings.Word2Vec.model_fields if n not in skip}
     return Word2VecParams(**values, workers=workers)
 
@@ -49,7 +51,7 @@ def build(params: EmbedParams, inputs: Mapping, ctx: BuildContext) -> dict:
 
         options = TorchW2VOptions(device=ctx.runtime.device, batch_words=params.batch_words,
                                   max_row_updates=params.max_row_updates, skip_saturated=bool(params.skip_saturated),
-                                  kernel=params.kernel or "tensor")
+                                  kernel=params.kernel or "tensor", negatives_per_pair=params.negatives_per_pair)
         model = train_torch(text.file("corpus.txt"), w2v, options=options, progress=ctx.progress, log_fn=ctx.log,
                             work_dir=ctx.out_dir)
         kv, info = model.to_keyed_vectors(), model.info

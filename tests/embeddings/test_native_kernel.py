@@ -239,3 +239,28 @@ def test_a_parameter_added_later_keeps_old_keys_only_at_the_value_old_artifacts_
     assert key_params(After(1, decay=1.0)) == key_params(Before(1))
     assert key_params(After(1)) == {"x": 1, "decay": 2.6}  # today's default: a new key
     assert key_params(After(1, "native", 1.0)) == {"x": 1, "kernel": "native"}
+
+
+@needs_kernel
+def test_negatives_per_pair_draws_negative_per_pair_and_trains_another_model(topics):
+    """Shared: one draw of `negative` per centre, for all its context words; per pair: `negative` for every
+    (centre, context) pair, as word2vec.c and gensim draw them. Both learn; they are different models."""
+    path, a, b = topics
+    params = _with(PARAMS, epochs=1)
+    shared = train_torch(path, params, options=TorchW2VOptions(kernel="native"), progress=False)
+    per_pair = train_torch(path, params, options=TorchW2VOptions(kernel="native", negatives_per_pair=True),
+                           progress=False)
+    pairs = sum(per_pair.info["epoch_examples"])
+    assert per_pair.info["negatives_drawn"] == PARAMS.negative * pairs
+    assert per_pair.info["negatives_per_pair"] and not shared.info["negatives_per_pair"]
+    # the windows come from the same generator, so their draws differ too, but not their number by much
+    assert abs(sum(shared.info["epoch_examples"]) - pairs) < 0.01 * pairs
+    # one draw per centre with a context: 12-word lines, window 3 → about 4 pairs a centre
+    assert 3 * shared.info["negatives_drawn"] < per_pair.info["negatives_drawn"] < 6 * shared.info["negatives_drawn"]
+    assert shared.info["negatives_drawn"] % PARAMS.negative == 0
+    assert _separation(shared, a, b) > 0.3 and _separation(per_pair, a, b) > 0.3
+    assert not np.array_equal(shared.input_vectors.numpy(), per_pair.input_vectors.numpy())
+    # CBOW trains one example per centre: there the option changes nothing
+    cbow = [train_torch(path, _with(params, sg=0), options=TorchW2VOptions(kernel="native", negatives_per_pair=flag),
+                        progress=False) for flag in (False, True)]
+    assert np.array_equal(cbow[0].input_vectors.numpy(), cbow[1].input_vectors.numpy())

@@ -108,6 +108,7 @@ SPECIAL = {
 CONTEXT = {
     "embed.batch_words": ["embed.engine=torch", "embed.kernel=tensor"],
     "embed.kernel": ["embed.engine=torch"],
+    "embed.negatives_per_pair": ["embed.engine=torch", "embed.kernel=native", "embed.sg=1"],  # the C kernel's skip-gram
     "lm.embedding_dim": ["lm.embedding_init=random"],  # with word2vec the vectors' size is the embedding's
     "lm.tie_weights": ["lm.output=full"],  # an adaptive softmax cannot be tied
     # model.init=lm reads the language models model.lm names (the runner resolves auto to folders)
