@@ -253,6 +253,20 @@ def perplexity(model, file, cache_dir, device, as_json):
                "to the model")
 
 
+@main.command()
+@click.option("--cache-dir", type=click.Path(file_okay=False), help="Artifact cache (default ~/.cache/nlp-pipeline).")
+@click.option("--data-dir", type=click.Path(file_okay=False), help="A folder mirroring the corpora, as in `run`.")
+@click.option("--json", "as_json", is_flag=True, help="Everything as one JSON object on stdout.")
+@user_errors
+def info(cache_dir, data_dir, as_json):
+    """Versions, device and CUDA, the word2vec kernel, the cache and data folders, and which corpora
+    are on this machine (nothing is built, downloaded or hashed)."""
+    from nlp_pipeline.info import info_lines, system_info
+
+    found = system_info(cache_dir, data_dir)
+    click.echo(json.dumps(found, indent=2) if as_json else "\n".join(info_lines(found)))
+
+
 @main.group()
 def config() -> None:
     """Show a pipeline's settings, write a pipeline file to edit, or print its JSON Schema."""

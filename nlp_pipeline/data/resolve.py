@@ -78,22 +78,14 @@ def resolve_file(spec: CorpusSpec, file_name: str, data_dir: str | Path | None =
     fs = spec.file(file_name)
     if spec.source == "gensim":
         return _resolve_gensim(spec, fs)
-    explicit = data_dir if data_dir is not None else os.environ.get(ENV_DATA_DIR) or None
-    cache = corpus_cache_dir(spec)
-    folders = [Path(explicit).expanduser() / spec.mirror] if explicit is not None else []
-    folders += [root / spec.mirror for root in shared_roots()] + [cache]
-    dl = fs.download
-    alt = dl if dl is not None and dl.name != fs.name else None
-    candidates: list[tuple[Path, int, str]] = []
-    for folder in folders:
-        candidates.append((folder / fs.name, fs.bytes, fs.sha256))
-        if alt is not None:
-            candidates.append((folder / alt.name, alt.bytes, alt.sha256))
+    folders, candidates = _candidates(spec, fs, data_dir)
     for path, size, sha in candidates:
         if path.is_file():
             verify_file(path, size, sha)
             log.debug("%s: %s resolved to %s", spec.name, fs.name, path)
             return path
+    cache, dl = corpus_cache_dir(spec), fs.download
+    alt = dl if dl is not None and dl.name != fs.name else None
     tried = ", ".join(str(p) for p, _, _ in candidates)
     target = folders[0]
     hint = f"put it in {target / fs.name}"
@@ -114,6 +106,31 @@ def resolve_file(spec: CorpusSpec, file_name: str, data_dir: str | Path | None =
             f"{spec.name}: {fs.name} not found and downloading {dl.url} failed ({reason}); "
             f"{hint} (tried: {tried})"
         ) from None
+
+
+def _candidates(spec: CorpusSpec, fs: FileSpec, data_dir: str | Path | None
+                ) -> tuple[list[Path], list[tuple[Path, int, str]]]:
+    """The folders looked in, in order, and each ``(path, bytes, sha256)`` a copy may have there."""
+    explicit = data_dir if data_dir is not None else os.environ.get(ENV_DATA_DIR) or None
+    folders = [Path(explicit).expanduser() / spec.mirror] if explicit is not None else []
+    folders += [root / spec.mirror for root in shared_roots()] + [corpus_cache_dir(spec)]
+    alt = fs.download if fs.download is not None and fs.download.name != fs.name else None
+    candidates = []
+    for folder in folders:
+        candidates.append((folder / fs.name, fs.bytes, fs.sha256))
+        if alt is not None:
+            candidates.append((folder / alt.name, alt.bytes, alt.sha256))
+    return folders, candidates
+
+
+def local_copy(spec: CorpusSpec, file_name: str, data_dir: str | Path | None = None) -> Path | None:
+    """Where ``file_name`` of ``spec`` is on this machine, found as `resolve_file` finds it but never
+    downloaded nor hashed (None: a run would have to download it): what ``info`` and a dry run say."""
+    fs = spec.file(file_name)
+    if spec.source == "gensim":
+        path = gensim_datapath(fs.name)
+        return path if path.is_file() else None
+    return next((path for path, _, _ in _candidates(spec, fs, data_dir)[1] if path.is_file()), None)
 
 
 def gensim_datapath(name: str) -> Path:
