@@ -94,10 +94,12 @@ def _run_help() -> str:
 @click.option("--device", metavar="auto|cpu|cuda|cuda:N",
               help="Training device (default auto: CUDA when present); checked before any stage runs.")
 @click.option("--force", is_flag=True, help="Rebuild every stage even when cached.")
+@click.option("--dry-run", is_flag=True, help="Say, for each stage, whether it is cached or to build, and which "
+              "downloads the run needs; build and download nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print results as JSON on stdout (logs go to stderr).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars or stage logs.")
 @user_errors
-def run(pipeline, corpus, overrides, grid, data_dir, cache_dir, report_dir, device, force, as_json, quiet):
+def run(pipeline, corpus, overrides, grid, data_dir, cache_dir, report_dir, device, force, dry_run, as_json, quiet):
     from nlp_pipeline.config import corpus_key, pipeline_type, takes_several_corpora
     from nlp_pipeline.errors import ConfigError
     from nlp_pipeline.pipelines import run_pipeline
@@ -114,6 +116,13 @@ def run(pipeline, corpus, overrides, grid, data_dir, cache_dir, report_dir, devi
         sets.insert(0, f"data.data_dir={json.dumps(data_dir)}")
     if device:
         sets.append(f"runtime.device={json.dumps(device)}")
+    if dry_run:
+        from nlp_pipeline.pipelines.runner import dry_run as plan_run
+
+        plans = plan_run(pipeline, sets, list(grid), cache_dir=cache_dir)
+        text = json.dumps({"variants": plans}, indent=2) if as_json else "\n".join(_dry_run_lines(plans))
+        click.echo(text)
+        return
     log = _log(quiet)
     result = run_pipeline(pipeline, sets, list(grid), cache_dir=cache_dir, report_dir=report_dir,
                           force=force, progress=not quiet, log=log)
@@ -251,6 +260,18 @@ def perplexity(model, file, cache_dir, device, as_json):
     click.echo(f"perplexity {result['perplexity']:.2f} ({result['direction']}) over {result['tokens']:,} tokens "
                f"in {result['documents']:,} documents; {100 * result['unknown_rate']:.2f}% of the words unknown "
                "to the model")
+
+
+def _dry_run_lines(plans: list[dict]) -> list[str]:
+    lines = []
+    for plan in plans:
+        if len(plans) > 1:
+            lines.append(f"── variant {plan['variant']}")
+        lines += [f"needs a download first: {url}" for url in plan["downloads"]]
+        for s in plan["stages"]:
+            key = f"[{s['key'][:10]}]" if s["key"] else "[key after the download]"
+            lines.append(f"{s['stage']:<16} {key:<24} {s['status']}")
+    return lines
 
 
 @main.command()

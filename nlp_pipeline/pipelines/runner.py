@@ -63,6 +63,50 @@ def resolve_lm_reference(cfg: Any, cache_dir: str | Path | None) -> Any:
     return cfg
 
 
+def needed_downloads(cfg: Any, data_dir: str | Path | None = None) -> list[str]:
+    """The downloads a run of ``cfg`` would make: each registered corpus it names (``data.corpus``,
+    ``data.text``, ``data.dedup_against``) whose files are not on this machine."""
+    from nlp_pipeline.data import list_corpora, load_spec
+    from nlp_pipeline.data.resolve import local_copy
+
+    data = cfg.data
+    names = [getattr(data, "corpus", None), *data.text, *(data.dedup_against or ())]
+    registered = set(list_corpora())
+    urls = []
+    for corpus in sorted({n.partition(":")[0] for n in names if n} & registered):
+        spec = load_spec(corpus)
+        for fs in spec.files:
+            if local_copy(spec, fs.name, data_dir) is None:
+                missing = f"{corpus}: {fs.name} (no download defined)"
+                urls.append(fs.download.url if fs.download is not None else missing)
+    return sorted(set(urls))
+
+
+def dry_run(name: str = "sentiment", overrides: list[str] | None = None, grid: list[str] | None = None, *,
+            cache_dir: str | Path | None = None) -> list[dict]:
+    """What ``run`` would do, without doing it: per variant, each stage it runs, its key and whether it
+    is cached or to build, and the downloads it needs first (then no key can be computed yet: a
+    corpus's key is its content). Nothing is built or downloaded."""
+    spec = declared(pipeline_type(name))
+    cache = ArtifactCache(cache_dir)
+    plans = []
+    for v in expand_grid(grid or []):
+        cfg = load_config(name, list(overrides or []) + v)
+        downloads = needed_downloads(cfg, cfg.data.data_dir)
+        stages: list[dict] = []
+        if downloads:
+            stages = [{"stage": s.name, "key": None, "status": "to build"} for s in spec.pipeline.steps
+                      if s.when(cfg)]
+        else:
+            cfg = resolve_lm_reference(resolve_vector_reference(cfg, cache_dir), cache_dir)
+            for task, key in spec.pipeline.plan(cfg, cache):
+                cached = cache.lookup(task.stage.name, key).artifact is not None
+                stages.append({"stage": task.stage.name, "key": key, "status": "cached" if cached else "to build"})
+        plans.append({"variant": variant_name(spec, cfg, v), "overrides": v, "downloads": downloads,
+                      "stages": stages})
+    return plans
+
+
 def run_pipeline(name: str = "sentiment", overrides: list[str] | None = None, grid: list[str] | None = None, *,
                  cache_dir: str | Path | None = None, report_dir: str | Path | None = None, force: bool = False,
                  progress: bool = True, log: Callable[[str], None] | None = None) -> PipelineResult:

@@ -70,9 +70,12 @@ def test_second_run_is_all_cache_hits_with_same_results(workspace):
 
 def test_changed_model_parameter_reruns_only_downstream_stages(workspace):
     _run(workspace)
+    planned = stdout_json(_run(workspace, "--set", "model.pooling=mean", "--dry-run"))["variants"][0]  # builds nothing
     changed = stdout_json(_run(workspace, "--set", "model.pooling=mean"))
     hits = {r["stage"]: r["hit"] for r in changed["variants"][0]["stage_runs"]}
     assert hits == {"tokenize": True, "pretrain_text": True, "embed": True, "train": False, "evaluate": False}
+    assert {s["stage"]: s["status"] == "cached" for s in planned["stages"]} == hits  # the dry run said so
+    assert [s["key"] for s in planned["stages"]] == [r["key"] for r in changed["variants"][0]["stage_runs"]]
 
 
 def test_changed_embed_parameter_keeps_tokenization(workspace):
