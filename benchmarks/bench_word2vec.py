@@ -79,32 +79,6 @@ def capped(corpus: Path, tokens: int) -> Path:
     return path
 
 
-def corpusfile_schedule(workers: int) -> None:
-    """Our engine with the learning rate gensim's corpus_file mode gives: each of its ``workers`` threads
-    reads 1/workers of the file and measures its progress against the whole epoch, so within epoch ``e``
-    the rate falls from alpha·(1 - e/E) only to alpha·(1 - (e + 1/workers)/E), then jumps up for the next.
-    (gensim's iterable mode, like ours, decays linearly over all epochs.)"""
-    import threading
-
-    from nlp_pipeline.embeddings import torch_engine
-
-    current = threading.local()  # the epoch of the job this worker thread trains
-    run = torch_engine._Trainer.run
-
-    def run_job(self, job):
-        current.epoch = job.epoch
-        return run(self, job)
-
-    def learning_rate(self, words_before: float) -> float:
-        p, per_epoch = self.params, self.total_words / self.params.epochs
-        epoch = getattr(current, "epoch", 0)
-        within = min(max((words_before - epoch * per_epoch) / per_epoch, 0.0), 1.0)
-        progress = (epoch + within / workers) / p.epochs
-        return max(p.min_alpha, p.alpha - (p.alpha - p.min_alpha) * progress)
-
-    torch_engine._Trainer.run, torch_engine._Trainer.learning_rate = run_job, learning_rate
-
-
 def train_one(spec: dict) -> dict:
     """Child process body: train, score, report (peak memory is measured by the parent)."""
     from nlp_pipeline.embeddings import Word2VecParams, intrinsic_scores, train_gensim
@@ -120,8 +94,6 @@ def train_one(spec: dict) -> dict:
 
             init = torch_engine.init_weights
             torch_engine.init_weights = lambda v, d, seed: (lambda w: (w[0].mul_(scale), w[1]))(init(v, d, seed))
-        if spec.get("lr_schedule", "linear") == "gensim-corpusfile":
-            corpusfile_schedule(params.workers or os.cpu_count() or 1)
         model = train_torch(spec["corpus"], params, progress=False,
                             options=TorchW2VOptions(device=spec["device"], batch_words=spec["batch_words"],
                                                     **spec.get("options", {})))
@@ -222,6 +194,9 @@ def main() -> None:
     ap.add_argument("--min-count", type=int)
     ap.add_argument("--window", type=int)
     ap.add_argument("--negative", type=int)
+    ap.add_argument("--alpha", type=float, help="initial learning rate (default: the engines' 0.025), for the engines "
+                    "named in --alpha-engines only")
+    ap.add_argument("--alpha-engines", default="torch", help="which engines --alpha applies to (comma-separated)")
     ap.add_argument("--seed", type=int, default=1, help="both engines' seed (seeds apart measure run-to-run spread)")
     ap.add_argument("--workers", type=int, default=0, help="threads for both engines; 0 = all cores")
     ap.add_argument("--batch-words", type=int, help="torch engine: centre words per update (default: by architecture)")
@@ -233,9 +208,9 @@ def main() -> None:
                     help="torch engine, C kernel, skip-gram: fresh negatives per (centre, context) pair (word2vec's)")
     ap.add_argument("--init-scale", type=float, default=1.0,
                     help="torch engine: input vectors start in ±scale·0.5/dim (2 = gensim 4's range)")
-    ap.add_argument("--lr-schedule", default="linear", choices=["linear", "gensim-corpusfile"],
-                    help="torch engine: linear over all epochs (word2vec's, gensim iterable's) or gensim corpus_file "
-                         "mode's (per epoch, each worker's share measured against the whole epoch)")
+    ap.add_argument("--lr-schedule", choices=["linear", "per_epoch"],
+                    help="torch engine: embed.lr_schedule (default: the setting's): linear over all epochs "
+                         "(word2vec's, gensim iterable's) or per_epoch (gensim corpus_file mode's on 2 threads)")
     ap.add_argument("--kernel", default="auto", choices=["auto", "native", "tensor"],
                     help="torch engine on the CPU: native (C loop), tensor (batched tensor updates), auto")
     ap.add_argument("--profile", action="store_true", help="profile our engine instead of comparing")
@@ -266,7 +241,8 @@ def main() -> None:
           f"negative {base.negative}, sample {base.sample:g}, min_count {base.min_count}, {base.epochs} epochs, "
           f"seed {base.seed}, workers {args.workers or cores} of {cores} cores; torch: kernel {args.kernel}, "
           f"negatives {'per pair' if args.negatives_per_pair else 'shared per centre'}, "
-          f"init scale {args.init_scale:g}, lr schedule {args.lr_schedule}")
+          f"init scale {args.init_scale:g}, lr schedule {args.lr_schedule or base.lr_schedule}"
+          + (f"; alpha {args.alpha:g} for {args.alpha_engines}" if args.alpha is not None else ""))
     options = {"kernel": args.kernel, "negatives_per_pair": args.negatives_per_pair}
     if args.max_row_updates is not None:
         options["max_row_updates"] = args.max_row_updates
@@ -275,10 +251,14 @@ def main() -> None:
     results, rows = {}, []
     for arch in args.archs.split(","):
         for engine in args.engines.split(","):
+            params = base.model_copy(update={"sg": archs[arch]})
+            if args.alpha is not None and engine in args.alpha_engines.split(","):
+                params = params.model_copy(update={"alpha": args.alpha})
+            if args.lr_schedule and engine == "torch":
+                params = params.model_copy(update={"lr_schedule": args.lr_schedule})
             spec = {"engine": engine, "corpus": str(corpus), "device": args.device, "batch_words": args.batch_words,
                     "options": options, "init_scale": args.init_scale,
-                    "lr_schedule": args.lr_schedule,
-                    "params": base.model_copy(update={"sg": archs[arch]}).model_dump()}
+                    "params": params.model_dump()}
             r = run_child(spec)
             results[f"{arch}/{engine}"] = r
             label = engine if engine.startswith("gensim") else f"torch ({r['device']})"

@@ -9,7 +9,8 @@ What is the same as word2vec / gensim:
 - skip-gram trains each (context → centre) pair, CBOW the mean of the context vectors → centre,
   and the CBOW error goes unscaled to every context vector (gensim's ``cbow_mean=1``);
 - input vectors initialised uniform in ``[-0.5/dim, 0.5/dim)``, output vectors zero;
-- plain SGD, the learning rate decaying linearly from ``alpha`` to ``min_alpha`` over all epochs.
+- plain SGD, the learning rate decaying linearly from ``alpha`` to ``min_alpha`` over all epochs
+  (``lr_schedule="linear"``; ``"per_epoch"`` is the shape gensim's corpus_file mode gives on two threads).
 
 Two update paths. On the CPU the default is the C kernel (`nlp_pipeline.embeddings.native`,
 ``kernel="native"``): each job's centres are trained in order and every update is applied at once,
@@ -82,6 +83,9 @@ DEFAULT_BATCH_WORDS = {1: 1024, 0: 2048}
 # ~6 updates per draw: at 32, SimLex-999 fell 0.02 below gensim (0.290 vs 0.311); at 128 it
 # matched (0.313) with analogies at 28.3% (gensim 29.2%). CBOW was within every bar at 32.
 DEFAULT_MAX_ROW_UPDATES = {1: 128.0, 0: 32.0}
+# lr_schedule="per_epoch": the share of an epoch's linear decline the rate falls within that epoch (gensim's
+# corpus_file mode on two threads: each thread counts its half of the file against the whole epoch)
+PER_EPOCH_SHARE = 0.5
 
 
 @dataclass
@@ -378,9 +382,21 @@ class _Trainer:
             else:
                 self.neg_table_np = self.neg_table.numpy()  # the same memory (int32)
 
-    def learning_rate(self, words_before: float) -> float:
+    def learning_rate(self, words_before: float, epoch: int) -> float:
+        """The rate after ``words_before`` raw words of all epochs' text, in epoch ``epoch`` (``lr_schedule``).
+
+        linear: from alpha to min_alpha over all epochs. per_epoch: within epoch e of E the progress runs
+        from e/E only to (e + PER_EPOCH_SHARE)/E and restarts at (e + 1)/E with the next epoch (gensim's
+        corpus_file mode on two threads, where each thread counts its half of the epoch against the whole).
+        """
         p = self.params
-        return max(p.min_alpha, p.alpha - (p.alpha - p.min_alpha) * words_before / self.total_words)
+        if p.lr_schedule == "per_epoch":
+            per_epoch = self.total_words / p.epochs
+            within = min(max((words_before - epoch * per_epoch) / per_epoch, 0.0), 1.0)
+            progress = (epoch + PER_EPOCH_SHARE * within) / p.epochs
+        else:
+            progress = words_before / self.total_words
+        return max(p.min_alpha, p.alpha - (p.alpha - p.min_alpha) * progress)
 
     def run(self, job: _Job) -> tuple[float, int, float]:
         """Train on one job; returns (loss, training examples, last learning rate)."""
@@ -393,7 +409,7 @@ class _Trainer:
         ids, sentence_ids = ids[keep], sentence_ids[keep]
         n = ids.shape[0]
         if n == 0:
-            return 0.0, 0, self.learning_rate(job.words_before)
+            return 0.0, 0, self.learning_rate(job.words_before, job.epoch)
         if self.native is not None:
             return self._run_native(job, ids, sentence_ids)
         contexts, valid = context_matrix(ids, sentence_ids, p.window, gen)
@@ -404,7 +420,7 @@ class _Trainer:
         lr = 0.0
         for b in range(batches):
             sl = slice(b * bw, (b + 1) * bw)
-            lr = self.learning_rate(job.words_before + job.raw_words * b / batches)
+            lr = self.learning_rate(job.words_before + job.raw_words * b / batches, job.epoch)
             loss += self.step(self.w_in, self.w_out, ids[sl], contexts[sl], valid[sl], negatives[sl], lr,
                               self.options.max_row_updates, self.options.skip_saturated)
         examples = int(valid.sum()) if p.sg else int((valid.sum(1) > 0).sum())
@@ -414,8 +430,8 @@ class _Trainer:
         """The job in the C kernel: its centres in order, every update applied at once, in place."""
         p = self.params
         ids, sentence_ids = ids.contiguous(), sentence_ids.contiguous()
-        lr_start = self.learning_rate(job.words_before)
-        lr_end = self.learning_rate(job.words_before + job.raw_words)
+        lr_start = self.learning_rate(job.words_before, job.epoch)
+        lr_end = self.learning_rate(job.words_before + job.raw_words, job.epoch)
         work = np.zeros(2 * p.vector_size, dtype=np.float32)
         negs = np.zeros(2 * p.negative, dtype=np.int64)
         out = np.zeros(3, dtype=np.float64)

@@ -232,3 +232,40 @@ def test_bad_corpora_are_clear_errors(tmp_path):
     binary.write_bytes(b"ok line\n\xff\xfebad\n")
     with pytest.raises(DataError, match=r"binary.txt:2: not valid utf-8"):
         build_vocab(binary, min_count=1)
+
+
+@pytest.mark.parametrize("schedule", ["linear", "per_epoch"])
+def test_learning_rate_per_job_follows_the_declared_schedule(tmp_path, monkeypatch, schedule):
+    """Every job's rates, start and end: linear falls from alpha to min_alpha over all epochs; per_epoch falls
+    within epoch e from alpha·(1 - e/E) to alpha·(1 - (e + 1/2)/E) (the progress; min_alpha as the floor), and
+    the next epoch starts at alpha·(1 - (e + 1)/E)."""
+    from nlp_pipeline.embeddings import torch_engine
+
+    path = tmp_path / "tiny.txt"
+    path.write_text("".join(" ".join(f"w{(i * 7 + j) % 20}" for j in range(10)) + "\n" for i in range(200)))
+    params = Word2VecParams(vector_size=8, min_count=1, epochs=3, workers=1, sample=0, alpha=0.025,
+                            min_alpha=0.0001, lr_schedule=schedule)
+    calls = []
+    rate = torch_engine._Trainer.learning_rate
+
+    def spy(self, words, epoch):
+        calls.append((epoch, words, rate(self, words, epoch)))
+        return calls[-1][2]
+
+    monkeypatch.setattr(torch_engine._Trainer, "learning_rate", spy)
+    model = train_torch(path, params, progress=False, options=TorchW2VOptions(chunk_tokens=300))
+    per_epoch, span = model.info["corpus_words"], params.alpha - params.min_alpha
+    assert per_epoch == 2000 and len({w for _, w, _ in calls}) > 3 * 5  # several jobs an epoch
+    for epoch, words, lr in calls:
+        if schedule == "linear":
+            progress = words / (3 * per_epoch)
+        else:
+            progress = (epoch + 0.5 * (words - epoch * per_epoch) / per_epoch) / 3
+        assert lr == pytest.approx(params.alpha - span * progress)
+    ends = {e: min(lr for ep, _, lr in calls if ep == e) for e in range(3)}
+    starts = {e: max(lr for ep, _, lr in calls if ep == e) for e in range(3)}
+    for e in range(3):
+        assert starts[e] == pytest.approx(params.alpha - span * e / 3)
+        assert ends[e] == pytest.approx(params.alpha - span * (e + (1 if schedule == "linear" else 0.5)) / 3)
+    if schedule == "per_epoch":  # each epoch starts where linear would, below where the last one ended
+        assert ends[0] > starts[1] and ends[1] > starts[2]
