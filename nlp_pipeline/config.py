@@ -55,7 +55,7 @@ class SentimentConfig(PipelineConfig):
     pipeline: Literal["sentiment"] = "sentiment"
     data: s.LabelledData = s.LabelledData(text=("imdb:train", "imdb_unsup", "sst2:train"))
     tokenize: s.Tokenize = s.Tokenize()
-    embed: s.Embed = s.Embed(vector_size=300, min_count=3, sample=0.0001, epochs=3, lr_schedule="per_epoch")
+    embed: s.Embed = s.Embed(vector_size=300, min_count=3, sample=0.0001, epochs=3)
     model: s.ClassifierModel = s.ClassifierModel()
     train: s.ClassifierTraining = s.ClassifierTraining()
 
@@ -70,7 +70,7 @@ class TaggingConfig(PipelineConfig):
     pipeline: Literal["tagging"] = "tagging"
     data: s.TaggedData = s.TaggedData(text=("ud_en_ewt:train", "imdb:train", "imdb_unsup"), test_fraction=0.0)
     tokenize: s.Tokenize = s.Tokenize()
-    embed: s.Embed = s.Embed(vector_size=300, min_count=3, sample=0.0001, epochs=3, lr_schedule="per_epoch")
+    embed: s.Embed = s.Embed(vector_size=300, min_count=3, sample=0.0001, epochs=3)
     model: s.TaggerModel = s.TaggerModel(hidden_size=200, num_layers=2, dropout=0.33, embedding_dropout=0.0)
     train: s.TaggerTraining = s.TaggerTraining(epochs=20, batch_size=32, patience=4)
 
@@ -100,7 +100,7 @@ class LMConfig(PipelineConfig):
     pipeline: Literal["lm"] = "lm"
     data: s.LMData = s.LMData()
     tokenize: s.Tokenize = s.Tokenize()
-    embed: s.Embed = s.Embed(vector_size=300, min_count=3, sample=0.0001, epochs=3, lr_schedule="per_epoch")
+    embed: s.Embed = s.Embed(vector_size=300, min_count=3, sample=0.0001, epochs=3)
     lm: s.LanguageModel = s.LanguageModel()
     generate: s.Generate = s.Generate()
 

@@ -298,7 +298,7 @@ class Word2Vec(Group):
         "alpha·(1-e/E) only to alpha·(1-(e+0.5)/E), and the next starts at alpha·(1-(e+1)/E): a ~17% higher mean rate "
         "at 3 epochs). Measured, skip-gram 300 d, 3 epochs, 2 threads, IMDB 20M tokens: WS353/SimLex 0.445/0.345 "
         "per_epoch, 0.422/0.335 linear, gensim corpus_file 0.449/0.348 (linear at alpha 0.03: 0.460/0.353, so it is "
-        "the higher mean rate that counts); the 300-d pipelines' default",
+        "the higher mean rate that counts; one seed: not yet the pipelines' default)",
         built_before="linear")
 
     @model_validator(mode="after")

@@ -81,7 +81,7 @@ RANKS = {
     "training": 7, "inference": 7,
     "stages": 8, "config": 8,  # a stage never reads the pipeline configuration
     "pipelines": 9,
-    "batch": 10,
+    "batch": 10, "info": 10,  # info reads the data layer, the kernel and the cache, for the CLI
     "cli": 11,
 }
 
