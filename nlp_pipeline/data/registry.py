@@ -31,14 +31,9 @@ FORMATS = ("tsv", "csv", "lines", "fasttext", "tar_members", "conllu")
 SOURCES = ("mirror", "gensim")
 _SPLIT_NAMES = ("train", "dev", "test")
 # Reader settings each format understands; anything else in `reader:` is a typo and is rejected.
-READER_KEYS = {
-    "tsv": ("header", "text_column", "label_column", "split_on_last_tab"),
-    "csv": ("header", "text_column", "label_column"),
-    "lines": (),
-    "fasttext": (),
-    "tar_members": ("member_pattern",),
-    "conllu": (),
-}
+READER_KEYS = {"tsv": ("header", "text_column", "label_column", "split_on_last_tab"),
+               "csv": ("header", "text_column", "label_column"), "lines": (), "fasttext": (),
+               "tar_members": ("member_pattern",), "conllu": ()}
 
 
 def repo_root() -> Path:
@@ -111,10 +106,8 @@ class CorpusSpec:
         for f in self.files:
             if f.name == name:
                 return f
-        raise ConfigError(
-            f"corpus {self.name!r} has no file {name!r}; its files: {', '.join(f.name for f in self.files)}",
-            path=self.path,
-        )
+        raise ConfigError(f"corpus {self.name!r} has no file {name!r}; its files: "
+                          f"{', '.join(f.name for f in self.files)}", path=self.path)
 
     def map_label(self, raw: str) -> str | None:
         """Raw label value → canonical name, or None when it is not in the label set."""
@@ -160,9 +153,7 @@ def _load_spec_file(path: Path, _mtime_ns: int) -> CorpusSpec:
     except (yaml.YAMLError, UnicodeDecodeError) as err:
         line = getattr(getattr(err, "problem_mark", None), "line", None)
         reason = " ".join(str(getattr(err, "problem", None) or err).split())
-        raise ConfigError(
-            f"invalid YAML: {reason}", path=path, line=None if line is None else line + 1
-        ) from None
+        raise ConfigError(f"invalid YAML: {reason}", path=path, line=None if line is None else line + 1) from None
     if not isinstance(raw, dict):
         raise ConfigError("a corpus definition must be a mapping of keys", path=path)
     _check_keys(raw, _REQUIRED, _OPTIONAL, path, "")
@@ -181,9 +172,7 @@ def _load_spec_file(path: Path, _mtime_ns: int) -> CorpusSpec:
     except LookupError:
         raise ConfigError(f"encoding: unknown codec {encoding!r}", path=path) from None
     labels = [str(x) for x in _expect(raw.get("labels") or [], list, path, "labels")]
-    label_map = {
-        str(k): str(v) for k, v in _expect(raw.get("label_map") or {}, dict, path, "label_map").items()
-    }
+    label_map = {str(k): str(v) for k, v in _expect(raw.get("label_map") or {}, dict, path, "label_map").items()}
     for raw_value, mapped in label_map.items():
         if mapped not in labels:
             raise ConfigError(f"label_map.{raw_value}: {mapped!r} is not in labels {labels}", path=path)
@@ -239,12 +228,9 @@ def _check_reader(reader: dict, fmt: str, path: Path) -> dict:
 
 
 def _check_keys(raw: dict, required: tuple, optional: tuple, path: Path, prefix: str) -> None:
-    unknown = sorted(set(raw) - set(required) - set(optional))
-    if unknown:
-        valid = ", ".join(required + optional)
-        raise ConfigError(f"unknown key {prefix}{unknown[0]}; valid keys: {valid}", path=path)
-    missing = [k for k in required if k not in raw]
-    if missing:
+    if unknown := sorted(set(raw) - set(required) - set(optional)):
+        raise ConfigError(f"unknown key {prefix}{unknown[0]}; valid keys: {', '.join(required + optional)}", path=path)
+    if missing := [k for k in required if k not in raw]:
         raise ConfigError(f"missing key {prefix}{missing[0]}", path=path)
 
 
