@@ -63,9 +63,7 @@ def build_vocab(corpus_file: str | Path, min_count: int = 5, max_vocab_size: int
     of rare words can end up slightly low, as in gensim and the original tool).
     """
     counts: dict[str, int] = {}
-    min_reduce = 1
-    corpus_words = 0
-    sentences = 0
+    min_reduce, corpus_words, sentences = 1, 0, 0
     for _, tokens in _lines(corpus_file):
         for start in range(0, max(len(tokens), 1), MAX_SENTENCE_WORDS):
             piece = tokens[start : start + MAX_SENTENCE_WORDS]
@@ -80,12 +78,8 @@ def build_vocab(corpus_file: str | Path, min_count: int = 5, max_vocab_size: int
     kept.sort(key=lambda wc: wc[1], reverse=True)  # stable: ties keep first-seen order
     if not kept:
         raise min_count_error(corpus_file, min_count, corpus_words, counts)
-    return W2VVocab(
-        words=[w for w, _ in kept],
-        counts=np.array([c for _, c in kept], dtype=np.int64),
-        corpus_words=corpus_words,
-        sentences=sentences,
-    )
+    return W2VVocab(words=[w for w, _ in kept], counts=np.array([c for _, c in kept], dtype=np.int64),
+                    corpus_words=corpus_words, sentences=sentences)
 
 
 def keep_probabilities(counts: np.ndarray, sample: float) -> np.ndarray:
@@ -153,11 +147,8 @@ class EncodedCorpus:
                 n_tok = int(ends[stop - 1])
                 f_ids.seek(start_tok * 4)
                 f_raw.seek(start_sent * 4)
-                yield (
-                    np.fromfile(f_ids, dtype=np.int32, count=n_tok),
-                    block[:stop].astype(np.int32),
-                    int(np.fromfile(f_raw, dtype=np.int32, count=stop).astype(np.int64).sum()),
-                )
+                yield (np.fromfile(f_ids, dtype=np.int32, count=n_tok), block[:stop].astype(np.int32),
+                       int(np.fromfile(f_raw, dtype=np.int32, count=stop).astype(np.int64).sum()))
                 start_sent, start_tok = start_sent + stop, start_tok + n_tok
 
 
@@ -169,22 +160,16 @@ def encode_corpus(corpus_file: str | Path, vocab: W2VVocab, out_dir: str | Path)
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    index = vocab.index
-    get = index.get
+    get = vocab.index.get
     paths = (out_dir / "ids.int32", out_dir / "lengths.int32", out_dir / "raw_lengths.int32")
     total = 0
-    block: list[int] = []
-    lengths: list[int] = []
-    raw_lengths: list[int] = []
+    block, lengths, raw_lengths = [], [], []  # ids, in-vocabulary and raw sentence lengths, not yet written
     with open(paths[0], "wb") as f_ids, open(paths[1], "wb") as f_len, open(paths[2], "wb") as f_raw:
 
         def flush() -> None:
-            np.asarray(block, dtype=np.int32).tofile(f_ids)
-            np.asarray(lengths, dtype=np.int32).tofile(f_len)
-            np.asarray(raw_lengths, dtype=np.int32).tofile(f_raw)
-            block.clear()
-            lengths.clear()
-            raw_lengths.clear()
+            for f, values in ((f_ids, block), (f_len, lengths), (f_raw, raw_lengths)):
+                np.asarray(values, dtype=np.int32).tofile(f)
+                values.clear()
 
         for _, tokens in _lines(corpus_file):
             for start in range(0, max(len(tokens), 1), MAX_SENTENCE_WORDS):
@@ -203,8 +188,7 @@ def encode_corpus(corpus_file: str | Path, vocab: W2VVocab, out_dir: str | Path)
 def min_count_error(corpus_file, min_count: int, tokens: int | None = None, counts: dict | None = None) -> DataError:
     """The error for a vocabulary left empty by ``min_count``, with the numbers that tell how to fix it."""
     if counts is None:  # gensim's path: count only now that training has failed
-        counts = {}
-        tokens = 0
+        counts, tokens = {}, 0
         with open(corpus_file, encoding="utf-8") as fh:
             for line in fh:
                 words = line.split()
