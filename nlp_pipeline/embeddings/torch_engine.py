@@ -115,13 +115,9 @@ class TorchW2VOptions:
         """
         from nlp_pipeline.embeddings.native import planned_kernel
 
-        kernel = planned_kernel(self.kernel, device)
         return dataclasses.replace(
-            self,
-            batch_words=self.batch_words or DEFAULT_BATCH_WORDS[sg],
-            max_row_updates=DEFAULT_MAX_ROW_UPDATES[sg] if self.max_row_updates is None else self.max_row_updates,
-            kernel=kernel,
-        )
+            self, kernel=planned_kernel(self.kernel, device), batch_words=self.batch_words or DEFAULT_BATCH_WORDS[sg],
+            max_row_updates=DEFAULT_MAX_ROW_UPDATES[sg] if self.max_row_updates is None else self.max_row_updates)
 
 
 @dataclass
@@ -291,9 +287,6 @@ def cbow_step(w_in: torch.Tensor, w_out: torch.Tensor, centres: torch.Tensor, co
                                    max_row_updates).unsqueeze(1))
     w_in.index_add_(0, ctx, grad_ctx)
     return loss
-
-
-# --------------------------------------------------------------------------------------------
 
 
 def init_weights(vocab_size: int, dim: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
