@@ -14,16 +14,5 @@ from nlp_pipeline.batch.inputs import InputError, ReadOptions
 from nlp_pipeline.batch.runner import ProcessSummary, RejectedRecordsError, WorkerError, process
 from nlp_pipeline.batch.tasks import TASKS, ModelSupportError, Task, TaskSpec, register_task
 
-__all__ = [
-    "TASKS",
-    "InputError",
-    "ModelSupportError",
-    "ProcessSummary",
-    "ReadOptions",
-    "RejectedRecordsError",
-    "Task",
-    "TaskSpec",
-    "WorkerError",
-    "process",
-    "register_task",
-]
+__all__ = ["TASKS", "InputError", "ModelSupportError", "ProcessSummary", "ReadOptions", "RejectedRecordsError", "Task",
+           "TaskSpec", "WorkerError", "process", "register_task"]
