@@ -32,25 +32,6 @@ from nlp_pipeline.data.registry import CorpusSpec, DownloadSpec, FileSpec, list_
 from nlp_pipeline.data.resolve import resolve_file
 from nlp_pipeline.data.types import Example, LabelledDataset
 
-__all__ = [
-    "CorpusSpec",
-    "DownloadSpec",
-    "Example",
-    "FileSpec",
-    "LabelledDataset",
-    "Sentence",
-    "carve",
-    "check_tags",
-    "corpus_files",
-    "iter_texts",
-    "list_corpora",
-    "load_labelled",
-    "load_spec",
-    "is_labelled_file",
-    "is_tagged_corpus",
-    "load_tagged",
-    "tagged_split_files",
-    "read_conllu",
-    "resolve_file",
-    "source_files",
-]
+__all__ = ["CorpusSpec", "DownloadSpec", "Example", "FileSpec", "LabelledDataset", "Sentence", "carve", "check_tags",
+           "corpus_files", "iter_texts", "list_corpora", "load_labelled", "load_spec", "is_labelled_file",
+           "is_tagged_corpus", "load_tagged", "tagged_split_files", "read_conllu", "resolve_file", "source_files"]
