@@ -20,21 +20,5 @@ from nlp_pipeline.engine.stage import (
     run_stage,
 )
 
-__all__ = [
-    "Artifact",
-    "ArtifactCache",
-    "ArtifactRef",
-    "BuildContext",
-    "DataRef",
-    "Lookup",
-    "Pipeline",
-    "Runtime",
-    "Stage",
-    "StageRun",
-    "Step",
-    "Task",
-    "default_cache_dir",
-    "fingerprint_path",
-    "hash_json",
-    "run_stage",
-]
+__all__ = ["Artifact", "ArtifactCache", "ArtifactRef", "BuildContext", "DataRef", "Lookup", "Pipeline", "Runtime",
+           "Stage", "StageRun", "Step", "Task", "default_cache_dir", "fingerprint_path", "hash_json", "run_stage"]
