@@ -62,12 +62,8 @@ class PipelineResult:
                             markdown=markdown)
 
     def to_dict(self) -> dict:
-        return {
-            "pipeline": self.pipeline,
-            "report_dir": str(self.report_dir),
-            "seconds": round(self.seconds, 2),
-            "variants": [dataclasses.asdict(v) for v in self.variants],
-        }
+        return {"pipeline": self.pipeline, "report_dir": str(self.report_dir), "seconds": round(self.seconds, 2),
+                "variants": [dataclasses.asdict(v) for v in self.variants]}
 
     @property
     def cache_hits(self) -> int:
