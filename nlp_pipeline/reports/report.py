@@ -71,12 +71,9 @@ def write_report(result: PipelineResult, base: Path) -> Path:
                 value = intr.get(name, {}).get(metric)
                 return "n/a" if value is None else str(value)
 
-            lines.append(
-                f"- {v.name}: vectors WS353 ρ={score('wordsim353', 'spearman')}, "
-                f"SimLex ρ={score('simlex999', 'spearman')}, "
-                f"analogy acc={score('google_analogy', 'accuracy')}, "
-                f"{v.embeddings.get('words_per_second') or 0:,} words/s"
-            )
+            lines.append(f"- {v.name}: vectors WS353 ρ={score('wordsim353', 'spearman')}, "
+                         f"SimLex ρ={score('simlex999', 'spearman')}, analogy acc={score('google_analogy', 'accuracy')}"
+                         f", {v.embeddings.get('words_per_second') or 0:,} words/s")
         if not v.deterministic:
             lines += [f"- {v.name}: not bit-reproducible (see each stage's manifest: nondeterministic_because)", ""]
     (folder / "results.md").write_text("\n".join(lines) + "\n")
