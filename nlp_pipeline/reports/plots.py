@@ -17,9 +17,8 @@ from matplotlib.figure import Figure
 ANNOTATE_MAX_CLASSES = 20  # confusion matrices with more classes are drawn as a heatmap without cell text
 
 
-def plot_confusion_matrix(
-    cm: Sequence[Sequence[int]] | np.ndarray, labels: list[str], path: str | Path, title: str = ""
-) -> Path:
+def plot_confusion_matrix(cm: Sequence[Sequence[int]] | np.ndarray, labels: list[str], path: str | Path,
+                          title: str = "") -> Path:
     """Heatmap of ``cm[i][j]`` = examples of true class ``i`` predicted as ``j``; returns ``path``.
 
     Each cell shows the count and its share of the true class (row), because with unbalanced classes
@@ -31,7 +30,6 @@ def plot_confusion_matrix(
         raise ValueError(f"confusion matrix has shape {matrix.shape}, expected ({n}, {n}) for {n} labels")
     row_sums = matrix.sum(axis=1, keepdims=True)
     shares = np.divide(matrix, row_sums, out=np.zeros(matrix.shape, dtype=float), where=row_sums > 0)
-
     annotate = n <= ANNOTATE_MAX_CLASSES  # beyond that (e.g. 50 PTB tags) cell text is unreadable
     size = 2.0 + (0.9 if annotate else 0.32) * n
     fig = Figure(figsize=(size + 1.0, size), layout="constrained")
