@@ -205,8 +205,7 @@ def load_manifest(folder: Path) -> tuple[dict | None, str | None]:
         data = json.loads(text)
     except ValueError:
         return None, "manifest is not valid JSON"
-    problem = check_manifest(data)
-    return (None, problem) if problem else (data, None)
+    return (None, problem) if (problem := check_manifest(data)) else (data, None)
 
 
 def verify_folder(folder: Path, manifest: dict | None = None, *, rehash: bool = False) -> str | None:
@@ -254,15 +253,14 @@ def _pid_alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:  # alive, owned by someone else
-        return True
+        pass
     return True
 
 
 def _owner_pid(folder_name: str) -> int | None:
     """The pid in ``.tmp-<key>-<pid>-<rand>`` / ``.trash-…`` (None for a name of another shape)."""
-    parts = folder_name.split("-")
     try:
-        return int(parts[-2])
+        return int(folder_name.split("-")[-2])
     except (IndexError, ValueError):
         return None
 
@@ -293,9 +291,7 @@ class ArtifactCache:
             return Lookup(problem=problem)
         path = self.folder(stage, key)
         problem = verify_folder(path, manifest, rehash=rehash)
-        if problem:
-            return Lookup(problem=problem)
-        return Lookup(artifact=Artifact(stage, key, path, manifest))
+        return Lookup(problem=problem) if problem else Lookup(artifact=Artifact(stage, key, path, manifest))
 
     def get(self, stage: str, key: str) -> Artifact | None:
         """The verified artifact, or ``None`` (missing or damaged)."""
