@@ -67,9 +67,7 @@ def corpus_files(corpus: str | Path, data_dir: str | Path | None = None) -> list
     if spec is not None:
         return [resolve_file(spec, f.name, data_dir) for f in spec.files]
     if path.is_dir():
-        if is_tagged_corpus(path):
-            return list(tagged_split_files(path).values())
-        return list(_user_split_files(path).values())
+        return list((tagged_split_files(path) if is_tagged_corpus(path) else _user_split_files(path)).values())
     _require_file(path)
     return [path]
 
@@ -151,10 +149,8 @@ def load_tagged(corpus: str | Path = "ud_en_ewt", data_dir: str | Path | None = 
     there is neither dev nor test, so a single file still gives an honest evaluation.
     """
     spec, path = _corpus(corpus, "tagged")
-    if spec is not None:
-        files = {f.split or "train": resolve_file(spec, f.name, data_dir) for f in spec.files}
-    else:
-        files = tagged_split_files(path)
+    files = ({f.split or "train": resolve_file(spec, f.name, data_dir) for f in spec.files} if spec is not None
+             else tagged_split_files(path))
     splits = {split: list(read_conllu(p)) for split, p in files.items()}
     carve_test = test_fraction > 0 and "dev" not in splits and "test" not in splits
     if ("dev" not in splits and dev_fraction > 0) or carve_test:
@@ -188,7 +184,6 @@ def check_tags(splits: dict[str, list[Sentence]], tagset: str) -> None:
                         f"data.tagset={tagset} needs one on every word"
                         + (" (try data.tagset=upos)" if tagset == "xpos" else ""),
                         path=s.source, line=line)
-
 
 
 def tagged_split_files(path: Path) -> dict[str, Path]:
@@ -357,8 +352,7 @@ def _source_file_specs(spec: CorpusSpec, split: str | None):
 def _spec_records(spec: CorpusSpec, data_dir: str | Path | None, split: str | None = None,
                   ordered: bool = False) -> Iterator[tuple[str | None, Example]]:
     """Yield ``(split, example)`` for a labelled spec; only ``split``'s examples when given."""
-    r = spec.reader
-    fmt = spec.format
+    r, fmt = spec.reader, spec.format
     if fmt == "tar_members":
         records = []
         for f in spec.files:
