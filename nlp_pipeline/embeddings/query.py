@@ -162,7 +162,8 @@ class VectorIndex:
         single = isinstance(words, str)
         batch = [words] if single else list(words)
         rows = np.array([self.index_of(w) for w in batch], dtype=np.int64)
-        idx, scores = self.nearest_rows(rows, topn, exclude=self._rows(exclude), restrict_vocab=restrict_vocab)
+        idx, scores = self.nearest_rows(rows, topn, exclude=[self.index_of(w) for w in exclude],
+                                         restrict_vocab=restrict_vocab)
         answers = self._neighbours(idx, scores)
         return answers[0] if single else answers
 
@@ -185,7 +186,7 @@ class VectorIndex:
         """`analogy` for many ``(a, b, c)`` questions at once (batched matrix products)."""
         rows = np.array([[self.index_of(w) for w in q] for q in questions], dtype=np.int64).reshape(-1, 3)
         idx, scores = self.analogy_rows(rows[:, 0], rows[:, 1], rows[:, 2], topn, method=method,
-                                        exclude=self._rows(exclude), restrict_vocab=restrict_vocab)
+                                        exclude=[self.index_of(w) for w in exclude], restrict_vocab=restrict_vocab)
         return self._neighbours(idx, scores)
 
     # ------------------------------------------------------------------------------------------
@@ -223,7 +224,6 @@ class VectorIndex:
             def scores(lo: int, hi: int, cand):
                 return target[lo:hi] @ cand.T
         else:
-
             def scores(lo: int, hi: int, cand):
                 # (1 + cos) / 2 puts cosines in [0, 1], so the product and the ratio keep their order.
                 pos = (1 + vb[lo:hi] @ cand.T) / 2 * ((1 + vc[lo:hi] @ cand.T) / 2)
@@ -233,9 +233,6 @@ class VectorIndex:
 
     # ------------------------------------------------------------------------------------------
     # internals
-
-    def _rows(self, words: Iterable[str]) -> list[int]:
-        return [self.index_of(w) for w in words]
 
     def _neighbours(self, idx: np.ndarray, scores: np.ndarray) -> list[Neighbours]:
         return [[(self.words[i], float(s)) for i, s in zip(r_idx, r_sc, strict=True) if s != -np.inf]
