@@ -594,15 +594,13 @@ def _label(raw: str, label_fn: LabelFn | None, path: Path | str, line: int) -> s
         raise DataError("row without a label", path=path, line=line)
     if label_fn is None:
         return raw
-    name = label_fn(raw)
-    if name is None:
+    if (name := label_fn(raw)) is None:
         raise DataError(f"unknown label {raw!r}", path=path, line=line)
     return name
 
 
 def _text(raw: str, path: Path | str, line: int) -> str:
-    text = raw.strip()
-    if not text:
+    if not (text := raw.strip()):
         raise DataError("empty text", path=path, line=line)
     return text
 
@@ -779,9 +777,7 @@ def sniff_labelled_format(path: str | Path) -> str:
 def read_user_labelled(path: str | Path) -> Iterator[Example]:
     """Read a user's labelled file (TSV/CSV with header, or fastText), detected by `sniff_labelled_format`."""
     fmt = sniff_labelled_format(path)
-    if fmt == "fasttext":
-        return read_fasttext(path)
-    return read_delimited(path, delimiter="\t" if fmt == "tsv" else ",")
+    return read_fasttext(path) if fmt == "fasttext" else read_delimited(path, delimiter="\t" if fmt == "tsv" else ",")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -802,10 +798,7 @@ def read_conllu(path: str | Path) -> Iterator[Sentence]:
     """
     path = Path(path)
     source = str(path)
-    words: list[str] = []
-    upos: list[str] = []
-    xpos: list[str] = []
-    lines: list[int] = []
+    words, upos, xpos, lines = [], [], [], []  # of the sentence being read: lines are each word's line
     start = count = 0
     for line, raw in iter_lines(path, "utf-8"):
         if not raw.strip():
