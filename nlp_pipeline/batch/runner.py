@@ -143,7 +143,6 @@ def process(inputs: Iterable[str | Path] | str | Path, task: str, out_dir: str |
     lowercase : tokenize only; default: the project's tokenizer setting (lower-case).
     split_mb : uncompressed text/JSONL inputs larger than this many MB are cut into line-aligned parts
         that run in parallel (0: one shard per file).
-
     text_column : CSV/TSV: the text column (default: the first of `TEXT_COLUMNS` in the header).
 
     Bad options and a model that cannot be found raise `ConfigError`, missing inputs `DataError`, before
@@ -154,9 +153,7 @@ def process(inputs: Iterable[str | Path] | str | Path, task: str, out_dir: str |
     if _in_spawned_import_of_main():
         raise ConfigError("process() was called while a worker process imported your script; put the call "
                           "under `if __name__ == \"__main__\":` (worker processes are spawned)")
-    if isinstance(inputs, str | Path):
-        inputs = [inputs]
-    inputs = list(inputs)
+    inputs = [inputs] if isinstance(inputs, str | Path) else list(inputs)
     if engine not in ENGINES:
         raise ConfigError(f"unknown engine {engine!r}; valid: {', '.join(ENGINES)}")
     if scheduler and engine != "dask":
@@ -254,21 +251,15 @@ def _execute(jobs: list[ShardJob], engine: str, workers: int, scheduler: str | N
 
 def _largest_first(jobs: list[ShardJob]) -> list[ShardJob]:
     """Start the biggest shards first so that one large shard does not run alone at the end."""
-
-    def size(job: ShardJob) -> int:
-        s = job.shard
-        return (s.end if s.end is not None else s.source.size) - s.start
-
-    return sorted(jobs, key=size, reverse=True)
+    return sorted(jobs, key=lambda j: (j.shard.end if j.shard.end is not None else j.shard.source.size) - j.shard.start,
+                  reverse=True)
 
 
 def _add(summary: ProcessSummary, result: ShardResult) -> None:
     if result.status == "done":
+        for name in ("read", "written", "rejected", "tokens"):
+            setattr(summary, name, getattr(summary, name) + getattr(result, name))
         summary.shards_done += 1
-        summary.read += result.read
-        summary.written += result.written
-        summary.rejected += result.rejected
-        summary.tokens += result.tokens
     else:
         summary.shards_failed += 1
         summary.failures.append(result.error or {"file": result.path, "shard": result.name, "error": "failed"})
