@@ -10,6 +10,7 @@ all rendered from the schema (`render_yaml`, `describe`, `json_schema`), so none
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import types
@@ -47,7 +48,19 @@ class PipelineConfig(s.Group):
         return self.model_copy(update={section: getattr(self, section).model_copy(update=values)})
 
 
-class SentimentConfig(PipelineConfig):
+# The vectors the classifiers, the tagger and the language model start from: 300-d skip-gram with
+# sample 1e-4 (better word similarity than word2vec's own 100-d defaults, at ~15% more time).
+PRETRAINED = s.Embed(vector_size=300, min_count=3, sample=0.0001, epochs=3)
+
+
+class TaskConfig(PipelineConfig):
+    """A pipeline that trains a model on a task (classifier, tagger): vectors unless its model says not."""
+
+    def uses_vectors(self) -> bool:
+        return self.model.init == "word2vec" and self.model.embedding_mode != "random"
+
+
+class SentimentConfig(TaskConfig):
     kind: ClassVar[str] = "sentiment"
     about: ClassVar[str] = ("The sentiment pipeline: tokenize → pretrain_text → embed → train → evaluate.\n"
                             "A labelled corpus, word2vec vectors trained on unlabelled in-domain text, an RNN "
@@ -55,27 +68,21 @@ class SentimentConfig(PipelineConfig):
     pipeline: Literal["sentiment"] = "sentiment"
     data: s.LabelledData = s.LabelledData(text=("imdb:train", "imdb_unsup", "sst2:train"))
     tokenize: s.Tokenize = s.Tokenize()
-    embed: s.Embed = s.Embed(vector_size=300, min_count=3, sample=0.0001, epochs=3)
+    embed: s.Embed = PRETRAINED
     model: s.ClassifierModel = s.ClassifierModel()
     train: s.ClassifierTraining = s.ClassifierTraining()
 
-    def uses_vectors(self) -> bool:
-        return self.model.init == "word2vec" and self.model.embedding_mode != "random"
 
-
-class TaggingConfig(PipelineConfig):
+class TaggingConfig(TaskConfig):
     kind: ClassVar[str] = "tagging"
     about: ClassVar[str] = ("The tagging pipeline: treebank → pretrain_text → embed → train_tagger → evaluate_tagger.\n"
                             "A part-of-speech tagger on a CoNLL-U treebank, from word2vec vectors.")
     pipeline: Literal["tagging"] = "tagging"
     data: s.TaggedData = s.TaggedData(text=("ud_en_ewt:train", "imdb:train", "imdb_unsup"), test_fraction=0.0)
     tokenize: s.Tokenize = s.Tokenize()
-    embed: s.Embed = s.Embed(vector_size=300, min_count=3, sample=0.0001, epochs=3)
+    embed: s.Embed = PRETRAINED
     model: s.TaggerModel = s.TaggerModel(hidden_size=200, num_layers=2, dropout=0.33, embedding_dropout=0.0)
     train: s.TaggerTraining = s.TaggerTraining(epochs=20, batch_size=32, patience=4)
-
-    def uses_vectors(self) -> bool:
-        return self.model.init == "word2vec" and self.model.embedding_mode != "random"
 
 
 class EmbeddingsConfig(PipelineConfig):
@@ -100,7 +107,7 @@ class LMConfig(PipelineConfig):
     pipeline: Literal["lm"] = "lm"
     data: s.LMData = s.LMData()
     tokenize: s.Tokenize = s.Tokenize()
-    embed: s.Embed = s.Embed(vector_size=300, min_count=3, sample=0.0001, epochs=3)
+    embed: s.Embed = PRETRAINED
     lm: s.LanguageModel = s.LanguageModel()
     generate: s.Generate = s.Generate()
 
@@ -250,9 +257,11 @@ def _unknown(schema: type[PipelineConfig], key: str, valid: list[str]) -> Config
     return ConfigError(f"unknown key {key!r}; valid keys: {', '.join(valid)}")
 
 
-def all_keys(schema: type[PipelineConfig]) -> list[str]:
-    return [f"{sec}.{name}" for sec, f in schema.model_fields.items() if sec != "pipeline"
-            for name in f.annotation.model_fields]
+@functools.cache
+def all_keys(schema: type[PipelineConfig]) -> tuple[str, ...]:
+    """Every ``section.key`` of a schema (fixed for a schema: computed once)."""
+    return tuple(f"{sec}.{name}" for sec, f in schema.model_fields.items() if sec != "pipeline"
+                 for name in f.annotation.model_fields)
 
 
 def apply_overrides(raw: dict, overrides: list[str], schema: type[PipelineConfig]) -> dict:

@@ -46,17 +46,16 @@ def kernel_info() -> dict[str, Any]:
 def corpora_info(data_dir: str | Path | None = None) -> dict[str, dict[str, Any]]:
     """Each registered corpus: its files found on this machine (where), or what a run would download."""
     from nlp_pipeline.data import list_corpora, load_spec
-    from nlp_pipeline.data.resolve import local_copy
+    from nlp_pipeline.data.resolve import local_copy, missing_files
 
     found = {}
     for name in list_corpora():
         spec = load_spec(name)
-        files = {fs.name: local_copy(spec, fs.name, data_dir) for fs in spec.files}
-        missing = [n for n, path in files.items() if path is None]
-        downloads = sorted({spec.file(n).download.url for n in missing if spec.file(n).download is not None})
-        found[name] = {"kind": spec.kind, "found": not missing,
-                       "where": sorted({str(p.parent) for p in files.values() if p is not None}),
-                       "missing": missing, "downloads": downloads}
+        missing = missing_files(spec, data_dir)
+        here = [local_copy(spec, fs.name, data_dir) for fs in spec.files if fs not in missing]
+        found[name] = {"kind": spec.kind, "found": not missing, "where": sorted({str(p.parent) for p in here}),
+                       "missing": [fs.name for fs in missing],
+                       "downloads": sorted({fs.download.url for fs in missing if fs.download is not None})}
     return found
 
 

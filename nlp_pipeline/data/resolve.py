@@ -133,6 +133,11 @@ def local_copy(spec: CorpusSpec, file_name: str, data_dir: str | Path | None = N
     return next((path for path, _, _ in _candidates(spec, fs, data_dir)[1] if path.is_file()), None)
 
 
+def missing_files(spec: CorpusSpec, data_dir: str | Path | None = None) -> list[FileSpec]:
+    """The files of ``spec`` not on this machine (`local_copy`): what a run would have to download."""
+    return [fs for fs in spec.files if local_copy(spec, fs.name, data_dir) is None]
+
+
 def gensim_datapath(name: str) -> Path:
     """Path of a file in gensim's bundled test data: what ``gensim.test.utils.datapath(name)`` returns.
 

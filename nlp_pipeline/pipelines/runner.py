@@ -67,18 +67,14 @@ def needed_downloads(cfg: Any, data_dir: str | Path | None = None) -> list[str]:
     """The downloads a run of ``cfg`` would make: each registered corpus it names (``data.corpus``,
     ``data.text``, ``data.dedup_against``) whose files are not on this machine."""
     from nlp_pipeline.data import list_corpora, load_spec
-    from nlp_pipeline.data.resolve import local_copy
+    from nlp_pipeline.data.resolve import missing_files
 
     data = cfg.data
     names = [getattr(data, "corpus", None), *data.text, *(data.dedup_against or ())]
-    registered = set(list_corpora())
     urls = []
-    for corpus in sorted({n.partition(":")[0] for n in names if n} & registered):
-        spec = load_spec(corpus)
-        for fs in spec.files:
-            if local_copy(spec, fs.name, data_dir) is None:
-                missing = f"{corpus}: {fs.name} (no download defined)"
-                urls.append(fs.download.url if fs.download is not None else missing)
+    for corpus in sorted({n.partition(":")[0] for n in names if n} & set(list_corpora())):
+        urls += [fs.download.url if fs.download is not None else f"{corpus}: {fs.name} (no download defined)"
+                 for fs in missing_files(load_spec(corpus), data_dir)]
     return sorted(set(urls))
 
 
