@@ -1,0 +1,3 @@
+from nlp_pipeline.cli import main
+
+main()

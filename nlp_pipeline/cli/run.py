@@ -1,0 +1,106 @@
+"""`run` a pipeline (or plan it with --dry-run) and `info` on this machine."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from nlp_pipeline.cli.common import _log, main, user_errors
+
+RUN_HELP = """Run a pipeline and print its results table.
+
+PIPELINE is one of: {names} (default: sentiment), or a pipeline YAML file of your own:
+`nlp-pipeline config init sentiment my.yaml` writes one with every setting commented, to edit, then
+`nlp-pipeline run my.yaml`. `nlp-pipeline config show PIPELINE` lists the settings --set can change.
+"""
+
+
+def _run_help() -> str:
+    from nlp_pipeline.config import pipeline_names
+
+    return RUN_HELP.format(names=", ".join(pipeline_names()))
+
+
+@main.command(help=_run_help())
+@click.argument("pipeline", default="sentiment")
+@click.option("--corpus", multiple=True, help="Corpus name (sst2, imdb, mr, …) or a path to your own labelled file "
+              "or folder; for `run embeddings`, text sources (a corpus, corpus:split, files, folders, globs), "
+              "repeatable.")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a config key, e.g. --set model.encoder=lstm (repeatable).")
+@click.option("--grid", multiple=True, metavar="KEY=V1,V2",
+              help="Run every combination, e.g. --grid model.encoder=rnn,lstm,bilstm (repeatable).")
+@click.option("--data-dir", type=click.Path(file_okay=False), help="Folder mirroring the corpora (else "
+              "$NLP_PIPELINE_DATA_DIR, then ../shared/corpora, then the user cache).")
+@click.option("--cache-dir", type=click.Path(file_okay=False), help="Artifact cache (default ~/.cache/nlp-pipeline).")
+@click.option("--report-dir", type=click.Path(file_okay=False), help="Where report folders go (default: reports).")
+@click.option("--device", metavar="auto|cpu|cuda|cuda:N",
+              help="Training device (default auto: CUDA when present); checked before any stage runs.")
+@click.option("--force", is_flag=True, help="Rebuild every stage even when cached.")
+@click.option("--dry-run", is_flag=True, help="Say, for each stage, whether it is cached or to build, and which "
+              "downloads the run needs; build and download nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print results as JSON on stdout (logs go to stderr).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars or stage logs.")
+@user_errors
+def run(pipeline, corpus, overrides, grid, data_dir, cache_dir, report_dir, device, force, dry_run, as_json, quiet):
+    from nlp_pipeline.config import corpus_key, pipeline_type, takes_several_corpora
+    from nlp_pipeline.errors import ConfigError
+    from nlp_pipeline.pipelines import run_pipeline
+
+    sets = list(overrides)
+    kind = pipeline_type(pipeline)
+    # Paths are quoted (a JSON string is a YAML string) so "2024" or "a: b.tsv" stay strings.
+    if corpus:
+        takes_list = takes_several_corpora(kind)
+        if len(corpus) > 1 and not takes_list:
+            raise ConfigError(f"--corpus: the {kind} pipeline takes one corpus, got {len(corpus)}")
+        sets.insert(0, f"{corpus_key(kind)}={json.dumps(list(corpus) if takes_list else corpus[0])}")
+    if data_dir:
+        sets.insert(0, f"data.data_dir={json.dumps(data_dir)}")
+    if device:
+        sets.append(f"runtime.device={json.dumps(device)}")
+    if dry_run:
+        from nlp_pipeline.pipelines.runner import dry_run as plan_run
+
+        plans = plan_run(pipeline, sets, list(grid), cache_dir=cache_dir)
+        text = json.dumps({"variants": plans}, indent=2) if as_json else "\n".join(_dry_run_lines(plans))
+        click.echo(text)
+        return
+    log = _log(quiet)
+    result = run_pipeline(pipeline, sets, list(grid), cache_dir=cache_dir, report_dir=report_dir,
+                          force=force, progress=not quiet, log=log)
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2, default=str))
+        return
+    click.echo("")
+    click.echo(result.table())
+    n_runs = sum(len(v.stage_runs) for v in result.variants)
+    click.echo(f"\n{result.cache_hits}/{n_runs} stages from cache, {result.seconds:.1f}s in all")
+    click.echo(f"report: {result.report_dir}")
+
+
+def _dry_run_lines(plans: list[dict]) -> list[str]:
+    lines = []
+    for plan in plans:
+        if len(plans) > 1:
+            lines.append(f"── variant {plan['variant']}")
+        lines += [f"needs a download first: {url}" for url in plan["downloads"]]
+        for s in plan["stages"]:
+            key = f"[{s['key'][:10]}]" if s["key"] else "[key after the download]"
+            lines.append(f"{s['stage']:<16} {key:<24} {s['status']}")
+    return lines
+
+
+@main.command()
+@click.option("--cache-dir", type=click.Path(file_okay=False), help="Artifact cache (default ~/.cache/nlp-pipeline).")
+@click.option("--data-dir", type=click.Path(file_okay=False), help="A folder mirroring the corpora, as in `run`.")
+@click.option("--json", "as_json", is_flag=True, help="Everything as one JSON object on stdout.")
+@user_errors
+def info(cache_dir, data_dir, as_json):
+    """Versions, device and CUDA, the word2vec kernel, the cache and data folders, and which corpora
+    are on this machine (nothing is built, downloaded or hashed)."""
+    from nlp_pipeline.info import info_lines, system_info
+
+    found = system_info(cache_dir, data_dir)
+    click.echo(json.dumps(found, indent=2) if as_json else "\n".join(info_lines(found)))
