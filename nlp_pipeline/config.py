@@ -60,13 +60,18 @@ class TaskConfig(PipelineConfig):
         return self.model.init == "word2vec" and self.model.embedding_mode != "random"
 
 
+AUTO_TEXT = ("auto",)  # data.text's default where a corpus is named: see `resolve_auto_text`
+
+
 class SentimentConfig(TaskConfig):
     kind: ClassVar[str] = "sentiment"
     about: ClassVar[str] = ("The sentiment pipeline: tokenize → pretrain_text → embed → train → evaluate.\n"
                             "A labelled corpus, word2vec vectors trained on unlabelled in-domain text, an RNN "
                             "classifier.")
     pipeline: Literal["sentiment"] = "sentiment"
-    data: s.LabelledData = s.LabelledData(text=("imdb:train", "imdb_unsup", "sst2:train"))
+    data: s.LabelledData = s.LabelledData(text=AUTO_TEXT)
+    # data.text=[auto] with a registered corpus: in-domain movie-review text, SST-2's own training split last.
+    pretrain_text: ClassVar[tuple[str, ...]] = ("imdb:train", "imdb_unsup", "sst2:train")
     tokenize: s.Tokenize = s.Tokenize()
     embed: s.Embed = PRETRAINED
     model: s.ClassifierModel = s.ClassifierModel()
@@ -78,7 +83,8 @@ class TaggingConfig(TaskConfig):
     about: ClassVar[str] = ("The tagging pipeline: treebank → pretrain_text → embed → train_tagger → evaluate_tagger.\n"
                             "A part-of-speech tagger on a CoNLL-U treebank, from word2vec vectors.")
     pipeline: Literal["tagging"] = "tagging"
-    data: s.TaggedData = s.TaggedData(text=("ud_en_ewt:train", "imdb:train", "imdb_unsup"), test_fraction=0.0)
+    data: s.TaggedData = s.TaggedData(text=AUTO_TEXT, test_fraction=0.0)
+    pretrain_text: ClassVar[tuple[str, ...]] = ("ud_en_ewt:train", "imdb:train", "imdb_unsup")
     tokenize: s.Tokenize = s.Tokenize()
     embed: s.Embed = PRETRAINED
     model: s.TaggerModel = s.TaggerModel(hidden_size=200, num_layers=2, dropout=0.33, embedding_dropout=0.0)
@@ -281,8 +287,10 @@ def apply_overrides(raw: dict, overrides: list[str], schema: type[PipelineConfig
 # -- loading and validating ------------------------------------------------------------------------
 
 
-def load_config(name: str, overrides: list[str] | None = None) -> Any:
-    """The config a run uses: the schema's defaults, the pipeline file's values, then ``overrides``."""
+def load_config(name: str, overrides: list[str] | None = None, *, keep_auto: bool = False) -> Any:
+    """The config a run uses: the schema's defaults, the pipeline file's values, then ``overrides``;
+    ``data.text: [auto]`` resolved to the sources it stands for (``keep_auto``: not, to write a file
+    that keeps following its corpus)."""
     raw = load_raw(name)
     kind = raw.pop("pipeline")
     schema = SCHEMAS.get(kind)
@@ -305,8 +313,28 @@ def load_config(name: str, overrides: list[str] | None = None) -> Any:
         config = schema.model_validate(merged)
     except ValidationError as err:
         raise ConfigError(s.error_message(err, schema)) from None
+    if not keep_auto:
+        config = resolve_auto_text(config)
     check_relations(config)
     return config
+
+
+def resolve_auto_text(config: Any) -> Any:
+    """``data.text: [auto]`` → the text the vectors learn from: a user's own corpus file's text (its dev and
+    test documents are held out downstream), so a run on your data never reads, nor downloads, movie
+    reviews it did not ask for; a registered corpus → the pipeline's in-domain text (``pretrain_text``)."""
+    data = getattr(config, "data", None)
+    if data is None or "auto" not in data.text:
+        return config
+    if len(data.text) > 1:
+        raise ConfigError(f"data.text: 'auto' stands alone, got {list(data.text)}; list the sources instead")
+    corpus = getattr(data, "corpus", None)
+    if corpus is None:
+        raise ConfigError("data.text: 'auto' needs a data.corpus (sentiment, tagging); list the text sources")
+    from nlp_pipeline.data import list_corpora
+
+    registered = corpus in list_corpora()
+    return config.replace("data", text=tuple(config.pretrain_text) if registered else (corpus,))
 
 
 def _where(path: Path | None) -> str:
@@ -387,7 +415,7 @@ def write_pipeline_file(name: str, path: str | Path, overrides: list[str] | None
         raise ConfigError("a pipeline file must end in .yaml or .yml", path=path)
     if path.exists() and not overwrite:
         raise ConfigError("exists already: give --force to overwrite it", path=path)
-    text = render_yaml(load_config(name, overrides))
+    text = render_yaml(load_config(name, overrides, keep_auto=True))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     return path

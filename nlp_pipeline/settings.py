@@ -177,7 +177,10 @@ class TextSources(Group):
 
     text: tuple[str, ...] = setting(
         ("imdb:train", "imdb_unsup"), "unlabelled text sources: registered corpora or splits (imdb_unsup, "
-        "sst2:train), or your files, folders or globs (plain text, JSON lines, CSV/TSV; gz, bz2, xz)", role="input")
+        "sst2:train), or your files, folders or globs (plain text, JSON lines, CSV/TSV; gz, bz2, xz); [auto] "
+        "(sentiment, tagging): your own data.corpus's text, its dev and test held out, when data.corpus is your file, "
+        "else the pipeline's movie-review text (sentiment: imdb:train, imdb_unsup, sst2:train; tagging: "
+        "ud_en_ewt:train, imdb:train, imdb_unsup)", role="input")
     text_field: str = setting("text", "JSON lines: the field holding the text", role="input")
     text_column: str | None = setting(
         None, "CSV/TSV: the text column's header; null: the first of text, sentence, review, content, body, ...",

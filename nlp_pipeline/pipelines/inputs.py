@@ -79,3 +79,20 @@ def text_sources(cfg: Any) -> tuple[DataRef, ...]:
     ``data.text_column``)."""
     d = cfg.data
     return tuple(source_ref(s, d.data_dir, d.text_field, d.text_column) for s in d.text)
+
+
+def vectors_origin(cfg: Any) -> str | None:
+    """One line for the run log: where a classifier's or tagger's word vectors come from, and how to change it
+    (a user's corpus trains its own unless told otherwise; see `nlp_pipeline.config.resolve_auto_text`)."""
+    from nlp_pipeline.data import list_corpora
+
+    data = cfg.data
+    if not hasattr(data, "corpus") or not cfg.uses_vectors():
+        return None
+    if cfg.embed.vectors is not None:
+        return f"word vectors: yours, from {cfg.embed.vectors} (embed.vectors)"
+    change = "other text: --set 'data.text=[FILE, ...]'; ready-made vectors: --set embed.vectors=FILE"
+    if data.text == (data.corpus,) and data.corpus not in list_corpora():
+        return (f"word vectors: trained on your corpus's own text ({data.corpus}; its dev and test documents "
+                f"held out); {change}")
+    return f"word vectors: trained on {', '.join(data.text)} (data.text); {change}"

@@ -18,6 +18,7 @@ from typing import Any
 from nlp_pipeline.config import expand_grid, load_config, pipeline_type
 from nlp_pipeline.engine import ArtifactCache, StageRun, Task
 from nlp_pipeline.pipelines.declared import Declared
+from nlp_pipeline.pipelines.inputs import vectors_origin
 from nlp_pipeline.pipelines.registry import declared
 from nlp_pipeline.pipelines.vectors import VECTOR_STEPS
 from nlp_pipeline.reports.report import write_report
@@ -128,6 +129,8 @@ def run_pipeline(name: str = "sentiment", overrides: list[str] | None = None, gr
     for (cfg, v), runtime in zip(variants_cfg, runtimes, strict=True):
         if len(variants_cfg) > 1:
             log(f"── variant {' '.join(v)}")
+        if (origin := vectors_origin(cfg)) is not None:
+            log(origin)
         runs: list[dict] = []
 
         def record(task: Task, result: StageRun, runs: list[dict] = runs) -> None:
