@@ -21,10 +21,16 @@ def excerpt(text: str, limit: int = 60) -> str:
 
 
 def _capped(message: str) -> str:
+    """One line of at most `MAX_MESSAGE` characters. A long message is long because it quotes something
+    (a line, a value) near its start; what to do about it comes last, so the end is kept whole and the
+    middle goes, with the exact number of characters left out."""
     message = " ".join(message.split()) if "\n" in message else message
     if len(message) <= MAX_MESSAGE:
         return message
-    return f"{message[:MAX_MESSAGE - 120]} […{len(message) - MAX_MESSAGE:,} characters…] {message[-100:]}"
+    head = 120
+    widest = f" […{len(message):,} characters left out…] "  # the count below is smaller, never wider
+    tail = MAX_MESSAGE - head - len(widest)
+    return f"{message[:head]} […{len(message) - head - tail:,} characters left out…] {message[-tail:]}"
 
 
 class PipelineError(Exception):

@@ -38,11 +38,80 @@ def file_option(help: str, **kwargs):
     return click.option("--file", "-f", "file", type=click.Path(dir_okay=False, allow_dash=True), help=help, **kwargs)
 
 
+CACHE_HELP = "Artifact cache (default ~/.cache/nlp-pipeline, or $NLP_PIPELINE_CACHE_DIR)."
+
+
+def cache_dir_option(fn):
+    """``--cache-dir``: the same option, with the same help, on every command that reads the cache."""
+    return click.option("--cache-dir", type=click.Path(file_okay=False), help=CACHE_HELP)(fn)
+
+
+def json_option(help: str = "Print the result as JSON on stdout (progress and warnings go to stderr)."):
+    """``--json``: every command with a result can print it as JSON."""
+    return click.option("--json", "as_json", is_flag=True, help=help)
+
+
+def output_option(help: str, *, folder: bool = False, deprecated: str | None = None):
+    """``-o/--output``: where a command writes, the same flag everywhere. ``deprecated`` names the old
+    spelling (``--out``), still accepted for one release with a warning; `output_value` merges the two."""
+
+    def decorate(fn):
+        kind = click.Path(file_okay=not folder)
+        if deprecated:
+            fn = click.option(deprecated, "deprecated_output", type=kind, hidden=True)(fn)
+        return click.option("--output", "-o", "output", type=kind, help=help)(fn)
+
+    return decorate
+
+
+def output_value(output: str | None, deprecated_output: str | None, old: str = "--out") -> str:
+    """The ``-o/--output`` a command was given (or its old spelling, with a warning); required."""
+    if deprecated_output is not None:
+        deprecated(old, "-o/--output")
+        output = output or deprecated_output
+    if output is None:
+        raise click.UsageError("Missing option '-o' / '--output'.")
+    return output
+
+
+def deprecated(old: str, new: str) -> None:
+    """One warning line for a spelling that still works in this release and goes in the next."""
+    click.echo(f"warning: {old} is deprecated and goes in the next release; use {new}", err=True)
+
+
 def model_options(fn):
     """The options every command that runs a trained model shares: --cache-dir and --device."""
-    fn = click.option("--device", metavar="auto|cpu|cuda|cuda:N", default="auto", show_default=True,
+    fn = click.option("--device", metavar="auto|cpu|cuda|cuda:N", default="auto",
                       help="Where the model runs (auto: CUDA when present).")(fn)
-    return click.option("--cache-dir", type=click.Path(file_okay=False))(fn)
+    return cache_dir_option(fn)
+
+
+class LazyChoice(click.Choice):
+    """A checked choice whose values are found when first needed (in --help or when parsing), so that
+    listing them does not slow every command down by importing what defines them."""
+
+    def __init__(self, load) -> None:
+        self._load = load
+        super().__init__((), case_sensitive=True)
+
+    @property
+    def choices(self):
+        return tuple(self._load())
+
+    @choices.setter
+    def choices(self, value) -> None:
+        pass
+
+
+def stage_names() -> list[str]:
+    from nlp_pipeline.pipelines.registry import stages
+
+    return sorted(stages())
+
+
+def stage_option(help: str):
+    """``--stage``: one of the stages some pipeline uses; anything else is a usage error listing them."""
+    return click.option("--stage", type=LazyChoice(stage_names), help=help)
 
 
 def _log(quiet: bool):
@@ -58,7 +127,8 @@ def _load(cls, model: str, cache_dir: str | None, device: str, stage: str = "tra
 
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# Every option's default is shown in --help, in every command (the setting is inherited by subcommands).
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
 @click.version_option(package_name="nlp-pipeline")
 def main() -> None:
     """From a raw text corpus to word2vec vectors and RNN/LSTM/BiLSTM models, one cached stage at a time."""

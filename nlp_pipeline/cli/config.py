@@ -6,7 +6,7 @@ import json
 
 import click
 
-from nlp_pipeline.cli.common import main, user_errors
+from nlp_pipeline.cli.common import json_option, main, user_errors
 
 
 @main.group()
@@ -17,7 +17,7 @@ def config() -> None:
 @config.command("show")
 @click.argument("pipeline")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a key, as in `run`.")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per key on stdout.")
+@json_option("A JSON list of the settings, one object per key.")
 @user_errors
 def config_show(pipeline, overrides, as_json):
     """Every setting of PIPELINE (a name or a YAML file) as `run` would use it: value, meaning, valid
@@ -40,12 +40,16 @@ def config_show(pipeline, overrides, as_json):
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Start from these values.")
 @click.option("--force", is_flag=True, help="Overwrite FILE if it exists.")
+@json_option()
 @user_errors
-def config_init(pipeline, file, overrides, force):
+def config_init(pipeline, file, overrides, force, as_json):
     """Write PIPELINE's settings to FILE, one comment per key, to edit and run with `run FILE`."""
     from nlp_pipeline.config import write_pipeline_file
 
     path = write_pipeline_file(pipeline, file, list(overrides), overwrite=force)
+    if as_json:
+        click.echo(json.dumps({"path": str(path), "run": f"nlp-pipeline run {path}"}))
+        return
     click.echo(f"wrote {path}: edit it, then `nlp-pipeline run {path}`")
 
 

@@ -6,7 +6,17 @@ import json
 
 import click
 
-from nlp_pipeline.cli.common import _load, _numbered_lines, _text_inputs, file_option, main, model_options, user_errors
+from nlp_pipeline.cli.common import (
+    _load,
+    _numbered_lines,
+    _text_inputs,
+    deprecated,
+    file_option,
+    json_option,
+    main,
+    model_options,
+    user_errors,
+)
 
 
 @main.command()
@@ -14,7 +24,7 @@ from nlp_pipeline.cli.common import _load, _numbered_lines, _text_inputs, file_o
 @click.argument("texts", nargs=-1)
 @file_option("Predict every non-blank line of this file ('-' = stdin).")
 @model_options
-@click.option("--json", "as_json", is_flag=True, help="JSON lines output.")
+@json_option("JSON lines output, one per text.")
 @user_errors
 def predict(model, texts, file, cache_dir, device, as_json):
     """Label TEXTS (or the lines of --file) with a trained classifier.
@@ -41,11 +51,12 @@ def predict(model, texts, file, cache_dir, device, as_json):
 @file_option("Tag every non-blank line of this file ('-' = stdin).")
 @click.option("--tokenized", is_flag=True, help="Input is already tokenized: split on whitespace only.")
 @click.option("--format", "fmt", type=click.Choice(["columns", "inline", "json"]), default="columns",
-              show_default=True, help="columns: token<TAB>tag lines, a blank line between texts; inline: "
+              help="columns: token<TAB>tag lines, a blank line between texts; inline: "
               "token/TAG ...; json: one JSON line per text.")
 @model_options
+@json_option("JSON lines output, one per text (the same as --format json).")
 @user_errors
-def tag(model, texts, file, tokenized, fmt, cache_dir, device):
+def tag(model, texts, file, tokenized, fmt, cache_dir, device, as_json):
     """Tag each token of TEXTS (or the lines of --file) with a trained part-of-speech tagger.
 
     MODEL is a tagger folder, a train_tagger artifact key (prefix), or 'latest'.
@@ -54,6 +65,7 @@ def tag(model, texts, file, tokenized, fmt, cache_dir, device):
     from nlp_pipeline.inference.tagger import TaggerPredictor
 
     device = resolve_device(device)  # once, before anything is read
+    fmt = "json" if as_json else fmt
     items = _text_inputs(texts, file)
     tagger = _load(TaggerPredictor, model, cache_dir, device, stage="train_tagger")
     if tokenized:
@@ -75,19 +87,21 @@ def tag(model, texts, file, tokenized, fmt, cache_dir, device):
 @click.argument("model")
 @click.option("--prompt", "-p", default="",
               help="Text to continue (a backward model: the text's end, which it precedes).")
-@click.option("--max-tokens", "-n", type=int, default=50, show_default=True, help="The most words to add.")
-@click.option("--temperature", "-t", type=float, default=1.0, show_default=True,
+@click.option("--max-tokens", type=int, default=50, help="The most words to add.")
+@click.option("-n", "old_max_tokens", type=int, hidden=True)  # before 0.2; -n is --topn in the queries
+@click.option("--temperature", "-t", type=float, default=1.0,
               help="Below 1: safer words; 0: always the most likely word.")
-@click.option("--top-k", type=int, default=0, show_default=True, help="Sample among the k most likely words; 0 = all.")
-@click.option("--top-p", type=float, default=1.0, show_default=True,
+@click.option("--top-k", type=int, default=0, help="Sample among the k most likely words; 0 = all.")
+@click.option("--top-p", type=float, default=1.0,
               help="Sample among the fewest words holding this much probability (nucleus sampling).")
 @click.option("--seed", type=int, help="Same seed, same text (default: a new one each time).")
-@click.option("--samples", type=click.IntRange(min=1), default=1, show_default=True,
+@click.option("--samples", type=click.IntRange(min=1), default=1,
               help="How many texts (seeds seed, seed+1, ...).")
 @model_options
-@click.option("--json", "as_json", is_flag=True, help="JSON lines output.")
+@json_option("JSON lines output, one per sample.")
 @user_errors
-def generate(model, prompt, max_tokens, temperature, top_k, top_p, seed, samples, cache_dir, device, as_json):
+def generate(model, prompt, max_tokens, old_max_tokens, temperature, top_k, top_p, seed, samples, cache_dir, device,
+             as_json):
     """Generate text with a trained language model.
 
     MODEL is a language-model folder, a train_lm artifact key (prefix), or 'latest'.
@@ -95,6 +109,9 @@ def generate(model, prompt, max_tokens, temperature, top_k, top_p, seed, samples
     from nlp_pipeline.device import resolve_device
     from nlp_pipeline.inference.language_model import LanguageModel, check_sampling
 
+    if old_max_tokens is not None:
+        deprecated("-n", "--max-tokens")
+        max_tokens = old_max_tokens
     check_sampling(max_tokens, temperature, top_k, top_p)  # before the model is read
     lm = _load(LanguageModel, model, cache_dir, resolve_device(device), stage="train_lm")
     for i in range(samples):
@@ -107,7 +124,7 @@ def generate(model, prompt, max_tokens, temperature, top_k, top_p, seed, samples
 @click.argument("model")
 @file_option("Text to score, one document a line, gzip too ('-' = stdin); streamed, any size.", required=True)
 @model_options
-@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+@json_option()
 @user_errors
 def perplexity(model, file, cache_dir, device, as_json):
     """Perplexity of a trained language model on the lines of --file.

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from nlp_pipeline.cli.common import _log, main, user_errors
+from nlp_pipeline.cli.common import _log, cache_dir_option, deprecated, json_option, main, user_errors
 
 RUN_HELP = """Run a pipeline and print its results table.
 
@@ -33,21 +33,26 @@ def _run_help() -> str:
               help="Run every combination, e.g. --grid model.encoder=rnn,lstm,bilstm (repeatable).")
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Folder mirroring the corpora (else "
               "$NLP_PIPELINE_DATA_DIR, then ../shared/corpora, then the user cache).")
-@click.option("--cache-dir", type=click.Path(file_okay=False), help="Artifact cache (default ~/.cache/nlp-pipeline).")
+@cache_dir_option
 @click.option("--report-dir", type=click.Path(file_okay=False), help="Where report folders go (default: reports).")
 @click.option("--device", metavar="auto|cpu|cuda|cuda:N",
               help="Training device (default auto: CUDA when present); checked before any stage runs.")
-@click.option("--force", is_flag=True, help="Rebuild every stage even when cached.")
+@click.option("--rebuild", is_flag=True, help="Rebuild every stage even when cached.")
+@click.option("--force", "old_force", is_flag=True, hidden=True)  # before 0.2; --force now only overwrites outputs
 @click.option("--dry-run", is_flag=True, help="Say, for each stage, whether it is cached or to build, and which "
               "downloads the run needs; build and download nothing.")
-@click.option("--json", "as_json", is_flag=True, help="Print results as JSON on stdout (logs go to stderr).")
+@json_option()
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars or stage logs.")
 @user_errors
-def run(pipeline, corpus, overrides, grid, data_dir, cache_dir, report_dir, device, force, dry_run, as_json, quiet):
+def run(pipeline, corpus, overrides, grid, data_dir, cache_dir, report_dir, device, rebuild, old_force, dry_run,
+        as_json, quiet):
     from nlp_pipeline.config import corpus_key, pipeline_type, takes_several_corpora
     from nlp_pipeline.errors import ConfigError
     from nlp_pipeline.pipelines import run_pipeline
 
+    if old_force:
+        deprecated("run --force", "--rebuild")
+    force = rebuild or old_force
     sets = list(overrides)
     kind = pipeline_type(pipeline)
     # Paths are quoted (a JSON string is a YAML string) so "2024" or "a: b.tsv" stay strings.
@@ -93,9 +98,9 @@ def _dry_run_lines(plans: list[dict]) -> list[str]:
 
 
 @main.command()
-@click.option("--cache-dir", type=click.Path(file_okay=False), help="Artifact cache (default ~/.cache/nlp-pipeline).")
+@cache_dir_option
 @click.option("--data-dir", type=click.Path(file_okay=False), help="A folder mirroring the corpora, as in `run`.")
-@click.option("--json", "as_json", is_flag=True, help="Everything as one JSON object on stdout.")
+@json_option()
 @user_errors
 def info(cache_dir, data_dir, as_json):
     """Versions, device and CUDA, the word2vec kernel, the cache and data folders, and which corpora

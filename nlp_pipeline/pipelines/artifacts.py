@@ -195,3 +195,21 @@ def verify_artifacts(cache_dir: str | Path | None = None, stage: str | None = No
                  + (f"; {bad} damaged or inconsistent (a run rebuilds what it needs; "
                     "`nlp-pipeline cache clear` removes them)" if bad else ""))
     return "\n".join(lines), bad
+
+
+def artifact_records(cache_dir: str | Path | None = None, stage: str | None = None) -> dict:
+    """``cache ls --json``: every artifact (stage, full key, path, bytes, created, contents) and the number
+    of folders without a valid manifest."""
+    store = ArtifactCache(cache_dir)
+    records, broken = [], 0
+    for st, key in store.entries():
+        if stage and st != stage:
+            continue
+        manifest, _ = store.read_manifest(st, key)
+        if manifest is None:
+            broken += 1
+            continue
+        art = Artifact(st, key, store.folder(st, key), manifest)
+        records.append({"stage": st, "key": key, "path": str(art.path), "bytes": folder_size(art.path),
+                        "created": manifest.get("created"), "contents": _summary(art)})
+    return {"cache": str(store.artifacts_dir), "artifacts": records, "without_manifest": broken}

@@ -23,8 +23,8 @@ def test_dask_engine_matches_local_engine(tmp_path, tiny_model):
 
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         out = tmp_path / "dask"
-        result = CliRunner().invoke(main, ["process", str(inputs), "--task", "sentiment", "--model", str(tiny_model),
-                                           "--out", str(out), "--engine", "dask", "--scheduler",
+        result = CliRunner().invoke(main, ["process", str(tiny_model), str(inputs),
+                                           "-o", str(out), "--engine", "dask", "--scheduler",
                                            cluster.scheduler_address, "--json", "-q"])
         assert result.exit_code == 0, result.output
         assert '"written": 600' in result.stdout and '"rejected": 1' in result.stdout

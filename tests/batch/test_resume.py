@@ -45,7 +45,7 @@ def test_killed_run_leaves_no_partial_shard_and_resumes_to_identical_output(tmp_
     expected = _outputs(clean)
     assert len(expected) == N_FILES + 1  # the shards and errors.jsonl
 
-    cmd = [sys.executable, "-m", "nlp_pipeline.cli", "process", *inputs, "--task", "tokenize", "--out", str(crashed),
+    cmd = [sys.executable, "-m", "nlp_pipeline.cli", "process", "tokenize", *inputs, "-o", str(crashed),
            "--workers", "2", "-q"]
     proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
@@ -62,7 +62,7 @@ def test_killed_run_leaves_no_partial_shard_and_resumes_to_identical_output(tmp_
     for name, data in _outputs(crashed).items():  # anything under a final name is a complete shard
         assert data == expected[name], f"{name} is incomplete under its final name"
 
-    result = CliRunner().invoke(main, ["process", *inputs, "--task", "tokenize", "--out", str(crashed),
+    result = CliRunner().invoke(main, ["process", "tokenize", *inputs, "-o", str(crashed),
                                        "--workers", "1", "-q"])
     assert result.exit_code == 0, result.output
     assert "skipped as finished" in result.stdout

@@ -97,9 +97,9 @@ def test_process_runs_its_workers_on_cuda(ws, tmp_path, device):
     runs = _runs(_invoke(*SENTIMENT, "--cache-dir", ws["cache"], "--report-dir", ws["reports"], "--json", "-q"))
     texts = tmp_path / "texts.txt"
     texts.write_text("".join(f"review number {i}: a fine film\n" for i in range(300)))
-    gpu = _invoke("process", texts, "--task", "sentiment", "--model", runs["train"]["path"], "--out", tmp_path / "g",
+    gpu = _invoke("process", runs["train"]["path"], texts, "-o", tmp_path / "g",
                   "--workers", "2", "--device", device, "-q")
-    cpu = _invoke("process", texts, "--task", "sentiment", "--model", runs["train"]["path"], "--out", tmp_path / "c",
+    cpu = _invoke("process", runs["train"]["path"], texts, "-o", tmp_path / "c",
                   "--workers", "1", "--device", "cpu", "-q")
     assert gpu.exit_code == cpu.exit_code == 0
 

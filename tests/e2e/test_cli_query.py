@@ -151,14 +151,14 @@ def test_evaluate_vectors_with_user_files(tmp_path, vec):
     pairs.write_text("word1,word2,score\nking,queen,8\nking,prince,9\nman,apple,1\nfoo,bar,2\n", encoding="utf-8")
     analogies = tmp_path / "gender.txt"
     analogies.write_text(": gender\nman king woman queen\n", encoding="utf-8")
-    result = invoke("evaluate", "vectors", vec, "--pairs", str(pairs), "--analogies", str(analogies))
+    result = invoke("evaluate", "vectors", "-v", vec, "--pairs", str(pairs), "--analogies", str(analogies))
     assert result.exit_code == 0, result.output
     rows = {line.split()[0]: line.split() for line in result.stdout.splitlines()[4:]}
     assert list(rows) == ["wordsim353", "simlex999", "google_analogy", "mine.csv", "gender.txt"]
     assert rows["mine.csv"][1:4] == ["spearman", "1.0000", "3/4"]
     assert rows["gender.txt"][1:4] == ["accuracy", "1.0000", "1/1"]
     assert rows["wordsim353"][3] == "2/353"  # (king, queen) and (man, woman) are the WordSim pairs we know
-    result = invoke("evaluate", "vectors", vec, "--pairs", str(pairs), "--no-standard", "--json")
+    result = invoke("evaluate", "vectors", "-v", vec, "--pairs", str(pairs), "--no-standard", "--json")
     data = json.loads(result.stdout)
     assert list(data["results"]) == ["mine.csv"] and data["vocab_size"] == 7
     assert data["results"]["mine.csv"]["spearman"] == 1.0
@@ -167,10 +167,10 @@ def test_evaluate_vectors_with_user_files(tmp_path, vec):
 def test_evaluate_vectors_bad_input(tmp_path, vec):
     bad = tmp_path / "bad.tsv"
     bad.write_text("king\tqueen\t8\nking\tprince\n", encoding="utf-8")
-    assert_user_error(invoke("evaluate", "vectors", vec, "--pairs", str(bad)), f"{bad}:2:", "word1 word2 score")
-    assert_user_error(invoke("evaluate", "vectors", vec, "--pairs", str(tmp_path / "none.tsv")), "none.tsv")
+    assert_user_error(invoke("evaluate", "vectors", "-v", vec, "--pairs", str(bad)), f"{bad}:2:", "word1 word2 score")
+    assert_user_error(invoke("evaluate", "vectors", "-v", vec, "--pairs", str(tmp_path / "none.tsv")), "none.tsv")
     bad_q = tmp_path / "q.txt"
     bad_q.write_text(": s\nman king woman\n", encoding="utf-8")
-    assert_user_error(invoke("evaluate", "vectors", vec, "--analogies", str(bad_q)), f"{bad_q}:2:")
-    result = invoke("evaluate", "vectors", vec, "--no-standard")
+    assert_user_error(invoke("evaluate", "vectors", "-v", vec, "--analogies", str(bad_q)), f"{bad_q}:2:")
+    result = invoke("evaluate", "vectors", "-v", vec, "--no-standard")
     assert result.exit_code == 2 and "nothing to evaluate" in result.output

@@ -176,7 +176,7 @@ def test_predict_reads_stdin_with_file_dash(workspace):
 
 def test_no_progress_bar_frames_when_stderr_is_not_a_terminal(workspace):
     """A log file or a pipe gets the stage and epoch lines, not every redraw of a bar."""
-    result = CliRunner().invoke(main, ["run", "sentiment", *SMALL, "--set", "model.embedding_mode=random", "--force",
+    result = CliRunner().invoke(main, ["run", "sentiment", *SMALL, "--set", "model.embedding_mode=random", "--rebuild",
                                        "--cache-dir", workspace["cache"], "--report-dir", workspace["reports"]])
     assert result.exit_code == 0, result.output
     err = result.stderr

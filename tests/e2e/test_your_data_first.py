@@ -10,9 +10,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-WORDS = {"pos": "good great fine lovely superb warm bright".split(),
-         "neg": "bad awful dull poor grim boring weak".split()}
-COMMON = "the film was a and plot acting story it really".split()
+WORDS = {"pos": ["good", "great", "fine", "lovely", "superb", "warm", "bright"],
+         "neg": ["bad", "awful", "dull", "poor", "grim", "boring", "weak"]}
+COMMON = ["the", "film", "was", "a", "and", "plot", "acting", "story", "it", "really"]
 
 
 def _user_corpus(path: Path, n: int = 120) -> Path:

@@ -74,11 +74,15 @@ def test_a_word_with_a_space_cannot_go_into_a_text_format(tmp_path):
 def test_export_command(tmp_path, kv):
     source = tmp_path / "in.txt"
     kv.save_word2vec_format(str(source))
-    result = CliRunner().invoke(main, ["export", "vectors", str(source), "--format", "projector", "--out",
+    result = CliRunner().invoke(main, ["export", "vectors", "-v", str(source), "--format", "projector", "-o",
                                        str(tmp_path / "p"), "--limit", "4"])
     assert result.exit_code == 0, result.output
+    assert not result.stderr
     assert "4 words x 7 dimensions" in result.stdout
     assert len((tmp_path / "p" / "metadata.tsv").read_text().splitlines()) == 4
+    # The spelling before 0.2 (VECTORS positional, --out) still works, with one warning line each.
     again = CliRunner().invoke(main, ["export", "vectors", str(source), "--format", "projector", "--out",
                                       str(tmp_path / "p")])
     assert again.exit_code == 2 and "exists already" in again.stderr
+    warnings = [line for line in again.stderr.splitlines() if line.startswith("warning: ")]
+    assert len(warnings) == 2 and "use -o/--output" in again.stderr and "-v/--vectors" in again.stderr
