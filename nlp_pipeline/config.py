@@ -24,8 +24,9 @@ from pydantic import ValidationError
 
 from nlp_pipeline import settings as s
 from nlp_pipeline.errors import ConfigError
+from nlp_pipeline.shipped import shipped_dir
 
-PIPELINES_DIR = Path(__file__).resolve().parent.parent / "pipelines"  # the schemas rendered (`make pipelines`)
+PIPELINES_DIR = shipped_dir("pipelines")  # the schemas rendered (`make pipelines`); installed: the package's copy
 
 
 class PipelineConfig(s.Group):

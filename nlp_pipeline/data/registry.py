@@ -25,6 +25,7 @@ from pathlib import Path
 import yaml
 
 from nlp_pipeline.errors import ConfigError
+from nlp_pipeline.shipped import shipped_dir
 
 KINDS = ("labelled", "unlabelled", "tagged")
 FORMATS = ("tsv", "csv", "lines", "fasttext", "tar_members", "conllu")
@@ -36,22 +37,14 @@ READER_KEYS = {"tsv": ("header", "text_column", "label_column", "split_on_last_t
                "tar_members": ("member_pattern",), "conllu": ()}
 
 
-def repo_root() -> Path:
-    """The checkout root (the folder holding ``corpora/``), found from this file, not from the cwd.
-
-    Resolution looks for ``../shared/corpora`` next to it, so a pipeline started from any directory
-    finds the shared mirror.
-    """
-    return Path(__file__).resolve().parents[2]
-
-
 def corpora_dir() -> Path:
-    """Where the corpus YAMLs live: ``$NLP_PIPELINE_CORPORA_DIR`` or ``<repo root>/corpora``.
+    """Where the corpus YAMLs live: ``$NLP_PIPELINE_CORPORA_DIR``, else the shipped definitions (the
+    checkout's ``corpora/``, or the installed package's copy: `nlp_pipeline.shipped.shipped_dir`).
 
-    The override exists for installs where the package is not inside a checkout.
+    The override points a run at definitions of one's own without editing the shipped ones.
     """
     env = os.environ.get("NLP_PIPELINE_CORPORA_DIR")
-    return Path(env) if env else repo_root() / "corpora"
+    return Path(env) if env else shipped_dir("corpora")
 
 
 @dataclass(frozen=True)

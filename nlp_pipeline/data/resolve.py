@@ -3,7 +3,7 @@
 Resolution order for ``<mirror>/<file>`` (first hit wins; every hit is sha256-verified):
 
 1. ``data_dir`` argument, else ``$NLP_PIPELINE_DATA_DIR``: ``<dir>/<mirror>/<file>``;
-2. the shared mirror ``../shared/corpora`` next to the repository root and next to the cwd;
+2. the shared mirror ``../shared/corpora`` next to the checkout (not when installed) and next to the cwd;
 3. the user cache ``<cache root>/corpora/<mirror>/<file>``, where the cache root is
    ``$NLP_PIPELINE_CACHE_DIR`` or ``~/.cache/nlp-pipeline``;
 4. a verified download into the user cache (skipped when ``NLP_PIPELINE_OFFLINE=1``).
@@ -28,9 +28,10 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from nlp_pipeline.data.registry import CorpusSpec, DownloadSpec, FileSpec, repo_root
+from nlp_pipeline.data.registry import CorpusSpec, DownloadSpec, FileSpec
 from nlp_pipeline.engine.fingerprint import fingerprint_file, record_fingerprint
 from nlp_pipeline.errors import CorpusNotFoundError, DataError
+from nlp_pipeline.shipped import checkout_root
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +59,14 @@ def offline() -> bool:
 
 
 def shared_roots() -> list[Path]:
-    """Existing ``../shared/corpora`` folders beside the repository root and beside the cwd, deduplicated."""
+    """Existing ``../shared/corpora`` folders beside the checkout and beside the cwd, deduplicated.
+
+    An installed package has no checkout, so only the cwd's neighbour applies there (and the data then
+    comes from ``data_dir``, ``$NLP_PIPELINE_DATA_DIR`` or the user cache)."""
     roots: list[Path] = []
-    for base in (repo_root(), Path.cwd()):
+    for base in (checkout_root(), Path.cwd()):
+        if base is None:
+            continue
         candidate = (base / ".." / "shared" / "corpora").resolve()
         if candidate.is_dir() and candidate not in roots:
             roots.append(candidate)
