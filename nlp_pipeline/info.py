@@ -37,10 +37,10 @@ def kernel_info() -> dict[str, Any]:
     """Whether the C word2vec kernel is built for this CPU, where, and which path ``auto`` will take."""
     from nlp_pipeline.embeddings import native
 
-    library = native._library_path()
-    return {"built": library.is_file(), "library": str(library), "compiler": native._compiler(),
-            "source": str(native.SOURCE), "source_present": native.SOURCE.is_file(),
-            "auto_on_cpu": native.planned_kernel("auto", "cpu")}
+    library = native._library_path()  # None: the source is missing, so nothing can be built
+    return {"built": library is not None and library.is_file(), "library": library and str(library),
+            "compiler": native._compiler(), "source": str(native.SOURCE), "source_present": native.SOURCE.is_file(),
+            "unavailable": native.unavailable(), "auto_on_cpu": native.planned_kernel("auto", "cpu", quiet=True)}
 
 
 def corpora_info(data_dir: str | Path | None = None) -> dict[str, dict[str, Any]]:
@@ -83,12 +83,13 @@ def info_lines(info: dict[str, Any]) -> list[str]:
     lines = ["versions: " + ", ".join(f"{p} {v[p] or 'absent'}" for p in v), f"platform: {info['platform']}"]
     gpus = f" ({', '.join(d['gpus'])}, CUDA {d['cuda_version']})" if d["cuda_available"] else " (no CUDA device)"
     lines.append(f"device: auto = {d['auto']}{gpus}; {d['cpu_threads']} CPU threads")
-    state = f"built at {k['library']}" if k["built"] else (
-        f"not built yet: {k['compiler']} builds it on first training use" if k["compiler"]
-        else "no C compiler found: word2vec trains with the tensor path")
+    if k["built"]:
+        state = f"built at {k['library']}"
+    elif k["unavailable"]:
+        state = f"{k['unavailable']}: word2vec trains with the tensor path"
+    else:
+        state = f"not built yet: {k['compiler']} builds it on first training use into {k['library']}"
     lines.append(f"word2vec kernel: {state}; auto on the CPU runs {k['auto_on_cpu']}")
-    if not k["source_present"]:
-        lines.append(f"word2vec kernel: its source is missing ({k['source']})")
     lines.append(f"artifacts: {f['artifacts']}")
     offline = "  (offline: no downloads)" if f["env"]["NLP_PIPELINE_OFFLINE"] else ""
     lines.append(f"corpus downloads: {f['corpus_cache']}{offline}")

@@ -22,6 +22,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import hashlib
+import logging
 import os
 import shutil
 import signal
@@ -31,6 +32,10 @@ import tempfile
 import time
 from pathlib import Path
 
+log = logging.getLogger(__name__)
+
+# Package data (pyproject's package-data), so an installed package has it too; the library it builds
+# goes to the user cache (`_library_path`), as site-packages may be read-only.
 SOURCE = Path(__file__).with_name("w2v_kernel.c")
 # -O3 -march=native vectorises the fixed-order loops with this CPU's widest vectors; no -ffast-math and
 # no FMA contraction, so the bits do not depend on the vector width (SSE, AVX2, AVX-512 or NEON give
@@ -42,6 +47,7 @@ NATIVE_FLAGS = ("-march=native",)
 # file system or a locked licence must not hang a training run, which then uses the tensor path.
 COMPILE_TIMEOUT_S = 120.0
 KERNELS = ("auto", "native", "tensor")
+_NO_SOURCE = f"the kernel's source {SOURCE} is missing"
 
 
 def _cpu_signature() -> str:
@@ -64,10 +70,17 @@ def _compiler() -> str | None:
     return None
 
 
-def _library_path() -> Path:
+def _library_path() -> Path | None:
+    """Where the library built from this source for this CPU lives in the user cache (never beside the
+    source: an installed package's folder may be read-only); None when the source is missing (an
+    install that lost its package data), so there is nothing to build."""
     from nlp_pipeline.engine.cache import default_cache_dir
 
-    digest = hashlib.sha256(SOURCE.read_bytes() + " ".join(CFLAGS + NATIVE_FLAGS).encode()).hexdigest()[:16]
+    try:
+        source = SOURCE.read_bytes()
+    except OSError:
+        return None
+    digest = hashlib.sha256(source + " ".join(CFLAGS + NATIVE_FLAGS).encode()).hexdigest()[:16]
     return default_cache_dir() / "native" / f"w2v_kernel-{digest}-{sys.platform}-{_cpu_signature()}.so"
 
 
@@ -81,14 +94,34 @@ def _on_cpu(device: str) -> bool:
     return name.split(":", 1)[0] == "cpu"
 
 
-def planned_kernel(kernel: str, device: str) -> str:
+def unavailable() -> str | None:
+    """Why this machine cannot run the kernel, or None when it can (built already, or a compiler to
+    build it): its source is missing (an install without its package data), or there is no C compiler
+    and nothing built. Reads files and PATH only."""
+    library = _library_path()
+    if library is None:
+        return _NO_SOURCE
+    if library.is_file() or _compiler() is not None:
+        return None
+    return "no C compiler found (cc, gcc or clang)"
+
+
+@functools.cache
+def _say_once(why: str) -> None:
+    """Log why ``auto`` trains with the tensor path, once per process and reason (keys are computed often)."""
+    log.warning("word2vec: %s, so the C kernel cannot be built here; training with the tensor path", why)
+
+
+def planned_kernel(kernel: str, device: str, *, quiet: bool = False) -> str:
     """``"native"`` or ``"tensor"``: the update loop a training run with these settings will use.
 
-    Pure: it reads the environment, PATH and whether the library file exists, and never compiles or
-    loads anything (keys are computed with it). Off the CPU the tensor path always runs, and
-    ``NLP_PIPELINE_NO_NATIVE`` turns the kernel off. ``auto`` on the CPU is native where the library
-    is already built for this source and CPU or a C compiler is on PATH; a build that then fails
-    falls back to the tensor path at training time (the engine says so and records the kernel run).
+    Pure but for one log line: it reads the environment, PATH and whether the library file exists, and
+    never compiles or loads anything (keys are computed with it). Off the CPU the tensor path always
+    runs, and ``NLP_PIPELINE_NO_NATIVE`` turns the kernel off. ``auto`` on the CPU is native where the
+    library is already built for this source and CPU or a C compiler is on PATH; where neither is (or
+    the source is missing) it is tensor, and the first such answer in a process logs why, unless
+    ``quiet`` (`nlp_pipeline.info` prints the reason itself). A build that then fails falls back to the
+    tensor path at training time (the engine says so and records the kernel run).
     """
     if kernel not in KERNELS:
         raise ValueError(f"kernel must be one of {', '.join(KERNELS)}, not {kernel!r}")
@@ -96,7 +129,10 @@ def planned_kernel(kernel: str, device: str) -> str:
         return "tensor"
     if kernel == "native":
         return "native"
-    return "native" if _library_path().is_file() or _compiler() is not None else "tensor"
+    why = unavailable()
+    if why is not None and not quiet:
+        _say_once(why)
+    return "tensor" if why is not None else "native"
 
 
 def _compile(command: list[str], timeout: float) -> tuple[int, str]:
@@ -158,6 +194,8 @@ def load_kernel() -> tuple[ctypes.CDLL | None, str]:
     if os.environ.get("NLP_PIPELINE_NO_NATIVE"):
         return None, "disabled by NLP_PIPELINE_NO_NATIVE"
     path = _library_path()
+    if path is None:
+        return None, _NO_SOURCE
     if not path.is_file():
         why = _build(path)
         if why is not None:
