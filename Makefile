@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # torch first, pinned to the CPU wheel: a loose range with no torch installed pulls GBs of CUDA packages.
 TORCH  ?= torch==2.13.0
 
-.PHONY: install run test lint pipelines docs-config docs bench bench-word2vec bench-similarity bench-process bench-tagger gpu-check clean
+.PHONY: install run test lint pipelines docs-config docs-cli docs bench bench-word2vec bench-similarity bench-process bench-tagger gpu-check clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,9 @@ lint: install
 
 docs-config: install  ## rewrite docs/configuration.md from the settings' declarations
 	$(BIN)/python -c "from nlp_pipeline.config import reference_markdown; print(reference_markdown(), end='')" > docs/configuration.md
+
+docs-cli: install  ## rewrite docs/cli.md from the commands' own --help
+	$(BIN)/python -c "from nlp_pipeline.cli.reference import reference_markdown; print(reference_markdown(), end='')" > docs/cli.md
 
 docs: install  ## build the documentation site (mkdocs.yml, docs/) into site/; --strict fails on a broken link
 	$(BIN)/pip install -q -e ".[docs]"
