@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # torch first, pinned to the CPU wheel: a loose range with no torch installed pulls GBs of CUDA packages.
 TORCH  ?= torch==2.13.0
 
-.PHONY: install run test lint pipelines docs-config docs-cli docs bench bench-word2vec bench-similarity bench-process bench-tagger gpu-check clean
+.PHONY: install run test check-install lint pipelines docs-config docs-cli docs bench bench-word2vec bench-similarity bench-process bench-tagger gpu-check clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,9 @@ run: install  ## the default pipeline: SST-2, skip-gram vectors, fine-tuned BiLS
 test: install  ## lint + the test suite on every core (slow real-data tests excluded; `make test-slow` runs them)
 	$(BIN)/ruff check nlp_pipeline tests benchmarks
 	$(BIN)/pytest -q -n auto --dist worksteal
+
+check-install: install  ## the wheel in a fresh venv outside the checkout, then the README's quick start as written (.ci/quickstart.sh)
+	PYTHON="$(CURDIR)/$(BIN)/python" TORCH="$(TORCH)" .ci/quickstart.sh
 
 test-slow: install
 	$(BIN)/pytest -q -m slow
