@@ -6,7 +6,16 @@ so a re-run redoes exactly the stages whose key changed and those after them (DV
 stricter), and a setting the key leaves out cannot reach the build.
 """
 
-from nlp_pipeline.engine.cache import Artifact, ArtifactCache, Lookup, default_cache_dir
+from nlp_pipeline.engine.cache import (
+    SHORT_KEY,
+    Artifact,
+    ArtifactCache,
+    DiskFullError,
+    Lookup,
+    Pointer,
+    default_cache_dir,
+    short_key,
+)
 from nlp_pipeline.engine.fingerprint import fingerprint_path, hash_json
 from nlp_pipeline.engine.pipeline import Pipeline, Step
 from nlp_pipeline.engine.stage import (
@@ -20,5 +29,6 @@ from nlp_pipeline.engine.stage import (
     run_stage,
 )
 
-__all__ = ["Artifact", "ArtifactCache", "ArtifactRef", "BuildContext", "DataRef", "Lookup", "Pipeline", "Runtime",
-           "Stage", "StageRun", "Step", "Task", "default_cache_dir", "fingerprint_path", "hash_json", "run_stage"]
+__all__ = ["SHORT_KEY", "Artifact", "ArtifactCache", "ArtifactRef", "BuildContext", "DataRef", "DiskFullError",
+           "Lookup", "Pipeline", "Pointer", "Runtime", "Stage", "StageRun", "Step", "Task", "default_cache_dir",
+           "fingerprint_path", "hash_json", "run_stage", "short_key"]

@@ -6,7 +6,9 @@ Layout under ``<root>/artifacts/<stage>/``::
     .tmp-<key>-<pid>-<rand>/    a build in progress (or one whose process died)
     .trash-<key>-<pid>-<rand>/  a damaged artifact on its way out
 
-and ``<root>/locks/<stage>/<key>.lock``, the per-key lock every builder holds.
+and ``<root>/locks/<stage>/<key>.lock``, the per-key lock every builder holds, and
+``<root>/latest/<stage>.json`` (``<root>/latest/<pipeline>/<stage>.json``), what ``latest`` names: the
+artifact a completed run recorded (the best variant of a grid), not merely the newest one.
 
 Three promises, and how they are kept:
 
@@ -18,6 +20,11 @@ Three promises, and how they are kept:
   when its content last matched (any write changes the change time, which cannot be set back), so
   a hit does not read hundreds of MB from a cold disk; `cache verify` re-hashes everything. A
   manifest that is not JSON of the right shape means "no artifact".
+- **Readable as the umask allows.** Some writers create private files (``tempfile.mkstemp``,
+  safetensors: mode 0600); `commit` gives every file the mode a plain ``open`` would (0o666 & ~umask),
+  so a cache shared by a group works whatever wrote into it.
+- **A full disk is one line.** A build that runs out of space (or quota) is removed and becomes a
+  `DiskFullError` naming the stage, the folder and the space, whatever library raised it.
 - **Concurrent runs cooperate.** A builder holds ``<key>.lock`` (an OS file lock, released by the
   kernel when its process dies, even under SIGKILL); others wait, then find the artifact built. A
   temporary folder is removed only by its own process, or by another once its process is gone.
@@ -26,10 +33,13 @@ Three promises, and how they are kept:
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import secrets
 import shutil
+import stat
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,11 +47,118 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from nlp_pipeline.engine.fingerprint import hash_json, sha256_file
+from nlp_pipeline.errors import ConfigError, DataError, PipelineError
 
 MANIFEST = "manifest.json"
 VERIFIED = ".verified.json"  # stat signatures of files whose content last matched the manifest
 TMP_PREFIX = ".tmp-"
 TRASH_PREFIX = ".trash-"
+LATEST_DIR = "latest"  # <root>/latest/[<pipeline>/]<stage>.json: what `latest` names
+SHORT_KEY = 12  # characters of a key that every log line, table, report and command shows
+
+
+def short_key(key: str) -> str:
+    """The key prefix users see and type: one length everywhere, so a prefix copied from a log line,
+    ``cache ls`` or a report finds the same artifact (12 hex digits: 48 bits, no collision in any cache)."""
+    return key[:SHORT_KEY]
+
+
+def human_size(n: int) -> str:
+    """``1.5 MB``, ``340 kB``, ``12 B`` (decimal units, as ``cache ls`` shows sizes)."""
+    for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n} B"
+
+
+# -- a full disk ------------------------------------------------------------------------------
+
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+# What the OS says for them, which libraries that wrap the error keep in their own message
+# (safetensors: "SafetensorError: Error while serializing: ... No space left on device (os error 28)").
+DISK_FULL_MESSAGES = {errno.ENOSPC: "No space left on device", errno.EDQUOT: "Disk quota exceeded"}
+
+
+class DiskFullError(PipelineError):
+    """A stage's output did not fit on the disk of the cache; its build folder was removed."""
+
+
+def disk_full(err: BaseException | None) -> int | None:
+    """``errno.ENOSPC`` or ``errno.EDQUOT`` when ``err``, or an exception it was raised from, says the disk
+    (or the user's quota) is full; else None.
+
+    An `OSError` says so by its errno; safetensors' ``SafetensorError``, torch's and numpy's wrappers
+    only by the OS message they quote, so that is read too. A project error is never one: its message
+    is the user's to read as it is.
+    """
+    seen: set[int] = set()
+    while err is not None and id(err) not in seen and not isinstance(err, PipelineError):
+        seen.add(id(err))
+        if isinstance(err, OSError) and err.errno in DISK_FULL_ERRNOS:
+            return err.errno
+        text = str(err)
+        for code, message in DISK_FULL_MESSAGES.items():
+            if message in text:
+                return code
+        err = err.__cause__ or err.__context__
+    return None
+
+
+def free_space(path: Path) -> int | None:
+    """Bytes free for this user on the disk that holds ``path`` (or would: its nearest existing folder)."""
+    for folder in (path, *path.parents):
+        with contextlib.suppress(OSError):
+            return shutil.disk_usage(folder).free
+    return None
+
+
+def disk_full_error(code: int, writer: str, folder: Path, *, free_before: int | None,
+                    written: int = 0) -> DiskFullError:
+    """The one line for a write that filled the disk: who wrote (``the train stage``), the folder, and the
+    space: more than was free when it started (and what it had written, where a partial file is left to
+    measure: safetensors removes its own)."""
+    if code == errno.EDQUOT:  # the disk may have room; the user's quota has not
+        need = f"it had written {human_size(written)} when the quota was reached"
+    else:
+        free = "an unknown amount" if free_before is None else human_size(free_before)
+        need = f"it needs more than the {free} that were free there when it started" + (
+            f" (it had written {human_size(written)})" if written else "")
+    what = "disk quota exceeded" if code == errno.EDQUOT else "no space left on device"
+    return DiskFullError(f"{what} while {writer} wrote its output to {folder}: {need}; nothing was kept. Free "
+                         "space there, or move the cache (--cache-dir, $NLP_PIPELINE_CACHE_DIR), and run again")
+
+
+# -- file modes -------------------------------------------------------------------------------
+
+
+def process_umask() -> int:
+    """This process's umask, read where Linux shows it: `os.umask` can only read it by setting it, which
+    races with other threads creating files meanwhile."""
+    with contextlib.suppress(OSError, ValueError, IndexError), open("/proc/self/status", encoding="ascii") as fh:
+        for line in fh:
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def apply_umask(folder: Path, umask: int | None = None) -> None:
+    """Give ``folder`` and everything below it the mode a plain ``open`` or ``mkdir`` would: 0o666 & ~umask for
+    a file, 0o777 & ~umask for a folder or an executable (as a compiler makes it); links are left alone.
+
+    ``tempfile.mkstemp`` and safetensors create 0600 files: in a cache or report shared by a group,
+    their readers could not open them. Fixing modes where artifacts are committed and reports written
+    covers every writer, present and future, and follows the user's umask (077 keeps files private).
+    """
+    umask = process_umask() if umask is None else umask
+    for path in (folder, *folder.rglob("*")):
+        st = path.lstat()
+        if stat.S_ISLNK(st.st_mode):
+            continue
+        want = (0o777 if stat.S_ISDIR(st.st_mode) or st.st_mode & 0o111 else 0o666) & ~umask
+        if stat.S_IMODE(st.st_mode) != want:
+            os.chmod(path, want)
 
 
 def default_cache_dir() -> Path:
@@ -70,6 +187,31 @@ class Artifact:
 
     def file(self, name: str) -> Path:
         return self.path / name
+
+
+@dataclass(frozen=True)
+class Pointer:
+    """What a completed run recorded as ``latest`` for a stage: its model (the best variant of a grid)."""
+
+    stage: str
+    key: str
+    pipeline: str | None = None  # the pipeline whose run recorded it
+    variant: str | None = None
+    recorded: float = 0.0  # when (seconds since the epoch)
+
+
+def read_pointer(path: Path) -> Pointer | None:
+    """The pointer in ``path``, or None (missing, or not one: a hand edit is no pointer, never a crash)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not (isinstance(data, dict) and isinstance(data.get("stage"), str) and isinstance(data.get("key"), str)):
+        return None
+    pipeline, variant, recorded = data.get("pipeline"), data.get("variant"), data.get("recorded")
+    return Pointer(data["stage"], data["key"], pipeline if isinstance(pipeline, str) else None,
+                   variant if isinstance(variant, str) else None,
+                   float(recorded) if isinstance(recorded, int | float) else 0.0)
 
 
 @dataclass(frozen=True)
@@ -271,6 +413,7 @@ class ArtifactCache:
         self.artifacts_dir = self.root / "artifacts"
         self.locks_dir = self.root / "locks"
         self.fingerprint_memo = self.root / "fingerprints.json"
+        self.latest_dir = self.root / LATEST_DIR
 
     def folder(self, stage: str, key: str) -> Path:
         return self.artifacts_dir / stage / key
@@ -315,9 +458,60 @@ class ArtifactCache:
             if manifest is not None:
                 yield Artifact(stage, key, self.folder(stage, key), manifest)
 
-    def latest(self, stage: str) -> Artifact | None:
-        arts = [a for a in self if a.stage == stage]
-        return max(arts, key=lambda a: a.manifest.get("created", 0), default=None)
+    def pointer_file(self, stage: str, pipeline: str | None = None) -> Path:
+        return (self.latest_dir / pipeline if pipeline else self.latest_dir) / f"{stage}.json"
+
+    def pointer(self, stage: str, pipeline: str | None = None) -> Pointer | None:
+        """What the last completed run (of ``pipeline``, when given) recorded as ``latest`` for ``stage``."""
+        found = read_pointer(self.pointer_file(stage, pipeline))
+        return found if found is not None and found.stage == stage else None
+
+    def latest(self, stage: str, pipeline: str | None = None) -> Artifact | None:
+        """The ``stage`` artifact the last completed run recorded (of ``pipeline``'s runs, when given); when no
+        run has recorded one, the newest artifact of the stage (built by ``pipeline``); None when there is none.
+
+        A recorded artifact that is gone or damaged is an error naming it, never a silent switch to
+        another model: ``latest`` means what the last run said it means.
+        """
+        pointer = self.pointer(stage, pipeline)
+        if pointer is None:
+            arts = [a for a in self if a.stage == stage
+                    and (pipeline is None or (a.manifest.get("runtime") or {}).get("pipeline") == pipeline)]
+            return max(arts, key=lambda a: a.manifest.get("created", 0), default=None)
+        manifest, problem = self.read_manifest(stage, pointer.key)
+        if manifest is not None:
+            return Artifact(stage, pointer.key, self.folder(stage, pointer.key), manifest)
+        by = f" (recorded by run {pointer.pipeline}" + (f", variant {pointer.variant})" if pointer.variant else ")")
+        where = f"{stage} [{short_key(pointer.key)}]{by if pointer.pipeline else ''}"
+        if problem is None:
+            raise ConfigError(f"latest {where} is no longer in the cache ({self.artifacts_dir}); run the pipeline "
+                              f"again, or name another by key (`nlp-pipeline cache ls --stage {stage}`)")
+        raise DataError(f"latest {where} is damaged ({problem}); run the pipeline again",
+                        path=self.folder(stage, pointer.key))
+
+    def record_latest(self, stage: str, key: str, *, pipeline: str | None = None, variant: str | None = None) -> None:
+        """Make ``latest`` of ``stage`` (and of ``stage`` for ``pipeline``'s runs) name ``key``.
+
+        Each pointer is written whole under a temporary name and renamed over the old one, so a reader
+        (a ``predict latest`` during a run) sees the previous pointer or this one, never a mix.
+        """
+        record = json.dumps({"stage": stage, "key": key, "pipeline": pipeline, "variant": variant,
+                             "recorded": time.time()}, indent=2)
+        for path in [self.pointer_file(stage)] + ([self.pointer_file(stage, pipeline)] if pipeline else []):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with AtomicWriter(path) as fh:
+                fh.write(record)
+
+    def drop_dangling_pointers(self) -> int:
+        """Remove every ``latest`` pointer whose artifact is no longer in the cache; returns how many."""
+        dropped = 0
+        if self.latest_dir.is_dir():
+            for path in self.latest_dir.rglob("*.json"):
+                pointer = read_pointer(path)
+                if pointer is not None and not self.folder(pointer.stage, pointer.key).is_dir():
+                    path.unlink(missing_ok=True)
+                    dropped += 1
+        return dropped
 
     def find(self, key_prefix: str) -> list[Artifact]:
         return [a for a in self if a.key.startswith(key_prefix)]
@@ -358,12 +552,14 @@ class ArtifactCache:
         return removed
 
     def commit(self, tmp: Path, stage: str, key: str, manifest: dict) -> Artifact:
-        """Record every file's size and hash, write the manifest last, rename the folder into place.
+        """Give every file the umask's mode, record every file's size and hash, write the manifest last,
+        rename the folder into place.
 
         Call it holding the key's lock. A folder already at the final place (a damaged artifact, or
         the old one under ``--force``) is first renamed aside, so the swap is two atomic renames and
         a reader never sees a folder with some files of each.
         """
+        apply_umask(tmp)  # before the stat signatures: a mode change moves a file's change time
         files = file_table(tmp)
         manifest = {**manifest, "stage": stage, "key": key, "files": files, "digest": hash_json(files)}
         _write_verified(tmp, {rel: _signature((tmp / rel).stat(), e["sha256"]) for rel, e in files.items()})
@@ -394,7 +590,8 @@ class ArtifactCache:
             shutil.rmtree(trash, ignore_errors=True)
 
     def clear(self, stage: str | None = None) -> int:
-        """Remove artifacts (of one stage, or all) and orphaned build folders; returns the artifact count.
+        """Remove artifacts (of one stage, or all), orphaned build folders and the ``latest`` pointers to what
+        was removed (``latest`` then falls back to the newest artifact left); returns the artifact count.
 
         Builds in progress are left alone: their folders belong to live processes.
         """
@@ -404,6 +601,7 @@ class ArtifactCache:
                 self.discard(st, key)
                 removed += 1
         self.remove_orphans(stage)
+        self.drop_dangling_pointers()
         return removed
 
 

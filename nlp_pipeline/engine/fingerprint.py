@@ -16,6 +16,7 @@ A folder's fingerprint covers the sorted list of (relative path, file hash), so 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -77,13 +78,15 @@ class _Memo:
         if self.path is None:
             return
         # Best effort: a read-only home or a concurrent writer only costs a re-hash next time.
+        # A write that fails (a full disk) removes its half-written temporary file.
+        tmp = self.path.with_suffix(f".tmp{os.getpid()}")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_suffix(f".tmp{os.getpid()}")
             tmp.write_text(json.dumps(self.data))
             os.replace(tmp, self.path)
         except OSError:
-            pass
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
 
 
 _memos: dict[str, _Memo] = {}

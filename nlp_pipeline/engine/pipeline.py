@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from nlp_pipeline.engine.cache import Artifact, ArtifactCache
+from nlp_pipeline.engine.cache import Artifact, ArtifactCache, short_key
 from nlp_pipeline.engine.stage import ArtifactRef, Input, Runtime, Stage, StageRun, Task, run_stage
 
 logger = logging.getLogger(__name__)
@@ -111,7 +111,7 @@ class Pipeline:
             log(f"▶ {step.name}: {step.stage.describe(task.params)}")
             result = run_stage(task, cache, runtime, force=force, log=log)
             status = "cached" if result.hit else f"done in {result.seconds:.1f}s"
-            log(f"✓ {step.name} [{result.artifact.key[:10]}] {status}")
+            log(f"✓ {step.name} [{short_key(result.artifact.key)}] {status}")
             arts[step.name] = result.artifact
             if on_run is not None:
                 on_run(task, result)

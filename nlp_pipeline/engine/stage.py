@@ -18,11 +18,13 @@ change what is computed (threads, processes, progress bars, the device) reach it
 
 `run_stage` returns the cached artifact when its key is there and intact (a *hit*); otherwise it
 takes the key's lock (waiting for a concurrent builder, then usually hitting its result), builds into
-a temporary folder with every global RNG seeded from the key, and commits it atomically.
+a temporary folder with every global RNG seeded from the key, and commits it atomically. A build that
+fails leaves nothing; one that fills the disk is a `DiskFullError`, whichever library's write failed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import logging
@@ -36,7 +38,16 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from nlp_pipeline.engine.cache import Artifact, ArtifactCache, Lookup
+from nlp_pipeline.engine.cache import (
+    Artifact,
+    ArtifactCache,
+    Lookup,
+    disk_full,
+    disk_full_error,
+    folder_size,
+    free_space,
+    short_key,
+)
 from nlp_pipeline.engine.fingerprint import fingerprint_path, hash_json
 
 _logger = logging.getLogger(__name__)
@@ -288,7 +299,7 @@ def run_stage(task: Task, cache: ArtifactCache, runtime: Runtime | None = None, 
             return StageRun(found.artifact, hit=True, seconds=time.perf_counter() - start)
 
     def waiting() -> None:
-        log(f"  waiting: another process is building {stage.name} [{key[:10]}]")
+        log(f"  waiting: another process is building {stage.name} [{short_key(key)}]")
 
     with cache.lock(stage.name, key, on_wait=waiting):
         damage = None
@@ -299,7 +310,7 @@ def run_stage(task: Task, cache: ArtifactCache, runtime: Runtime | None = None, 
             damage = found.problem
             if damage:
                 state = "out of date" if found.stale else "damaged"
-                log(f"  {stage.name} [{key[:10]}] in the cache is {state} ({damage}): rebuilding it")
+                log(f"  {stage.name} [{short_key(key)}] in the cache is {state} ({damage}): rebuilding it")
         return _build(task, key, cache, runtime, log, start, damage)
 
 
@@ -318,33 +329,44 @@ def _usable(task: Task, found: Lookup) -> Lookup:
             entry = recorded.get(name)
             digest = entry.get("digest") if isinstance(entry, dict) else None
             if digest != value.digest:
-                return Lookup(problem=f"built from another {value.stage} [{value.key[:10]}] than the one now cached",
-                              stale=True)
+                return Lookup(problem=f"built from another {value.stage} [{short_key(value.key)}] than the one "
+                                      "now cached", stale=True)
     return found
 
 
 def _build(task: Task, key: str, cache: ArtifactCache, runtime: Runtime, log: Callable[[str], None],
            start: float, damage: str | None) -> StageRun:
     stage = task.stage
-    tmp = cache.temp_folder(stage.name, key)
-    ctx = BuildContext(out_dir=tmp, runtime=runtime, log=log)
-    seed_global_rngs(key)
+    tmp: Path | None = None
+    free_before = free_space(cache.artifacts_dir)  # what a build that fills the disk needed more than
     try:
+        tmp = cache.temp_folder(stage.name, key)
+        ctx = BuildContext(out_dir=tmp, runtime=runtime, log=log)
+        seed_global_rngs(key)
         metadata_out = stage.build(task.params, task.inputs, ctx) or {}
-    except BaseException:
+        seconds = time.perf_counter() - start
+        reason = task.nondeterminism(runtime)
+        upstream = [v for v in task.inputs.values() if isinstance(v, Artifact)]
+        inherited = [f"{a.stage}:{a.key}" for a in upstream if not a.manifest.get("deterministic", False)]
+        manifest = {"version": stage.version, "params": param_values(task.params),
+                    "inputs": {k: describe_input(v) for k, v in task.inputs.items()},
+                    "libraries": library_versions(), "runtime": dataclasses.asdict(runtime),
+                    "deterministic": reason is None and not inherited,  # this artifact and all it was built from
+                    "nondeterministic_because": reason,  # this build's own reason, if any
+                    "nondeterministic_inputs": inherited, "created": time.time(), "seconds": round(seconds, 3),
+                    "metadata": metadata_out}
+        art = cache.commit(tmp, stage.name, key, manifest)
+    except BaseException as err:
         # KeyboardInterrupt included: a half-written folder must never survive.
-        shutil.rmtree(tmp, ignore_errors=True)
+        code = disk_full(err)
+        written = 0
+        if tmp is not None:
+            if code is not None:
+                with contextlib.suppress(OSError):
+                    written = folder_size(tmp)
+            shutil.rmtree(tmp, ignore_errors=True)
+        if code is not None:  # whichever writer hit it (ours, numpy, safetensors, matplotlib): one line
+            raise disk_full_error(code, f"the {stage.name} stage", cache.artifacts_dir / stage.name,
+                                  free_before=free_before, written=written) from err
         raise
-    seconds = time.perf_counter() - start
-    reason = task.nondeterminism(runtime)
-    upstream = [v for v in task.inputs.values() if isinstance(v, Artifact)]
-    inherited = [f"{a.stage}:{a.key}" for a in upstream if not a.manifest.get("deterministic", False)]
-    manifest = {"version": stage.version, "params": param_values(task.params),
-                "inputs": {k: describe_input(v) for k, v in task.inputs.items()}, "libraries": library_versions(),
-                "runtime": dataclasses.asdict(runtime),
-                "deterministic": reason is None and not inherited,  # this artifact and everything it was built from
-                "nondeterministic_because": reason,  # this build's own reason, if any
-                "nondeterministic_inputs": inherited, "created": time.time(), "seconds": round(seconds, 3),
-                "metadata": metadata_out}
-    art = cache.commit(tmp, stage.name, key, manifest)
     return StageRun(art, hit=False, seconds=seconds, rebuilt=damage)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from nlp_pipeline.engine.cache import ArtifactCache
+from nlp_pipeline.engine.cache import ArtifactCache, short_key
 
 
 @dataclass(frozen=True)
@@ -50,9 +50,9 @@ def verify_cache(cache: ArtifactCache, stage: str | None = None) -> list[Verdict
         for up_stage, up_key, digest in _upstream_refs(found.artifact.manifest["inputs"]):
             manifest, problem = cache.read_manifest(up_stage, up_key)
             if manifest is None:
-                notes.append(f"built from {up_stage} [{up_key[:10]}], " +
+                notes.append(f"built from {up_stage} [{short_key(up_key)}], " +
                              ("no longer in the cache" if problem is None else f"now damaged ({problem})"))
             elif digest is not None and manifest["digest"] != digest:
-                bad.append(f"built from {up_stage} [{up_key[:10]}] whose content has changed since")
+                bad.append(f"built from {up_stage} [{short_key(up_key)}] whose content has changed since")
         verdicts.append(Verdict(st, key, None, tuple(bad), tuple(notes)))
     return verdicts
