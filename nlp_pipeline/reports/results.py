@@ -1,7 +1,9 @@
-"""What a run gives back: one result per variant, and the whole run's results table.
+"""What a run gives back: one result per variant, the whole run's results table, and its model.
 
 Kept apart from the runner so that the report writer and notebooks can use a result without
 importing the pipelines; the table's columns come with the result (each pipeline declares its own).
+The model (`ModelRef`) is what a user does next: its key, its folder and the command that uses it,
+the same facts in the CLI's closing lines, ``run --json`` and ``results.json``.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nlp_pipeline.reports.tables import format_table
+from nlp_pipeline.reports.tables import format_table, percent
 
 
 @dataclass(frozen=True)
@@ -38,8 +40,20 @@ class VariantResult:
     deterministic: bool = True  # every artifact of this variant was built bit-reproducibly
 
     def pct(self, split: str, metric: str) -> str:
-        x = self.metrics.get(split, {}).get(metric)
-        return "" if x is None else f"{100 * x:.2f}"
+        return percent(self.metrics.get(split, {}).get(metric))
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """The model a run leaves for use: the best variant's artifact of the pipeline's model stage."""
+
+    stage: str  # train, train_tagger, train_lm, embed
+    key: str
+    prefix: str  # the key as every line shows it, and as commands take it
+    path: str
+    variant: str
+    command: str  # the exact command that uses it, e.g. nlp-pipeline predict 3f9a0c1d2e4b "some text"
+    latest: bool = False  # `latest` names it now (a completed run recorded it)
 
 
 @dataclass
@@ -50,11 +64,21 @@ class PipelineResult:
     seconds: float
     columns: tuple[Column, ...] = ()  # the pipeline's results table (declared with the pipeline)
     rank: Callable[[VariantResult], Any] | None = None  # sort key, best first; default: dev accuracy
+    best_by: str = "dev accuracy"  # what ``rank`` orders by, in words (never a test score)
+    model: ModelRef | None = None  # the best variant's model, once the run has chosen it
 
-    def table(self, markdown: bool = False) -> str:
+    def ranked(self) -> list[VariantResult]:
+        """The variants best first by ``rank``; among equals, the first run stays first (a stable sort)."""
         # Sort on the number, not its formatted string ("9.50" > "86.35").
         key = self.rank or (lambda v: v.metrics.get("dev", {}).get("accuracy", -1.0))
-        ranked = sorted(self.variants, key=key, reverse=True)
+        return sorted(self.variants, key=key, reverse=True)
+
+    @property
+    def best(self) -> VariantResult:
+        return self.ranked()[0]
+
+    def table(self, markdown: bool = False) -> str:
+        ranked = self.ranked()
         columns = self.columns
         cells = [[c.value(v) for c in columns] for v in ranked]
         keep = [i for i, c in enumerate(columns) if not c.optional or any(row[i] not in ("", None) for row in cells)]
@@ -63,7 +87,25 @@ class PipelineResult:
 
     def to_dict(self) -> dict:
         return {"pipeline": self.pipeline, "report_dir": str(self.report_dir), "seconds": round(self.seconds, 2),
+                "best_variant": self.best.name, "best_by": self.best_by,
+                "model": dataclasses.asdict(self.model) if self.model is not None else None,
                 "variants": [dataclasses.asdict(v) for v in self.variants]}
+
+    def closing_lines(self) -> list[str]:
+        """What a run says when it is done, after its table: the best variant (of a grid), the model and the
+        command that uses it, whether ``latest`` names it, the cache hits and, last, the report folder."""
+        lines = []
+        if len(self.variants) > 1:
+            lines.append(f"best of {len(self.variants)} variants by {self.best_by}: {self.best.name}")
+        if self.model is not None:
+            m = self.model
+            lines.append(f"model: {m.stage} [{m.prefix}] {m.path}"
+                         + ("  (`latest` now names it)" if m.latest else ""))
+            lines.append(f"use it: {m.command}")
+        n_runs = sum(len(v.stage_runs) for v in self.variants)
+        lines.append(f"{self.cache_hits}/{n_runs} stages from cache, {self.seconds:.1f}s in all")
+        lines.append(f"report: {self.report_dir}")
+        return lines
 
     @property
     def cache_hits(self) -> int:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from nlp_pipeline.engine import Artifact, BuildContext, Runtime
+from nlp_pipeline.reports.tables import percent
 from nlp_pipeline.text.phrases import PhraseModel, apply_phrases
 
 T = TypeVar("T")
@@ -50,7 +51,7 @@ def split_sizes(unit: str) -> Callable[[Artifact], str]:
 
 def split_accuracies(art: Artifact) -> str:
     """The evaluate stages' `Stage.summary`: each split's accuracy."""
-    return ", ".join(f"{k} acc {v['accuracy']:.4f}" for k, v in art.metadata.items() if isinstance(v, dict))
+    return ", ".join(f"{k} acc {percent(v['accuracy'])}%" for k, v in art.metadata.items() if isinstance(v, dict))
 
 
 def training_summary(ctx: BuildContext, result: Any, vocab_size: int, added: int, coverage: float | None,

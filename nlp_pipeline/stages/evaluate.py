@@ -21,6 +21,7 @@ def build(params: EvaluateParams, inputs: Mapping, ctx: BuildContext) -> dict:
     from nlp_pipeline.inference.classifier import predict_proba
     from nlp_pipeline.models.classifier_io import load_classifier
     from nlp_pipeline.reports.plots import plot_confusion_matrix, plot_learning_curve
+    from nlp_pipeline.reports.tables import percent
     from nlp_pipeline.training.metrics import classification_metrics
 
     tokens: Artifact = inputs["tokens"]
@@ -41,13 +42,14 @@ def build(params: EvaluateParams, inputs: Mapping, ctx: BuildContext) -> dict:
         metrics = classification_metrics(y_true, probs.argmax(axis=1).tolist(), labels)
         results[split] = {**metrics, "n": len(y_true)}
         plot_confusion_matrix(metrics["confusion_matrix"], labels, ctx.out_dir / f"confusion_matrix_{split}.png",
-                              title=f"{split}: accuracy {metrics['accuracy']:.3f}")
+                              title=f"{split}: accuracy {percent(metrics['accuracy'])}%")
     history = json.loads(model_art.file("history.json").read_text())
     plot_learning_curve(history, ctx.out_dir / "learning_curve.png")
     (ctx.out_dir / "metrics.json").write_text(json.dumps(results, indent=2))
     return {split: {"accuracy": r["accuracy"], "macro_f1": r["macro_f1"], "n": r["n"]} for split, r in results.items()}
 
 
-STAGE = Stage(name="evaluate", version="4",  # 2: axis labels inside the image; 3: n per split; 4: typed params
+# 2: axis labels inside the image; 3: n per split; 4: typed params; 5: accuracy in percent in the plot titles
+STAGE = Stage(name="evaluate", version="5",
               params=EvaluateParams, build=build, inputs=("tokens", "model"),
               describe=lambda p: "metrics and plots on dev and test", summary=split_accuracies)

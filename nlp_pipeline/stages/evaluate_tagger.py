@@ -22,7 +22,7 @@ def build(params: EvaluateTaggerParams, inputs: Mapping, ctx: BuildContext) -> d
     from nlp_pipeline.models.tagger_encoding import TaggerEncoder
     from nlp_pipeline.models.tagger_io import load_tagger
     from nlp_pipeline.reports.plots import plot_confusion_matrix, plot_learning_curve
-    from nlp_pipeline.reports.tables import per_class_table
+    from nlp_pipeline.reports.tables import per_class_table, percent
     from nlp_pipeline.training.metrics import tagging_metrics
 
     tagset = params.tagset
@@ -53,19 +53,19 @@ def build(params: EvaluateTaggerParams, inputs: Mapping, ctx: BuildContext) -> d
         unseen = metrics["unseen_accuracy"]
         plot_confusion_matrix(
             metrics["confusion_matrix"], tags, ctx.out_dir / f"confusion_matrix_{split}.png",
-            title=f"{split} {tagset.upper()}: accuracy {metrics['accuracy']:.4f}"
-            + (f", unseen words {unseen:.4f}" if unseen is not None else ""),
+            title=f"{split} {tagset.upper()}: accuracy {percent(metrics['accuracy'])}%"
+            + (f", unseen words {percent(unseen)}%" if unseen is not None else ""),
         )
-        ctx.log(f"  {split}: accuracy {metrics['accuracy']:.4f}, unseen words "
-                f"{'n/a' if unseen is None else f'{unseen:.4f}'} ({metrics['unseen_tokens']:,} tokens), "
-                f"macro-F1 {metrics['macro_f1']:.4f}")
+        ctx.log(f"  {split}: accuracy {percent(metrics['accuracy'])}%, unseen words "
+                f"{'n/a' if unseen is None else f'{percent(unseen)}%'} ({metrics['unseen_tokens']:,} tokens), "
+                f"macro-F1 {percent(metrics['macro_f1'])}%")
     history = json.loads(model_art.file("history.json").read_text())
     plot_learning_curve(history, ctx.out_dir / "learning_curve.png")
     (ctx.out_dir / "metrics.json").write_text(json.dumps(results, indent=2))
     return summary_out
 
 
-STAGE = Stage(name="evaluate_tagger", version="2",  # 2: typed params
+STAGE = Stage(name="evaluate_tagger", version="3",  # 2: typed params; 3: scores in percent
               params=EvaluateTaggerParams, build=build, inputs=("treebank", "model"),
               describe=lambda p: "token accuracy, unseen-word accuracy, per-tag F1, confusion matrix",
               summary=split_accuracies)

@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping
 
 from nlp_pipeline import settings
-from nlp_pipeline.engine import Artifact, BuildContext, DataRef, Stage
+from nlp_pipeline.engine import Artifact, BuildContext, DataRef, Stage, short_key
 
 EvaluateVectorsParams = settings.stage_params("EvaluateVectorsParams", settings.EvaluateVectors)
 
@@ -81,9 +81,10 @@ def build(params: EvaluateVectorsParams, inputs: Mapping, ctx: BuildContext) -> 
                                  f"({params.map_method}); probes in red, their neighbours in orange")
         images.append(("Embedding map", "embedding_map.png"))
 
-    lines = [f"Vectors: embed artifact `{vectors.key}` ({len(index):,} words, {index.dim}d); use them with "
-             f"`--set embed.vectors={vectors.key[:12]}`, query them with `nlp-pipeline similar WORD -v "
-             f"{vectors.key[:12]}`.", "", "| test set | score |", "|---|---|"]
+    key = short_key(vectors.key)
+    lines = [f"Vectors: embed artifact `{key}` ({len(index):,} words, {index.dim}d); use them with "
+             f"`--set embed.vectors={key}`, query them with `nlp-pipeline similar WORD -v {key}`.", "",
+             "| test set | score |", "|---|---|"]
     lines += [f"| {name} | {_score_cell(r)} |" for name, r in scores.items()]
     if neighbours:
         lines += ["", f"Nearest neighbours (cosine), top {params.neighbours}:", ""]
@@ -118,6 +119,6 @@ def summary(art: Artifact) -> str:
     return ", ".join(parts)
 
 
-STAGE = Stage(name="evaluate_vectors", version="2",  # 2: the report names the vectors' key
+STAGE = Stage(name="evaluate_vectors", version="3",  # 2: the report names the vectors' key; 3: by its short key
               params=EvaluateVectorsParams, build=build, inputs=("vectors",), optional_inputs=("pairs", "analogies"),
               describe=lambda p: "intrinsic scores, probe neighbours, loss curve and embedding map", summary=summary)

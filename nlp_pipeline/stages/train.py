@@ -12,6 +12,7 @@ from collections.abc import Mapping
 
 from nlp_pipeline import settings
 from nlp_pipeline.engine import Artifact, BuildContext, Stage
+from nlp_pipeline.reports.tables import percent
 from nlp_pipeline.stages.artifact_files import label_list, read_tokenized_split
 from nlp_pipeline.stages.common import (
     TRAINING_INPUTS,
@@ -86,7 +87,7 @@ def build(params: TrainParams, inputs: Mapping, ctx: BuildContext) -> dict:
 
 def summary(art: Artifact) -> str:
     p, m = art.manifest.get("params", {}), art.metadata
-    return f"{p.get('encoder')} {p.get('embedding_mode')}, best dev acc {m.get('best_dev_accuracy', 0):.4f}"
+    return f"{p.get('encoder')} {p.get('embedding_mode')}, best dev acc {percent(m.get('best_dev_accuracy', 0))}%"
 
 
 STAGE = Stage(name="train", version="3",  # 2: unpacked RecurrentEncoder; 3: typed params, model built after seeding

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 
 from nlp_pipeline import settings
 from nlp_pipeline.engine import Artifact, BuildContext, Stage
+from nlp_pipeline.reports.tables import percent
 from nlp_pipeline.stages.artifact_files import read_treebank_split, tag_list
 from nlp_pipeline.stages.common import (
     TRAINING_INPUTS,
@@ -92,7 +93,7 @@ def build(params: TrainTaggerParams, inputs: Mapping, ctx: BuildContext) -> dict
 def summary(art: Artifact) -> str:
     p, m = art.manifest.get("params", {}), art.metadata
     return (f"{p.get('encoder')} {p.get('embedding_mode')} char {p.get('char_encoder')} "
-            f"{m.get('tagset', '').upper()}, best dev acc {m.get('best_dev_accuracy', 0):.4f}")
+            f"{m.get('tagset', '').upper()}, best dev acc {percent(m.get('best_dev_accuracy', 0))}%")
 
 
 STAGE = Stage(name="train_tagger", version="2",  # 2: typed params, model built after seeding

@@ -24,6 +24,7 @@ from torch import nn
 from nlp_pipeline.device import resolve_device, resolve_threads
 from nlp_pipeline.errors import ConfigError, DataError
 from nlp_pipeline.models.batching import bucketed_batches
+from nlp_pipeline.reports.tables import percent
 from nlp_pipeline.settings import ClassifierTraining, EngineConfig, Runtime
 
 
@@ -83,8 +84,8 @@ class BestEpoch:
         result.history.append(row)
         improved = self.state is None or row["dev_accuracy"] > result.best_dev_accuracy
         self.log(f"epoch {epoch}/{self.config.epochs}: train_loss {row['train_loss']:.4f}  "
-                 f"dev_loss {row['dev_loss']:.4f}  dev_acc {row['dev_accuracy']:.4f}  "
-                 f"dev_macro_f1 {row['dev_macro_f1']:.4f}  ({row['seconds']:.1f}s, "
+                 f"dev_loss {row['dev_loss']:.4f}  dev_acc {percent(row['dev_accuracy'])}%  "
+                 f"dev_macro_f1 {percent(row['dev_macro_f1'])}%  ({row['seconds']:.1f}s, "
                  f"{row['tokens_per_second']:.0f} tok/s){'  *best*' if improved else ''}")
         if not math.isfinite(row["train_loss"]):
             self.log(f"epoch {epoch}: training loss is not finite; try a lower train.lr or train.clip_norm")
@@ -96,7 +97,7 @@ class BestEpoch:
         self.epochs_without_gain += 1
         if self.config.patience > 0 and self.epochs_without_gain >= self.config.patience:
             self.log(f"early stopping: no dev accuracy gain for {self.config.patience} epoch(s); "
-                     f"restoring epoch {result.best_epoch} (dev_acc {result.best_dev_accuracy:.4f})")
+                     f"restoring epoch {result.best_epoch} (dev_acc {percent(result.best_dev_accuracy)}%)")
             return False, True
         return False, False
 
