@@ -1,11 +1,13 @@
-"""Use trained models: `predict`, `tag`, `generate`, `perplexity`."""
+"""Use trained models: `predict`, `tag`, `generate`, `perplexity`; `evaluate model` and `export model`."""
 
 from __future__ import annotations
 
+import functools
 import json
 
 import click
 
+from nlp_pipeline.cli import common
 from nlp_pipeline.cli.common import (
     _load,
     _numbered_lines,
@@ -150,3 +152,97 @@ def perplexity(model, file, cache_dir, device, as_json):
     click.echo(f"perplexity {result['perplexity']:.2f} ({result['direction']}) over {result['tokens']:,} tokens "
                f"in {result['documents']:,} documents; {100 * result['unknown_rate']:.2f}% of the words unknown "
                "to the model")
+
+
+# -- evaluate model / export model: a classifier or a tagger, the kind read from the model folder --------------
+
+CACHE_DIR_HELP = "Artifact cache (default ~/.cache/nlp-pipeline)."
+
+
+@common.evaluate.command("model")
+@click.argument("model")
+@click.option("--corpus", "-c", required=True, metavar="NAME[:SPLIT]|PATH[:SPLIT]",
+              help="A registered corpus or your labelled file / folder (CoNLL-U for a tagger). With :SPLIT (train, "
+                   "dev, test) that split as the model's run built it; without, a corpus's test split (else dev), "
+                   "or every example of a single file.")
+@click.option("--output", "-o", type=click.Path(file_okay=False),
+              show_default="reports/evaluate/<model>_<corpus>_<split>",
+              help="Folder for confusion_matrix.png and metrics.json.")
+@click.option("--data-dir", type=click.Path(file_okay=False), show_default=True,
+              help="Folder mirroring the corpora, as in `run`.")
+@click.option("--cache-dir", type=click.Path(file_okay=False), show_default=True, help=CACHE_DIR_HELP)
+@click.option("--device", metavar="auto|cpu|cuda|cuda:N", default="auto", show_default=True,
+              help="Where the model runs (auto: CUDA when present).")
+@click.option("--json", "as_json", is_flag=True, show_default=True,
+              help="Print everything as one JSON object on stdout.")
+@user_errors
+def evaluate_model_cmd(model, corpus, output, data_dir, cache_dir, device, as_json):
+    """Accuracy, macro-F1, per-class precision / recall / F1 and a confusion matrix of a trained classifier or
+    tagger on a labelled corpus (taggers: also on words unseen in training), scored exactly as its run scored
+    dev.
+
+    MODEL is a classifier or tagger folder, a train or train_tagger artifact key (prefix), or 'latest' (the
+    newest of either).
+    """
+    from nlp_pipeline.device import resolve_device
+    from nlp_pipeline.pipelines.evaluation import default_output_dir, evaluate_model, save_evaluation
+
+    log = functools.partial(click.echo, err=True)  # notes go to stderr, the result to stdout
+    result = evaluate_model(model, corpus, cache_dir=cache_dir, data_dir=data_dir, device=resolve_device(device),
+                            log=log)
+    save_evaluation(result, output or default_output_dir(result))
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+        return
+    click.echo(_evaluation_text(result))
+
+
+def _evaluation_text(r) -> str:
+    from nlp_pipeline.reports.tables import format_table
+
+    key = f", {'train_tagger' if r.kind == 'tagger' else 'train'} {r.model_key[:12]}" if r.model_key else ""
+    unit = "sentences" if r.kind == "tagger" else "examples"
+    how = (f"; carved from {r.carved['from']}, {r.carved['fraction']:.0%}, seed {r.carved['seed']}" if r.carved
+           else "")
+    lines = [f"model:  {r.model} ({r.kind}{key})",
+             f"corpus: {r.corpus}{':' + r.split if r.split else ' (every example)'} ({r.examples:,} {unit}"
+             f"{f', {r.tokens:,} tokens' if r.tokens is not None else ''}{how})", ""]
+    lines.append(f"accuracy {r.accuracy:.4f}   macro-F1 {r.macro_f1:.4f}")
+    if r.kind == "tagger":
+        def share(acc, n):
+            return f"{'n/a' if acc is None else f'{acc:.4f}'} ({n:,} tokens)"
+        lines.append(f"unseen words {share(r.unseen_accuracy, r.unseen_tokens)}   seen words "
+                     f"{share(r.seen_accuracy, r.seen_tokens)}   (unseen: not in the {r.unseen_basis})")
+    rows = [[label, f"{c['precision']:.4f}", f"{c['recall']:.4f}", f"{c['f1']:.4f}", f"{c['support']:,}"]
+            for label, c in r.per_class.items()]
+    lines += ["", format_table(["tag" if r.kind == "tagger" else "label", "precision", "recall", "F1", "support"],
+                               rows), "", f"confusion matrix: {r.confusion_matrix_png}"]
+    return "\n".join(lines)
+
+
+@common.export.command("model")
+@click.argument("model")
+@click.option("--output", "-o", required=True, type=click.Path(file_okay=False),
+              help="Folder to write; it must not exist (unless --force).")
+@click.option("--format", "fmt", type=click.Choice(["native", "onnx"]), default="native", show_default=True,
+              help="native: the model folder with its manifest, which predict / tag take as MODEL; onnx: model.onnx, "
+                   "model.json (labels, inputs, how to tokenize), the vocabularies and a README.txt.")
+@click.option("--force", is_flag=True, show_default=True, help="Overwrite the output folder if it exists.")
+@click.option("--cache-dir", type=click.Path(file_okay=False), show_default=True, help=CACHE_DIR_HELP)
+@click.option("--json", "as_json", is_flag=True, show_default=True, help="Print the result as one JSON object.")
+@user_errors
+def export_model_cmd(model, output, fmt, force, cache_dir, as_json):
+    """Write a trained classifier or tagger as a self-contained folder (native) or as ONNX.
+
+    MODEL is a classifier or tagger folder, a train or train_tagger artifact key (prefix), or 'latest' (the
+    newest of either).
+    """
+    from nlp_pipeline.pipelines.export import export_model
+
+    log = functools.partial(click.echo, err=True)  # notes go to stderr, the result to stdout
+    result = export_model(model, output, format=fmt, force=force, cache_dir=cache_dir, log=log)
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2))
+        return
+    key = f" [{result.model_key[:12]}]" if result.model_key else ""
+    click.echo(f"{result.kind} {result.model}{key} -> {result.output} ({result.format}): {', '.join(result.files)}")
