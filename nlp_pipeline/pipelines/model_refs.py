@@ -2,7 +2,7 @@
 
 ``predict`` and ``tag`` each know which kind they want, so `resolve_model` looks in one stage. Commands
 that take either kind (``evaluate model``, ``export model``) look in both ``train`` and ``train_tagger``:
-``latest`` is the newest of the two, a key prefix may match in either (two matches is an error listing
+``latest`` is the more recent of the two stages' ``latest``, a key prefix may match in either (two matches is an error listing
 them), and a folder says what it holds in its ``config.json`` (``format``). A language model is named as
 one, never half-loaded as something else.
 """
@@ -47,7 +47,7 @@ class TrainedModel:
 
     def describe(self) -> str:
         """``/path (tagger, train_tagger 1a2b3c4d5e)``: what a command says it evaluated or exported."""
-        key = f", {self.stage} {self.key[:10]}" if self.key else ""
+        key = f", {self.stage} {self.key[:12]}" if self.key else ""
         return f"{self.path} ({self.kind}{key})"
 
     def upstream(self, name: str, cache_dir: str | Path | None = None) -> Artifact | None:
@@ -95,8 +95,9 @@ def resolve_trained_model(ref: str | Path, cache_dir: str | Path | None = None) 
 def _from_cache(ref: str, cache_dir: str | Path | None) -> Path:
     store = ArtifactCache(cache_dir)
     if ref == "latest":
-        newest = max((a for a in store if a.stage in MODEL_STAGES), key=lambda a: a.manifest.get("created", 0),
-                     default=None)
+        # Each stage's `latest` (what the cache says it names), the more recent of the two.
+        found = [a for a in (store.latest(stage) for stage in MODEL_STAGES) if a is not None]
+        newest = max(found, key=lambda a: a.manifest.get("created", 0), default=None)
         if newest is None:
             raise ConfigError(f"no classifier or tagger in the cache ({store.artifacts_dir}); run a pipeline first")
         return newest.path
