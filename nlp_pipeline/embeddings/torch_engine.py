@@ -506,8 +506,9 @@ def _train_loop(vocab: W2VVocab, encoded: EncodedCorpus, params: Word2VecParams,
             epoch_end[job.epoch] = time.perf_counter() - t0
             if log_fn:
                 seconds = epoch_end[job.epoch] - (epoch_end[job.epoch - 1] if job.epoch else 0.0)
+                # no words/s here: the one figure is the whole run's (vocabulary and encoding included), logged once
                 log_fn(f"embed epoch {job.epoch + 1}/{params.epochs}: loss {epoch_loss[job.epoch]:.4g}, "
-                       f"{vocab.corpus_words / max(seconds, 1e-9):,.0f} words/s, lr {lr:.5f}")
+                       f"{seconds:.2f}s, lr {lr:.5f}")
 
     if workers == 1:
         for job in jobs:

@@ -19,6 +19,7 @@ from pydantic import Field
 from nlp_pipeline import settings
 from nlp_pipeline.engine import Artifact, BuildContext, Runtime, Stage
 from nlp_pipeline.engine.stage import BUILT_BEFORE
+from nlp_pipeline.reports.tables import percent
 from nlp_pipeline.text.phrases import PHRASES_FILE, carry_phrases
 
 # The torch engine's per-architecture defaults are resolved by the pipeline before they reach these
@@ -71,10 +72,12 @@ def build(params: EmbedParams, inputs: Mapping, ctx: BuildContext) -> dict:
     def score(x: float | None) -> str:
         return "n/a" if x is None else f"{x}"
 
-    ctx.log(
-        f"  vocabulary {info['vocab_size']:,}, {info['words_per_second']:,} words/s; "
-        f"WS353 {score(scores['wordsim353']['spearman'])}, SimLex {score(scores['simlex999']['spearman'])}, "
-        f"analogy {score(scores['google_analogy']['accuracy'])}"
+    analogy = scores["google_analogy"]["accuracy"]
+    ctx.log(  # words/s: epochs x corpus words over the whole word2vec time, as the results table shows it
+        f"  vocabulary {info['vocab_size']:,}, {info['words_per_second'] or 0:,} words/s ({params.epochs} x "
+        f"{info['corpus_words']:,} words in {info['seconds']:.1f}s); WS353 {score(scores['wordsim353']['spearman'])}, "
+        f"SimLex {score(scores['simlex999']['spearman'])}, "
+        f"analogy {'n/a' if analogy is None else percent(analogy) + '%'}"
     )
     for name, s in scores.items():
         if "unavailable" in s:
