@@ -80,19 +80,19 @@ def run(pipeline, corpus, overrides, grid, data_dir, cache_dir, report_dir, devi
         return
     click.echo("")
     click.echo(result.table())
-    n_runs = sum(len(v.stage_runs) for v in result.variants)
-    click.echo(f"\n{result.cache_hits}/{n_runs} stages from cache, {result.seconds:.1f}s in all")
-    click.echo(f"report: {result.report_dir}")
+    click.echo("\n" + "\n".join(result.closing_lines()))
 
 
 def _dry_run_lines(plans: list[dict]) -> list[str]:
+    from nlp_pipeline.engine import short_key
+
     lines = []
     for plan in plans:
         if len(plans) > 1:
             lines.append(f"── variant {plan['variant']}")
         lines += [f"needs a download first: {url}" for url in plan["downloads"]]
         for s in plan["stages"]:
-            key = f"[{s['key'][:10]}]" if s["key"] else "[key after the download]"
+            key = f"[{short_key(s['key'])}]" if s["key"] else "[key after the download]"
             lines.append(f"{s['stage']:<16} {key:<24} {s['status']}")
     return lines
 

@@ -1,11 +1,17 @@
-"""Finding artifacts for users: ``cache ls``, model and vectors references (a path, a key or ``latest``)."""
+"""Finding artifacts for users: ``cache ls``, model and vectors references (a path, a key or ``latest``), and
+the command that uses a run's model.
+
+``latest`` is what the last completed run recorded for the stage (the best variant of a grid: see
+`ArtifactCache.record_latest`), and only when no run has recorded one the newest artifact.
+"""
 
 from __future__ import annotations
 
+import shlex
 import time
 from pathlib import Path
 
-from nlp_pipeline.engine import Artifact, ArtifactCache
+from nlp_pipeline.engine import Artifact, ArtifactCache, default_cache_dir, short_key
 from nlp_pipeline.engine.cache import folder_size
 from nlp_pipeline.errors import ConfigError, DataError
 from nlp_pipeline.reports.tables import format_table
@@ -36,7 +42,8 @@ def _resolve_model(ref: str, cache_dir: str | Path | None = None, stage: str = "
     """A model folder path, a key prefix of a ``stage`` artifact, or ``latest`` → the model folder.
 
     ``stage`` is ``train`` for sentiment classifiers, ``train_tagger`` for taggers and ``train_lm`` for
-    language models, so ``latest`` never hands a tagger to ``predict`` or a classifier to ``tag``.
+    language models, so ``latest`` never hands a tagger to ``predict`` or a classifier to ``tag``;
+    ``latest`` is the model the last completed run recorded (`ArtifactCache.latest`).
     """
     what = {"train_tagger": "tagger", "train_lm": "language model"}.get(stage, "trained model")
     path = Path(ref)
@@ -70,11 +77,11 @@ def _resolve_vectors(ref: str | Path | None = None, cache_dir: str | Path | None
 
     ``ref`` is, in the order tried: a word2vec text or binary file (``.txt``, ``.vec``, ``.bin``;
     gensim's and fastText's files), an artifact folder holding ``vectors.bin``, ``None`` or
-    ``latest`` (the newest embed artifact), a pipeline name (the newest embed artifact that pipeline
-    built, so ``embeddings`` is the last ``run embeddings``; else the newest embed artifact: manifests
-    written before they recorded their pipeline), or the key prefix of an embed artifact. A path that
-    does not exist is a `DataError` naming it, so a typo in a file name is not reported as an unknown
-    cache key.
+    ``latest`` (the embed artifact the last completed run recorded, else the newest), a pipeline name
+    (the one that pipeline's last run recorded, so ``embeddings`` is the best variant of the last ``run
+    embeddings``; else the newest it built; else as ``latest``: manifests written before they recorded
+    their pipeline), or the key prefix of an embed artifact. A path that does not exist is a
+    `DataError` naming it, so a typo in a file name is not reported as an unknown cache key.
     """
     from nlp_pipeline.config import pipeline_names
 
@@ -89,18 +96,15 @@ def _resolve_vectors(ref: str | Path | None = None, cache_dir: str | Path | None
         if path.suffix in VECTOR_SUFFIXES or len(path.parts) > 1:
             raise DataError("vectors file not found", path=path)
     store = ArtifactCache(cache_dir)
-    embeds = [a for a in store if a.stage == "embed"]
-    newest = max(embeds, key=lambda a: a.manifest.get("created", 0), default=None)
     if ref is None or str(ref) == "latest" or str(ref) in pipeline_names():
-        if ref is not None and str(ref) != "latest":
-            own = [a for a in embeds if ref == (a.manifest.get("runtime") or {}).get("pipeline")]
-            newest = max(own, key=lambda a: a.manifest.get("created", 0), default=newest)
-        if newest is None:
+        pipeline = None if ref is None or str(ref) == "latest" else str(ref)
+        found = (store.latest("embed", pipeline) if pipeline else None) or store.latest("embed")
+        if found is None:
             raise ConfigError(f"no embed artifact in the cache ({store.artifacts_dir}); run a pipeline "
                               "first or give a word2vec file")
-        return newest.path
+        return found.path
     ref = str(ref)
-    matches = [a for a in embeds if a.key.startswith(ref)]
+    matches = [a for a in store if a.stage == "embed" and a.key.startswith(ref)]
     if len(matches) == 1:
         return matches[0].path
     if not matches:
@@ -133,8 +137,8 @@ def resolve_language_models(refs: list[str], cache_dir: str | Path | None = None
                              and a.manifest["inputs"].get("data", {}).get("key") == data), None)
             if backward is None:
                 raise ConfigError("model.lm=auto: a bilstm needs a backward language model trained on the same "
-                                  f"text as the newest forward one ({forward.key[:10]}); run `nlp-pipeline run lm "
-                                  "--set lm.direction=backward` with the same settings")
+                                  f"text as the newest forward one ({short_key(forward.key)}); run `nlp-pipeline run "
+                                  "lm --set lm.direction=backward` with the same settings")
             found.append(backward)
         return [checked(a.path) for a in found]
     need = 2 if bidirectional else 1
@@ -169,7 +173,7 @@ def list_artifacts(cache_dir: str | Path | None = None, stage: str | None = None
             continue
         art = Artifact(st, key, store.folder(st, key), manifest)
         age_h = (now - manifest.get("created", now)) / 3600
-        rows.append([st, key[:12], f"{folder_size(art.path) / 1e6:.1f} MB", f"{age_h:.1f} h", _summary(art)])
+        rows.append([st, short_key(key), f"{folder_size(art.path) / 1e6:.1f} MB", f"{age_h:.1f} h", _summary(art)])
     note = (f"\n{broken} folder(s) without a valid manifest: not artifacts (`nlp-pipeline cache verify` names "
             "them; a run rebuilds what it needs)") if broken else ""
     if not rows:
@@ -185,7 +189,7 @@ def verify_artifacts(cache_dir: str | Path | None = None, stage: str | None = No
     verdicts = verify_cache(store, stage)
     lines = []
     for v in verdicts:
-        where = f"{v.stage} [{v.key[:12]}]"
+        where = f"{v.stage} [{short_key(v.key)}]"
         if v.problem:
             lines.append(f"damaged: {where}: {v.problem}")
         lines += [f"inconsistent: {where}: {u}" for u in v.upstream]
@@ -213,3 +217,43 @@ def artifact_records(cache_dir: str | Path | None = None, stage: str | None = No
         records.append({"stage": st, "key": key, "path": str(art.path), "bytes": folder_size(art.path),
                         "created": manifest.get("created"), "contents": _summary(art)})
     return {"cache": str(store.artifacts_dir), "artifacts": records, "without_manifest": broken}
+
+
+# How a user runs each pipeline's model, by the stage that builds it ({key}: the key as every line shows it).
+USE_COMMANDS = {"train": 'predict {key} "some text"', "train_tagger": 'tag {key} "some text"',
+                "train_lm": "generate {key} --prompt {prompt}", "embed": "similar -v {key} {word}"}
+
+
+def vocabulary_word(folder: Path) -> str | None:
+    """A word the vectors in ``folder`` (an embed artifact) know, to show a query on: the most frequent one
+    of four letters or more (a function word's neighbours say little), else the most frequent one."""
+    first = None
+    try:
+        with open(folder / "words.txt", encoding="utf-8") as fh:
+            for line in fh:
+                word = line.split("\t", 1)[0]
+                first = first or word
+                if len(word) >= 4 and word.isalpha():
+                    return word
+    except OSError:
+        return None
+    return first
+
+
+def usage_command(art: Artifact, cache_dir: str | Path | None = None, *, word: str | None = None,
+                  prompt: str = "the") -> str | None:
+    """The exact command that uses ``art``, a model of the stage it is named by in `USE_COMMANDS`:
+    ``nlp-pipeline predict 3f9a0c1d2e4b "some text"``, with ``--cache-dir`` when the cache is not the
+    default one (the command would look there), ``word`` (default: one the vectors know) for vectors,
+    ``prompt`` for a language model. None for a stage no command uses."""
+    template = USE_COMMANDS.get(art.stage)
+    if template is None:
+        return None
+    if art.stage == "embed" and word is None:
+        word = vocabulary_word(art.path) or "the"
+    command = "nlp-pipeline " + template.format(key=short_key(art.key), word=shlex.quote(word or ""),
+                                                prompt=shlex.quote(prompt))
+    root = ArtifactCache(cache_dir).root.resolve()
+    if root != default_cache_dir().resolve():
+        command += f" --cache-dir {shlex.quote(str(root))}"
+    return command

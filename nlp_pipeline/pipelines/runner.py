@@ -4,6 +4,11 @@ One generic runner serves every declared pipeline. Variants share every stage wh
 (a grid over ``model.encoder`` tokenizes and trains word2vec once). Every variant's configuration is
 validated, its inputs found (a missing file is an error before the first stage, not after an hour),
 and the device resolved, before anything runs.
+
+When every variant is done, the run names its model: the best variant's (by the pipeline's dev or
+held-out score, never a test score), its key, folder and the command that uses it; and it records
+that variant's artifacts as ``latest``, so ``predict latest`` after a grid uses the best model, not
+the last one trained.
 """
 
 from __future__ import annotations
@@ -16,15 +21,21 @@ from pathlib import Path
 from typing import Any
 
 from nlp_pipeline.config import expand_grid, load_config, pipeline_type
-from nlp_pipeline.engine import ArtifactCache, StageRun, Task
+from nlp_pipeline.engine import Artifact, ArtifactCache, StageRun, Task, short_key
+from nlp_pipeline.engine.cache import disk_full, disk_full_error, free_space
 from nlp_pipeline.pipelines.declared import Declared
 from nlp_pipeline.pipelines.inputs import vectors_origin
 from nlp_pipeline.pipelines.registry import declared
 from nlp_pipeline.pipelines.vectors import VECTOR_STEPS
 from nlp_pipeline.reports.report import write_report
-from nlp_pipeline.reports.results import PipelineResult, VariantResult
+from nlp_pipeline.reports.results import ModelRef, PipelineResult, VariantResult
 
 logger = logging.getLogger(__name__)
+
+# What each pipeline's results table ranks by (`Declared.rank`; dev accuracy when it declares none), in
+# words: a score on dev or held-out data, never on test, so choosing the best does not peek at test.
+BEST_BY = {"sentiment": "dev accuracy", "tagging": "dev accuracy", "lm": "held-out perplexity",
+           "embeddings": "Google analogy accuracy, then SimLex-999"}
 
 
 def variant_name(spec: Declared, cfg: Any, overrides: list[str]) -> str:
@@ -125,7 +136,8 @@ def run_pipeline(name: str = "sentiment", overrides: list[str] | None = None, gr
     for (cfg, _), runtime in zip(variants_cfg, runtimes, strict=True):
         spec.pipeline.plan(cfg, cache, runtime)  # every input found and readable (files hashed once, memoised)
 
-    variants = []
+    variants: list[VariantResult] = []
+    variant_arts: list[dict[str, Artifact]] = []
     for (cfg, v), runtime in zip(variants_cfg, runtimes, strict=True):
         if len(variants_cfg) > 1:
             log(f"── variant {' '.join(v)}")
@@ -147,6 +159,7 @@ def run_pipeline(name: str = "sentiment", overrides: list[str] | None = None, gr
             artifacts={k: str(a.path) for k, a in arts.items()}, stage_runs=runs, kind=spec.name,
             train_step=spec.pipeline.train_step, evaluate_step=spec.pipeline.evaluate_step,
             deterministic=all(r["deterministic"] for r in runs)))
+        variant_arts.append(arts)
         nondeterministic = [f"{s}: {a.manifest['nondeterministic_because']}" for s, a in arts.items()
                             if a.manifest.get("nondeterministic_because")]
         if nondeterministic:
@@ -154,7 +167,32 @@ def run_pipeline(name: str = "sentiment", overrides: list[str] | None = None, gr
 
     base = Path(report_dir) if report_dir else Path(variants_cfg[0][0].report.dir)
     result = PipelineResult(spec.name, variants, Path(), time.perf_counter() - start, columns=spec.columns,
-                            rank=spec.rank)
-    result.report_dir = write_report(result, base / Path(name).stem)
+                            rank=spec.rank, best_by=BEST_BY.get(spec.name, "the results table's order"))
+    best = result.best
+    arts = variant_arts[variants.index(best)]
+    result.model = model_ref(arts[spec.pipeline.train_step], best, cache_dir)
+    folder = base / Path(name).stem
+    free_before = free_space(folder)
+    try:
+        result.report_dir = write_report(result, folder)
+    except OSError as err:
+        if (code := disk_full(err)) is None:
+            raise
+        raise disk_full_error(code, "the report", folder, free_before=free_before) from err
+    for stage, art in arts.items():  # the run is complete: `latest` now names the best variant's artifacts
+        cache.record_latest(stage, art.key, pipeline=spec.name, variant=best.name)
     result.seconds = time.perf_counter() - start
     return result
+
+
+def model_ref(art: Artifact, variant: VariantResult, cache_dir: str | Path | None) -> ModelRef:
+    """What the run says about its model: ``art`` (the best variant's model stage artifact), its key as every
+    line shows it, its folder and the exact command that uses it (a probe word the vectors know; the
+    pipeline's first sample prompt)."""
+    from nlp_pipeline.pipelines.artifacts import usage_command
+
+    probes = variant.metrics.get("probes_found") or [None]
+    prompts = (variant.config.get("generate") or {}).get("prompts") or ["the"]
+    command = usage_command(art, cache_dir, word=probes[0], prompt=prompts[0] or "the")
+    return ModelRef(stage=art.stage, key=art.key, prefix=short_key(art.key), path=str(art.path), variant=variant.name,
+                    command=command or "", latest=True)
