@@ -198,7 +198,9 @@ def evaluate_model_cmd(model, corpus, output, data_dir, cache_dir, device, as_js
 
 
 def _evaluation_text(r) -> str:
-    from nlp_pipeline.reports.tables import format_table
+    """The result as lines: what was scored, accuracy and macro-F1 (taggers: on unseen and seen words), a
+    per-class table; every score in percent, as the run's reports show them."""
+    from nlp_pipeline.reports.tables import format_table, percent
 
     key = f", {'train_tagger' if r.kind == 'tagger' else 'train'} {r.model_key[:12]}" if r.model_key else ""
     unit = "sentences" if r.kind == "tagger" else "examples"
@@ -206,14 +208,14 @@ def _evaluation_text(r) -> str:
            else "")
     lines = [f"model:  {r.model} ({r.kind}{key})",
              f"corpus: {r.corpus}{':' + r.split if r.split else ' (every example)'} ({r.examples:,} {unit}"
-             f"{f', {r.tokens:,} tokens' if r.tokens is not None else ''}{how})", ""]
-    lines.append(f"accuracy {r.accuracy:.4f}   macro-F1 {r.macro_f1:.4f}")
+             f"{f', {r.tokens:,} tokens' if r.tokens is not None else ''}{how})", "",
+             f"accuracy {percent(r.accuracy)}%   macro-F1 {percent(r.macro_f1)}%"]
     if r.kind == "tagger":
         def share(acc, n):
-            return f"{'n/a' if acc is None else f'{acc:.4f}'} ({n:,} tokens)"
+            return f"{'n/a' if acc is None else percent(acc) + '%'} ({n:,} tokens)"
         lines.append(f"unseen words {share(r.unseen_accuracy, r.unseen_tokens)}   seen words "
                      f"{share(r.seen_accuracy, r.seen_tokens)}   (unseen: not in the {r.unseen_basis})")
-    rows = [[label, f"{c['precision']:.4f}", f"{c['recall']:.4f}", f"{c['f1']:.4f}", f"{c['support']:,}"]
+    rows = [[label, percent(c["precision"]), percent(c["recall"]), percent(c["f1"]), f"{c['support']:,}"]
             for label, c in r.per_class.items()]
     lines += ["", format_table(["tag" if r.kind == "tagger" else "label", "precision", "recall", "F1", "support"],
                                rows), "", f"confusion matrix: {r.confusion_matrix_png}"]

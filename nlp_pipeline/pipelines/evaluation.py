@@ -107,6 +107,7 @@ def save_evaluation(result: EvaluationResult, output_dir: str | Path) -> Path:
     """Write ``confusion_matrix.png`` and ``metrics.json`` (the whole result) into ``output_dir`` (created),
     and record where in ``result``."""
     from nlp_pipeline.reports.plots import plot_confusion_matrix
+    from nlp_pipeline.reports.tables import percent
 
     out = Path(output_dir).expanduser()
     out.mkdir(parents=True, exist_ok=True)
@@ -114,7 +115,7 @@ def save_evaluation(result: EvaluationResult, output_dir: str | Path) -> Path:
     result.confusion_matrix_png = str(out / PNG_FILE)
     where = f"{result.corpus}:{result.split}" if result.split else result.corpus
     plot_confusion_matrix(result.confusion_matrix, result.labels, out / PNG_FILE,
-                          title=f"{where}: accuracy {result.accuracy:.4f}")
+                          title=f"{where}: accuracy {percent(result.accuracy)}%")
     (out / METRICS_FILE).write_text(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n",
                                     encoding="utf-8")
     return out

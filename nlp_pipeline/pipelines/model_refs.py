@@ -2,9 +2,9 @@
 
 ``predict`` and ``tag`` each know which kind they want, so `resolve_model` looks in one stage. Commands
 that take either kind (``evaluate model``, ``export model``) look in both ``train`` and ``train_tagger``:
-``latest`` is the more recent of the two stages' ``latest``, a key prefix may match in either (two matches is an error listing
-them), and a folder says what it holds in its ``config.json`` (``format``). A language model is named as
-one, never half-loaded as something else.
+``latest`` is the more recent of the two stages' ``latest``, a key prefix may match in either (two
+matches is an error listing them), and a folder says what it holds in its ``config.json`` (``format``).
+A language model is named as one, never half-loaded as something else.
 """
 
 from __future__ import annotations
