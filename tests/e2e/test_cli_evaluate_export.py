@@ -407,3 +407,16 @@ def test_the_onnx_readme_code_runs_and_agrees_with_predict(ws, tmp_path, monkeyp
     labels = [json.loads(line)["label"] for line in
               invoke("predict", key, *texts, "--json", "--cache-dir", ws["cache"]).stdout.splitlines()]
     assert printed == repr(labels)
+
+
+def test_the_python_api_gives_what_the_cli_prints(ws, tmp_path):
+    import nlp_pipeline
+
+    key = _key(ws["tagger"], "train_tagger")
+    corpus = f"{ws['treebank']}:dev"
+    result = nlp_pipeline.evaluate_model(key, corpus, cache_dir=ws["cache"], output_dir=tmp_path / "api")
+    assert isinstance(result, nlp_pipeline.EvaluationResult)
+    cli = stdout_json(_evaluate(ws, key, corpus, "--json", "-o", tmp_path / "api"))
+    assert result.to_dict() == cli
+    exported = nlp_pipeline.export_model(key, tmp_path / "onnx", format="onnx", cache_dir=ws["cache"])
+    assert exported.kind == "tagger" and exported.max_abs_diff <= TOLERANCE and "chars.json" in exported.files
