@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-MAX_MESSAGE = 400  # characters: an error quoting a 5 MB line must not print 5 MB
+MAX_MESSAGE = 480  # characters: an error quoting a 5 MB line must not print 5 MB; room for a few long paths
 
 
 def excerpt(text: str, limit: int = 60) -> str:
@@ -21,13 +21,13 @@ def excerpt(text: str, limit: int = 60) -> str:
 
 
 def _capped(message: str) -> str:
-    """One line of at most `MAX_MESSAGE` characters. A long message is long because it quotes something
-    (a line, a value) near its start; what to do about it comes last, so the end is kept whole and the
-    middle goes, with the exact number of characters left out."""
+    """One line of at most `MAX_MESSAGE` characters. The start says what went wrong and the end what to do
+    about it, so a message too long keeps both halves and loses its middle (usually a quoted line or value),
+    saying exactly how many characters it left out."""
     message = " ".join(message.split()) if "\n" in message else message
     if len(message) <= MAX_MESSAGE:
         return message
-    head = 120
+    head = MAX_MESSAGE // 2
     widest = f" […{len(message):,} characters left out…] "  # the count below is smaller, never wider
     tail = MAX_MESSAGE - head - len(widest)
     return f"{message[:head]} […{len(message) - head - tail:,} characters left out…] {message[-tail:]}"
