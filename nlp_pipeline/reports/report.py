@@ -5,8 +5,9 @@ takes the next suffix), and ``<base>/latest`` is replaced by an atomic rename, o
 is complete, so it never points at a half-written report.
 
 A variant folder holds what its evaluate stage wrote for people (plots, metrics, ``details.md`` with
-its links made relative to that folder), never the cache's bookkeeping (manifest, ``.verified.json``);
-every file gets the mode the umask gives, as in the cache.
+its links made relative to that folder), never the cache's bookkeeping (manifest, ``.verified.json``).
+Every file is created by this process, never copied with its source's mode, so it gets the mode the
+umask gives (a 0600 file in the cache does not make a private report).
 """
 
 from __future__ import annotations
@@ -18,11 +19,11 @@ import shutil
 import time
 from pathlib import Path
 
-from nlp_pipeline.engine.cache import MANIFEST, apply_umask
 from nlp_pipeline.reports.results import PipelineResult
 from nlp_pipeline.reports.tables import percent
 
 REPORT_SUFFIXES = (".png", ".json", ".md")
+MANIFEST = "manifest.json"
 DETAILS = "details.md"  # an evaluate stage's part of results.md; its links read ``{variant}/<file>``
 VARIANT = "{variant}"
 
@@ -78,13 +79,13 @@ def _write_folder(result: PipelineResult, folder: Path) -> None:
         evaluate = Path(v.artifacts[v.evaluate_step])
         for f in evaluate.iterdir():
             if for_report(f):
-                shutil.copy2(f, sub / f.name)
+                shutil.copyfile(f, sub / f.name)
         if (evaluate / DETAILS).is_file():  # next to the images it links: their names alone
             text = (evaluate / DETAILS).read_text(encoding="utf-8")
             (sub / DETAILS).write_text(text.replace(f"{VARIANT}/", "").replace(VARIANT, v.name), encoding="utf-8")
         history = Path(v.artifacts[v.train_step]) / "history.json"
         if history.is_file():
-            shutil.copy2(history, sub / "history.json")
+            shutil.copyfile(history, sub / "history.json")
         if v.embeddings:
             (sub / "embeddings.json").write_text(json.dumps(v.embeddings, indent=2))
     (folder / "results.json").write_text(json.dumps(result.to_dict(), indent=2, default=str))
@@ -114,4 +115,3 @@ def _write_folder(result: PipelineResult, folder: Path) -> None:
         if not v.deterministic:
             lines += [f"- {v.name}: not bit-reproducible (see each stage's manifest: nondeterministic_because)", ""]
     (folder / "results.md").write_text("\n".join(lines) + "\n")
-    apply_umask(folder)  # copies keep their source's mode; some writers create private files
