@@ -169,7 +169,7 @@ def run_pipeline(name: str = "sentiment", overrides: list[str] | None = None, gr
     result = PipelineResult(spec.name, variants, Path(), time.perf_counter() - start, columns=spec.columns,
                             rank=spec.rank, best_by=BEST_BY.get(spec.name, "the results table's order"))
     best = result.best
-    arts = variant_arts[variants.index(best)]
+    arts = next(a for v, a in zip(variants, variant_arts, strict=True) if v is best)
     result.model = model_ref(arts[spec.pipeline.train_step], best, cache_dir)
     folder = base / Path(name).stem
     free_before = free_space(folder)
