@@ -141,7 +141,7 @@ def analogy(words, topn, method, vectors, cache_dir, file, as_json):
 def evaluate_vectors_cmd(old_vectors, vectors, cache_dir, pairs, analogies, no_standard, restrict_vocab, as_json):
     """Score word vectors on WordSim-353, SimLex-999, the Google analogies and your own sets."""
     from nlp_pipeline.embeddings.eval_sets import evaluate_vectors
-    from nlp_pipeline.reports.tables import format_table
+    from nlp_pipeline.reports.tables import format_table, percent
 
     if no_standard and not pairs and not analogies:
         raise click.UsageError("--no-standard leaves nothing to evaluate: give --pairs or --analogies")
@@ -157,8 +157,9 @@ def evaluate_vectors_cmd(old_vectors, vectors, cache_dir, pairs, analogies, no_s
             score, covered = r["spearman"], f"{r['pairs_in_vocab']:,}/{r['pairs']:,} pairs"
         else:
             score, covered = r["accuracy"], f"{r['questions_answered']:,}/{r['questions']:,} questions"
-        metric = "spearman" if r["kind"] == "pairs" else "accuracy"
-        rows.append([name, metric, "n/a" if score is None else f"{score:.4f}", covered])
+        metric = "spearman" if r["kind"] == "pairs" else "accuracy %"
+        shown = "n/a" if score is None else f"{score:.4f}" if r["kind"] == "pairs" else percent(score)
+        rows.append([name, metric, shown, covered])
     click.echo(f"vectors: {index.source} ({len(index):,} words, {index.dim}d)\n")
     click.echo(format_table(["set", "metric", "score", "in vocabulary"], rows))
 

@@ -156,7 +156,7 @@ def test_evaluate_vectors_with_user_files(tmp_path, vec):
     rows = {line.split()[0]: line.split() for line in result.stdout.splitlines()[4:]}
     assert list(rows) == ["wordsim353", "simlex999", "google_analogy", "mine.csv", "gender.txt"]
     assert rows["mine.csv"][1:4] == ["spearman", "1.0000", "3/4"]
-    assert rows["gender.txt"][1:4] == ["accuracy", "1.0000", "1/1"]
+    assert rows["gender.txt"][1:5] == ["accuracy", "%", "100.00", "1/1"]  # percent, as in every table
     assert rows["wordsim353"][3] == "2/353"  # (king, queen) and (man, woman) are the WordSim pairs we know
     result = invoke("evaluate", "vectors", "-v", vec, "--pairs", str(pairs), "--no-standard", "--json")
     data = json.loads(result.stdout)
