@@ -66,7 +66,8 @@ def folder_kind(path: Path) -> str:
     """``classifier`` or ``tagger``, from the folder's ``config.json``; anything else is a `DataError`."""
     config_path = path / CONFIG_FILE
     if not config_path.is_file():
-        raise DataError(f"not a model folder (no {CONFIG_FILE})", path=path)
+        onnx = " (an ONNX export: give the model it was exported from)" if (path / "model.onnx").is_file() else ""
+        raise DataError(f"not a model folder (no {CONFIG_FILE}){onnx}", path=path)
     payload = read_json(config_path, "model config")
     fmt = payload.get("format") if isinstance(payload, dict) else None
     if fmt == LM_FORMAT:
