@@ -420,3 +420,32 @@ def test_the_python_api_gives_what_the_cli_prints(ws, tmp_path):
     assert result.to_dict() == cli
     exported = nlp_pipeline.export_model(key, tmp_path / "onnx", format="onnx", cache_dir=ws["cache"])
     assert exported.kind == "tagger" and exported.max_abs_diff <= TOLERANCE and "chars.json" in exported.files
+
+
+def test_a_users_file_and_a_single_conllu_file_carve_dev_as_their_runs_did(ws, tmp_path, make_treebank):
+    from nlp_pipeline.data import load_labelled
+
+    rows = [e for split in load_labelled("pang_lee_polarity").splits.values() for e in split]
+    reviews = tmp_path / "reviews.tsv"
+    reviews.write_text("text\tlabel\n" + "".join(f"{e.text}\t{e.label}\n" for e in rows), encoding="utf-8")
+    cache = tmp_path / "cache"
+    options = ["--cache-dir", cache, "--report-dir", tmp_path / "reports", "--json", "-q",
+               "--set", "data.seed=7", "--set", "data.dev_fraction=0.2"]  # not the defaults: read from the run
+    run = stdout_json(invoke("run", "sentiment", *SENTIMENT[2:], "--corpus", reviews, *options))["variants"][0]
+    key = _key(run, "train")
+    dev = stdout_json(invoke("evaluate", "model", key, "--corpus", f"{reviews}:dev", "--cache-dir", cache, "--json",
+                             "-o", tmp_path / "ev"))
+    assert dev["carved"] == {"from": "all", "fraction": 0.2, "seed": 7}
+    assert (dev["examples"], dev["accuracy"]) == (run["metrics"]["dev"]["n"], run["metrics"]["dev"]["accuracy"])
+    whole = stdout_json(invoke("evaluate", "model", key, "--corpus", reviews, "--cache-dir", cache, "--json",
+                               "-o", tmp_path / "ev"))
+    assert whole["split"] is None and whole["carved"] is None and whole["examples"] == len(rows)
+
+    single = next(make_treebank(tmp_path / "tb", n_train=80, n_dev=30).glob("train.conllu"))
+    tagged = stdout_json(invoke("run", "tagging", "--corpus", single, *TAGGING, *options))["variants"][0]
+    out = stdout_json(invoke("evaluate", "model", _key(tagged, "train_tagger"), "--corpus", f"{single}:dev",
+                             "--cache-dir", cache, "--json", "-o", tmp_path / "ev"))
+    assert out["carved"] == {"from": "train", "fraction": 0.2, "seed": 7}
+    assert (out["tokens"], out["accuracy"], out["unseen_accuracy"]) == \
+        (tagged["metrics"]["dev"]["tokens"], tagged["metrics"]["dev"]["accuracy"],
+         tagged["metrics"]["dev"]["unseen_accuracy"])
