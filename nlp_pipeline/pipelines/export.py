@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from nlp_pipeline.engine.cache import apply_umask
 from nlp_pipeline.errors import ConfigError
 from nlp_pipeline.pipelines.model_refs import TrainedModel, resolve_trained_model
 
@@ -77,7 +78,7 @@ def export_model(model: str | Path, output: str | Path, *, format: str = "native
     tmp.mkdir()  # 0777 & ~umask, unlike mkdtemp's 0700
     try:
         diff = _write_onnx(trained, tmp, log) if format == "onnx" else _write_native(trained, tmp)
-        _shareable(tmp)
+        apply_umask(tmp)  # 0644 / 0755 under umask 022, whatever mode the writer used (safetensors: 0600)
         _swap_into_place(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -109,20 +110,6 @@ def _require_onnx() -> None:
     except ImportError as err:
         raise ConfigError(f"--format onnx needs the onnx extra ({err.name} is not installed): "
                           "pip install 'nlp-pipeline[onnx]'") from None
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def _shareable(folder: Path) -> None:
-    """Files ``0666 & ~umask`` and folders ``0777 & ~umask``: what any new file would get (0644 / 0755 under
-    the usual umask 022), whatever mode the writer used."""
-    mask = _umask()
-    for p in [folder, *folder.rglob("*")]:
-        p.chmod((0o777 if p.is_dir() else 0o666) & ~mask)
 
 
 def _swap_into_place(tmp: Path, out: Path) -> None:
