@@ -161,7 +161,7 @@ CACHE_DIR_HELP = "Artifact cache (default ~/.cache/nlp-pipeline)."
 
 @common.evaluate.command("model")
 @click.argument("model")
-@click.option("--corpus", "-c", required=True, metavar="NAME[:SPLIT]|PATH[:SPLIT]",
+@click.option("--corpus", "-c", required=True, metavar="NAME[:SPLIT]|PATH[:SPLIT]", show_default=True,
               help="A registered corpus or your labelled file / folder (CoNLL-U for a tagger). With :SPLIT (train, "
                    "dev, test) that split as the model's run built it; without, a corpus's test split (else dev), "
                    "or every example of a single file.")
@@ -224,7 +224,7 @@ def _evaluation_text(r) -> str:
 
 @common.export.command("model")
 @click.argument("model")
-@click.option("--output", "-o", required=True, type=click.Path(file_okay=False),
+@click.option("--output", "-o", required=True, type=click.Path(file_okay=False), show_default=True,
               help="Folder to write; it must not exist (unless --force).")
 @click.option("--format", "fmt", type=click.Choice(["native", "onnx"]), default="native", show_default=True,
               help="native: the model folder with its manifest, which predict / tag take as MODEL; onnx: model.onnx, "

@@ -276,6 +276,10 @@ def test_native_export_predicts_as_the_cache_artifact_and_is_readable_by_all(ws,
     with_key = invoke("predict", key, *TEXTS, "--json", "--cache-dir", ws["cache"]).stdout
     with_folder = invoke("predict", out, *TEXTS, "--json", "--cache-dir", tmp_path / "empty-cache").stdout
     assert with_folder == with_key and len(with_key.splitlines()) == len(TEXTS)
+    onnx = tmp_path / "shared" / "onnx"
+    invoke("export", "model", key, "-o", onnx, "--format", "onnx", "--cache-dir", ws["cache"])
+    for name, mode in _modes(onnx):
+        assert mode & 0o044 == 0o044, (name, oct(mode))
 
 
 def test_native_export_of_a_tagger_tags_as_the_cache_artifact(ws, tmp_path):
