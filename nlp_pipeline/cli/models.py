@@ -182,7 +182,7 @@ def evaluate_model_cmd(model, corpus, output, data_dir, cache_dir, device, as_js
     dev.
 
     MODEL is a classifier or tagger folder, a train or train_tagger artifact key (prefix), or 'latest' (the
-    newest of either).
+    classifier or tagger of the last run).
     """
     from nlp_pipeline.device import resolve_device
     from nlp_pipeline.pipelines.evaluation import default_output_dir, evaluate_model, save_evaluation
@@ -237,7 +237,7 @@ def export_model_cmd(model, output, fmt, force, cache_dir, as_json):
     """Write a trained classifier or tagger as a self-contained folder (native) or as ONNX.
 
     MODEL is a classifier or tagger folder, a train or train_tagger artifact key (prefix), or 'latest' (the
-    newest of either).
+    classifier or tagger of the last run).
     """
     from nlp_pipeline.pipelines.export import export_model
 
