@@ -276,19 +276,17 @@ def _merge_errors(out: Path, shards: list[Shard]) -> None:
                         merged.write(line)
 
 
-MODEL_TASKS = {"train": "sentiment", "train_tagger": "tagging"}  # the stage that trains a model → its task
-FORMAT_TASKS = {"nlp-pipeline-classifier": "sentiment", "nlp-pipeline-tagger": "tagging"}  # config.json's format
+TASK_OF_KIND = {"classifier": "sentiment", "tagger": "tagging"}
 
 
 def model_task(model: str, task: str | None = None, cache_dir: str | Path | None = None) -> tuple[str, str | None]:
     """``process MODEL``: which task a model reference runs, and the model (None for ``tokenize``).
 
-    ``tokenize`` needs no model; a folder says what it holds in its manifest; a key prefix is looked up
-    among the classifiers and taggers of the cache; ``latest`` could be either, so it needs ``task``.
+    ``tokenize`` needs no model; anything else is found as ``evaluate model`` finds it (a folder says what
+    it holds, a key prefix is looked up among classifiers and taggers, ``latest`` is the newer of the two),
+    unless ``task`` says which kind to look for.
     """
-    from nlp_pipeline.engine import ArtifactCache
-    from nlp_pipeline.errors import read_json
-    from nlp_pipeline.models.model_io import CONFIG_FILE
+    from nlp_pipeline.pipelines.model_refs import resolve_trained_model
 
     if model == "tokenize":
         if task not in (None, "tokenize"):
@@ -296,20 +294,5 @@ def model_task(model: str, task: str | None = None, cache_dir: str | Path | None
         return "tokenize", None
     if task is not None:
         return task, model
-    path = Path(model).expanduser()
-    if path.is_dir():
-        found = read_json(path / CONFIG_FILE, "model config").get("format") if (path / CONFIG_FILE).is_file() else None
-        if found not in FORMAT_TASKS:
-            raise ConfigError(f"{model}: not a classifier or tagger folder (its {CONFIG_FILE} says format {found!r}); "
-                              "give --task sentiment or --task tagging")
-        return FORMAT_TASKS[found], model
-    if model == "latest":
-        raise ConfigError("MODEL latest could be the newest classifier or the newest tagger: "
-                          "give --task sentiment or --task tagging")
-    found = {a.stage for a in ArtifactCache(cache_dir).find(model) if a.stage in MODEL_TASKS}
-    if len(found) == 1:
-        return MODEL_TASKS[found.pop()], model
-    if not found:
-        raise ConfigError(f"{model!r} is neither tokenize, a model folder, nor the key of a classifier or tagger "
-                          "in the cache")
-    raise ConfigError(f"key prefix {model!r} matches both a classifier and a tagger; give more of the key")
+    found = resolve_trained_model(model, cache_dir)
+    return TASK_OF_KIND[found.kind], str(found.path)

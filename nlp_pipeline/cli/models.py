@@ -19,6 +19,7 @@ from nlp_pipeline.cli.common import (
     model_options,
     user_errors,
 )
+from nlp_pipeline.engine import short_key
 
 
 @main.command()
@@ -202,7 +203,7 @@ def _evaluation_text(r) -> str:
     per-class table; every score in percent, as the run's reports show them."""
     from nlp_pipeline.reports.tables import format_table, percent
 
-    key = f", {'train_tagger' if r.kind == 'tagger' else 'train'} {r.model_key[:12]}" if r.model_key else ""
+    key = f", {'train_tagger' if r.kind == 'tagger' else 'train'} {short_key(r.model_key)}" if r.model_key else ""
     unit = "sentences" if r.kind == "tagger" else "examples"
     how = (f"; carved from {r.carved['from']}, {r.carved['fraction']:.0%}, seed {r.carved['seed']}" if r.carved
            else "")
@@ -246,5 +247,5 @@ def export_model_cmd(model, output, fmt, force, cache_dir, as_json):
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2))
         return
-    key = f" [{result.model_key[:12]}]" if result.model_key else ""
+    key = f" [{short_key(result.model_key)}]" if result.model_key else ""
     click.echo(f"{result.kind} {result.model}{key} -> {result.output} ({result.format}): {', '.join(result.files)}")

@@ -20,7 +20,8 @@ from nlp_pipeline.cli.common import (
 PROCESS_HELP = """Run a model over every document of INPUTS (files, folders, globs; text, JSONL, CSV, gzipped or not).
 
 MODEL is a classifier (labels and probabilities), a tagger (part-of-speech tags), or the word `tokenize`
-(spaCy tokens, no model): a model folder, a key prefix of one in the cache, or 'latest' with --task.
+(spaCy tokens, no model): a model folder, a key prefix of one in the cache, or 'latest' (the newer of the
+last classifier and the last tagger; --task picks one).
 Streams, uses every core, and resumes: rerun the same command after a crash and finished shards are
 skipped. Bad records go to OUTPUT/errors.jsonl with their file and line; they fail the run only with --strict.
 """
@@ -32,7 +33,7 @@ skipped. Bad records go to OUTPUT/errors.jsonl with their file and line; they fa
 @output_option("Output folder: one JSONL shard per input shard, errors.jsonl, summary.json.", folder=True,
                deprecated="--out")
 @click.option("--task", type=click.Choice(["tokenize", "sentiment", "tagging"]),
-              help="What MODEL is, where its reference cannot say ('latest'). Default: found from MODEL.")
+              help="Look for MODEL among this task's models only (default: what MODEL's folder says it is).")
 @click.option("--model", "old_model", metavar="REF", hidden=True)  # before 0.2: MODEL is now the first argument
 @click.option("--workers", type=click.IntRange(min=1), help="Parallel workers (default: the number of cores).")
 @click.option("--engine", type=click.Choice(["local", "dask"]), default="local", help="Where the workers run.")

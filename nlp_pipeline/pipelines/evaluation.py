@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from nlp_pipeline import settings
+from nlp_pipeline.engine import short_key
 from nlp_pipeline.errors import ConfigError, DataError, excerpt
 from nlp_pipeline.pipelines.model_refs import TrainedModel, resolve_trained_model
 
@@ -124,7 +125,7 @@ def save_evaluation(result: EvaluationResult, output_dir: str | Path) -> Path:
 def default_output_dir(result: EvaluationResult) -> Path:
     """``reports/evaluate/<model key or folder>_<corpus>_<split>``: one folder per model, corpus and split,
     so evaluations do not overwrite each other."""
-    parts = [(result.model_key or "")[:12] or Path(result.model).name, Path(result.corpus).name or result.corpus,
+    parts = [short_key(result.model_key or "") or Path(result.model).name, Path(result.corpus).name or result.corpus,
              result.split or "all"]
     return Path("reports") / "evaluate" / "_".join(re.sub(r"[^\w.-]+", "-", p).strip("-.") or "x" for p in parts)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from nlp_pipeline.engine import Artifact, ArtifactCache
+from nlp_pipeline.engine import Artifact, ArtifactCache, short_key
 from nlp_pipeline.engine.cache import load_manifest
 from nlp_pipeline.errors import ConfigError, DataError, read_json
 from nlp_pipeline.models.classifier_io import FORMAT as CLASSIFIER_FORMAT
@@ -47,7 +47,7 @@ class TrainedModel:
 
     def describe(self) -> str:
         """``/path (tagger, train_tagger 1a2b3c4d5e)``: what a command says it evaluated or exported."""
-        key = f", {self.stage} {self.key[:12]}" if self.key else ""
+        key = f", {self.stage} {short_key(self.key)}" if self.key else ""
         return f"{self.path} ({self.kind}{key})"
 
     def upstream(self, name: str, cache_dir: str | Path | None = None) -> Artifact | None:

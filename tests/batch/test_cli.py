@@ -43,10 +43,10 @@ def test_user_errors_are_one_line_and_exit_2(tmp_path):
     cases = [
         (["tokenize", tmp_path / "missing.txt", "-o", out], "file not found"),
         (["tokenize", tmp_path / "*.csv", "-o", out], "no file matches"),
-        (["latest", tmp_path / "a.txt", "-o", out], "give --task sentiment or --task tagging"),
+        (["latest", tmp_path / "a.txt", "-o", out, "--cache-dir", tmp_path / "c"], "no classifier or tagger"),
         (["tokenize", tmp_path / "a.txt", "-o", out, "--scheduler", "tcp://h:1"], "needs --engine dask"),
         ([tmp_path / "none", tmp_path / "a.txt", "--task", "sentiment", "-o", out], "neither a model"),
-        ([tmp_path / "none", tmp_path / "a.txt", "-o", out], "neither tokenize, a model folder"),
+        ([tmp_path / "none", tmp_path / "a.txt", "-o", out], "model folder not found"),
     ]
     for args, message in cases:
         result = _invoke(*args)

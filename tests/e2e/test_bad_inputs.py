@@ -193,8 +193,9 @@ CASES = [
     # -- process ---------------------------------------------------------------------------------------
     Case("process", "glob matching nothing", ("process", "tokenize", "{d}/*.nothing", "-o", "{d}/o"),
          ("no file matches",)),
-    Case("process", "latest without --task", ("process", "latest", "{d}/t.txt", "-o", "{d}/o"),
-         ("give --task sentiment or --task tagging",), {"t.txt": b"a text\n"}),
+    Case("process", "latest with no model in the cache",
+         ("process", "latest", "{d}/t.txt", "-o", "{d}/o", "--cache-dir", "{d}/cache"),
+         ("no classifier or tagger in the cache",), {"t.txt": b"a text\n"}),
     Case("process", "tokenize with a model task",
          ("process", "tokenize", "{d}/t.txt", "--task", "sentiment", "-o", "{d}/o"),
          ("MODEL tokenize runs the tokenize task",), {"t.txt": b"a text\n"}),
