@@ -159,26 +159,18 @@ def _summary(art) -> str:
 
 
 def list_artifacts(cache_dir: str | Path | None = None, stage: str | None = None) -> str:
-    """The ``cache ls`` table. Folders without a well-formed manifest are counted, never a crash."""
-    store = ArtifactCache(cache_dir)
-    rows = []
+    """The ``cache ls`` table (`artifact_records` as text). Folders without a well-formed manifest are
+    counted, never a crash."""
+    found = artifact_records(cache_dir, stage)
     now = time.time()
-    broken = 0
-    for st, key in store.entries():
-        if stage and st != stage:
-            continue
-        manifest, _ = store.read_manifest(st, key)
-        if manifest is None:
-            broken += 1
-            continue
-        art = Artifact(st, key, store.folder(st, key), manifest)
-        age_h = (now - manifest.get("created", now)) / 3600
-        rows.append([st, short_key(key), f"{folder_size(art.path) / 1e6:.1f} MB", f"{age_h:.1f} h", _summary(art)])
+    rows = [[a["stage"], short_key(a["key"]), f"{a['bytes'] / 1e6:.1f} MB",
+             f"{(now - (a['created'] or now)) / 3600:.1f} h", a["contents"]] for a in found["artifacts"]]
+    broken = found["without_manifest"]
     note = (f"\n{broken} folder(s) without a valid manifest: not artifacts (`nlp-pipeline cache verify` names "
             "them; a run rebuilds what it needs)") if broken else ""
     if not rows:
-        return f"no artifacts in {store.artifacts_dir}{note}"
-    return format_table(["stage", "key", "size", "age", "contents"], rows) + f"\n\n{store.artifacts_dir}{note}"
+        return f"no artifacts in {found['cache']}{note}"
+    return format_table(["stage", "key", "size", "age", "contents"], rows) + f"\n\n{found['cache']}{note}"
 
 
 def verify_artifacts(cache_dir: str | Path | None = None, stage: str | None = None) -> tuple[str, int]:
