@@ -541,6 +541,40 @@ class Report(Group):
                        role="runtime", why="where report folders are written; no stage reads it")
 
 
+# -- the HTTP server (`nlp-pipeline serve`) --------------------------------------------------------
+
+_SERVER = {"role": "runtime", "why": "how the server answers requests; no stage reads it"}
+
+
+class Serve(Group):
+    """`nlp-pipeline serve`: what one request may ask for, and how concurrent requests are batched.
+
+    The limits keep one request from holding a worker for long or filling the memory; each refusal is a
+    4xx error naming the field. Not part of any pipeline: `serve` exposes each as an option.
+    """
+
+    max_body_bytes: int = setting(1_000_000, "largest request body in bytes; a larger one is refused (413)",
+                                  ge=1024, le=100_000_000, **_SERVER)
+    max_texts: int = setting(256, "most texts (or query words, pairs, analogies) in one request", ge=1, le=100_000,
+                             **_SERVER)
+    max_text_chars: int = setting(20_000, "most characters in one text, prompt or word", ge=1, le=10_000_000,
+                                  **_SERVER)
+    max_topn: int = setting(100, "most answers one similar or analogy query may ask for", ge=1, le=100_000,
+                            **_SERVER)
+    max_generate_tokens: int = setting(500, "most words one generate request may ask for", ge=1, le=100_000,
+                                       **_SERVER)
+    max_map_words: int = setting(5000, "most words GET /v1/map projects (t-SNE time grows with them)", ge=3,
+                                 le=100_000, **_SERVER)
+    batching: bool = setting(True, "gather concurrent classify, tag and vector requests into one model call; "
+                             "off: each request is its own call (the baseline to compare with)", **_SERVER)
+    batch_wait_ms: float = setting(5.0, "how long a batch's first request waits for others to join, in ms",
+                                   ge=0, le=1000, **_SERVER)
+    batch_max_size: int = setting(128, "a batch runs as soon as it holds this many texts or queries", ge=1,
+                                  le=100_000, **_SERVER)
+    threads: int = setting(0, "torch threads; 0 = the cores shared out among the loaded models' workers",
+                           ge=0, **_SERVER)
+
+
 def role_of(group: type[Group], name: str) -> Role:
     extra = group.model_fields[name].json_schema_extra
     return extra["role"] if isinstance(extra, dict) else "key"  # type: ignore[return-value]

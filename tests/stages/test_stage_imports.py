@@ -82,6 +82,7 @@ RANKS = {
     "stages": 8, "config": 8,  # a stage never reads the pipeline configuration
     "pipelines": 9,
     "batch": 10, "info": 10,  # info reads the data layer, the kernel and the cache, for the CLI
+    "serve": 10,  # the HTTP API: loads models as the CLI does (pipelines.artifacts), answers with inference
     "cli": 11,
 }
 
