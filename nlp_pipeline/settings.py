@@ -532,6 +532,10 @@ class Runtime(Group):
     threads: int = setting(
         0, "CPU threads for torch, word2vec and the tokenizer's processes; 0 = all cores", ge=0, role="runtime",
         why="a scheduling choice; several word2vec threads (Hogwild) are not bit-reproducible, which the key holds")
+    checkpoint_minutes: float = setting(
+        5.0, "training stages save a checkpoint this often and at every epoch's end, which a run of the same key "
+        "after a crash or kill resumes from; 0 = at epoch ends only", ge=0, role="runtime",
+        why="when progress is saved; a resumed build ends with the same bytes as one never interrupted")
 
 
 class Report(Group):

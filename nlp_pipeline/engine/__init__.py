@@ -22,6 +22,7 @@ from nlp_pipeline.engine.stage import (
     ArtifactRef,
     BuildContext,
     DataRef,
+    PartialBuild,
     Runtime,
     Stage,
     StageRun,
@@ -30,5 +31,5 @@ from nlp_pipeline.engine.stage import (
 )
 
 __all__ = ["SHORT_KEY", "Artifact", "ArtifactCache", "ArtifactRef", "BuildContext", "DataRef", "DiskFullError",
-           "Lookup", "Pipeline", "Pointer", "Runtime", "Stage", "StageRun", "Step", "Task", "default_cache_dir",
-           "fingerprint_path", "hash_json", "run_stage", "short_key"]
+           "Lookup", "PartialBuild", "Pipeline", "Pointer", "Runtime", "Stage", "StageRun", "Step", "Task",
+           "default_cache_dir", "fingerprint_path", "hash_json", "run_stage", "short_key"]

@@ -6,9 +6,11 @@ Layout under ``<root>/artifacts/<stage>/``::
     .tmp-<key>-<pid>-<rand>/    a build in progress (or one whose process died)
     .trash-<key>-<pid>-<rand>/  a damaged artifact on its way out
 
-and ``<root>/locks/<stage>/<key>.lock``, the per-key lock every builder holds, and
+and ``<root>/locks/<stage>/<key>.lock``, the per-key lock every builder holds,
 ``<root>/latest/<stage>.json`` (``<root>/latest/<pipeline>/<stage>.json``), what ``latest`` names: the
-artifact a completed run recorded (the best variant of a grid), not merely the newest one.
+artifact a completed run recorded (the best variant of a grid), not merely the newest one, and
+``<root>/partial/<stage>/<key>/``, a build's checkpoints (`nlp_pipeline.training.checkpoint`): written only
+under the key's lock, never an artifact (no lookup reads that tree), removed when the build commits.
 
 Three promises, and how they are kept:
 
@@ -54,6 +56,7 @@ VERIFIED = ".verified.json"  # stat signatures of files whose content last match
 TMP_PREFIX = ".tmp-"
 TRASH_PREFIX = ".trash-"
 LATEST_DIR = "latest"  # <root>/latest/[<pipeline>/]<stage>.json: what `latest` names
+PARTIAL_DIR = "partial"  # <root>/partial/<stage>/<key>/: what an unfinished build can resume from
 SHORT_KEY = 12  # characters of a key that every log line, table, report and command shows
 
 
@@ -389,6 +392,14 @@ def verify_files(path: Path, files: dict[str, dict], *, rehash: bool = False) ->
     return None
 
 
+class _LockBusy(Exception):
+    """Another process holds the lock (`ArtifactCache.clear_partial` then leaves its folder alone)."""
+
+
+def _busy() -> None:
+    raise _LockBusy
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -414,6 +425,7 @@ class ArtifactCache:
         self.locks_dir = self.root / "locks"
         self.fingerprint_memo = self.root / "fingerprints.json"
         self.latest_dir = self.root / LATEST_DIR
+        self.partial_dir = self.root / PARTIAL_DIR
 
     def folder(self, stage: str, key: str) -> Path:
         return self.artifacts_dir / stage / key
@@ -516,6 +528,44 @@ class ArtifactCache:
     def find(self, key_prefix: str) -> list[Artifact]:
         return [a for a in self if a.key.startswith(key_prefix)]
 
+    # -- partial builds -----------------------------------------------------------------------
+
+    def partial_folder(self, stage: str, key: str) -> Path:
+        """Where a build of ``stage/key`` keeps its checkpoints: outside ``artifacts/``, so no lookup,
+        listing of artifacts or ``latest`` can ever take it for one."""
+        return self.partial_dir / stage / key
+
+    def partial_entries(self, stage: str | None = None) -> Iterator[tuple[str, str, Path]]:
+        """``(stage, key, folder)`` of every partial build (of one stage), finished or interrupted or running."""
+        if not self.partial_dir.is_dir():
+            return
+        for stage_dir in sorted(self.partial_dir.iterdir()):
+            if not stage_dir.is_dir() or (stage is not None and stage_dir.name != stage):
+                continue
+            for folder in sorted(stage_dir.iterdir()):
+                if folder.is_dir():
+                    yield stage_dir.name, folder.name, folder
+
+    def remove_partial(self, stage: str, key: str) -> None:
+        """Delete a build's checkpoints (it committed, or they are of no use). Call it holding the key's lock."""
+        shutil.rmtree(self.partial_folder(stage, key), ignore_errors=True)
+
+    def clear_partial(self, stage: str | None = None) -> int:
+        """Remove the partial builds (of one stage) that no process is building; returns how many.
+
+        A build in progress holds its key's lock and writes its checkpoints there: its folder is left
+        alone (as its temporary folder is), so a clear never pulls a folder from under a writer.
+        """
+        removed = 0
+        for st, key, _ in list(self.partial_entries(stage)):
+            try:
+                with held_lock(self.locks_dir / st / f"{key}.lock", on_wait=_busy):
+                    self.remove_partial(st, key)
+                    removed += 1
+            except _LockBusy:
+                continue
+        return removed
+
     # -- writing ------------------------------------------------------------------------------
 
     def lock(self, stage: str, key: str,
@@ -590,8 +640,9 @@ class ArtifactCache:
             shutil.rmtree(trash, ignore_errors=True)
 
     def clear(self, stage: str | None = None) -> int:
-        """Remove artifacts (of one stage, or all), orphaned build folders and the ``latest`` pointers to what
-        was removed (``latest`` then falls back to the newest artifact left); returns the artifact count.
+        """Remove artifacts (of one stage, or all), orphaned build folders, partial builds (`clear_partial`) and
+        the ``latest`` pointers to what was removed (``latest`` then falls back to the newest artifact left);
+        returns the artifact count.
 
         Builds in progress are left alone: their folders belong to live processes.
         """
@@ -601,6 +652,7 @@ class ArtifactCache:
                 self.discard(st, key)
                 removed += 1
         self.remove_orphans(stage)
+        self.clear_partial(stage)
         self.drop_dangling_pointers()
         return removed
 

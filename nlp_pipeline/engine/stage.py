@@ -20,6 +20,11 @@ change what is computed (threads, processes, progress bars, the device) reach it
 takes the key's lock (waiting for a concurrent builder, then usually hitting its result), builds into
 a temporary folder with every global RNG seeded from the key, and commits it atomically. A build that
 fails leaves nothing; one that fills the disk is a `DiskFullError`, whichever library's write failed.
+
+A build that can take long (training) resumes instead of restarting: ``ctx.partial`` names the key's
+partial-build folder, where its loop saves checkpoints (`nlp_pipeline.training.checkpoint`). Only the
+holder of the key's lock writes there; a killed build leaves its last checkpoint, which the next build
+of the same key resumes from; the folder is removed once the artifact is committed.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from nlp_pipeline import settings
 from nlp_pipeline.engine.cache import (
     Artifact,
     ArtifactCache,
@@ -97,6 +103,34 @@ class Runtime:
     n_process: int = 1  # tokenizer processes
     progress: bool = True  # tqdm bars
     pipeline: str | None = None  # the pipeline that asked for the build (recorded: `embed.vectors=embeddings`)
+    # how often a training build saves a checkpoint (and at every epoch's end); 0: at epoch ends only
+    checkpoint_minutes: float = settings.default_of(settings.Runtime, "checkpoint_minutes")
+
+
+@dataclass(frozen=True)
+class PartialBuild:
+    """Where one build of a key keeps the progress it can resume from, and what it must match.
+
+    ``folder`` is ``<cache>/partial/<stage>/<key>/`` (or a ``part`` of it: a build that trains several
+    models in turn keeps one folder per model). Only the holder of the key's lock writes there; a
+    checkpoint is resumed only by a build of the same stage, key and code version.
+    """
+
+    folder: Path
+    stage: str
+    key: str
+    version: str  # the stage's code version
+    every_seconds: float  # a checkpoint this often (and at every epoch's end); 0: at epoch ends only
+    part: str | None = None  # which of the build's models, when it trains several
+
+    def of_part(self, name: str) -> PartialBuild:
+        """The partial build of one of several models the build trains (``forward``, ``backward``)."""
+        return dataclasses.replace(self, folder=self.folder / name, part=name)
+
+    @property
+    def label(self) -> str:
+        """How log lines name it: ``train [3f9a0c1d2e4b]``, ``finetune_lm [3f9a0c1d2e4b] backward``."""
+        return f"{self.stage} [{short_key(self.key)}]" + (f" {self.part}" if self.part else "")
 
 
 @dataclass
@@ -106,6 +140,7 @@ class BuildContext:
     out_dir: Path  # write every output file here (a temporary folder until the stage succeeds)
     runtime: Runtime
     log: Callable[[str], None] = _logger.info
+    partial: PartialBuild | None = None  # where a training loop keeps checkpoints (None: it keeps none)
 
     @property
     def progress(self) -> bool:
@@ -339,9 +374,11 @@ def _build(task: Task, key: str, cache: ArtifactCache, runtime: Runtime, log: Ca
     stage = task.stage
     tmp: Path | None = None
     free_before = free_space(cache.artifacts_dir)  # what a build that fills the disk needed more than
+    partial = PartialBuild(cache.partial_folder(stage.name, key), stage.name, key, stage.version,
+                           every_seconds=runtime.checkpoint_minutes * 60)
     try:
         tmp = cache.temp_folder(stage.name, key)
-        ctx = BuildContext(out_dir=tmp, runtime=runtime, log=log)
+        ctx = BuildContext(out_dir=tmp, runtime=runtime, log=log, partial=partial)
         seed_global_rngs(key)
         metadata_out = stage.build(task.params, task.inputs, ctx) or {}
         seconds = time.perf_counter() - start
@@ -356,6 +393,7 @@ def _build(task: Task, key: str, cache: ArtifactCache, runtime: Runtime, log: Ca
                     "nondeterministic_inputs": inherited, "created": time.time(), "seconds": round(seconds, 3),
                     "metadata": metadata_out}
         art = cache.commit(tmp, stage.name, key, manifest)
+        cache.remove_partial(stage.name, key)  # committed: nothing left to resume
     except BaseException as err:
         # KeyboardInterrupt included: a half-written folder must never survive.
         code = disk_full(err)
@@ -365,7 +403,11 @@ def _build(task: Task, key: str, cache: ArtifactCache, runtime: Runtime, log: Ca
                 with contextlib.suppress(OSError):
                     written = folder_size(tmp)
             shutil.rmtree(tmp, ignore_errors=True)
+        if code is None and partial.folder.is_dir():
+            log(f"  {partial.label} stopped ({type(err).__name__}); its last checkpoint is kept: the same command "
+                "resumes from it")
         if code is not None:  # whichever writer hit it (ours, numpy, safetensors, matplotlib): one line
+            cache.remove_partial(stage.name, key)  # "nothing was kept": its checkpoints take space too
             raise disk_full_error(code, f"the {stage.name} stage", cache.artifacts_dir / stage.name,
                                   free_before=free_before, written=written) from err
         raise

@@ -11,7 +11,8 @@ from nlp_pipeline.engine import Runtime
 def runtime(cfg: Any) -> Runtime:
     """The ``runtime`` section every pipeline has, resolved once per command: ``auto`` becomes
     ``cuda:0`` or ``cpu`` (a device that is not there is an error before any stage runs), 0 threads
-    all cores, for torch, the word2vec workers and the tokenizer's processes alike."""
+    all cores, for torch, the word2vec workers and the tokenizer's processes alike; how often training
+    saves a checkpoint."""
     from nlp_pipeline.device import resolve_device, resolve_threads
 
     resolved = resolve_device(cfg.runtime.device)
@@ -19,4 +20,4 @@ def runtime(cfg: Any) -> Runtime:
         resolved = type(resolved)("cuda", 0)
     threads = cfg.runtime.threads if cfg.runtime.threads > 0 else (os.cpu_count() or 1)
     return Runtime(device=str(resolved), workers=threads, num_threads=resolve_threads(cfg.runtime.threads),
-                   n_process=threads)
+                   n_process=threads, checkpoint_minutes=cfg.runtime.checkpoint_minutes)

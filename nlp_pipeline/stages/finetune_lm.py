@@ -67,8 +67,10 @@ def build(params: FinetuneLMParams, inputs: Mapping, ctx: BuildContext) -> dict:
                                batch_size=params.lm_finetune_batch_size, bptt=params.lm_finetune_bptt,
                                lr=params.lm_finetune_lr, evaluations=params.lm_finetune_evaluations, seed=params.seed,
                                device=ctx.runtime.device, num_threads=ctx.runtime.num_threads)
+        # One partial build per model: a kill while the backward one trains keeps the forward one's result.
+        partial = ctx.partial.of_part(direction) if ctx.partial is not None else None
         result = train_language_model(model, train_ids, train_offsets, heldout_ids, config, progress=ctx.progress,
-                                      log=ctx.log, budget_setting="model.lm_finetune_tokens")
+                                      log=ctx.log, budget_setting="model.lm_finetune_tokens", partial=partial)
         folder = Path(ctx.out_dir) / direction
         meta = {k: v for k, v in payload.items() if k not in ("format", "format_version", "model")}
         save_language_model(folder, model.cpu(), vocab, {**meta, "finetuned_from": ref.id})

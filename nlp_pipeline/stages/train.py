@@ -68,7 +68,7 @@ def build(params: TrainParams, inputs: Mapping, ctx: BuildContext) -> dict:
         model,
         [vocab.encode(x) for x in train_split[0]], [label_index[y] for y in train_split[1]],
         [vocab.encode(x) for x in dev_split[0]], [label_index[y] for y in dev_split[1]],
-        train_cfg, progress=ctx.progress, log=ctx.log,
+        train_cfg, progress=ctx.progress, log=ctx.log, partial=ctx.partial,
     )
     model, vocab, added = extend_vocabulary(p, model, vocab, kv, ctx)
     model_cfg = model.config

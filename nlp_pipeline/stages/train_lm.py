@@ -72,7 +72,7 @@ def build(params: TrainLMParams, inputs: Mapping, ctx: BuildContext) -> dict:
     train_cfg = LMTrainConfig(**{n: getattr(p, n) for n in settings.LMTraining.model_fields}, device=ctx.runtime.device,
                               num_threads=ctx.runtime.num_threads)
     result = train_language_model(model, train_ids, train_offsets, heldout_ids, train_cfg, progress=ctx.progress,
-                                  log=ctx.log)
+                                  log=ctx.log, partial=ctx.partial)
     meta = {"tokenizer": data.metadata.get("tokenizer"), "data": f"{data.stage}:{data.key}",
             "vectors": f"{vectors.stage}:{vectors.key}" if vectors is not None else None}
     save_language_model(ctx.out_dir, model.cpu(), vocab, meta)

@@ -77,7 +77,8 @@ def build(params: TrainTaggerParams, inputs: Mapping, ctx: BuildContext) -> dict
     train_cfg = train_config(p, ctx.runtime)
     result = train_tagger(model, encoder.encode(train_words, train_tags, train_where),
                           encoder.encode(dev_words, dev_tags, dev_where), train_cfg,
-                          word_dropout=p.word_dropout, lr_decay=p.lr_decay, progress=ctx.progress, log=ctx.log)
+                          word_dropout=p.word_dropout, lr_decay=p.lr_decay, progress=ctx.progress, log=ctx.log,
+                          partial=ctx.partial)
     model, vocab, added = extend_vocabulary(p, model, vocab, kv, ctx)
     meta = {
         "tagset": p.tagset,

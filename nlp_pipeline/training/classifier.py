@@ -18,8 +18,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from nlp_pipeline.engine import PartialBuild
 from nlp_pipeline.models.batching import EVAL_BATCH_SIZE, pad_batch
 from nlp_pipeline.models.scoring import model_num_classes, predict_logits
+from nlp_pipeline.training.checkpoint import Checkpoints
 from nlp_pipeline.training.loop import TrainConfig, TrainResult, check_split, fit_epochs, training_run
 
 logger = logging.getLogger(__name__)
@@ -27,14 +29,15 @@ logger = logging.getLogger(__name__)
 
 def train_classifier(model: nn.Module, train_ids: list[list[int]], train_y: list[int], dev_ids: list[list[int]],
                      dev_y: list[int], config: TrainConfig, progress: bool = True,
-                     log: Callable[[str], None] | None = None) -> TrainResult:
+                     log: Callable[[str], None] | None = None, partial: PartialBuild | None = None) -> TrainResult:
     """Train ``model`` in place and leave it holding the best dev epoch's weights, in eval mode.
 
     ``model`` is called as ``model(token_ids [B, T], lengths [B]) -> logits [B, C]`` (e.g.
     `nlp_pipeline.models.SequenceClassifier`) and moved to ``config.device``; parameters with
     ``requires_grad=False`` (frozen embeddings) are left out of the optimizer. ``train_ids``/``dev_ids``
     are encoded documents (`Vocab.encode`), ``train_y``/``dev_y`` class indices. ``progress`` shows a tqdm
-    bar per epoch; ``log`` receives a line per epoch (default: this module's logger at INFO level).
+    bar per epoch; ``log`` receives a line per epoch (default: this module's logger at INFO level). With
+    ``partial`` (a stage's build), training saves checkpoints there and resumes from the last one.
     """
     check_split("train", train_ids, train_y)
     check_split("dev", dev_ids, dev_y)
@@ -73,5 +76,7 @@ def train_classifier(model: nn.Module, train_ids: list[list[int]], train_y: list
                                                zero_division=0)),
             }
 
-        return fit_epochs(model, config, device, progress, log or logger.info, train_lengths,
-                          int(train_lengths.sum()), len(train_ids), train_step, evaluate)
+        log = log or logger.info
+        return fit_epochs(model, config, device, progress, log, train_lengths, int(train_lengths.sum()),
+                          len(train_ids), train_step, evaluate,
+                          checkpoints=Checkpoints.open(partial, "fit_epochs", log))

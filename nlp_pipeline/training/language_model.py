@@ -28,8 +28,19 @@ import numpy as np
 import torch
 from torch import nn
 
+from nlp_pipeline.engine import PartialBuild
 from nlp_pipeline.models.language_model import RNNLanguageModel, State, detach_state
 from nlp_pipeline.settings import EngineConfig, LMTraining, Runtime
+from nlp_pipeline.training.checkpoint import (
+    Checkpoint,
+    Checkpoints,
+    about,
+    load_optimizer_state,
+    optimizer_state,
+    prefixed,
+    rng_state,
+    set_rng_state,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -146,15 +157,6 @@ def _lr_factor(step: int, total: int, warmup_steps: int, schedule: str) -> float
     return 1.0 - (1 - floor) * done
 
 
-def about(seconds: float) -> str:
-    """A duration as a person reads it: ``"45 s"``, ``"12 min"``, ``"2 h 5 min"``."""
-    seconds = max(0, round(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes = round(seconds / 60)
-    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"
-
-
 def planned_tokens(stream_tokens: int, config: LMTrainConfig) -> int:
     """The training tokens the run will see: every epoch's stream, capped by the budget."""
     total = stream_tokens * config.epochs
@@ -164,14 +166,19 @@ def planned_tokens(stream_tokens: int, config: LMTrainConfig) -> int:
 def train_language_model(model: RNNLanguageModel, train_ids: np.ndarray, train_offsets: np.ndarray,
                          heldout_ids: np.ndarray, config: LMTrainConfig, *, progress: bool = False,
                          log: Callable[[str], None] | None = None,
-                         budget_setting: str = "lm.max_tokens") -> LMTrainResult:
+                         budget_setting: str = "lm.max_tokens", partial: PartialBuild | None = None) -> LMTrainResult:
     """Train ``model`` in place on ``train_ids`` (documents at ``train_offsets``); keep the weights with
     the lowest held-out perplexity; return the history.
 
     The same model trains 2,600 to 9,700 tokens/s on 2-core machines of one kind, so the log says
     early, from the measured rate, how long the run will take and which setting (``budget_setting``)
     sets its budget, and every held-out line says how long is left. ``log`` receives those lines
-    (default: this module's logger at INFO level)."""
+    (default: this module's logger at INFO level).
+
+    With ``partial`` (a stage's build), training saves checkpoints there at every epoch's end and
+    whenever one is due, after a segment (the hidden state carried into the next segment with them),
+    and resumes from the last one (`nlp_pipeline.training.checkpoint`); a part of a build (one of
+    finetune_lm's models) also keeps its end state."""
     from tqdm.auto import tqdm
 
     from nlp_pipeline.device import resolve_device, resolve_threads
@@ -192,76 +199,191 @@ def train_language_model(model: RNNLanguageModel, train_ids: np.ndarray, train_o
     params = [p for p in model.parameters() if p.requires_grad]
     fused = device.type in ("cpu", "cuda")
     optimizer = torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay, fused=fused)
-    log(f"  training {total_tokens:,} tokens ({total_tokens / max(1, stream_tokens):.2f} epochs of "
-        f"{stream_tokens:,}), {total_steps:,} steps of {config.batch_size} x {config.bptt}")
+    checkpoints = Checkpoints.open(partial, "language_model", log)
+    run = _Run(model=model, optimizer=optimizer, generators={"order": rng})
+    resumed = checkpoints.load() if checkpoints is not None else None
+    if resumed is not None:
+        try:
+            run.restore(resumed, device)
+        except (KeyError, RuntimeError, ValueError, TypeError, IndexError) as err:
+            raise checkpoints.restore_failed(err) from err
+        if run.finished:
+            model.eval()
+            return run.result
+    else:
+        log(f"  training {total_tokens:,} tokens ({total_tokens / max(1, stream_tokens):.2f} epochs of "
+            f"{stream_tokens:,}), {total_steps:,} steps of {config.batch_size} x {config.bptt}")
 
-    result = LMTrainResult()
-    best_state: dict[str, torch.Tensor] | None = None
-    best_ppl = float("inf")
-    step = trained = 0
-    window_nll, window_tokens = 0.0, 0
-    start = time.perf_counter()
-    train_seconds = 0.0
-    estimated = False
-    bar = tqdm(total=total_steps, desc="train lm", unit="step", disable=None if progress else True, leave=False)
-    epoch = 0
-    while step < total_steps:
-        epoch += 1
+    result = run.result
+    start = time.perf_counter() - run.elapsed
+    bar = tqdm(total=total_steps, initial=run.step, desc="train lm", unit="step", disable=None if progress else True,
+               leave=False)
+    while run.step < total_steps:
+        if run.segment == 0:
+            run.epoch += 1
+            run.order = rng.bit_generator.state  # the epoch's order is drawn again from it on resuming
+            run.state = None
+        else:
+            rng.bit_generator.state = run.order
         data = batchify(epoch_stream(train_ids, train_offsets, rng), config.batch_size)
-        state: State | None = None
+        n_segments = math.ceil((data.size(1) - 1) / config.bptt)
         model.train()
-        for x, y in segments(data, config.bptt):
-            if step >= total_steps:
+        for i, (x, y) in enumerate(segments(data, config.bptt)):
+            if i < run.segment:
+                continue  # trained before the checkpoint this run resumed from
+            if run.step >= total_steps:
                 break
             t0 = time.perf_counter()
             for group in optimizer.param_groups:
-                group["lr"] = config.lr * _lr_factor(step, total_steps, warmup_steps, config.lr_schedule)
+                group["lr"] = config.lr * _lr_factor(run.step, total_steps, warmup_steps, config.lr_schedule)
             x, y = x.to(device), y.to(device)
-            features, state = model(x, state)
+            features, state = model(x, run.state)
             loss = model.loss(features, y)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if config.clip_norm > 0:
                 nn.utils.clip_grad_norm_(params, config.clip_norm)
             optimizer.step()
-            state = detach_state(state)
-            step += 1
-            trained += y.numel()
-            window_nll += float(loss.detach()) * y.numel()
-            window_tokens += y.numel()
-            train_seconds += time.perf_counter() - t0
+            run.state = detach_state(state)
+            run.step += 1
+            run.segment = i + 1
+            run.trained += y.numel()
+            run.window_nll += float(loss.detach()) * y.numel()
+            run.window_tokens += y.numel()
+            run.train_seconds += time.perf_counter() - t0
             bar.update(1)
-            if not estimated and train_seconds >= ESTIMATE_AFTER_SECONDS and step < total_steps:
-                estimated = True
+            trained, train_seconds = run.trained, run.train_seconds
+            if not run.estimated and train_seconds >= ESTIMATE_AFTER_SECONDS and run.step < total_steps:
+                run.estimated = True
                 log(f"  {trained / train_seconds:,.0f} tokens/s: the {total_tokens:,} tokens take about "
                     f"{about(total_tokens * train_seconds / trained)} of training ({budget_setting} sets the budget)")
-            if step % eval_every == 0 or step == total_steps:
+            if run.step % eval_every == 0 or run.step == total_steps:
                 nll, count = stream_nll(model, heldout, config.bptt, device)
                 row = {
-                    "step": step, "epoch": round(trained / max(1, stream_tokens), 3), "tokens": trained,
-                    "train_ppl": round(perplexity(window_nll, window_tokens), 2),
+                    "step": run.step, "epoch": round(trained / max(1, stream_tokens), 3), "tokens": trained,
+                    "train_ppl": round(perplexity(run.window_nll, run.window_tokens), 2),
                     "heldout_ppl": round(perplexity(nll, count), 2),
                     "lr": optimizer.param_groups[0]["lr"], "seconds": round(time.perf_counter() - start, 1),
                     "tokens_per_second": round(trained / train_seconds) if train_seconds else None,
                 }
                 result.history.append(row)
                 to_go = (total_tokens - trained) * train_seconds / trained
-                left = f", about {about(to_go)} to go" if step < total_steps else ""
-                log(f"  step {step:,}/{total_steps:,} (epoch {row['epoch']:.2f}): train ppl {row['train_ppl']:.1f}, "
-                    f"held-out ppl {row['heldout_ppl']:.1f}, {row['tokens_per_second'] or 0:,} tokens/s{left}")
+                left = f", about {about(to_go)} to go" if run.step < total_steps else ""
+                log(f"  step {run.step:,}/{total_steps:,} (epoch {row['epoch']:.2f}): train ppl "
+                    f"{row['train_ppl']:.1f}, held-out ppl {row['heldout_ppl']:.1f}, "
+                    f"{row['tokens_per_second'] or 0:,} tokens/s{left}")
                 bar.set_postfix(heldout_ppl=f"{row['heldout_ppl']:.1f}")
-                if row["heldout_ppl"] < best_ppl:
-                    best_ppl = row["heldout_ppl"]
-                    best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+                if row["heldout_ppl"] < run.best_ppl:
+                    run.best_ppl = row["heldout_ppl"]
+                    run.best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
                     result.best = row
-                window_nll, window_tokens = 0.0, 0
+                run.window_nll, run.window_tokens = 0.0, 0
                 model.train()
+            if checkpoints is not None and run.step < total_steps and (
+                    run.segment == n_segments or checkpoints.due()):  # an epoch's end, or one is due
+                if run.segment == n_segments:
+                    run.segment = 0  # the next epoch starts from its first segment
+                run.save(checkpoints, n_segments, time.perf_counter() - start)
+        run.segment = 0
     bar.close()
-    if best_state is not None and result.best is not result.history[-1]:
-        model.load_state_dict(best_state)
-        log(f"  kept the weights of step {result.best['step']:,} (held-out ppl {best_ppl:.1f})")
+    if run.best_state is not None and result.best is not result.history[-1]:
+        model.load_state_dict(run.best_state)
+        log(f"  kept the weights of step {result.best['step']:,} (held-out ppl {run.best_ppl:.1f})")
     model.eval()
-    result.tokens_trained = trained
+    result.tokens_trained = run.trained
     result.seconds = round(time.perf_counter() - start, 1)
-    result.tokens_per_second = round(trained / train_seconds) if train_seconds else 0.0
+    result.tokens_per_second = round(run.trained / run.train_seconds) if run.train_seconds else 0.0
+    if checkpoints is not None and checkpoints.keeps_finished:
+        run.finished = True
+        run.save(checkpoints, 0, time.perf_counter() - start)
     return result
+
+
+@dataclass
+class _Run:
+    """Everything `train_language_model` carries from one segment to the next: what a checkpoint holds."""
+
+    model: RNNLanguageModel
+    optimizer: torch.optim.Optimizer
+    generators: dict[str, np.random.Generator]
+    result: LMTrainResult = field(default_factory=LMTrainResult)
+    step: int = 0
+    trained: int = 0  # tokens
+    epoch: int = 0  # the epoch being trained (1-based; 0 before the first)
+    segment: int = 0  # segments of it trained (0: it starts from the first)
+    order: dict | None = None  # the order generator's state before it drew the epoch's order
+    state: State | None = None  # the hidden state carried into the next segment
+    window_nll: float = 0.0  # since the last held-out evaluation
+    window_tokens: int = 0
+    train_seconds: float = 0.0
+    estimated: bool = False  # the time estimate was logged
+    best_state: dict[str, torch.Tensor] | None = None
+    best_ppl: float = math.inf  # held-out perplexity of best_state
+    finished: bool = False  # the model holds the weights kept (a part of a build keeps them)
+    elapsed: float = 0.0  # wall time so far, when resumed
+
+    def save(self, checkpoints: Checkpoints, n_segments: int, elapsed: float) -> None:
+        opt_tensors, opt_values = optimizer_state(self.optimizer)
+        rng_tensors, rng_values = rng_state(self.generators)
+        hidden, layout = _flat_state(self.state)
+        history = self.result.history
+        best_index = next((i for i, row in enumerate(history) if row is self.result.best), None)
+        tensors = {**prefixed("model.", self.model.state_dict()), **opt_tensors, **rng_tensors, **hidden,
+                   **prefixed("best.", self.best_state or {})}
+        plain = {"step": self.step, "trained": self.trained, "epoch": self.epoch, "segment": self.segment,
+                 "order": self.order, "state_layout": layout, "window_nll": self.window_nll,
+                 "window_tokens": self.window_tokens, "train_seconds": self.train_seconds,
+                 "estimated": self.estimated, "has_best": self.best_state is not None, "best_index": best_index,
+                 "best_ppl": self.best_ppl if math.isfinite(self.best_ppl) else None,
+                 "history": history, "finished": self.finished, "elapsed": elapsed, "optimizer": opt_values,
+                 "rng": rng_values, "result": {"tokens_trained": self.result.tokens_trained,
+                                               "seconds": self.result.seconds,
+                                               "tokens_per_second": self.result.tokens_per_second}}
+        # A checkpoint at an epoch's end stands at the next epoch's first segment.
+        epoch = self.epoch + 1 if self.segment == 0 else self.epoch
+        position = {"finished": True} if self.finished else {"epoch": epoch, "batch": self.segment,
+                                                              "batches": n_segments, "step": self.step}
+        checkpoints.save(tensors, plain, position)
+
+    def restore(self, checkpoint: Checkpoint, device: torch.device) -> None:
+        s = checkpoint.state
+        self.model.load_state_dict(checkpoint.take("model."))
+        load_optimizer_state(self.optimizer, checkpoint, s["optimizer"])
+        set_rng_state(checkpoint, s["rng"], self.generators)
+        self.step, self.trained, self.epoch, self.segment = s["step"], s["trained"], s["epoch"], s["segment"]
+        self.order, self.window_nll, self.window_tokens = s["order"], float(s["window_nll"]), s["window_tokens"]
+        self.train_seconds, self.estimated, self.elapsed = float(s["train_seconds"]), s["estimated"], s["elapsed"]
+        self.state = _unflat_state(checkpoint, s["state_layout"], device)
+        self.best_state = checkpoint.take("best.") if s["has_best"] else None
+        self.best_ppl = math.inf if s["best_ppl"] is None else float(s["best_ppl"])
+        self.finished = bool(s["finished"])
+        self.result.history = list(s["history"])
+        if s["best_index"] is not None:
+            self.result.best = self.result.history[s["best_index"]]
+        for name, value in s["result"].items():
+            setattr(self.result, name, value)
+
+
+def _flat_state(state: State | None) -> tuple[dict[str, torch.Tensor], list | None]:
+    """A hidden state (per layer: a tensor, or an LSTM's pair) as named tensors and its layout for JSON
+    (per layer: how many tensors a pair holds, or null for one tensor)."""
+    if state is None:
+        return {}, None
+    tensors, layout = {}, []
+    for i, s in enumerate(state):
+        parts = s if isinstance(s, tuple) else (s,)
+        layout.append(len(parts) if isinstance(s, tuple) else None)
+        for j, t in enumerate(parts):
+            tensors[f"hidden.{i}.{j}"] = t
+    return tensors, layout
+
+
+def _unflat_state(checkpoint: Checkpoint, layout: list | None, device: torch.device) -> State | None:
+    if layout is None:
+        return None
+    hidden = checkpoint.take("hidden.")
+    state: State = []
+    for i, n in enumerate(layout):
+        parts = tuple(hidden[f"{i}.{j}"].to(device) for j in range(n or 1))
+        state.append(parts if n is not None else parts[0])
+    return state

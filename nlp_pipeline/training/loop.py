@@ -26,6 +26,16 @@ from nlp_pipeline.errors import ConfigError, DataError
 from nlp_pipeline.models.batching import bucketed_batches
 from nlp_pipeline.reports.tables import percent
 from nlp_pipeline.settings import ClassifierTraining, EngineConfig, Runtime
+from nlp_pipeline.training.checkpoint import (
+    Checkpoint,
+    Checkpoints,
+    Generators,
+    load_optimizer_state,
+    optimizer_state,
+    prefixed,
+    rng_state,
+    set_rng_state,
+)
 
 
 class TrainConfig(ClassifierTraining, EngineConfig):
@@ -238,7 +248,8 @@ def training_run(config: TrainConfig) -> Iterator[torch.device]:
 def fit_epochs(model: nn.Module, config: TrainConfig, device: torch.device, progress: bool,
                log: Callable[[str], None], lengths: np.ndarray, epoch_tokens: int, loss_units: int,
                train_step: Callable[[np.ndarray], tuple[torch.Tensor, int]],
-               evaluate: Callable[[], dict[str, float]], lr_decay: float | None = None) -> TrainResult:
+               evaluate: Callable[[], dict[str, float]], lr_decay: float | None = None,
+               checkpoints: Checkpoints | None = None, generators: Generators | None = None) -> TrainResult:
     """The epochs both loops run; the model ends holding the best dev epoch's weights, in eval mode.
 
     ``train_step(batch indices)`` returns the batch's mean loss and how many units (documents, tokens)
@@ -246,23 +257,40 @@ def fit_epochs(model: nn.Module, config: TrainConfig, device: torch.device, prog
     scores the dev split (dev_loss, dev_accuracy, dev_macro_f1). With ``lr_decay`` (the tagger's), each
     row also holds the epoch's lr, and every learning rate is multiplied by it after an epoch that
     does not improve dev accuracy.
+
+    With ``checkpoints``, the loop resumes from the last one and saves one at every epoch's end and
+    whenever one is due, after a batch (`nlp_pipeline.training.checkpoint`); ``generators`` are the
+    random generators ``train_step`` draws from besides torch's global one (the tagger's word dropout),
+    saved and restored with it.
     """
     model.to(device)
     optimizer, params = build_optimizer(model, config, device)
     unfreezing = GradualUnfreezing(model, config, log)  # after the optimizer: it holds every trainable group
     rng = np.random.default_rng(config.seed)
+    generators = {"order": rng, **(generators or {})}
     result = TrainResult()
     best = BestEpoch(model, result, config, log)
-    loop_start = time.perf_counter()
-    total_step_seconds = 0.0
-    for epoch in range(1, config.epochs + 1):
-        epoch_start = time.perf_counter()
+    run = _FitProgress(first_epoch=1)
+    resumed = checkpoints.load() if checkpoints is not None else None
+    if resumed is not None:
+        try:
+            run = _resume_fit(resumed, model, optimizer, best, generators, device)
+        except (KeyError, RuntimeError, ValueError, TypeError, IndexError) as err:
+            raise checkpoints.restore_failed(err) from err
+    loop_start = time.perf_counter() - run.elapsed
+    total_step_seconds = run.total_step_seconds
+    for epoch in range(run.first_epoch, config.epochs + 1):
+        resuming = epoch == run.first_epoch and run.batch > 0
+        epoch_start = time.perf_counter() - (run.epoch_seconds if resuming else 0.0)
         unfreezing.start_epoch(epoch)
         model.train()
-        bar = epoch_bar(bucketed_batches(lengths, config.batch_size, shuffle=True, rng=rng), epoch, config, progress)
+        order_state = rng.bit_generator.state  # the epoch's order is drawn again from it on resuming
+        batches = bucketed_batches(lengths, config.batch_size, shuffle=True, rng=rng)
+        done = run.batch if resuming else 0
+        bar = epoch_bar(batches[done:], epoch, config, progress)
         # Sum losses on the device and read them back rarely: .item() every step would stall a GPU.
-        loss_sum = torch.zeros((), device=device)
-        for step, batch in enumerate(bar, start=1):
+        loss_sum = run.loss_sum.to(device) if resuming and run.loss_sum is not None else torch.zeros((), device=device)
+        for step, batch in enumerate(bar, start=done + 1):
             loss, units = train_step(batch)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -272,6 +300,13 @@ def fit_epochs(model: nn.Module, config: TrainConfig, device: torch.device, prog
             loss_sum += loss.detach() * units
             if progress and step % 20 == 0:
                 bar.set_postfix(loss=f"{loss.item():.4f}")
+            if checkpoints is not None and step < len(batches) and checkpoints.due():
+                saving = time.perf_counter()
+                _save_fit(checkpoints, model, optimizer, best, generators, {
+                    "epoch": epoch, "batch": step, "batches": len(batches), "order": order_state,
+                    "epoch_seconds": saving - epoch_start, "total_step_seconds": total_step_seconds,
+                    "elapsed": saving - loop_start}, loss_sum)
+                epoch_start += time.perf_counter() - saving  # saving is not training time
         bar.close()
         if device.type == "cuda":
             torch.cuda.synchronize(device)  # GPU work is asynchronous: wait for it before timing
@@ -288,8 +323,60 @@ def fit_epochs(model: nn.Module, config: TrainConfig, device: torch.device, prog
         if not improved and lr_decay is not None and lr_decay != 1.0:
             for group in optimizer.param_groups:
                 group["lr"] *= lr_decay
+        if checkpoints is not None and epoch < config.epochs:
+            _save_fit(checkpoints, model, optimizer, best, generators, {
+                "epoch": epoch + 1, "batch": 0, "batches": len(batches), "order": rng.bit_generator.state,
+                "epoch_seconds": 0.0, "total_step_seconds": total_step_seconds,
+                "elapsed": time.perf_counter() - loop_start}, None)
     unfreezing.finish()
     best.restore()
     result.train_seconds = time.perf_counter() - loop_start
     result.tokens_per_second = epoch_tokens * len(result.history) / total_step_seconds if total_step_seconds else 0.0
     return result
+
+
+@dataclass
+class _FitProgress:
+    """Where `fit_epochs` starts: epoch 1, or where a checkpoint stands."""
+
+    first_epoch: int
+    batch: int = 0  # batches of ``first_epoch`` already trained
+    loss_sum: torch.Tensor | None = None  # their summed loss
+    epoch_seconds: float = 0.0  # time spent on them
+    total_step_seconds: float = 0.0  # time spent in training steps in the epochs before
+    elapsed: float = 0.0  # wall time of the loop so far
+
+
+def _save_fit(checkpoints: Checkpoints, model: nn.Module, optimizer: torch.optim.Optimizer, best: BestEpoch,
+              generators: Generators, where: dict[str, Any], loss_sum: torch.Tensor | None) -> None:
+    """A `fit_epochs` checkpoint: ``where`` (epoch, batch, batches, the order generator's state at the
+    epoch's start, timings) with everything the rest of the run reads."""
+    opt_tensors, opt_values = optimizer_state(optimizer)
+    rng_tensors, rng_values = rng_state(generators)
+    tensors = {**prefixed("model.", model.state_dict()), **opt_tensors, **rng_tensors,
+               **prefixed("best.", best.state or {}), **({"loss_sum": loss_sum} if loss_sum is not None else {})}
+    result = best.result
+    state = {**where, "optimizer": opt_values, "rng": rng_values, "history": result.history,
+             "best_epoch": result.best_epoch, "best_dev_accuracy": result.best_dev_accuracy,
+             "has_best": best.state is not None, "epochs_without_gain": best.epochs_without_gain}
+    checkpoints.save(tensors, state, {"epoch": where["epoch"], "batch": where["batch"], "batches": where["batches"]})
+
+
+def _resume_fit(checkpoint: Checkpoint, model: nn.Module, optimizer: torch.optim.Optimizer, best: BestEpoch,
+                generators: Generators, device: torch.device) -> _FitProgress:
+    """Put back everything `_save_fit` saved; the order generator stands where the epoch's order was drawn."""
+    state = checkpoint.state
+    model.load_state_dict(checkpoint.take("model."))
+    load_optimizer_state(optimizer, checkpoint, state["optimizer"])
+    best.state = {k: v.to(device) for k, v in checkpoint.take("best.").items()} if state["has_best"] else None
+    best.epochs_without_gain = int(state["epochs_without_gain"])
+    result = best.result
+    result.history = list(state["history"])
+    result.best_epoch, result.best_dev_accuracy = int(state["best_epoch"]), float(state["best_dev_accuracy"])
+    set_rng_state(checkpoint, state["rng"], generators)
+    order = generators["order"]
+    assert isinstance(order, np.random.Generator)
+    order.bit_generator.state = state["order"]
+    return _FitProgress(first_epoch=int(state["epoch"]), batch=int(state["batch"]),
+                        loss_sum=checkpoint.tensors.get("loss_sum"), epoch_seconds=float(state["epoch_seconds"]),
+                        total_step_seconds=float(state["total_step_seconds"]), elapsed=float(state["elapsed"]))

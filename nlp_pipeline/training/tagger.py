@@ -19,12 +19,14 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from nlp_pipeline.engine import PartialBuild
 from nlp_pipeline.errors import DataError
 from nlp_pipeline.models.batching import EVAL_BATCH_SIZE
 from nlp_pipeline.models.scoring import predict_tags_and_loss
 from nlp_pipeline.models.tagger import SequenceTagger
 from nlp_pipeline.models.tagger_encoding import EncodedSentences, pad_tagged_batch
 from nlp_pipeline.text.vocab import Vocab
+from nlp_pipeline.training.checkpoint import Checkpoints
 from nlp_pipeline.training.loop import TrainConfig, TrainResult, fit_epochs, training_run
 
 
@@ -42,14 +44,15 @@ def word_dropout_rates(data: EncodedSentences, vocab_size: int, alpha: float) ->
 
 def train_tagger(model: SequenceTagger, train: EncodedSentences, dev: EncodedSentences, config: TrainConfig,
                  word_dropout: float = 0.25, lr_decay: float = 1.0, progress: bool = True,
-                 log: Callable[[str], None] | None = None) -> TrainResult:
+                 log: Callable[[str], None] | None = None, partial: PartialBuild | None = None) -> TrainResult:
     """Train ``model`` in place; it ends holding the best dev epoch's weights, in eval mode.
 
     ``word_dropout`` is the α of the rare-word dropout above (0 = off). ``lr_decay`` multiplies every
     learning rate after each epoch that does not improve dev accuracy (1 = constant): smaller steps
     once the dev score stalls, instead of stopping while the optimizer still overshoots. ``history``
     rows hold epoch, train_loss (per token), dev_loss, dev_accuracy (token accuracy), dev_macro_f1,
-    lr (the epoch's learning rate), seconds and tokens_per_second.
+    lr (the epoch's learning rate), seconds and tokens_per_second. With ``partial`` (a stage's build),
+    training saves checkpoints there (the word-dropout generator's state with them) and resumes from the last one.
     """
     for name, split in (("train", train), ("dev", dev)):
         if len(split) == 0:
@@ -80,5 +83,8 @@ def train_tagger(model: SequenceTagger, train: EncodedSentences, dev: EncodedSen
                     "dev_macro_f1": float(f1_score(dev_gold, dev_pred, labels=list(range(model.config.num_tags)),
                                                    average="macro", zero_division=0))}
 
-        return fit_epochs(model, config, device, progress, log or (lambda msg: None), train.lengths, epoch_tokens,
-                          max(1, epoch_tokens), train_step, evaluate, lr_decay=lr_decay)
+        log = log or (lambda msg: None)
+        return fit_epochs(model, config, device, progress, log, train.lengths, epoch_tokens, max(1, epoch_tokens),
+                          train_step, evaluate, lr_decay=lr_decay,
+                          checkpoints=Checkpoints.open(partial, "fit_epochs", log),
+                          generators={"word_dropout": generator})

@@ -1,0 +1,327 @@
+"""Checkpoints of a training loop: a killed build resumes where it stopped and ends with the same bytes.
+
+Training is the stage that takes long (minutes to hours on a CPU): a crash, a reboot or a ``kill -9``
+should cost the minutes since the last checkpoint, not the whole build. The engine gives each build a
+partial-build folder (`nlp_pipeline.engine.PartialBuild`: ``<cache>/partial/<stage>/<key>/``, written
+only under the key's lock, never served as an artifact, removed when the build commits); the loops save
+there at every epoch's end and every ``runtime.checkpoint_minutes``, at a batch boundary:
+
+- the weights, the optimizer's state (Adam's moments and step counts, each group's learning rate: where
+  a schedule or a decay stands), the best weights so far, the early-stopping counters, the history;
+- the position in the data: the epoch, how many of its batches (BPTT segments) were trained, and the
+  state the data-order generator had before it drew the epoch's order (drawn again from it, the same);
+- every random generator: torch's (CPU, each CUDA device), NumPy's and Python's global ones and those the
+  loop owns (the data order's, the tagger's word dropout), so dropout masks and the data order go on
+  exactly as they would have: on the CPU with one thread a resumed build ends byte-identical.
+
+Format: ``checkpoint.json`` (what the checkpoint belongs to, where it stands, the loop's plain values)
+names one ``tensors-<id>.safetensors`` with its size and sha256. Nothing is pickled: an optimizer's
+state_dict is split into its tensors and JSON here (`optimizer_state`). A save writes the tensors to a
+new file (temporary name, fsync, rename), then replaces the JSON the same way, then removes the old
+tensors: a kill at any moment leaves the previous checkpoint or the new one, whole. A checkpoint of
+another stage, key, code version, loop or format, or whose files do not match, is ignored with one line
+and removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import random
+import secrets
+import shutil
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from nlp_pipeline.engine import PartialBuild
+from nlp_pipeline.engine.cache import AtomicWriter, disk_full
+from nlp_pipeline.errors import PipelineError
+
+FORMAT = 1  # bump when what a checkpoint holds or how it is laid out changes: older ones are then ignored
+CHECKPOINT_FILE = "checkpoint.json"
+TENSORS_PREFIX = "tensors-"
+TENSORS_SUFFIX = ".safetensors"
+
+Generators = Mapping[str, torch.Generator | np.random.Generator]
+
+
+def about(seconds: float) -> str:
+    """A duration as a person reads it: ``"45 s"``, ``"12 min"``, ``"2 h 5 min"``."""
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes = round(seconds / 60)
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"
+
+
+def position_text(position: Mapping[str, Any]) -> str:
+    """Where a checkpoint stands, as the resume line and ``cache ls`` say it: ``epoch 2, batch 140 of 512``."""
+    if position.get("finished"):
+        return "the end of its training"
+    return f"epoch {position.get('epoch')}, batch {position.get('batch')} of {position.get('batches')}"
+
+
+@dataclass
+class Checkpoint:
+    """A checkpoint as read back: its tensors (on the CPU), the loop's plain values, where it stands."""
+
+    tensors: dict[str, torch.Tensor]
+    state: dict[str, Any]
+    position: dict[str, Any]
+    written: float  # seconds since the epoch
+
+    def take(self, prefix: str) -> dict[str, torch.Tensor]:
+        """The tensors saved under ``prefix`` (``model.``), by their names without it."""
+        return {name[len(prefix):]: t for name, t in self.tensors.items() if name.startswith(prefix)}
+
+
+class Checkpoints:
+    """One training loop's checkpoints in its partial-build folder: `load` at the start, `save` when `due`
+    and at epoch ends. ``loop`` names the loop (``fit_epochs``, ``language_model``): a checkpoint is
+    resumed only by the loop that wrote it."""
+
+    def __init__(self, partial: PartialBuild, loop: str, log: Callable[[str], None]) -> None:
+        self.partial, self.loop, self.log = partial, loop, log
+        self.folder = partial.folder
+        self.last = time.monotonic()
+        self.warned = False
+
+    @classmethod
+    def open(cls, partial: PartialBuild | None, loop: str, log: Callable[[str], None]) -> Checkpoints | None:
+        """The checkpoints of ``partial``; None when the build keeps none (a loop called outside a stage)."""
+        return None if partial is None else cls(partial, loop, log)
+
+    @property
+    def keeps_finished(self) -> bool:
+        """A build that trains several models in turn (finetune_lm's two) keeps each one's end state until
+        the build commits, so a kill while the second trains does not train the first again."""
+        return self.partial.part is not None
+
+    def identity(self) -> dict[str, Any]:
+        p = self.partial
+        return {"format": FORMAT, "stage": p.stage, "key": p.key, "version": p.version, "part": p.part,
+                "loop": self.loop}
+
+    def due(self) -> bool:
+        """Whether ``runtime.checkpoint_minutes`` have passed since the last save (or the start)."""
+        every = self.partial.every_seconds
+        return every > 0 and time.monotonic() - self.last >= every
+
+    # -- saving --------------------------------------------------------------------------------------
+
+    def save(self, tensors: Mapping[str, torch.Tensor], state: Mapping[str, Any], position: Mapping[str, Any]) -> None:
+        """Write a checkpoint atomically (see the module docstring). A full disk is raised (the engine makes
+        it one line and removes the build); any other failed write is one line, once, and training goes on."""
+        try:
+            self._write(tensors, state, position)
+        except OSError as err:
+            if disk_full(err) is not None:
+                raise
+            if not self.warned:
+                self.warned = True
+                self.log(f"  could not save a checkpoint of {self.partial.label} ({err}); training goes on")
+        self.last = time.monotonic()
+
+    def _write(self, tensors: Mapping[str, torch.Tensor], state: Mapping[str, Any],
+               position: Mapping[str, Any]) -> None:
+        from safetensors.torch import save
+
+        # Copies on the CPU: safetensors refuses tensors sharing memory (tied weights) or on a device.
+        data = save({name: t.detach().to("cpu", copy=True).contiguous() for name, t in tensors.items()})
+        self.folder.mkdir(parents=True, exist_ok=True)
+        name = f"{TENSORS_PREFIX}{secrets.token_hex(6)}{TENSORS_SUFFIX}"
+        tmp = self.folder / f".{name}.tmp-{os.getpid()}"
+        try:
+            with open(tmp, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.folder / name)
+        finally:
+            tmp.unlink(missing_ok=True)
+        record = {**self.identity(), "written": time.time(), "position": dict(position),
+                  "progress": position_text(position),
+                  "tensors": {"file": name, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()},
+                  "state": state}
+        with AtomicWriter(self.folder / CHECKPOINT_FILE) as fh:
+            fh.write(json.dumps(record))
+        self._remove_stray(keep=name)
+
+    def _remove_stray(self, keep: str | None) -> None:
+        """Tensor files no checkpoint names (the previous one's, a write a kill cut short)."""
+        for path in self.folder.glob(f"*{TENSORS_PREFIX}*"):
+            if path.is_file() and path.name != keep:
+                path.unlink(missing_ok=True)
+        for path in self.folder.glob(f".{CHECKPOINT_FILE}.tmp-*"):
+            path.unlink(missing_ok=True)
+
+    # -- loading -------------------------------------------------------------------------------------
+
+    def load(self) -> Checkpoint | None:
+        """The checkpoint to resume from, said in one line; None when there is none, or when it is not this
+        build's or not whole (said in one line, and removed)."""
+        path = self.folder / CHECKPOINT_FILE
+        if not path.is_file():
+            if self.folder.is_dir():
+                self._remove_stray(keep=None)  # a first save a kill cut short
+            return None
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+            found, problem = self._read(record)
+        except Exception as err:  # noqa: BLE001 - whatever is wrong with it (safetensors has its own error type)
+            found, problem = None, f"unreadable ({type(err).__name__}: {err})"
+        if found is None:
+            self.reject(problem or "unreadable")
+            return None
+        self.log(f"  resuming {self.partial.label} from {position_text(found.position)} (checkpoint "
+                 f"{about(time.time() - found.written)} old)")
+        self.last = time.monotonic()
+        return found
+
+    def _read(self, record: Any) -> tuple[Checkpoint | None, str | None]:
+        if not isinstance(record, dict):
+            return None, f"{CHECKPOINT_FILE} is not a JSON object"
+        for field, want in self.identity().items():
+            if record.get(field) != want:
+                return None, f"it was written for {field} {record.get(field)!r}, not {want!r}"
+        entry = record["tensors"]
+        tensors_path = self.folder / Path(entry["file"]).name
+        data = tensors_path.read_bytes() if tensors_path.is_file() else None
+        if data is None:
+            return None, f"{entry['file']} is missing"
+        if len(data) != entry["size"] or hashlib.sha256(data).hexdigest() != entry["sha256"]:
+            return None, f"{entry['file']} differs from what was written"
+        from safetensors.torch import load
+
+        return Checkpoint(load(data), record["state"], record["position"], float(record["written"])), None
+
+    def reject(self, problem: str) -> None:
+        """Say in one line why a checkpoint is not resumed from, and remove it."""
+        self.log(f"  ignoring the checkpoint of {self.partial.label}: {problem}; removed")
+        self.discard()
+
+    def discard(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def restore_failed(self, err: Exception) -> PipelineError:
+        """A checkpoint that passed every check but does not fit the model or optimizer: removed, and the
+        build fails with one line (the next run trains from the start)."""
+        self.discard()
+        return PipelineError(f"the checkpoint of {self.partial.label} does not fit what is being trained "
+                             f"({type(err).__name__}: {err}); it was removed: run the command again to train from "
+                             "the start")
+
+
+def describe(folder: Path) -> dict[str, Any] | None:
+    """What ``cache ls`` shows of a partial build: its newest checkpoint's progress, part, when it was
+    written; None when it holds none (yet)."""
+    newest = None
+    for path in sorted(folder.glob(f"**/{CHECKPOINT_FILE}")):
+        with contextlib.suppress(OSError, ValueError):
+            record = json.loads(path.read_text(encoding="utf-8"))
+            if isinstance(record, dict) and isinstance(record.get("written"), int | float) and (
+                    newest is None or record["written"] > newest["written"]):
+                newest = record
+    if newest is None:
+        return None
+    position = newest.get("position") if isinstance(newest.get("position"), dict) else {}
+    return {"part": newest.get("part"), "position": position, "progress": position_text(position),
+            "written": newest["written"], "version": newest.get("version"), "format": newest.get("format")}
+
+
+# -- what goes into a checkpoint --------------------------------------------------------------------
+
+
+def prefixed(prefix: str, tensors: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {f"{prefix}{name}": t for name, t in tensors.items()}
+
+
+def optimizer_state(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """An optimizer's ``state_dict`` as tensors (``optimizer.<param>.<name>``, ``optimizer.group.<i>.<name>``)
+    and JSON (the rest: every group's settings and learning rate, plain per-parameter values)."""
+    sd = optimizer.state_dict()
+    tensors: dict[str, torch.Tensor] = {}
+    plain: dict[str, dict[str, Any]] = {}
+    for index, entry in sd["state"].items():
+        plain[str(index)] = {}
+        for name, value in entry.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"optimizer.{index}.{name}"] = value
+            else:
+                plain[str(index)][name] = value
+    groups = []
+    for i, group in enumerate(sd["param_groups"]):
+        kept = {}
+        for name, value in group.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"optimizer.group.{i}.{name}"] = value
+            else:
+                kept[name] = list(value) if isinstance(value, tuple) else value
+        groups.append(kept)
+    return tensors, {"state": plain, "param_groups": groups}
+
+
+def load_optimizer_state(optimizer: torch.optim.Optimizer, checkpoint: Checkpoint, values: Mapping[str, Any]) -> None:
+    """Put `optimizer_state`'s parts back together and load them (tuples, such as Adam's betas, are tuples
+    again: JSON has lists only)."""
+    state: dict[int, dict[str, Any]] = {int(i): dict(entry) for i, entry in values["state"].items()}
+    groups = [dict(g) for g in values["param_groups"]]
+    for name, t in checkpoint.take("optimizer.").items():
+        head, _, rest = name.partition(".")
+        if head == "group":
+            i, _, field = rest.partition(".")
+            groups[int(i)][field] = t
+        else:
+            state.setdefault(int(head), {})[rest] = t
+    current = optimizer.state_dict()["param_groups"]
+    for group, now in zip(groups, current, strict=True):
+        for name, value in now.items():
+            if isinstance(value, tuple) and isinstance(group.get(name), list):
+                group[name] = tuple(group[name])
+    optimizer.load_state_dict({"state": state, "param_groups": groups})
+
+
+def rng_state(generators: Generators) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Every random generator's state: torch's CPU and CUDA ones (``rng.torch``, ``rng.cuda.<i>``) and
+    ``generators``' torch ones as tensors; NumPy's and Python's global ones and ``generators``' NumPy ones
+    as JSON (their states are integers)."""
+    tensors = {"rng.torch": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        for i, s in enumerate(torch.cuda.get_rng_state_all()):
+            tensors[f"rng.cuda.{i}"] = s
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    version, internal, gauss_next = random.getstate()
+    values: dict[str, Any] = {"numpy": [kind, keys.tolist(), int(pos), int(has_gauss), float(gauss)],
+                              "python": [version, list(internal), gauss_next], "generators": {}}
+    for name, g in generators.items():
+        if isinstance(g, torch.Generator):
+            tensors[f"rng.gen.{name}"] = g.get_state()
+        else:
+            values["generators"][name] = g.bit_generator.state
+    return tensors, values
+
+
+def set_rng_state(checkpoint: Checkpoint, values: Mapping[str, Any], generators: Generators) -> None:
+    """Restore what `rng_state` saved; CUDA generators only where this process has CUDA."""
+    tensors = checkpoint.take("rng.")
+    torch.set_rng_state(tensors["torch"])
+    cuda = [tensors[f"cuda.{i}"] for i in range(len(tensors)) if f"cuda.{i}" in tensors]
+    if cuda and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(cuda[:torch.cuda.device_count()])
+    kind, keys, pos, has_gauss, gauss = values["numpy"]
+    np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), pos, has_gauss, gauss))
+    version, internal, gauss_next = values["python"]
+    random.setstate((version, tuple(internal), gauss_next))
+    for name, g in generators.items():
+        if isinstance(g, torch.Generator):
+            g.set_state(tensors[f"gen.{name}"])
+        else:
+            g.bit_generator.state = values["generators"][name]
