@@ -66,8 +66,10 @@ def serve(model, tagger, vectors, lm, host, port, api_key, device, cache_dir, as
         import uvicorn  # noqa: F401
     except ImportError:
         raise ConfigError(f"serve needs FastAPI and uvicorn, which are not installed: {INSTALL}") from None
+    import torch
+
     from nlp_pipeline.device import resolve_device
-    from nlp_pipeline.serve.app import create_app, serve_settings
+    from nlp_pipeline.serve.app import create_app, serve_settings, torch_threads
     from nlp_pipeline.serve.listen import is_loopback, listen, run, url_of
 
     limits = serve_settings(settings)
@@ -82,12 +84,14 @@ def serve(model, tagger, vectors, lm, host, port, api_key, device, cache_dir, as
     except BaseException:
         sock.close()
         raise
+    threads = torch_threads(limits, app.state.server.models)
+    torch.set_num_threads(threads)  # this process is the server: its threads are the models' workers'
     url = url_of(sock)
     loaded = app.state.server.models.loaded()
     if as_json:
         click.echo(json.dumps({"url": url, "docs": f"{url}/docs", "api_key": api_key is not None,
                                "models": [{"kind": a.kind, "key": a.key, "path": str(a.path)} for a in loaded],
-                               "settings": limits.model_dump()}))
+                               "settings": limits.model_dump(), "torch_threads": threads}))
     else:
         width = max(len(a.kind) for a in loaded)
         for a in loaded:

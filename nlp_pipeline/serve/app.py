@@ -31,7 +31,7 @@ from pydantic import ValidationError
 
 from nlp_pipeline.errors import ConfigError, UnknownWordError
 from nlp_pipeline.serve import errors, schemas
-from nlp_pipeline.serve.batching import Batcher
+from nlp_pipeline.serve.batching import Batcher, BatchStats
 from nlp_pipeline.serve.errors import ApiError
 from nlp_pipeline.serve.guard import Guard
 from nlp_pipeline.serve.loading import OPTIONS, Loaded, LoadedModels, load_models
@@ -41,6 +41,9 @@ from nlp_pipeline.settings import Serve, error_message
 log = logging.getLogger(__name__)
 
 API_VERSION = "1"
+# The batching queues: each endpoint group, the kind of model it runs on, and what that model runs for a batch.
+BATCHED: dict[str, tuple[str, Callable[[Any, list[Any]], list[Any]]]] = {
+    "classify": ("classifier", classify_batch), "tag": ("tagger", tag_batch), "vectors": ("vectors", vector_batch)}
 MAP_CACHE = 8  # projections kept (by word count and method): a web page asks for one or two
 ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": schemas.ErrorResponse, "description": about} for status, about in (
@@ -83,6 +86,8 @@ class Server:
         self.settings = settings
         self.executors: dict[str, concurrent.futures.ThreadPoolExecutor] = {}
         self.batchers: dict[str, Batcher] = {}
+        # What each batching queue has done, kept across a close and a new open (an app's lifespans in tests).
+        self.counts = {name: BatchStats() for name, (kind, _) in BATCHED.items() if getattr(models, kind) is not None}
         self._maps: collections.OrderedDict[tuple[int, str], concurrent.futures.Future] = collections.OrderedDict()
         self.map_projections = 0
 
@@ -95,15 +100,11 @@ class Server:
         if self.models.vectors is not None:  # a projection takes seconds: not on the queries' thread
             self.executors["map"] = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="serve-map")
         s = self.settings
-        batched: dict[str, tuple[str, Callable[[Any, list[Any]], list[Any]]]] = {
-            "classify": ("classifier", classify_batch), "tag": ("tagger", tag_batch),
-            "vectors": ("vectors", vector_batch)}
-        for name, (kind, run) in batched.items():
-            loaded = getattr(self.models, kind)
-            if loaded is not None:
-                self.batchers[name] = Batcher(name, functools.partial(run, loaded.engine), self.executors[kind],
-                                              enabled=s.batching, wait_s=s.batch_wait_ms / 1000,
-                                              max_size=s.batch_max_size)
+        for name in self.counts:
+            kind, run = BATCHED[name]
+            self.batchers[name] = Batcher(name, functools.partial(run, getattr(self.models, kind).engine),
+                                          self.executors[kind], enabled=s.batching, wait_s=s.batch_wait_ms / 1000,
+                                          max_size=s.batch_max_size, stats=self.counts[name])
 
     def close(self) -> None:
         for batcher in self.batchers.values():
@@ -179,13 +180,13 @@ def create_app(model: str | Path | None = None, tagger: str | Path | None = None
     prefix, ``latest``; none at all: the latest of each kind in the cache), or with ``models`` already loaded
     (`load_models`). ``settings`` are `nlp_pipeline.settings.Serve` (or a mapping of them); with ``api_key``
     every endpoint but ``/health`` needs it. A reference that names nothing, or a damaged artifact, is a
-    `PipelineError` here, before any request."""
+    `PipelineError` here, before any request.
+
+    Torch's thread count is the process's, so the app leaves it alone: ``nlp-pipeline serve`` sets it from
+    ``serve.threads`` (`torch_threads`); a service that embeds the app sets it as it sees fit."""
     limits = serve_settings(settings)
     if models is None:
         models = load_models(model, tagger, vectors, lm, cache_dir=cache_dir, device=device)
-    import torch
-
-    torch.set_num_threads(torch_threads(limits, models))
     server = Server(models, limits)
 
     @asynccontextmanager
@@ -220,7 +221,7 @@ def create_app(model: str | Path | None = None, tagger: str | Path | None = None
         """Requests, items and model calls per batching queue (fewer calls than requests: batching worked)."""
         return {"batching": limits.batching, "batch_wait_ms": limits.batch_wait_ms,
                 "batch_max_size": limits.batch_max_size, "map_projections": server.map_projections,
-                "queues": {name: b.stats.to_dict() for name, b in server.batchers.items()}}
+                "queues": {name: counts.to_dict() for name, counts in server.counts.items()}}
 
     @app.post("/v1/classify", response_model=schemas.ClassifyResponse, tags=["classifier"], responses=ERRORS,
               dependencies=auth)

@@ -50,14 +50,14 @@ class Batcher:
     """Runs ``run(items) -> results`` on ``executor`` for batches of concurrently submitted items."""
 
     def __init__(self, name: str, run: Callable[[list[Any]], list[Any]], executor: Executor, *, enabled: bool,
-                 wait_s: float, max_size: int) -> None:
+                 wait_s: float, max_size: int, stats: BatchStats | None = None) -> None:
         self.name = name
         self.run = run
         self.executor = executor
         self.enabled = enabled
         self.wait_s = wait_s
         self.max_size = max_size
-        self.stats = BatchStats()
+        self.stats = stats if stats is not None else BatchStats()  # given: it outlives this batcher
         # Bound to the event loop that first submits (a test may run the app on several loops in turn).
         self._loop: asyncio.AbstractEventLoop | None = None
         self._waiting: collections.deque[_Waiting] = collections.deque()

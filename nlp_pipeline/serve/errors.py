@@ -73,6 +73,10 @@ def field_name(loc: tuple[Any, ...]) -> str:
     return name or "body"
 
 
+def _number(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 def _items(n: int) -> str:
     return f"{n:,} item{'s' if n != 1 else ''}"
 
@@ -115,10 +119,12 @@ def validation_message(error: dict[str, Any]) -> tuple[int, str, str]:
         bound = ctx.get("le", ctx.get("lt"))
         setting = BOUND_SETTINGS.get(str(loc[-1])) if loc else None
         limit = f" (serve.{setting})" if setting else ""
-        return 422, field, f"must be {'<=' if kind == 'less_than_equal' else '<'} {bound}{limit}; got {error['input']}"
+        return 422, field, (f"must be {'<=' if kind == 'less_than_equal' else '<'} {_number(bound)}{limit}; "
+                            f"got {_number(error['input'])}")
     if kind in ("greater_than_equal", "greater_than"):
         bound = ctx.get("ge", ctx.get("gt"))
-        return 422, field, f"must be {'>=' if kind == 'greater_than_equal' else '>'} {bound}; got {error['input']}"
+        return 422, field, (f"must be {'>=' if kind == 'greater_than_equal' else '>'} {_number(bound)}; "
+                            f"got {_number(error['input'])}")
     if kind == "literal_error":
         return 422, field, f"must be one of {ctx.get('expected')}; got {excerpt(repr(error.get('input')))}"
     if kind == "finite_number":
