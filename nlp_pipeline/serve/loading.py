@@ -112,8 +112,25 @@ def _load_one(kind: str, ref: str, cache_dir: str | Path | None, device: str) ->
             from nlp_pipeline.inference.language_model import LanguageModel
 
             engine = LanguageModel.load(path, device=device)
+    _warm_up(kind, engine)
     manifest = _manifest(path) if path.is_dir() else {}
     return Loaded(kind, engine, path, manifest.get("key"), _metrics(manifest.get("metadata")))
+
+
+def _warm_up(kind: str, engine: Any) -> None:
+    """One small call through the model, so that the first request does not pay for what a first call sets up
+    (the tokenizer, torch's kernels: measured 0.5 s on the first classification, 1 ms on the next)."""
+    if kind == "classifier":
+        engine.predict(["warm up"])
+    elif kind == "tagger":
+        engine.tag(["warm up"])
+    elif kind == "vectors":
+        if len(engine):
+            import numpy as np
+
+            engine.nearest_rows(np.zeros(1, dtype=np.int64), 1)
+    else:
+        engine.perplexity(["warm up"])
 
 
 def load_models(model: str | Path | None = None, tagger: str | Path | None = None,

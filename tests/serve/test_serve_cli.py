@@ -164,3 +164,31 @@ def test_without_fastapi_serve_says_what_to_install_and_nothing_else_needs_it():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.strip() == f"error: serve needs FastAPI and uvicorn, which are not installed: {INSTALL}"
+
+
+def test_connections_of_the_listening_socket_send_at_once():
+    """Nagle's algorithm off on every connection (asyncio does it for a socket that says it is TCP): with it on,
+    each answer on a kept-alive connection waited ~40 ms for the client's delayed ACK."""
+    import asyncio
+
+    from nlp_pipeline.serve.listen import listen, url_of
+
+    async def nodelay_of_a_connection() -> int:
+        sock = listen("127.0.0.1", 0)
+        seen: asyncio.Future = asyncio.get_running_loop().create_future()
+
+        class Probe(asyncio.Protocol):
+            def connection_made(self, transport) -> None:
+                seen.set_result(transport.get_extra_info("socket").getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+                transport.close()
+
+        server = await asyncio.get_running_loop().create_server(Probe, sock=sock)
+        port = int(url_of(sock).rsplit(":", 1)[1])
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            return await asyncio.wait_for(seen, 10)
+        finally:
+            writer.close()
+            server.close()
+
+    assert asyncio.run(nodelay_of_a_connection()) != 0
