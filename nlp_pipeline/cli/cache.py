@@ -65,16 +65,14 @@ def cache_verify(cache_dir, stage, as_json):
 def cache_clear(cache_dir, stage, yes, as_json):
     """Delete cached artifacts (all, or one stage's)."""
     from nlp_pipeline.engine import ArtifactCache
+    from nlp_pipeline.pipelines.artifacts import clear_cache, cleared_line
 
     store = ArtifactCache(cache_dir)
     what = f"the {stage} artifacts" if stage else "every artifact"
     if not yes and not click.confirm(f"Delete {what} under {store.artifacts_dir}?", default=False, err=True):
         return
-    n = store.clear(stage)
-    if as_json:
-        click.echo(json.dumps({"removed": n, "cache": str(store.artifacts_dir)}))
-    else:
-        click.echo(f"removed {n} artifact(s) from {store.artifacts_dir}")
+    cleared = clear_cache(cache_dir, stage)
+    click.echo(json.dumps(cleared) if as_json else cleared_line(cleared))
 
 
 @main.command("corpora")

@@ -15,6 +15,7 @@ from nlp_pipeline.engine import Artifact, ArtifactCache, default_cache_dir, shor
 from nlp_pipeline.engine.cache import folder_size
 from nlp_pipeline.errors import ConfigError, DataError
 from nlp_pipeline.reports.tables import format_table
+from nlp_pipeline.training.checkpoint import about
 
 
 def checked(path: Path) -> Path:
@@ -159,8 +160,8 @@ def _summary(art) -> str:
 
 
 def list_artifacts(cache_dir: str | Path | None = None, stage: str | None = None) -> str:
-    """The ``cache ls`` table (`artifact_records` as text). Folders without a well-formed manifest are
-    counted, never a crash."""
+    """The ``cache ls`` table (`artifact_records` as text), then the partial builds under their own heading.
+    Folders without a well-formed manifest are counted, never a crash."""
     found = artifact_records(cache_dir, stage)
     now = time.time()
     rows = [[a["stage"], short_key(a["key"]), f"{a['bytes'] / 1e6:.1f} MB",
@@ -168,9 +169,16 @@ def list_artifacts(cache_dir: str | Path | None = None, stage: str | None = None
     broken = found["without_manifest"]
     note = (f"\n{broken} folder(s) without a valid manifest: not artifacts (`nlp-pipeline cache verify` names "
             "them; a run rebuilds what it needs)") if broken else ""
-    if not rows:
-        return f"no artifacts in {found['cache']}{note}"
-    return format_table(["stage", "key", "size", "age", "contents"], rows) + f"\n\n{found['cache']}{note}"
+    text = (format_table(["stage", "key", "size", "age", "contents"], rows) + f"\n\n{found['cache']}{note}" if rows
+            else f"no artifacts in {found['cache']}{note}")
+    if found["partial"]:
+        partial = [[p["stage"], short_key(p["key"]) + (f" {p['part']}" if p["part"] else ""), p["progress"],
+                    f"{p['bytes'] / 1e6:.1f} MB", about(now - p["written"]) if p["written"] else ""]
+                   for p in found["partial"]]
+        text += ("\n\npartial builds (not artifacts: the same command resumes from them; `cache clear` removes "
+                 "them):\n"
+                 + format_table(["stage", "key", "progress", "size", "checkpoint age"], partial))
+    return text
 
 
 def verify_artifacts(cache_dir: str | Path | None = None, stage: str | None = None) -> tuple[str, int]:
@@ -194,8 +202,8 @@ def verify_artifacts(cache_dir: str | Path | None = None, stage: str | None = No
 
 
 def artifact_records(cache_dir: str | Path | None = None, stage: str | None = None) -> dict:
-    """``cache ls --json``: every artifact (stage, full key, path, bytes, created, contents) and the number
-    of folders without a valid manifest."""
+    """``cache ls --json``: every artifact (stage, full key, path, bytes, created, contents), the number
+    of folders without a valid manifest, and the partial builds (`partial_records`)."""
     store = ArtifactCache(cache_dir)
     records, broken = [], 0
     for st, key in store.entries():
@@ -208,7 +216,37 @@ def artifact_records(cache_dir: str | Path | None = None, stage: str | None = No
         art = Artifact(st, key, store.folder(st, key), manifest)
         records.append({"stage": st, "key": key, "path": str(art.path), "bytes": folder_size(art.path),
                         "created": manifest.get("created"), "contents": _summary(art)})
-    return {"cache": str(store.artifacts_dir), "artifacts": records, "without_manifest": broken}
+    return {"cache": str(store.artifacts_dir), "artifacts": records, "without_manifest": broken,
+            "partial": partial_records(store, stage)}
+
+
+def partial_records(store: ArtifactCache, stage: str | None = None) -> list[dict]:
+    """Every partial build (of one stage): stage, full key, path, bytes, and its newest checkpoint's part
+    (one of several models a build trains), progress (``epoch 2, batch 140 of 512``) and when it was
+    written (None: no checkpoint yet). They are listed, never served: no lookup reads that folder."""
+    from nlp_pipeline.training.checkpoint import describe
+
+    records = []
+    for st, key, folder in store.partial_entries(stage):
+        found = describe(folder) or {}
+        records.append({"stage": st, "key": key, "path": str(folder), "bytes": folder_size(folder),
+                        "part": found.get("part"), "progress": found.get("progress", "no checkpoint yet"),
+                        "position": found.get("position"), "written": found.get("written")})
+    return records
+
+
+def clear_cache(cache_dir: str | Path | None = None, stage: str | None = None) -> dict:
+    """``cache clear``: remove the artifacts and the partial builds (of one stage), except builds in
+    progress; returns how many of each were removed and the cache."""
+    store = ArtifactCache(cache_dir)
+    partial = store.clear_partial(stage)
+    return {"removed": store.clear(stage), "partial": partial, "cache": str(store.artifacts_dir)}
+
+
+def cleared_line(cleared: dict) -> str:
+    """What `cache clear` says: ``removed 5 artifact(s) and 1 partial build(s) from <cache>``."""
+    partial = f" and {cleared['partial']} partial build(s)" if cleared["partial"] else ""
+    return f"removed {cleared['removed']} artifact(s){partial} from {cleared['cache']}"
 
 
 # How a user runs each pipeline's model, by the stage that builds it ({key}: the key as every line shows it).
