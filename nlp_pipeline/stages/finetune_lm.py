@@ -5,7 +5,8 @@ text, the language model reads ``tokens`` tokens of the task's own training docu
 for a tagger) with truncated BPTT, so its states fit the task's text. The forward model reads the
 documents left to right and the backward one right to left, as they were pretrained; the weights
 with the lowest perplexity on a held-out twentieth of those documents are kept. Labels are never
-read. Writes ``forward/`` (and ``backward/``), each a language-model folder, and their histories.
+read. Writes ``forward/`` (and ``backward/``), each a language-model folder, and their histories. Each
+model keeps its own checkpoints (and, once trained, its end state) until the build commits.
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 
 The model is built after every generator is seeded from ``seed``, so the same params and inputs give
 the same weights, byte for byte, on the CPU. Without vectors (``embedding_mode: random``) the
-embedding size is ``random_embedding_dim``; with vectors it is theirs.
+embedding size is ``random_embedding_dim``; with vectors it is theirs. A killed build resumes from its
+last checkpoint (``ctx.partial``: `nlp_pipeline.training.checkpoint`) and ends with the same bytes.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@
 Forward or backward (``direction``): the backward model reads every document right to left. The
 embedding starts from word2vec vectors when they are given (``embedding_init: word2vec``), else
 at random. Trained with truncated BPTT (`nlp_pipeline.training.language_model`); on the CPU the
-weights are a function of the seed alone.
+weights are a function of the seed alone, whether or not the build was killed and resumed from a checkpoint.
 """
 
 from __future__ import annotations

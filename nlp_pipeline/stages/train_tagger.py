@@ -2,8 +2,9 @@
 ``vocab.json``, ``chars.json``, ``history.json``).
 
 Like `train`, the model is built after seeding, so the CPU result is a function of the params and
-inputs. Raw text given to ``nlp-pipeline tag`` is tokenized with the case kept (the character model
-reads it) and ``strip_html`` as the pipeline's tokenizer.
+inputs, and a killed build resumes from its last checkpoint to the same bytes. Raw text given to
+``nlp-pipeline tag`` is tokenized with the case kept (the character model reads it) and ``strip_html``
+as the pipeline's tokenizer.
 """
 
 from __future__ import annotations
