@@ -323,7 +323,8 @@ def seed_global_rngs(key: str) -> None:
 
 def run_stage(task: Task, cache: ArtifactCache, runtime: Runtime | None = None, *, force: bool = False,
               log: Callable[[str], None] = _logger.info) -> StageRun:
-    """Return the task's artifact, building it only when its key is not cached intact (or ``force``)."""
+    """Return the task's artifact, building it only when its key is not cached intact (or ``force``: then
+    from the beginning, whatever checkpoint a stopped build of the key left)."""
     runtime = runtime or Runtime()
     start = time.perf_counter()
     stage = task.stage
@@ -346,6 +347,8 @@ def run_stage(task: Task, cache: ArtifactCache, runtime: Runtime | None = None, 
             if damage:
                 state = "out of date" if found.stale else "damaged"
                 log(f"  {stage.name} [{short_key(key)}] in the cache is {state} ({damage}): rebuilding it")
+        else:
+            cache.remove_partial(stage.name, key)  # a rebuild starts from the beginning, not from a checkpoint
         return _build(task, key, cache, runtime, log, start, damage)
 
 

@@ -26,7 +26,6 @@ and removed.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import random
@@ -43,6 +42,7 @@ import torch
 
 from nlp_pipeline.engine import PartialBuild
 from nlp_pipeline.engine.cache import AtomicWriter, disk_full
+from nlp_pipeline.engine.fingerprint import sha256_file
 from nlp_pipeline.errors import PipelineError
 
 FORMAT = 1  # bump when what a checkpoint holds or how it is laid out changes: older ones are then ignored
@@ -132,24 +132,21 @@ class Checkpoints:
 
     def _write(self, tensors: Mapping[str, torch.Tensor], state: Mapping[str, Any],
                position: Mapping[str, Any]) -> None:
-        from safetensors.torch import save
+        from safetensors.torch import save_file
 
-        # Copies on the CPU: safetensors refuses tensors sharing memory (tied weights) or on a device.
-        data = save({name: t.detach().to("cpu", copy=True).contiguous() for name, t in tensors.items()})
         self.folder.mkdir(parents=True, exist_ok=True)
         name = f"{TENSORS_PREFIX}{secrets.token_hex(6)}{TENSORS_SUFFIX}"
         tmp = self.folder / f".{name}.tmp-{os.getpid()}"
         try:
-            with open(tmp, "wb") as fh:
-                fh.write(data)
-                fh.flush()
+            save_file(storable(tensors), tmp)  # written from the tensors' memory: no second copy of a large model
+            with open(tmp, "rb") as fh:
                 os.fsync(fh.fileno())
+            size, digest = tmp.stat().st_size, sha256_file(tmp)
             os.replace(tmp, self.folder / name)
         finally:
             tmp.unlink(missing_ok=True)
         record = {**self.identity(), "written": time.time(), "position": dict(position),
-                  "progress": position_text(position),
-                  "tensors": {"file": name, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()},
+                  "progress": position_text(position), "tensors": {"file": name, "size": size, "sha256": digest},
                   "state": state}
         with AtomicWriter(self.folder / CHECKPOINT_FILE) as fh:
             fh.write(json.dumps(record))
@@ -194,14 +191,14 @@ class Checkpoints:
                 return None, f"it was written for {field} {record.get(field)!r}, not {want!r}"
         entry = record["tensors"]
         tensors_path = self.folder / Path(entry["file"]).name
-        data = tensors_path.read_bytes() if tensors_path.is_file() else None
-        if data is None:
+        if not tensors_path.is_file():
             return None, f"{entry['file']} is missing"
-        if len(data) != entry["size"] or hashlib.sha256(data).hexdigest() != entry["sha256"]:
+        if tensors_path.stat().st_size != entry["size"] or sha256_file(tensors_path) != entry["sha256"]:
             return None, f"{entry['file']} differs from what was written"
-        from safetensors.torch import load
+        from safetensors.torch import load_file
 
-        return Checkpoint(load(data), record["state"], record["position"], float(record["written"])), None
+        tensors = load_file(tensors_path)
+        return Checkpoint(tensors, record["state"], record["position"], float(record["written"])), None
 
     def reject(self, problem: str) -> None:
         """Say in one line why a checkpoint is not resumed from, and remove it."""
@@ -218,6 +215,24 @@ class Checkpoints:
         return PipelineError(f"the checkpoint of {self.partial.label} does not fit what is being trained "
                              f"({type(err).__name__}: {err}); it was removed: run the command again to train from "
                              "the start")
+
+
+def storable(tensors: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """``tensors`` as safetensors writes them: on the CPU, contiguous, no two sharing memory (tied weights,
+    a copy kept of the same weights). Only those that are not are copied."""
+    out, seen = {}, set()
+    for name, t in tensors.items():
+        t = t.detach()
+        if t.device.type != "cpu" or not t.is_contiguous():
+            t = t.to("cpu").contiguous()
+        if t.numel():
+            storage = t.untyped_storage().data_ptr()
+            if storage in seen:
+                t = t.clone()
+                storage = t.untyped_storage().data_ptr()
+            seen.add(storage)
+        out[name] = t
+    return out
 
 
 def describe(folder: Path) -> dict[str, Any] | None:

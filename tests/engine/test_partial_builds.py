@@ -81,6 +81,17 @@ def test_a_stopped_build_keeps_its_checkpoint_and_the_next_resumes_then_removes_
     assert not cache.partial_folder("toy", key).exists()
 
 
+def test_a_rebuild_starts_from_the_beginning(tmp_path, monkeypatch):
+    cache, task = ArtifactCache(tmp_path), Task(TOY, Params(2))
+    monkeypatch.setattr(sys.modules[__name__], "STOP_AFTER_FIRST", True)
+    with pytest.raises(Stop):
+        run_stage(task, cache, Runtime())
+    monkeypatch.setattr(sys.modules[__name__], "STOP_AFTER_FIRST", False)
+    lines: list[str] = []
+    assert run_stage(task, cache, Runtime(), force=True, log=lines.append).artifact.metadata == {"resumed": False}
+    assert lines == []
+
+
 def test_a_partial_build_is_never_served_as_an_artifact(tmp_path):
     cache = ArtifactCache(tmp_path)
     partial = write_partial(cache, "train", KEY, {"epoch": 2, "batch": 140, "batches": 512})

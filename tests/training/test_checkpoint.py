@@ -134,6 +134,16 @@ def test_a_new_checkpoint_replaces_the_old_one_whole(tmp_path):
     assert describe(saved.folder.parent.parent.parent)["progress"] == "epoch 1, batch 2 of 5"
 
 
+def test_tied_weights_and_views_are_saved_each_whole(tmp_path):
+    shared = torch.arange(12.0).reshape(3, 4)
+    saved = Checkpoints(partial_build(tmp_path), "test", log=lambda m: None)
+    saved.save({"embedding": shared, "decoder": shared, "column": shared[:, 1], "row": shared[1]}, {},
+               {"epoch": 1, "batch": 1, "batches": 2})
+    loaded = Checkpoints(partial_build(tmp_path), "test", log=lambda m: None).load()
+    assert torch.equal(loaded.tensors["embedding"], shared) and torch.equal(loaded.tensors["decoder"], shared)
+    assert loaded.tensors["column"].tolist() == [1.0, 5.0, 9.0] and loaded.tensors["row"].tolist() == [4, 5, 6, 7]
+
+
 @pytest.mark.parametrize(("damage", "said"), [
     ("version", "it was written for version '2', not '3'"),
     ("key", f"it was written for key 'feedfacefeedfacefeed', not '{KEY}'"),
