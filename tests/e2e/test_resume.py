@@ -25,7 +25,7 @@ from cli_helpers import invoke
 from nlp_pipeline.engine import ArtifactCache
 
 SENTIMENT = ["run", "sentiment", "--corpus", "pang_lee_polarity", "--set", "model.embedding_mode=random",
-             "--set", "model.hidden_size=8", "--set", "train.epochs=3", "--set", "train.batch_size=2",
+             "--set", "model.hidden_size=8", "--set", "train.epochs=4", "--set", "train.batch_size=2",
              "--set", "train.patience=0", "--set", "runtime.threads=1", "--set", "runtime.device=cpu",
              "--set", "runtime.checkpoint_minutes=0.001"]
 LM = ["run", "lm", "--corpus", "lee_background", "--set", "lm.embedding_init=random", "--set", "lm.embedding_dim=16",
