@@ -4,7 +4,9 @@ to mount in another service.
 Endpoints (every JSON body documented at ``/docs``): ``GET /health``; ``GET /v1/models`` (what is loaded);
 ``POST /v1/classify``, ``/v1/tag``, ``/v1/similar``, ``/v1/similarity``, ``/v1/analogy``, ``/v1/generate``,
 ``/v1/perplexity``; ``GET /v1/map`` (the vectors' most frequent words in 2-D, for a web page); ``GET /v1/stats``
-(requests, items and model calls per batching queue).
+(requests, items and model calls per batching queue). ``GET /`` is a web page over those endpoints (its files
+in ``static/``, served under ``/static/``), public like ``/health``: it holds no data, and asks for the key
+when the API needs one.
 
 The event loop never runs model code: each kind of model has its own worker thread (a model is used from one
 thread only), and classify, tag and the vector queries go through a `Batcher` that gathers concurrent requests
@@ -26,14 +28,16 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Query, Security
+from fastapi.responses import FileResponse
 from fastapi.security import APIKeyHeader, HTTPBearer
+from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
 
 from nlp_pipeline.errors import ConfigError, UnknownWordError
 from nlp_pipeline.serve import errors, schemas
 from nlp_pipeline.serve.batching import Batcher, BatchStats
 from nlp_pipeline.serve.errors import ApiError
-from nlp_pipeline.serve.guard import Guard
+from nlp_pipeline.serve.guard import STATIC_PREFIX, Guard
 from nlp_pipeline.serve.loading import OPTIONS, Loaded, LoadedModels, load_models
 from nlp_pipeline.serve.work import TagItem, VectorQuery, classify_batch, tag_batch, vector_batch
 from nlp_pipeline.settings import Serve, error_message
@@ -44,6 +48,12 @@ API_VERSION = "1"
 # The batching queues: each endpoint group, the kind of model it runs on, and what that model runs for a batch.
 BATCHED: dict[str, tuple[str, Callable[[Any, list[Any]], list[Any]]]] = {
     "classify": ("classifier", classify_batch), "tag": ("tagger", tag_batch), "vectors": ("vectors", vector_batch)}
+STATIC = Path(__file__).parent / "static"  # the web page's files (package data)
+# The page's scripts, styles and requests are this server's own: no CDN, nothing fetched from elsewhere, and no
+# other site may frame it.
+PAGE_HEADERS = {"Content-Security-Policy": "default-src 'self'; img-src 'self' data:; script-src 'self'; "
+                "style-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+                "X-Content-Type-Options": "nosniff", "Cache-Control": "no-cache"}
 MAP_CACHE = 8  # projections kept (by word count and method): a web page asks for one or two
 ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": schemas.ErrorResponse, "description": about} for status, about in (
@@ -205,6 +215,14 @@ def create_app(model: str | Path | None = None, tagger: str | Path | None = None
     auth = [Security(HTTPBearer(auto_error=False)), Security(APIKeyHeader(name="X-API-Key", auto_error=False))] \
         if api_key else []
     req = schemas.request_models(limits)
+
+    @app.get("/", include_in_schema=False)
+    async def page() -> FileResponse:
+        """The web page: what is loaded, the vectors' neighbours, analogies and map, a text's label, tags and
+        continuation; it calls the endpoints below from the browser."""
+        return FileResponse(STATIC / "index.html", media_type="text/html", headers=PAGE_HEADERS)
+
+    app.mount(STATIC_PREFIX.rstrip("/"), StaticFiles(directory=STATIC), name="static")
 
     @app.get("/health", response_model=schemas.Health, tags=["server"])
     async def health() -> dict[str, Any]:

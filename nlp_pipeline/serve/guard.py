@@ -20,7 +20,10 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-OPEN_PATHS = frozenset({"/health"})  # answered without a key: a load balancer's probe has none
+# Answered without a key: a load balancer's probe has none, and the web page (``/`` and its files) holds no data;
+# it asks for the key and sends it with its requests to /v1/.
+OPEN_PATHS = frozenset({"/health", "/"})
+STATIC_PREFIX = "/static/"
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
@@ -42,6 +45,11 @@ def presented_key(scope: Scope) -> str | None:
     return key.strip() if key else None
 
 
+def is_open(path: str) -> bool:
+    """Whether ``path`` is answered without the key."""
+    return path in OPEN_PATHS or path.startswith(STATIC_PREFIX)
+
+
 class Guard:
     """Checks the API key (when the server has one) and reads the body within its limit, then passes the
     request on with the body it read."""
@@ -55,7 +63,7 @@ class Guard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if self.api_key is not None and scope["path"] not in OPEN_PATHS:
+        if self.api_key is not None and not is_open(scope["path"]):
             given = presented_key(scope)
             if given is None or not hmac.compare_digest(given.encode(), self.api_key.encode()):
                 what = "no API key" if given is None else "a wrong API key"
