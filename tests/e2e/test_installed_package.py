@@ -103,6 +103,9 @@ def test_the_sdist_holds_the_top_level_folders_and_the_kernel_source_and_the_whe
             assert wheel.read(f"nlp_pipeline/_shipped/{name}") == data
         assert wheel.read(KERNEL) == (ROOT / KERNEL).read_bytes()
         assert not [n for n in names if n.startswith(SHIPPED)]  # only inside the package, not as top-level folders
+        page = {p.relative_to(ROOT).as_posix(): p.read_bytes() for p in (ROOT / "nlp_pipeline/serve/static").iterdir()}
+        assert "nlp_pipeline/serve/static/index.html" in page and all(  # `serve`'s web page, each file as it is here
+            name in names and wheel.read(name) == data for name, data in page.items())
     assert not (ROOT / "nlp_pipeline" / "_shipped").exists()  # no second copy in the checkout
 
 
