@@ -207,6 +207,9 @@ def test_the_page_asks_for_the_key_then_answers_with_every_kind(browser, live, m
     browser.get(f"{server.url}/?n=300&method=pca")  # the address chooses the first map (PCA: no t-SNE wait)
     _wait(browser, lambda d: _shown(d, "#key"), "the page did not ask for the API key")
     assert "API key" in _find(browser, "#status").text and not _shown(browser, "#models")
+    _type(browser, "#key-input", "not-the-key")
+    refused = _wait(browser, lambda d: _shown(d, "#key-error") and _find(d, "#key-error").text, "a wrong key passed")
+    assert refused.startswith("a wrong API key") and not _shown(browser, "#models")
     _type(browser, "#key-input", KEY)
     _wait(browser, lambda d: _shown(d, "#models"), "no models listed after the key was given")
     assert not _shown(browser, "#key")
@@ -248,6 +251,14 @@ def test_the_page_asks_for_the_key_then_answers_with_every_kind(browser, live, m
     _wait(browser, lambda d: len(_all(d, "#similar-out li")) == 10 and not _shown(d, "#similar-out .error"),
           "the suggestion did not run")
     assert _find(browser, "#similar-word").get_attribute("value") == suggested
+
+    # A value over the server's limit: its message inline.
+    _type(browser, "#similar-topn", "1000", enter=False)
+    _type(browser, "#similar-word", "film")
+    error = _wait(browser, lambda d: _shown(d, "#similar-out .error") and _find(d, "#similar-out .error"),
+                  "no error shown for a topn over the limit")
+    assert error.text == "topn: must be <= 100 (serve.max_topn); got 1000"
+    _type(browser, "#similar-topn", "10", enter=False)
 
     # An analogy, solved as the API solves it.
     a, b, c = words[20:23]
