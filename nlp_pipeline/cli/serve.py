@@ -89,7 +89,7 @@ def serve(model, tagger, vectors, lm, host, port, api_key, device, cache_dir, as
     url = url_of(sock)
     loaded = app.state.server.models.loaded()
     if as_json:
-        click.echo(json.dumps({"url": url, "docs": f"{url}/docs", "api_key": api_key is not None,
+        click.echo(json.dumps({"url": url, "page": f"{url}/", "docs": f"{url}/docs", "api_key": api_key is not None,
                                "models": [{"kind": a.kind, "key": a.key, "path": str(a.path)} for a in loaded],
                                "settings": limits.model_dump(), "torch_threads": threads}))
     else:
@@ -98,6 +98,6 @@ def serve(model, tagger, vectors, lm, host, port, api_key, device, cache_dir, as
             click.echo(f"{a.kind.replace('_', ' '):<{width}}  {short_key(a.key) if a.key else '-':<12}  {a.path}")
         batching = (f"batching up to {limits.batch_max_size} items, {limits.batch_wait_ms:g} ms" if limits.batching
                     else "batching off")
-        click.echo(f"serving on {url} (docs: {url}/docs; {batching}{'; API key required' if api_key else ''}); "
-                   "Ctrl+C stops")
+        click.echo(f"serving on {url} (the page: {url}/, the API's docs: {url}/docs; {batching}"
+                   f"{'; API key required' if api_key else ''}); Ctrl+C stops")
     run(app, sock)
