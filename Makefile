@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # torch first, pinned to the CPU wheel: a loose range with no torch installed pulls GBs of CUDA packages.
 TORCH  ?= torch==2.13.0
 
-.PHONY: install run test check-install lint pipelines docs-config docs-cli docs bench bench-word2vec bench-similarity bench-process bench-tagger bench-onnx gpu-check clean
+.PHONY: install run test check-install lint pipelines docs-config docs-cli docs bench bench-word2vec bench-similarity bench-process bench-tagger bench-onnx bench-serve gpu-check clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +63,9 @@ bench-tagger: install  ## tagging throughput (tokens/s) on 10k raw IMDB reviews:
 
 bench-onnx: install  ## CPU latency per sentence, PyTorch vs ONNX Runtime, batch 1 and 32 (trains a small model; BENCH_ONNX_ARGS="--model KEY")
 	$(BIN)/python benchmarks/bench_onnx.py $(BENCH_ONNX_ARGS)
+
+bench-serve: install  ## `serve` under 1, 8, 32 clients: batched vs --no-batching vs a `predict` process per request, and its memory (~6 min; BENCH_SERVE_ARGS="--model KEY --vectors KEY")
+	$(BIN)/python benchmarks/bench_serve.py $(BENCH_SERVE_ARGS)
 
 gpu-check: install  ## on a CUDA machine: the CUDA tests, then GPU vs CPU word2vec and classifier speed (one table); elsewhere: says so, exits 0
 	$(BIN)/python benchmarks/gpu_check.py
