@@ -99,9 +99,11 @@ class Pipeline:
 
     def execute(self, cfg: Any, cache: ArtifactCache, runtime: Runtime, *, force: bool = False,
                 log: Callable[[str], None] | None = None,
-                on_run: Callable[[Task, StageRun], None] | None = None) -> dict[str, Artifact]:
+                on_run: Callable[[Task, StageRun], None] | None = None,
+                run: Callable[..., StageRun] = run_stage) -> dict[str, Artifact]:
         """Run every step of ``cfg`` in order; returns ``{step: artifact}``. ``log`` receives a line per
-        step and the stages' own lines (default: this module's logger at INFO level)."""
+        step and the stages' own lines (default: this module's logger at INFO level). ``run`` runs a step's
+        task (`run_stage`, or its version for the processes of a distributed run)."""
         log = log or logger.info
         arts: dict[str, Artifact] = {}
         for step in self.steps:
@@ -109,7 +111,7 @@ class Pipeline:
             if task is None:
                 continue
             log(f"▶ {step.name}: {step.stage.describe(task.params)}")
-            result = run_stage(task, cache, runtime, force=force, log=log)
+            result = run(task, cache, runtime, force=force, log=log)
             status = "cached" if result.hit else f"done in {result.seconds:.1f}s"
             log(f"✓ {step.name} [{short_key(result.artifact.key)}] {status}")
             arts[step.name] = result.artifact

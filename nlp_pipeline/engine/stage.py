@@ -105,6 +105,7 @@ class Runtime:
     pipeline: str | None = None  # the pipeline that asked for the build (recorded: `embed.vectors=embeddings`)
     # how often a training build saves a checkpoint (and at every epoch's end); 0: at epoch ends only
     checkpoint_minutes: float = settings.default_of(settings.Runtime, "checkpoint_minutes")
+    processes: int = 1  # of a launched run (torchrun, run --nproc) that train each batch together
 
 
 @dataclass(frozen=True)
@@ -322,9 +323,11 @@ def seed_global_rngs(key: str) -> None:
 
 
 def run_stage(task: Task, cache: ArtifactCache, runtime: Runtime | None = None, *, force: bool = False,
-              log: Callable[[str], None] = _logger.info) -> StageRun:
+              log: Callable[[str], None] = _logger.info, on_build: Callable[[str], None] | None = None) -> StageRun:
     """Return the task's artifact, building it only when its key is not cached intact (or ``force``: then
-    from the beginning, whatever checkpoint a stopped build of the key left)."""
+    from the beginning, whatever checkpoint a stopped build of the key left). ``on_build(key)`` is called
+    holding the key's lock, just before a build starts (the processes of a distributed run then build with
+    this one: `nlp_pipeline.training.distributed`)."""
     runtime = runtime or Runtime()
     start = time.perf_counter()
     stage = task.stage
@@ -349,6 +352,8 @@ def run_stage(task: Task, cache: ArtifactCache, runtime: Runtime | None = None, 
                 log(f"  {stage.name} [{short_key(key)}] in the cache is {state} ({damage}): rebuilding it")
         else:
             cache.remove_partial(stage.name, key)  # a rebuild starts from the beginning, not from a checkpoint
+        if on_build is not None:
+            on_build(key)
         return _build(task, key, cache, runtime, log, start, damage)
 
 

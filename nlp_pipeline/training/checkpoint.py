@@ -21,6 +21,12 @@ new file (temporary name, fsync, rename), then replaces the JSON the same way, t
 tensors: a kill at any moment leaves the previous checkpoint or the new one, whole. A checkpoint of
 another stage, key, code version, loop or format, or whose files do not match, is ignored with one line
 and removed.
+
+In a run of several processes (`nlp_pipeline.training.distributed`), every process saves and loads at the
+same steps, but only rank 0 reads and writes files: a save gathers what each process holds of its own
+(`PER_PROCESS`: its generators, its streams' hidden state, its part of the epoch's loss) into rank 0's
+checkpoint, and a load gives every process rank 0's checkpoint with its own parts in place. A checkpoint
+resumes only with the number of processes that wrote it (their generators are one per process).
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ from nlp_pipeline.engine import PartialBuild
 from nlp_pipeline.engine.cache import AtomicWriter, disk_full
 from nlp_pipeline.engine.fingerprint import sha256_file
 from nlp_pipeline.errors import PipelineError
+from nlp_pipeline.training.distributed import current
 
 FORMAT = 1  # bump when what a checkpoint holds or how it is laid out changes: older ones are then ignored
 CHECKPOINT_FILE = "checkpoint.json"
@@ -51,6 +58,9 @@ TENSORS_PREFIX = "tensors-"
 TENSORS_SUFFIX = ".safetensors"
 
 Generators = Mapping[str, torch.Generator | np.random.Generator]
+# What each process of a distributed run holds of its own: tensors by name prefix, and the state's "rng" values.
+PER_PROCESS = ("rng.", "hidden.", "loss_sum")
+PROCESS_PREFIX = "process."  # rank r's own tensors in rank 0's checkpoint: process.<r>.<name>
 
 
 def about(seconds: float) -> str:
@@ -93,6 +103,8 @@ class Checkpoints:
         self.folder = partial.folder
         self.last = time.monotonic()
         self.warned = False
+        self.group = current()
+        self.processes = self.group.world_size if self.group is not None else 1
 
     @classmethod
     def open(cls, partial: PartialBuild | None, loop: str, log: Callable[[str], None]) -> Checkpoints | None:
@@ -108,18 +120,26 @@ class Checkpoints:
     def identity(self) -> dict[str, Any]:
         p = self.partial
         return {"format": FORMAT, "stage": p.stage, "key": p.key, "version": p.version, "part": p.part,
-                "loop": self.loop}
+                "loop": self.loop, **({"processes": self.processes} if self.processes > 1 else {})}
 
     def due(self) -> bool:
-        """Whether ``runtime.checkpoint_minutes`` have passed since the last save (or the start)."""
+        """Whether ``runtime.checkpoint_minutes`` have passed since the last save (or the start); in a group,
+        rank 0's clock decides for all (every process saves at the same step)."""
         every = self.partial.every_seconds
-        return every > 0 and time.monotonic() - self.last >= every
+        due = every > 0 and time.monotonic() - self.last >= every
+        return due if self.group is None else bool(self.group.broadcast_values([float(due)])[0])
 
     # -- saving --------------------------------------------------------------------------------------
 
     def save(self, tensors: Mapping[str, torch.Tensor], state: Mapping[str, Any], position: Mapping[str, Any]) -> None:
         """Write a checkpoint atomically (see the module docstring). A full disk is raised (the engine makes
-        it one line and removes the build); any other failed write is one line, once, and training goes on."""
+        it one line and removes the build); any other failed write is one line, once, and training goes on.
+        In a group, every process calls it; rank 0 writes, with the others' own parts."""
+        if self.group is not None:
+            tensors, state = self._gathered(tensors, state)
+            if not self.group.is_main:
+                self.last = time.monotonic()
+                return
         try:
             self._write(tensors, state, position)
         except OSError as err:
@@ -160,11 +180,53 @@ class Checkpoints:
         for path in self.folder.glob(f".{CHECKPOINT_FILE}.tmp-*"):
             path.unlink(missing_ok=True)
 
+    def _gathered(self, tensors: Mapping[str, torch.Tensor],
+                  state: Mapping[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        """Rank 0's checkpoint with every other process's own parts (`PER_PROCESS`) beside its own."""
+        from safetensors.torch import load, save
+
+        assert self.group is not None
+        own = {name: t for name, t in tensors.items() if name.startswith(PER_PROCESS)}
+        blobs = self.group.gather_bytes(save(storable(own)))
+        values = self.group.gather_bytes(json.dumps(state.get("rng")).encode())
+        if blobs is None or values is None:
+            return dict(tensors), dict(state)
+        tensors, state = dict(tensors), dict(state)
+        for rank in range(1, self.processes):
+            tensors.update(prefixed(f"{PROCESS_PREFIX}{rank}.", load(blobs[rank])))
+        state["process_rng"] = {str(rank): json.loads(values[rank]) for rank in range(1, self.processes)}
+        return tensors, state
+
     # -- loading -------------------------------------------------------------------------------------
 
     def load(self) -> Checkpoint | None:
         """The checkpoint to resume from, said in one line; None when there is none, or when it is not this
-        build's or not whole (said in one line, and removed)."""
+        build's or not whole (said in one line, and removed). In a group, rank 0 reads it and every process
+        receives it, with its own parts in place."""
+        if self.group is None:
+            return self._load()
+        return self._shared(self._load() if self.group.is_main else None)
+
+    def _shared(self, found: Checkpoint | None) -> Checkpoint | None:
+        from safetensors.torch import load, save
+
+        assert self.group is not None
+        group = self.group
+        head = group.broadcast_json(None if found is None else {
+            "state": found.state, "position": found.position, "written": found.written})
+        if head is None:
+            return None
+        data = group.broadcast_bytes(save(storable(found.tensors)) if found is not None else None)
+        tensors = found.tensors if found is not None else load(data)
+        state = dict(head["state"])
+        if group.rank > 0:
+            tensors = {name: t for name, t in tensors.items() if not name.startswith(PER_PROCESS)}
+            tensors.update(Checkpoint(tensors, {}, {}, 0.0).take(f"{PROCESS_PREFIX}{group.rank}."))
+            state["rng"] = state["process_rng"][str(group.rank)]
+        tensors = {name: t for name, t in tensors.items() if not name.startswith(PROCESS_PREFIX)}
+        return Checkpoint(tensors, state, head["position"], float(head["written"]))
+
+    def _load(self) -> Checkpoint | None:
         path = self.folder / CHECKPOINT_FILE
         if not path.is_file():
             if self.folder.is_dir():
@@ -189,6 +251,8 @@ class Checkpoints:
         for field, want in self.identity().items():
             if record.get(field) != want:
                 return None, f"it was written for {field} {record.get(field)!r}, not {want!r}"
+        if record.get("processes", 1) != self.processes:
+            return None, f"it was written by {record.get('processes', 1)} processes, not {self.processes}"
         entry = record["tensors"]
         tensors_path = self.folder / Path(entry["file"]).name
         if not tensors_path.is_file():
@@ -206,7 +270,8 @@ class Checkpoints:
         self.discard()
 
     def discard(self) -> None:
-        shutil.rmtree(self.folder, ignore_errors=True)
+        if self.group is None or self.group.is_main:
+            shutil.rmtree(self.folder, ignore_errors=True)
 
     def restore_failed(self, err: Exception) -> PipelineError:
         """A checkpoint that passed every check but does not fit the model or optimizer: removed, and the

@@ -41,6 +41,7 @@ from nlp_pipeline.training.checkpoint import (
     rng_state,
     set_rng_state,
 )
+from nlp_pipeline.training.distributed import Replicas
 
 logger = logging.getLogger(__name__)
 
@@ -188,6 +189,9 @@ def train_language_model(model: RNNLanguageModel, train_ids: np.ndarray, train_o
     if device.type == "cpu":
         torch.set_num_threads(resolve_threads(config.num_threads))
     model.to(device)
+    # Alone, or this process's block of the streams (DDP); an adaptive softmax's rare clusters may sit out a step.
+    replicas = Replicas(model, _segment_loss(model), device,
+                        find_unused=isinstance(model.head, nn.AdaptiveLogSoftmaxWithLoss))
     rng = np.random.default_rng(config.seed)
     heldout = batchify(heldout_ids.astype(np.int64), min(config.batch_size, max(1, len(heldout_ids) // 2)))
     stream_tokens = (len(train_ids) // config.batch_size) * config.batch_size
@@ -225,7 +229,7 @@ def train_language_model(model: RNNLanguageModel, train_ids: np.ndarray, train_o
             run.state = None
         else:
             rng.bit_generator.state = run.order
-        data = batchify(epoch_stream(train_ids, train_offsets, rng), config.batch_size)
+        data = replicas.rows(batchify(epoch_stream(train_ids, train_offsets, rng), config.batch_size))
         n_segments = math.ceil((data.size(1) - 1) / config.bptt)
         model.train()
         for i, (x, y) in enumerate(segments(data, config.bptt)):
@@ -237,8 +241,7 @@ def train_language_model(model: RNNLanguageModel, train_ids: np.ndarray, train_o
             for group in optimizer.param_groups:
                 group["lr"] = config.lr * _lr_factor(run.step, total_steps, warmup_steps, config.lr_schedule)
             x, y = x.to(device), y.to(device)
-            features, state = model(x, run.state)
-            loss = model.loss(features, y)
+            loss, state = replicas(x, y, run.state)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if config.clip_norm > 0:
@@ -247,9 +250,10 @@ def train_language_model(model: RNNLanguageModel, train_ids: np.ndarray, train_o
             run.state = detach_state(state)
             run.step += 1
             run.segment = i + 1
-            run.trained += y.numel()
-            run.window_nll += float(loss.detach()) * y.numel()
-            run.window_tokens += y.numel()
+            tokens = y.numel() * replicas.world  # every process's rows
+            run.trained += tokens
+            run.window_nll += replicas.mean(float(loss.detach())) * tokens
+            run.window_tokens += tokens
             run.train_seconds += time.perf_counter() - t0
             bar.update(1)
             trained, train_seconds = run.trained, run.train_seconds
@@ -258,7 +262,7 @@ def train_language_model(model: RNNLanguageModel, train_ids: np.ndarray, train_o
                 log(f"  {trained / train_seconds:,.0f} tokens/s: the {total_tokens:,} tokens take about "
                     f"{about(total_tokens * train_seconds / trained)} of training ({budget_setting} sets the budget)")
             if run.step % eval_every == 0 or run.step == total_steps:
-                nll, count = stream_nll(model, heldout, config.bptt, device)
+                nll, count = replicas.from_main(lambda: stream_nll(model, heldout, config.bptt, device))
                 row = {
                     "step": run.step, "epoch": round(trained / max(1, stream_tokens), 3), "tokens": trained,
                     "train_ppl": round(perplexity(run.window_nll, run.window_tokens), 2),
@@ -297,6 +301,15 @@ def train_language_model(model: RNNLanguageModel, train_ids: np.ndarray, train_o
         run.finished = True
         run.save(checkpoints, 0, time.perf_counter() - start)
     return result
+
+
+def _segment_loss(model: RNNLanguageModel) -> Callable[[torch.Tensor, torch.Tensor, State | None],
+                                                    tuple[torch.Tensor, State]]:
+    """One segment's step: ``(inputs, targets, state) -> (mean loss, state at its end)``."""
+    def step(x: torch.Tensor, y: torch.Tensor, state: State | None) -> tuple[torch.Tensor, State]:
+        features, state = model(x, state)
+        return model.loss(features, y), state
+    return step
 
 
 @dataclass

@@ -36,6 +36,7 @@ from nlp_pipeline.training.checkpoint import (
     rng_state,
     set_rng_state,
 )
+from nlp_pipeline.training.distributed import Replicas
 
 
 class TrainConfig(ClassifierTraining, EngineConfig):
@@ -264,6 +265,7 @@ def fit_epochs(model: nn.Module, config: TrainConfig, device: torch.device, prog
     saved and restored with it.
     """
     model.to(device)
+    replicas = Replicas(model, train_step, device)  # alone, or this process's slice of each batch (DDP)
     optimizer, params = build_optimizer(model, config, device)
     unfreezing = GradualUnfreezing(model, config, log)  # after the optimizer: it holds every trainable group
     rng = np.random.default_rng(config.seed)
@@ -291,7 +293,7 @@ def fit_epochs(model: nn.Module, config: TrainConfig, device: torch.device, prog
         # Sum losses on the device and read them back rarely: .item() every step would stall a GPU.
         loss_sum = run.loss_sum.to(device) if resuming and run.loss_sum is not None else torch.zeros((), device=device)
         for step, batch in enumerate(bar, start=done + 1):
-            loss, units = train_step(batch)
+            loss, units = replicas.batch(batch)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if config.clip_norm > 0:
@@ -311,7 +313,8 @@ def fit_epochs(model: nn.Module, config: TrainConfig, device: torch.device, prog
         if device.type == "cuda":
             torch.cuda.synchronize(device)  # GPU work is asynchronous: wait for it before timing
         step_seconds = time.perf_counter() - epoch_start
-        row = {"epoch": epoch, "train_loss": float(loss_sum) / loss_units, **evaluate()}
+        row = {"epoch": epoch, "train_loss": float(replicas.total(loss_sum)) / loss_units,
+               **replicas.from_main(evaluate)}
         if lr_decay is not None:
             row["lr"] = optimizer.param_groups[0]["lr"]
         row["seconds"] = time.perf_counter() - epoch_start
