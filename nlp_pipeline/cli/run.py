@@ -43,12 +43,23 @@ def _run_help() -> str:
               "downloads the run needs; build and download nothing.")
 @json_option()
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars or stage logs.")
+@click.option("--nproc", type=int, default=1, metavar="N",
+              help="Train with N processes on this machine (DistributedDataParallel: gloo on the CPU, NCCL on "
+              "CUDA with one GPU each). The batch size stays the global batch, split among them; the other "
+              "stages run once. Under torchrun leave it at 1: the launcher's processes are used.")
 @user_errors
 def run(pipeline, corpus, overrides, grid, data_dir, cache_dir, report_dir, device, rebuild, old_force, dry_run,
-        as_json, quiet):
+        as_json, quiet, nproc):
     from nlp_pipeline.config import corpus_key, pipeline_type, takes_several_corpora
     from nlp_pipeline.errors import ConfigError
     from nlp_pipeline.pipelines import run_pipeline
+    from nlp_pipeline.training.distributed import launched
+
+    if nproc < 1:
+        raise ConfigError(f"--nproc must be at least 1, got {nproc}")
+    if nproc > 1 and launched() is not None:
+        raise ConfigError("--nproc starts processes itself; under torchrun (RANK and WORLD_SIZE are set) leave it "
+                          "out: the launcher's processes train together")
 
     if old_force:
         deprecated("run --force", "--rebuild")
@@ -68,19 +79,54 @@ def run(pipeline, corpus, overrides, grid, data_dir, cache_dir, report_dir, devi
     if dry_run:
         from nlp_pipeline.pipelines.runner import dry_run as plan_run
 
-        plans = plan_run(pipeline, sets, list(grid), cache_dir=cache_dir)
+        plans = plan_run(pipeline, sets, list(grid), cache_dir=cache_dir, processes=nproc if nproc > 1 else None)
         text = json.dumps({"variants": plans}, indent=2) if as_json else "\n".join(_dry_run_lines(plans))
         click.echo(text)
+        return
+    if nproc > 1:
+        _launch(pipeline, sets, grid, nproc)
         return
     log = _log(quiet)
     result = run_pipeline(pipeline, sets, list(grid), cache_dir=cache_dir, report_dir=report_dir,
                           force=force, progress=not quiet, log=log)
+    if (launch := launched()) is not None and launch.rank > 0:
+        return  # rank 0 prints the run's results
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2, default=str))
         return
     click.echo("")
     click.echo(result.table())
     click.echo("\n" + "\n".join(result.closing_lines()))
+
+
+def _launch(pipeline: str, sets: list[str], grid: tuple[str, ...], nproc: int) -> None:
+    """This very command again, as ``nproc`` processes of one run (without --nproc, with the variables
+    torchrun sets); their output is the run's, and so is their exit code."""
+    import sys
+
+    from nlp_pipeline.pipelines.runner import check_nproc
+    from nlp_pipeline.training.distributed import launch
+
+    check_nproc(pipeline, sets, list(grid), nproc)  # one line here, not one per process
+    ctx = click.get_current_context()
+    args = ["run"]
+    for param in ctx.command.params:
+        value = ctx.params.get(param.name)
+        if param.name == "nproc" or getattr(param, "hidden", False) or value is None or value is False or value == ():
+            continue
+        if isinstance(param, click.Argument):
+            args.append(str(value))
+        elif param.is_flag:
+            args.append(param.opts[0])
+        else:
+            for item in value if param.multiple else (value,):
+                args += [param.opts[0], str(item)]
+    if ctx.params.get("old_force") and not ctx.params.get("rebuild"):
+        args.append("--rebuild")  # said once, here
+    code = launch([sys.executable, "-m", "nlp_pipeline.cli", *args], nproc,
+                  followers=lambda rank, text: click.echo(text.decode(errors="replace"), err=True, nl=False))
+    if code:
+        sys.exit(code)
 
 
 def _dry_run_lines(plans: list[dict]) -> list[str]:

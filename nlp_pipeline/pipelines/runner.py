@@ -9,6 +9,11 @@ When every variant is done, the run names its model: the best variant's (by the 
 held-out score, never a test score), its key, folder and the command that uses it; and it records
 that variant's artifacts as ``latest``, so ``predict latest`` after a grid uses the best model, not
 the last one trained.
+
+Launched as several processes (``torchrun``, ``run --nproc N``: `nlp_pipeline.training.distributed`),
+every process runs the pipeline: rank 0 builds each stage and the others read its artifact, except the
+training stages, which they all build together (rank 0 committing); rank 0 alone writes the report and
+``latest``, and logs.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from nlp_pipeline.engine.cache import disk_full, disk_full_error, free_space
 from nlp_pipeline.pipelines.declared import Declared
 from nlp_pipeline.pipelines.inputs import vectors_origin
 from nlp_pipeline.pipelines.registry import declared
+from nlp_pipeline.pipelines.runtime import check_processes, trains
 from nlp_pipeline.pipelines.vectors import VECTOR_STEPS
 from nlp_pipeline.reports.report import write_report
 from nlp_pipeline.reports.results import ModelRef, PipelineResult, VariantResult
@@ -90,16 +96,29 @@ def needed_downloads(cfg: Any, data_dir: str | Path | None = None) -> list[str]:
     return sorted(set(urls))
 
 
+def check_nproc(name: str, overrides: list[str] | None, grid: list[str] | None, processes: int) -> None:
+    """Before starting ``processes`` processes for a run: every variant's configuration is valid and each
+    training stage's batch size splits evenly among them (a `ConfigError` naming the setting, else)."""
+    spec = declared(pipeline_type(name))
+    for v in expand_grid(grid or []):
+        check_processes(spec, load_config(name, list(overrides or []) + v), processes)
+
+
 def dry_run(name: str = "sentiment", overrides: list[str] | None = None, grid: list[str] | None = None, *,
-            cache_dir: str | Path | None = None) -> list[dict]:
+            cache_dir: str | Path | None = None, processes: int | None = None) -> list[dict]:
     """What ``run`` would do, without doing it: per variant, each stage it runs, its key and whether it
     is cached or to build, and the downloads it needs first (then no key can be computed yet: a
-    corpus's key is its content). Nothing is built or downloaded."""
+    corpus's key is its content). Nothing is built or downloaded. ``processes``: of the run planned (its
+    training stages' keys say whether they are bit-reproducible); None: as this process was launched."""
     spec = declared(pipeline_type(name))
     cache = ArtifactCache(cache_dir)
     plans = []
     for v in expand_grid(grid or []):
         cfg = load_config(name, list(overrides or []) + v)
+        runtime = spec.pipeline.runtime(cfg)
+        if processes is not None:
+            runtime = dataclasses.replace(runtime, processes=processes)
+        check_processes(spec, cfg, runtime.processes)
         downloads = needed_downloads(cfg, cfg.data.data_dir)
         stages: list[dict] = []
         if downloads:
@@ -107,7 +126,7 @@ def dry_run(name: str = "sentiment", overrides: list[str] | None = None, grid: l
                       if s.when(cfg)]
         else:
             cfg = resolve_lm_reference(resolve_vector_reference(cfg, cache_dir), cache_dir)
-            for task, key in spec.pipeline.plan(cfg, cache):
+            for task, key in spec.pipeline.plan(cfg, cache, runtime):
                 cached = cache.lookup(task.stage.name, key).artifact is not None
                 stages.append({"stage": task.stage.name, "key": key, "status": "cached" if cached else "to build"})
         plans.append({"variant": variant_name(spec, cfg, v), "overrides": v, "downloads": downloads,
@@ -121,7 +140,11 @@ def run_pipeline(name: str = "sentiment", overrides: list[str] | None = None, gr
     """Run ``pipelines/<name>.yaml`` with overrides, once per grid point, and write a report folder.
 
     Progress lines go to ``log`` (the CLI passes one that writes to stderr); by default to this
-    module's logger at INFO level, so a notebook or a service decides where they go."""
+    module's logger at INFO level, so a notebook or a service decides where they go. In a launched run
+    (torchrun, ``run --nproc``) every process calls it: rank 0's result has the report; another's names
+    the same artifacts, and its ``log`` receives one line (which artifact it ends with)."""
+    from nlp_pipeline.training.distributed import processes
+
     log = log or logger.info
     start = time.perf_counter()
     overrides = list(overrides or [])
@@ -130,11 +153,39 @@ def run_pipeline(name: str = "sentiment", overrides: list[str] | None = None, gr
     variants_cfg = [(load_config(name, overrides + v), v) for v in expand_grid(grid or [])]
     runtimes = [dataclasses.replace(spec.pipeline.runtime(cfg), progress=progress, pipeline=spec.name)
                 for cfg, _ in variants_cfg]
+    for (cfg, _), runtime in zip(variants_cfg, runtimes, strict=True):
+        check_processes(spec, cfg, runtime.processes)
+    with processes(runtimes[0].device) as group:
+        together = group is not None and group.world_size > 1
+        if together and not group.is_main:  # rank 0 speaks for the run; the others say one line at the end
+            result = _run(spec, name, overrides, variants_cfg,
+                          [dataclasses.replace(r, progress=False) for r in runtimes], cache_dir, report_dir, force,
+                          lambda message: None, start, group)
+            log(f"rank {group.rank} of {group.world_size}: done, {result.model.stage} [{result.model.prefix}] is "
+                "the artifact rank 0 committed")
+            return result
+        return _run(spec, name, overrides, variants_cfg, runtimes, cache_dir, report_dir, force, log, start,
+                    group if together else None)
+
+
+def _run(spec: Declared, name: str, overrides: list[str], variants_cfg: list, runtimes: list,
+         cache_dir: str | Path | None, report_dir: str | Path | None, force: bool, log: Callable[[str], None],
+         start: float, group: Any) -> PipelineResult:
+    """`run_pipeline` once its configurations are valid, in the process group (if any) of a launched run."""
+    from nlp_pipeline.engine import run_stage
+    from nlp_pipeline.training.distributed import run_together
+
     cache = ArtifactCache(cache_dir)
+    main = group is None or group.is_main
+    if not main:
+        group.barrier()  # rank 0 first finds (or downloads) the inputs, then the others hash what it found
     variants_cfg = [(resolve_lm_reference(resolve_vector_reference(cfg, cache_dir), cache_dir), v)
                     for cfg, v in variants_cfg]
     for (cfg, _), runtime in zip(variants_cfg, runtimes, strict=True):
         spec.pipeline.plan(cfg, cache, runtime)  # every input found and readable (files hashed once, memoised)
+    if group is not None and main:
+        group.barrier()
+    run = run_together(group, trains) if group is not None else run_stage
 
     variants: list[VariantResult] = []
     variant_arts: list[dict[str, Artifact]] = []
@@ -151,7 +202,7 @@ def run_pipeline(name: str = "sentiment", overrides: list[str] | None = None, gr
                          "deterministic": bool(result.artifact.manifest.get("deterministic")),
                          "rebuilt_because": result.rebuilt})
 
-        arts = spec.pipeline.execute(cfg, cache, runtime, force=force, log=log, on_run=record)
+        arts = spec.pipeline.execute(cfg, cache, runtime, force=force, log=log, on_run=record, run=run)
         variants.append(VariantResult(
             name=variant_name(spec, cfg, v), overrides=overrides + v, config=cfg.to_dict(),
             metrics=dict(arts[spec.pipeline.evaluate_step].metadata), train=arts[spec.pipeline.train_step].metadata,
@@ -171,6 +222,8 @@ def run_pipeline(name: str = "sentiment", overrides: list[str] | None = None, gr
     best = result.best
     arts = next(a for v, a in zip(variants, variant_arts, strict=True) if v is best)
     result.model = model_ref(arts[spec.pipeline.train_step], best, cache_dir)
+    if not main:
+        return result  # rank 0 writes the report and records `latest`
     folder = base / Path(name).stem
     free_before = free_space(folder)
     try:

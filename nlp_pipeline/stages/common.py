@@ -109,10 +109,15 @@ TRAINING_INPUTS = ("vectors", "lm_forward", "lm_backward", "finetuned_lm")
 
 
 def training_nondeterminism(params: object, runtime: Runtime) -> str | None:
-    """Every training stage's `Stage.nondeterministic`: CPU training is a function of the seed; CUDA kernels are not."""
+    """Every training stage's `Stage.nondeterministic`: CPU training in one process is a function of the seed;
+    CUDA kernels are not, nor are the sums over several processes (the same optimisation, other roundings)."""
+    reasons = []
     if runtime.device.startswith("cuda"):
-        return "trained on CUDA (cuDNN's recurrent kernels and scatter-adds are not bit-reproducible)"
-    return None
+        reasons.append("trained on CUDA (cuDNN's recurrent kernels and scatter-adds are not bit-reproducible)")
+    if runtime.processes > 1:
+        reasons.append(f"trained by {runtime.processes} processes (each batch's gradient is summed across them: "
+                       "equal to one process's to about 1e-6, not bit for bit)")
+    return "; ".join(reasons) or None
 
 
 def train_config(params: Any, runtime: Runtime, **extra: Any):

@@ -38,9 +38,9 @@ import json
 import logging
 import os
 import shutil
-import signal
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -449,35 +449,59 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def launch(command: Sequence[str], nproc: int, env: dict[str, str] | None = None) -> int:
+def launch(command: Sequence[str], nproc: int, env: dict[str, str] | None = None,
+           followers: Callable[[int, bytes], None] | None = None) -> int:
     """Run ``command`` as ``nproc`` processes of one run on this machine, with the variables torchrun sets
-    (rendezvous on 127.0.0.1); returns the run's exit code: 0 when every process exited 0, else rank 0's
-    when it failed, else the first failure's. When one process fails the others are stopped (they would
-    wait for it until `WAIT`); an interrupt reaches them all, as it does a terminal's foreground group."""
+    (rendezvous on 127.0.0.1); returns the run's exit code: 0 when every process exited 0, else that of the
+    first to fail. When one process fails the others are stopped (they would wait for it until `WAIT`);
+    an interrupt reaches them all, as it does a terminal's foreground group.
+
+    Rank 0 writes to this process's stdout and stderr. With ``followers``, the other ranks' stderr is
+    collected and handed to it at the end, ``(rank, bytes)``: every rank's when the run succeeded, only
+    the first failure's when it failed (the others then only say that a peer went away)."""
     port = free_port()
     base = {**os.environ, **(env or {})}
-    procs = []
+    procs, outputs, readers = [], {}, []
     for rank in range(nproc):
         variables = {"RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": str(nproc),
                      "LOCAL_WORLD_SIZE": str(nproc), "GROUP_RANK": "0", "MASTER_ADDR": "127.0.0.1",
                      "MASTER_PORT": str(port)}
-        procs.append(subprocess.Popen(list(command), env={**base, **variables}))
+        collect = followers is not None and rank > 0
+        proc = subprocess.Popen(list(command), env={**base, **variables}, stderr=subprocess.PIPE if collect else None)
+        procs.append(proc)
+        if collect:
+            outputs[rank] = bytearray()
+            reader = threading.Thread(target=_collect, args=(proc.stderr, outputs[rank]), daemon=True)
+            reader.start()
+            readers.append(reader)
     codes: dict[int, int] = {}
+    failed: list[int] = []  # ranks in the order their failure was seen
     try:
         while len(codes) < nproc:
             for rank, proc in enumerate(procs):
                 if rank not in codes and (code := proc.poll()) is not None:
                     codes[rank] = code
                     if code != 0:
+                        failed.append(rank)
                         _stop(procs, codes)
             time.sleep(0.05)
     except BaseException:
         _stop(procs, codes)
         raise
-    failed = [rank for rank in sorted(codes) if codes[rank] != 0 and codes[rank] != -signal.SIGTERM]
-    if not failed:
-        return 0 if all(c == 0 for c in codes.values()) else 1
-    return codes[0] if 0 in failed else codes[failed[0]]
+    finally:
+        for reader in readers:
+            reader.join(timeout=10)
+    if followers is not None:
+        for rank, data in sorted(outputs.items()):
+            if data and (not failed or rank == failed[0]):
+                followers(rank, bytes(data))
+    return codes[failed[0]] if failed else 0
+
+
+def _collect(stream: Any, into: bytearray) -> None:
+    """Read a process's stderr to its end (a full pipe would block the process)."""
+    while chunk := stream.read1(65536) if hasattr(stream, "read1") else stream.read(65536):
+        into += chunk
 
 
 def _stop(procs: list[subprocess.Popen], codes: dict[int, int]) -> None:
