@@ -9,7 +9,10 @@ On a machine with CUDA, in a few minutes:
    (one epoch over a few million tokens: the IMDB text when the corpora are there, else gensim's
    bundled Lee corpus repeated, which measures speed, not quality);
 3. classifier training tokens/s (BiLSTM) and language-model training tokens/s (the `run lm`
-   default model) on the GPU against the CPU.
+   default model) on the GPU against the CPU;
+4. a small `run sentiment` trained with DistributedDataParallel over NCCL, one process per visible
+   GPU (started as `run --nproc` starts them, even for one GPU, so the NCCL path runs): one model
+   committed, every process ending with it.
 
 On a machine without CUDA it says so and exits 0. The exit code is the tests' (0: every CUDA path
 works).
@@ -139,6 +142,37 @@ def lm_tokens_per_second(device: str, tokens: int = 300_000, seed: int = 13) -> 
     return float(result.tokens_per_second)
 
 
+DDP_RUN = ["run", "sentiment", "--corpus", "pang_lee_polarity", "--set",
+           "data.text=[lee_background,pang_lee_polarity:train]", "--set", "model.embedding_mode=random",
+           "--set", "model.hidden_size=32", "--set", "train.epochs=2", "--set", "train.batch_size=16", "--quiet"]
+
+
+def ddp_row(gpus: int, folder: Path, device: str = "cuda") -> list[str]:
+    """`run sentiment` on gensim's bundled snippets as ``gpus`` processes of one run (NCCL, a GPU each; gloo with
+    ``device="cpu"``), in a fresh cache under ``folder``: ok when it exits 0 with one train artifact, built by
+    that many processes on ``device``."""
+    if gpus < 1:
+        return ["DDP training (NCCL)", "skipped: no GPU", "", "skipped"]
+    launcher = "import sys; from nlp_pipeline.training.distributed import launch; sys.exit(launch(sys.argv[2:], " \
+               "int(sys.argv[1])))"
+    cache = folder / "ddp-cache"
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", launcher, str(gpus), sys.executable, "-m", "nlp_pipeline.cli",
+                           *DDP_RUN, "--device", device, "--cache-dir", str(cache), "--report-dir",
+                           str(folder / "ddp-reports")],
+                          capture_output=True, text=True, cwd=HERE.parent)
+    seconds = time.perf_counter() - t0
+    trained = sorted(p for p in (cache / "artifacts" / "train").glob("[!.]*")) if proc.returncode == 0 else []
+    manifest = json.loads((trained[0] / "manifest.json").read_text()) if len(trained) == 1 else {}
+    runtime = manifest.get("runtime", {})
+    ok = len(trained) == 1 and runtime.get("processes") == gpus and str(runtime.get("device")).startswith(device)
+    if not ok:
+        print(proc.stdout[-3000:], proc.stderr[-3000:], sep="\n", file=sys.stderr)
+    result = f"run sentiment, {gpus} process(es): {seconds:.0f} s" + (f", train [{trained[0].name[:12]}]" if ok else "")
+    backend = f"NCCL, {gpus} GPU(s)" if device == "cuda" else f"gloo, {gpus} CPU processes"
+    return [f"DDP training ({backend})", result, "one artifact, every process", "ok" if ok else "FAILED"]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--tokens", type=int, default=3_000_000, help="size of the word2vec benchmark text")
@@ -165,6 +199,11 @@ def main() -> int:
         rows += word2vec_rows(corpus)
     rows.append(classifier_row(classifier_tokens_per_second))
     rows.append(lm_row(lm_tokens_per_second))
+    with tempfile.TemporaryDirectory() as tmp:
+        rows.append(ddp_row(torch.cuda.device_count(), Path(tmp)))
+        print(" | ".join(rows[-1]), flush=True)
+        if rows[-1][-1] == "FAILED":
+            code = code or 1
     print()
     print(format_table(["check", "result", "against", "ratio / status"], rows))
     return code

@@ -42,3 +42,13 @@ def test_its_benchmark_rows_are_real_measurements_on_the_cpu(tmp_path, monkeypat
     row = gpu_check.classifier_row(lambda device: gpu_check.classifier_tokens_per_second(device, n=300), device="cpu")
     assert row[0] == "classifier (bilstm) training" and float(row[3].rstrip("x")) > 0
 
+
+
+def test_its_ddp_check_says_when_there_is_no_gpu(tmp_path):
+    assert _module().ddp_row(0, tmp_path) == ["DDP training (NCCL)", "skipped: no GPU", "", "skipped"]
+
+
+@pytest.mark.slow  # two processes train through the CLI (about 20 s on 2 cores)
+def test_its_ddp_check_runs_on_the_cpu_with_gloo(tmp_path):
+    row = _module().ddp_row(2, tmp_path, device="cpu")
+    assert row[0] == "DDP training (gloo, 2 CPU processes)" and row[-1] == "ok", row
