@@ -1,11 +1,11 @@
 """Training runs of the distributed tests, in fresh processes: alone, or as the ranks of a launched run.
 
-``python ddp_worker.py curves OUT_DIR`` trains a small classifier and a small language model with every
+``python ddp_worker.py curves OUT_DIR`` trains a small classifier, language model and tagger with every
 dropout at 0 (each process draws its own masks on its own slice, so with dropout the curves would differ by
 design) and writes ``OUT_DIR/<kind>-rank<r>.json``: every training step's mean loss over this process's
 slice with the units it averages over (documents, tokens), the loop's history, and the final weights
 (``<kind>-rank<r>.safetensors``). The losses are observed where the loops compute them (the classifier's
-cross-entropy, the language model's ``loss``), not recomputed.
+cross-entropy, the language model's and the tagger's ``loss``), not recomputed.
 
 ``python ddp_worker.py resume OUT_DIR`` trains each model three times in the same processes, with dropout
 and a checkpoint after every batch: once through, once stopped mid-epoch (an exception at an epoch's or an
@@ -111,8 +111,51 @@ def train_lm_run(steps: list, dropout: float = 0.0, partial: PartialBuild | None
     return model, {"history": result.history, "tokens_trained": result.tokens_trained}
 
 
-RUNS = {"classifier": train_classifier_run, "lm": train_lm_run}
-STOP_AT = {"classifier": "epoch 2/3", "lm": "step 30/"}  # mid-epoch: a checkpoint after every batch before it
+def train_tagger_run(steps: list, dropout: float = 0.0, partial: PartialBuild | None = None,
+                     log=None) -> tuple[torch.nn.Module, dict]:
+    """A CRF tagger with a character CNN (the CRF's loss is computed outside the model's forward) on sentences of a
+    toy grammar; its loss averages over tokens, so the slices' weights are their token counts."""
+    from nlp_pipeline.models.tagger import SequenceTagger, TaggerConfig
+    from nlp_pipeline.models.tagger_encoding import TaggerEncoder
+    from nlp_pipeline.text.vocab import Vocab
+    from nlp_pipeline.training.loop import TrainConfig
+    from nlp_pipeline.training.tagger import train_tagger
+
+    rng = np.random.default_rng(0)
+    lexicon = {"DET": ["the", "a"], "ADJ": ["big", "small", "red", "old"], "NOUN": ["cat", "dog", "film", "nation"],
+               "VERB": ["saw", "ran", "liked"], "PUNCT": ["."]}
+    sentences, tags = [], []
+    for _ in range(150):
+        shape = ["DET", *(["ADJ"] * int(rng.integers(0, 3))), "NOUN", "VERB", "PUNCT"]
+        sentences.append([lexicon[t][int(rng.integers(len(lexicon[t])))] for t in shape])
+        tags.append(shape)
+    encoder = TaggerEncoder(Vocab.build(sentences), Vocab.build(list(w) for s in sentences for w in s),
+                            sorted(lexicon), True)
+    train, dev = encoder.encode(sentences[:130], tags[:130]), encoder.encode(sentences[130:], tags[130:])
+    torch.manual_seed(0)
+    model = SequenceTagger(TaggerConfig(vocab_size=len(encoder.vocab), num_tags=len(encoder.tags),
+                                        char_vocab_size=len(encoder.char_vocab), embedding_dim=12, hidden_size=12,
+                                        char_dim=6, char_hidden=8, char_encoder="cnn", crf=True, dropout=dropout,
+                                        embedding_dropout=dropout,
+                                        embedding_mode="random"))
+    loss = model.loss
+
+    def observed(scores, targets, lengths):
+        value = loss(scores, targets, lengths)
+        if model.training:
+            steps.append([float(value.detach()), int(lengths.sum())])
+        return value
+
+    model.loss = observed
+    config = TrainConfig(epochs=3, batch_size=16, lr=0.01, patience=0, num_threads=1, device="cpu")
+    result = train_tagger(model, train, dev, config, word_dropout=0.25 if dropout else 0.0, lr_decay=0.5,
+                          progress=False, log=log, partial=partial)
+    return model, result.to_dict()
+
+
+RUNS = {"classifier": train_classifier_run, "lm": train_lm_run, "tagger": train_tagger_run}
+# Mid-epoch: a checkpoint after every batch before it.
+STOP_AT = {"classifier": "epoch 2/3", "lm": "step 30/", "tagger": "epoch 2/3"}
 
 
 def save_weights(model: torch.nn.Module, path: Path) -> None:

@@ -1,5 +1,5 @@
 """Training on several processes (DDP over gloo, 2 CPU processes): the same optimisation as one process with
-the same global batch, for the classifier and the language model; every process holds the same weights;
+the same global batch, for the classifier, the language model and the tagger; every process holds the same weights;
 checkpoints written by rank 0 resume every process to the same bytes; the launcher's environment and exit codes.
 
 The runs are launched as the CLI launches them (`launch`: fresh processes with torchrun's variables);
@@ -45,7 +45,7 @@ def _steps(folder: Path, kind: str, rank: int) -> list[list[float]]:
     return json.loads((folder / f"{kind}-rank{rank}.json").read_text())["steps"]
 
 
-@pytest.mark.parametrize("kind", ["classifier", "lm"])
+@pytest.mark.parametrize("kind", ["classifier", "lm", "tagger"])
 def test_two_processes_follow_one_process_loss_curve_with_the_same_global_batch(kind, one_process, two_processes):
     single = _steps(one_process, kind, 0)
     slices = list(zip(_steps(two_processes, kind, 0), _steps(two_processes, kind, 1), strict=True))
@@ -60,7 +60,7 @@ def test_two_processes_follow_one_process_loss_curve_with_the_same_global_batch(
     assert max(relative) > 0 or kind == "lm"  # not the same process twice: the sums are taken in another order
 
 
-@pytest.mark.parametrize("kind", ["classifier", "lm"])
+@pytest.mark.parametrize("kind", ["classifier", "lm", "tagger"])
 def test_every_process_ends_with_the_same_weights_close_to_one_process(kind, one_process, two_processes):
     rank0 = load_file(two_processes / f"{kind}-rank0.safetensors")
     rank1 = load_file(two_processes / f"{kind}-rank1.safetensors")
@@ -69,17 +69,17 @@ def test_every_process_ends_with_the_same_weights_close_to_one_process(kind, one
     assert max(float((rank0[k] - alone[k]).abs().max()) for k in alone) < 1e-4
     history = [json.loads((f / f"{kind}-rank0.json").read_text())["result"]["history"]
                for f in (one_process, two_processes)]
-    score = "dev_accuracy" if kind == "classifier" else "heldout_ppl"
+    score = "heldout_ppl" if kind == "lm" else "dev_accuracy"
     assert [row[score] for row in history[0]] == [row[score] for row in history[1]]
-    loss = "train_loss" if kind == "classifier" else "train_ppl"
+    loss = "train_ppl" if kind == "lm" else "train_loss"
     np.testing.assert_allclose([row[loss] for row in history[1]], [row[loss] for row in history[0]], rtol=TOLERANCE)
 
 
 def test_a_run_stopped_mid_epoch_resumes_every_process_to_the_bytes_of_one_never_stopped(tmp_path):
-    """With dropout on: each process's own generators (and the language model's streams) come back from rank 0's
-    checkpoint, or the masks would differ from those of the run never stopped."""
+    """With dropout (and the tagger's word dropout) on: each process's own generators (and the language model's
+    streams) come back from rank 0's checkpoint, or the masks would differ from those of the run never stopped."""
     assert launch([sys.executable, str(WORKER), "resume", str(tmp_path)], 2) == 0
-    for kind in ("classifier", "lm"):
+    for kind in ("classifier", "lm", "tagger"):
         through = load_file(tmp_path / f"{kind}-through-rank0.safetensors")
         for rank in (0, 1):
             resumed = load_file(tmp_path / f"{kind}-resumed-rank{rank}.safetensors")
