@@ -25,7 +25,7 @@ from torch import nn
 
 from nlp_pipeline.errors import ConfigError
 from nlp_pipeline.models.embedding import EMBEDDING_MODES, ModelConfig, check_model_fields, word_embedding
-from nlp_pipeline.models.encoder import ENCODERS, RecurrentEncoder
+from nlp_pipeline.models.encoder import ENCODERS, NONLINEARITIES, RecurrentEncoder
 from nlp_pipeline.settings import Encoder, Pooling, default_of
 
 POOLINGS = ("last", "max", "mean")
@@ -40,7 +40,7 @@ class ClassifierConfig(ModelConfig):
     vocab_size: int  # rows of the embedding table = len(vocab); row 0 is <pad>, row 1 is <unk>
     num_classes: int  # output size; logit i means labels[i] of the saved label list
     embedding_dim: int = 300  # word vector size; must equal the word2vec vectors' size when they are used
-    # rnn (tanh Elman) | gru | lstm | bilstm (forward + backward LSTM, concatenated)
+    # rnn (Elman: tanh, or relu with nonlinearity) | gru | lstm | bilstm (forward + backward LSTM, concatenated)
     encoder: str = default_of(Encoder, "encoder")
     # recurrent state size per direction (a BiLSTM's features are twice this)
     hidden_size: int = default_of(Encoder, "hidden_size")
@@ -53,12 +53,14 @@ class ClassifierConfig(ModelConfig):
     pooling: str = default_of(Pooling, "pooling")
     # frozen (word2vec fixed) | fine-tuned (word2vec init, trained) | random
     embedding_mode: str = default_of(Encoder, "embedding_mode")
+    nonlinearity: str = default_of(Encoder, "nonlinearity")  # the plain rnn's activation: tanh | relu
 
     def validate(self) -> None:
         """Raise `ConfigError` naming the offending key; called on construction and on load."""
         check_model_fields(
             self,
-            choices={"encoder": ENCODERS, "pooling": POOLINGS, "embedding_mode": EMBEDDING_MODES},
+            choices={"encoder": ENCODERS, "pooling": POOLINGS, "embedding_mode": EMBEDDING_MODES,
+                     "nonlinearity": NONLINEARITIES},
             positive_ints=("vocab_size", "num_classes", "embedding_dim", "hidden_size", "num_layers"),
             fractions=("dropout", "embedding_dropout"),
         )

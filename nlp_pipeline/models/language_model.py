@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from nlp_pipeline.errors import ConfigError
+from nlp_pipeline.models.encoder import NONLINEARITIES
 from nlp_pipeline.settings import LMArchitecture, default_of
 
 CELLS = ("rnn", "gru", "lstm")
@@ -47,13 +48,15 @@ class LanguageModelConfig:
     cutoffs: tuple[int, ...] = default_of(LMArchitecture, "cutoffs")  # adaptive softmax cluster boundaries (word ranks)
     tie_weights: bool = default_of(LMArchitecture, "tie_weights")
     direction: str = default_of(LMArchitecture, "direction")  # backward: reads (and generates) right to left
+    nonlinearity: str = default_of(LMArchitecture, "nonlinearity")  # the plain rnn's activation: tanh | relu
 
     def __post_init__(self) -> None:
         self.cutoffs = tuple(int(c) for c in self.cutoffs)
         self.validate()
 
     def validate(self) -> None:
-        for name, valid in (("cell", CELLS), ("output", OUTPUTS), ("direction", DIRECTIONS)):
+        for name, valid in (("cell", CELLS), ("output", OUTPUTS), ("direction", DIRECTIONS),
+                            ("nonlinearity", NONLINEARITIES)):
             if getattr(self, name) not in valid:
                 raise ConfigError(f"lm.{name}: {getattr(self, name)!r} is not one of {', '.join(valid)}")
         for name in ("vocab_size", "embedding_dim", "hidden_size", "num_layers"):
@@ -102,8 +105,9 @@ class RNNLanguageModel(nn.Module):
         nn.init.uniform_(self.embedding.weight, -0.1, 0.1)  # N(0, 1) rows would swamp the first layer
         self.embedding_dropout = nn.Dropout(c.embedding_dropout)
         rnn_class = _RNN_CLASSES[c.cell]
+        options = {"nonlinearity": c.nonlinearity} if c.cell == "rnn" else {}  # GRU and LSTM take none
         self.layers = nn.ModuleList(
-            rnn_class(c.embedding_dim if i == 0 else c.hidden_size, c.hidden_size, batch_first=True)
+            rnn_class(c.embedding_dim if i == 0 else c.hidden_size, c.hidden_size, batch_first=True, **options)
             for i in range(c.num_layers)
         )
         self.dropout = nn.Dropout(c.dropout)

@@ -61,12 +61,14 @@ class EncoderLMs:
         return self.forward.config.num_layers
 
 
-def check_language_models(configs: list[dict], folders: list, encoder: str | None = None) -> None:
+def check_language_models(configs: list[dict], folders: list, encoder: str | None = None,
+                          nonlinearity: str | None = None) -> None:
     """Every rule the language models an encoder starts from must follow, on their ``config.json``
     ``"model"`` dicts (forward first, then backward): each of the direction its place asks for, both
     of one architecture, and, given the ``encoder`` setting, of its cell, with a backward model for a
-    BiLSTM. The runner applies it to the files before any stage runs; `load_encoder_lms` and
-    `encoder_settings` to the loaded models."""
+    BiLSTM, and of the plain rnn's ``nonlinearity`` (a model saved before the setting existed is tanh).
+    The runner applies it to the files before any stage runs; `load_encoder_lms` and `encoder_settings`
+    to the loaded models."""
     for config, direction, folder in zip(configs, ("forward", "backward"), folders, strict=False):
         if config.get("direction") != direction:
             raise ConfigError(f"model.lm: {folder} is a {config.get('direction')} language model where a "
@@ -83,6 +85,10 @@ def check_language_models(configs: list[dict], folders: list, encoder: str | Non
     if ("lstm" if encoder == "bilstm" else encoder) != cell:
         raise ConfigError(f"model.encoder={encoder} contradicts the language model, a {cell}: use "
                           f"model.encoder={'bilstm or lstm' if cell == 'lstm' else cell}")
+    lm_nonlinearity = configs[0].get("nonlinearity", "tanh")
+    if cell == "rnn" and nonlinearity is not None and nonlinearity != lm_nonlinearity:
+        raise ConfigError(f"model.nonlinearity={nonlinearity} contradicts the language model, a {lm_nonlinearity} "
+                          f"rnn: use model.nonlinearity={lm_nonlinearity}")
     if encoder == "bilstm" and len(configs) < 2:
         raise ConfigError("model.encoder=bilstm with model.init=lm needs a backward language model too "
                           "(run lm --set lm.direction=backward, or list both in model.lm)")
@@ -100,20 +106,21 @@ def load_encoder_lms(forward_dir: str | Path, backward_dir: str | Path | None = 
     return EncoderLMs(fwd, vocab, bwd, tuple(str(p) for p in folders))
 
 
-def encoder_settings(lms: EncoderLMs, encoder: str) -> dict:
-    """The encoder settings that must follow the language models; `ConfigError` where ``encoder`` contradicts them."""
+def encoder_settings(lms: EncoderLMs, encoder: str, nonlinearity: str | None = None) -> dict:
+    """The encoder settings that must follow the language models; `ConfigError` where ``encoder`` (or the plain
+    rnn's ``nonlinearity``) contradicts them."""
     models = [m for m in (lms.forward, lms.backward) if m is not None]
-    check_language_models([m.config.to_dict() for m in models], list(lms.sources), encoder)
+    check_language_models([m.config.to_dict() for m in models], list(lms.sources), encoder, nonlinearity)
     return {"hidden_size": lms.hidden_size, "embedding_dim": lms.embedding_dim}
 
 
-def check_encoder_against(folders: list[Path], encoder: str) -> None:
+def check_encoder_against(folders: list[Path], encoder: str, nonlinearity: str | None = None) -> None:
     """`check_language_models` on the models' ``config.json`` alone (no weights read), so that a
     contradiction is reported before any stage runs."""
     from nlp_pipeline.errors import read_json
 
     configs = [read_json(Path(f) / "config.json", "language model config").get("model", {}) for f in folders]
-    check_language_models(configs, folders, encoder)
+    check_language_models(configs, folders, encoder, nonlinearity)
 
 
 def embedding_vectors(lms: EncoderLMs):

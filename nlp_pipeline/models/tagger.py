@@ -32,7 +32,7 @@ from torch import nn
 
 from nlp_pipeline.errors import ConfigError
 from nlp_pipeline.models.embedding import EMBEDDING_MODES, ModelConfig, check_model_fields, word_embedding
-from nlp_pipeline.models.encoder import ENCODERS, RecurrentEncoder
+from nlp_pipeline.models.encoder import ENCODERS, NONLINEARITIES, RecurrentEncoder
 from nlp_pipeline.settings import CharModel, Encoder, default_of
 
 CHAR_ENCODERS = ("none", "cnn", "bilstm")
@@ -59,12 +59,14 @@ class TaggerConfig(ModelConfig):
     char_kernel: int = 3  # CNN window (characters)
     # linear-chain CRF output (Viterbi decoding) instead of a softmax per token
     crf: bool = default_of(CharModel, "crf")
+    nonlinearity: str = default_of(Encoder, "nonlinearity")  # the plain rnn's activation: tanh | relu
 
     def validate(self) -> None:
         """Raise `ConfigError` naming the offending key; called on construction and on load."""
         check_model_fields(
             self,
-            choices={"encoder": ENCODERS, "embedding_mode": EMBEDDING_MODES, "char_encoder": CHAR_ENCODERS},
+            choices={"encoder": ENCODERS, "embedding_mode": EMBEDDING_MODES, "char_encoder": CHAR_ENCODERS,
+                     "nonlinearity": NONLINEARITIES},
             positive_ints=("vocab_size", "num_tags", "char_vocab_size", "embedding_dim", "hidden_size", "num_layers",
                            "char_dim", "char_hidden", "char_kernel"),
             fractions=("dropout", "embedding_dropout"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from nlp_pipeline.models.encoder import RecurrentEncoder, reverse_within_length
+from nlp_pipeline.models.encoder import RecurrentEncoder, reverse_within_length, set_forget_bias
 
 
 @pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])
@@ -36,3 +36,35 @@ def test_reverse_within_length_keeps_padding_and_is_its_own_inverse():
     lengths = torch.tensor([3, 2])
     assert reverse_within_length(x, lengths).squeeze(-1).tolist() == [[3, 2, 1, 0], [5, 4, 0, 0]]
     assert torch.equal(reverse_within_length(reverse_within_length(x, lengths), lengths), x)
+
+
+def test_a_relu_rnn_is_an_rnn_with_relu_and_gated_cells_take_no_activation():
+    torch.manual_seed(0)
+    relu = RecurrentEncoder("rnn", 3, 4, num_layers=2, bidirectional=False, dropout=0.0, nonlinearity="relu")
+    assert all(layer.nonlinearity == "relu" for layer in relu.forward_layers)
+    outputs, _ = relu(torch.randn(2, 5, 3), torch.tensor([5, 2]))
+    assert outputs.min() >= 0  # every state is a relu's
+    lstm = RecurrentEncoder("lstm", 3, 4, num_layers=1, bidirectional=True, dropout=0.0, nonlinearity="relu")
+    assert isinstance(lstm.forward_layers[0], torch.nn.LSTM)  # the setting's validator refuses this pairing
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_the_forget_bias_sets_that_gate_alone_and_draws_nothing(cell):
+    torch.manual_seed(0)
+    plain = RecurrentEncoder(cell, 3, 4, num_layers=2, bidirectional=True, dropout=0.0)
+    torch.manual_seed(0)
+    opened = RecurrentEncoder(cell, 3, 4, num_layers=2, bidirectional=True, dropout=0.0)
+    assert set_forget_bias(opened.modules(), 5.0) == 4  # two layers, two directions
+    after = torch.rand(1)  # the same draw as without: the bias took nothing from the generator
+    torch.manual_seed(0)
+    RecurrentEncoder(cell, 3, 4, num_layers=2, bidirectional=True, dropout=0.0)
+    assert torch.equal(torch.rand(1), after)
+    for (name, a), (_, b) in zip(plain.named_parameters(), opened.named_parameters(), strict=True):
+        if name.endswith(("bias_ih_l0", "bias_hh_l0")):
+            gate = slice(4, 8)  # LSTM: i|f|g|o; GRU: r|z|n
+            assert torch.all(b[gate] == (5.0 if "bias_ih" in name else 0.0))
+            assert torch.equal(torch.cat([a[:4], a[8:]]), torch.cat([b[:4], b[8:]]))
+        else:
+            assert torch.equal(a, b)
+    rnn = RecurrentEncoder("rnn", 3, 4, num_layers=1, bidirectional=False, dropout=0.0)
+    assert set_forget_bias(rnn.modules(), 5.0) == 0  # no gate

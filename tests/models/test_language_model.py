@@ -92,3 +92,17 @@ def test_damaged_weights_are_a_data_error(tmp_path):
     (tmp_path / "model.safetensors").write_bytes(b"garbage")
     with pytest.raises(DataError, match="model.safetensors"):
         load_language_model(tmp_path)
+
+
+def test_a_relu_rnn_language_model_is_saved_and_loaded_as_one(tmp_path):
+    torch.manual_seed(0)
+    model = RNNLanguageModel(LanguageModelConfig(vocab_size=20, embedding_dim=6, cell="rnn", hidden_size=8,
+                                                 output="full", nonlinearity="relu")).eval()
+    save_language_model(tmp_path, model, _vocab(20), {})
+    loaded, _, _ = load_language_model(tmp_path)
+    assert loaded.config.nonlinearity == "relu" and loaded.layers[0].nonlinearity == "relu"
+    ids = torch.randint(0, 20, (2, 5))
+    with torch.no_grad():
+        assert torch.equal(model(ids)[0], loaded(ids)[0])
+    with pytest.raises(ConfigError, match="lm.nonlinearity"):
+        LanguageModelConfig(vocab_size=20, embedding_dim=6, nonlinearity="sigmoid")

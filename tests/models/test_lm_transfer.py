@@ -12,6 +12,7 @@ from nlp_pipeline.models.embedding import build_embedding_matrix
 from nlp_pipeline.models.language_model import LanguageModelConfig, RNNLanguageModel
 from nlp_pipeline.models.language_model_io import EOS, save_language_model
 from nlp_pipeline.models.lm_transfer import (
+    check_encoder_against,
     copy_recurrent_layers,
     embedding_vectors,
     encoder_settings,
@@ -103,6 +104,20 @@ def test_settings_that_contradict_the_language_models_are_config_errors(lm_folde
         load_encoder_lms(lm_folders[("forward", "gru")], lm_folders[("backward", "lstm")])
     gru = load_encoder_lms(lm_folders[("forward", "gru")])
     assert encoder_settings(gru, "gru")["hidden_size"] == 16
+
+
+def test_a_plain_rnn_starts_from_a_language_model_of_its_own_activation(tmp_path):
+    vocab = Vocab([Vocab.PAD, Vocab.UNK, EOS, *WORDS])
+    for nonlinearity in ("tanh", "relu"):
+        model = RNNLanguageModel(LanguageModelConfig(vocab_size=len(vocab), embedding_dim=6, hidden_size=8, cell="rnn",
+                                                     cutoffs=(4,), nonlinearity=nonlinearity))
+        save_language_model(tmp_path / nonlinearity, model, vocab, {})
+    relu = load_encoder_lms(tmp_path / "relu")
+    assert encoder_settings(relu, "rnn", "relu")["hidden_size"] == 8
+    with pytest.raises(ConfigError, match="model.nonlinearity=tanh contradicts the language model, a relu rnn"):
+        encoder_settings(relu, "rnn", "tanh")
+    with pytest.raises(ConfigError, match="model.nonlinearity=relu contradicts the language model, a tanh rnn"):
+        check_encoder_against([tmp_path / "tanh"], "rnn", "relu")  # on config.json alone, before any stage
 
 
 def test_the_language_models_embedding_as_vectors_leaves_out_its_specials(lm_folders):
