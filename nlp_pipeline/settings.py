@@ -356,6 +356,20 @@ class Encoder(Group):
     init: Literal["word2vec", "lm"] = setting(
         "word2vec", "where the embedding and encoder start: word2vec (the vectors; the encoder at random) | lm (a "
         "language model's embedding and recurrent layers: run lm first)", built_before="word2vec")
+    nonlinearity: Literal["tanh", "relu"] = setting(
+        "tanh", "the plain rnn's activation: tanh | relu (encoder: rnn only; gated cells have their own)",
+        built_before="tanh")
+    forget_bias: float | None = setting(
+        None, "lstm, bilstm, gru: the forget (GRU: update) gate's bias starts here, so the cell keeps its state from "
+        "the start (1: Jozefowicz et al. 2015; 5 keeps half of it over 100 steps); null: PyTorch's init (near 0: "
+        "half forgotten each step); rnn: ignored", ge=-20, le=20, built_before=None)
+
+    @model_validator(mode="after")
+    def _relu_for_rnn(self) -> Encoder:
+        if self.nonlinearity != "tanh" and self.encoder != "rnn":
+            raise ConfigError(f"model.nonlinearity={self.nonlinearity} applies to the plain rnn only, not "
+                              f"model.encoder={self.encoder} (its gates have their own activations)")
+        return self
 
 
 class LMStart(Group):
@@ -413,10 +427,12 @@ class Training(Group):
 
     epochs: int = setting(5, "maximum epochs", ge=1)
     batch_size: int = setting(128, "sequences per batch (batches are bucketed by length)", ge=1)
-    lr: float = setting(0.002, "Adam learning rate", gt=0)
+    optimizer: Literal["adam", "rmsprop", "sgd"] = setting(
+        "adam", "adam | rmsprop | sgd (with momentum 0.9; wants a larger lr, e.g. 0.1)", built_before="adam")
+    lr: float = setting(0.002, "learning rate (of the optimizer)", gt=0)
     embedding_lr_scale: float = setting(
         0.1, "fine-tuned embeddings learn at lr × this (< 1 keeps them close to the pretrained vectors)", ge=0)
-    weight_decay: float = setting(0.0, "L2 penalty (Adam weight decay)", ge=0)
+    weight_decay: float = setting(0.0, "L2 penalty (the optimizer's weight decay)", ge=0)
     clip_norm: float = setting(5.0, "clip the gradient norm to this (exploding gradients); 0 disables", ge=0)
     patience: int = setting(2, "stop after this many epochs without a better dev accuracy (the best weights are "
                             "kept); 0 = never stop early", ge=0)
@@ -459,6 +475,8 @@ class LMArchitecture(Group):
         "forward", "forward (left to right) | backward (reads every document right to left: the other half of a "
         "bidirectional encoder)")
     cell: Literal["rnn", "gru", "lstm"] = setting("lstm", "rnn | gru | lstm")
+    nonlinearity: Literal["tanh", "relu"] = setting(
+        "tanh", "the plain rnn's activation: tanh | relu (cell: rnn only)", built_before="tanh")
     num_layers: int = setting(1, "stacked recurrent layers", ge=1)
     hidden_size: int = setting(512, "hidden units per layer", ge=1)
     embedding_init: Literal["word2vec", "random"] = setting("word2vec", "word2vec (the embed vectors) | random")
@@ -472,6 +490,9 @@ class LMArchitecture(Group):
 
     @model_validator(mode="after")
     def _output_layer(self) -> LMArchitecture:
+        if self.nonlinearity != "tanh" and self.cell != "rnn":
+            raise ConfigError(f"lm.nonlinearity={self.nonlinearity} applies to the plain rnn only, not "
+                              f"lm.cell={self.cell} (its gates have their own activations)")
         if self.tie_weights and self.output != "full":
             raise ConfigError("lm.tie_weights=true needs lm.output=full: an adaptive softmax has no one "
                               "word-by-dimension matrix to share with the embedding")
@@ -493,7 +514,9 @@ class LMTraining(Group):
     batch_size: int = setting(64, "parallel rows of the token stream", ge=1)
     bptt: int = setting(64, "truncated BPTT: tokens per segment; the state carries across segments, the gradient "
                         "stops at their start", ge=1)
-    lr: float = setting(0.002, "Adam learning rate", gt=0)
+    optimizer: Literal["adam", "rmsprop", "sgd"] = setting(
+        "adam", "adam | rmsprop | sgd (with momentum 0.9; wants a larger lr, e.g. 0.1)", built_before="adam")
+    lr: float = setting(0.002, "learning rate (of the optimizer)", gt=0)
     lr_schedule: Literal["linear", "cosine", "constant"] = setting(
         "linear", "after warmup, linear | cosine decay to 10% of lr, or constant")
     warmup: float = setting(0.02, "share of the steps over which the rate rises from 0", **FRACTION)
@@ -543,6 +566,20 @@ class Report(Group):
 
     dir: str = setting("reports", "report folders go to <dir>/<pipeline>/<timestamp>/ (and .../latest)",
                        role="runtime", why="where report folders are written; no stage reads it")
+    tensorboard: bool = setting(
+        False, "TensorBoard event files of every training stage in the report, one run per variant "
+        "(<report>/<variant>/tensorboard/: tensorboard --logdir <report> compares them); needs "
+        "pip install \"nlp-pipeline[tensorboard]\"", role="runtime",
+        why="the events are written from what training recorded in its artifact, whatever this is")
+
+    @model_validator(mode="after")
+    def _tensorboard_installed(self) -> Report:
+        import importlib.util
+
+        if self.tensorboard and importlib.util.find_spec("tensorboard") is None:
+            raise ConfigError("report.tensorboard=true needs the tensorboard package: "
+                              "pip install \"nlp-pipeline[tensorboard]\"")
+        return self
 
 
 # -- the HTTP server (`nlp-pipeline serve`) --------------------------------------------------------

@@ -18,6 +18,7 @@ import yaml
 import nlp_pipeline
 from nlp_pipeline import settings
 from nlp_pipeline.config import PIPELINES_DIR, SCHEMAS, json_schema, load_config, render_yaml
+from nlp_pipeline.errors import ConfigError
 from nlp_pipeline.pipelines.registry import stages
 
 PACKAGE = Path(nlp_pipeline.__file__).parent
@@ -141,3 +142,29 @@ def test_the_configuration_reference_is_the_declarations_rendered():
     page = (PACKAGE.parent / "docs" / "configuration.md").read_text(encoding="utf-8")
     assert page == reference_markdown(), "docs/configuration.md differs from the declarations: `make docs-config`"
     assert "| `train.label_smoothing` | `0.0` | [0, 1) |" in page
+
+
+def test_relu_is_the_plain_rnns_alone():
+    assert load_config("sentiment", ["model.encoder=rnn", "model.nonlinearity=relu"]).model.nonlinearity == "relu"
+    with pytest.raises(ConfigError, match=r"^model.nonlinearity=relu applies to the plain rnn only, not "
+                                          r"model.encoder=bilstm"):
+        load_config("sentiment", ["model.nonlinearity=relu"])
+    with pytest.raises(ConfigError, match=r"^lm.nonlinearity=relu applies to the plain rnn only, not lm.cell=lstm"):
+        load_config("lm", ["lm.nonlinearity=relu"])
+
+
+def test_tensorboard_without_its_package_is_one_line_and_exit_2_before_anything_runs(monkeypatch):
+    import importlib.util
+
+    from click.testing import CliRunner
+
+    from nlp_pipeline.cli import main
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "tensorboard" else
+                        find_spec(name, *a))
+    result = CliRunner().invoke(main, ["run", "sentiment", "--set", "report.tensorboard=true", "--dry-run"])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines()[-1].endswith(
+        'report.tensorboard=true needs the tensorboard package: pip install "nlp-pipeline[tensorboard]"')
+    assert len(result.output.strip().splitlines()) == 1

@@ -76,7 +76,7 @@ def resolve_lm_reference(cfg: Any, cache_dir: str | Path | None) -> Any:
     if uses_language_models(cfg):
         model = cfg.model
         folders = resolve_language_models(model.lm, cache_dir, bidirectional=model.encoder == "bilstm")
-        check_encoder_against(folders, model.encoder)  # a contradiction is an error before any stage runs
+        check_encoder_against(folders, model.encoder, model.nonlinearity)  # a contradiction: an error before any stage
         return cfg.replace("model", lm=tuple(str(f.resolve()) for f in folders))
     return cfg
 
@@ -227,7 +227,7 @@ def _run(spec: Declared, name: str, overrides: list[str], variants_cfg: list, ru
     folder = base / Path(name).stem
     free_before = free_space(folder)
     try:
-        result.report_dir = write_report(result, folder)
+        result.report_dir = write_report(result, folder, tensorboard=any(c.report.tensorboard for c, _ in variants_cfg))
     except OSError as err:
         if (code := disk_full(err)) is None:
             raise

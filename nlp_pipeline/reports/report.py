@@ -5,7 +5,10 @@ takes the next suffix), and ``<base>/latest`` is replaced by an atomic rename, o
 is complete, so it never points at a half-written report.
 
 A variant folder holds what its evaluate stage wrote for people (plots, metrics, ``details.md`` with
-its links made relative to that folder), never the cache's bookkeeping (manifest, ``.verified.json``).
+its links made relative to that folder), never the cache's bookkeeping (manifest, ``.verified.json``),
+and what its training stage recorded: ``history.json``, ``trace.json``, ``grad_norms.png`` and
+``gradient_flow.png``; with ``tensorboard``, event files of both (`nlp_pipeline.reports.tensorboard`). The
+report's own ``gradient_flow.png`` draws every variant's curve in one figure.
 Every file is created by this process, never copied with its source's mode, so it gets the mode the
 umask gives (a 0600 file in the cache does not make a private report).
 """
@@ -19,8 +22,10 @@ import shutil
 import time
 from pathlib import Path
 
-from nlp_pipeline.reports.results import PipelineResult
+from nlp_pipeline.reports.plots import GRAD_NORMS_FILE, GRADIENT_FLOW_FILE
+from nlp_pipeline.reports.results import PipelineResult, VariantResult
 from nlp_pipeline.reports.tables import percent
+from nlp_pipeline.reports.tensorboard import EVENTS_FOLDER, TRACE_FILE
 
 REPORT_SUFFIXES = (".png", ".json", ".md")
 MANIFEST = "manifest.json"
@@ -58,13 +63,15 @@ def point_latest(base: Path, folder: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def write_report(result: PipelineResult, base: Path) -> Path:
+def write_report(result: PipelineResult, base: Path, tensorboard: bool = False) -> Path:
     """Write the report of ``result`` under ``base`` and point ``base/latest`` at it; returns the folder.
+    With ``tensorboard``, each variant's training stages also become TensorBoard runs in its folder.
 
     A write that fails (a full disk) removes the folder: no half-written report stays behind."""
     folder = _claim_folder(base)
     try:
         _write_folder(result, folder)
+        _write_training(result, folder, tensorboard)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
@@ -115,3 +122,66 @@ def _write_folder(result: PipelineResult, folder: Path) -> None:
         if not v.deterministic:
             lines += [f"- {v.name}: not bit-reproducible (see each stage's manifest: nondeterministic_because)", ""]
     (folder / "results.md").write_text("\n".join(lines) + "\n")
+
+
+# A language model fine-tuned on the task's text before the model started from it: its folders, each with a trace.
+FINETUNE_STEP = "finetune_lm"
+
+
+def _write_training(result: PipelineResult, folder: Path, tensorboard: bool) -> None:
+    """What each variant's training recorded: its trace, plots and (``tensorboard``) event files, in its folder;
+    the report's ``gradient_flow.png`` (every variant's curve) and a training section in ``results.md``."""
+    flows: dict[str, dict] = {}
+    for v in result.variants:
+        sub, train = folder / v.name, Path(v.artifacts[v.train_step])
+        for name in (TRACE_FILE, GRAD_NORMS_FILE, GRADIENT_FLOW_FILE):
+            if (train / name).is_file():
+                shutil.copyfile(train / name, sub / name)
+        flow = v.train.get("gradient_flow")
+        if flow:
+            flows[v.name] = flow
+        if tensorboard:
+            _write_events(v, sub / EVENTS_FOLDER)
+    if not flows:
+        return
+    single = folder / result.variants[0].name / GRADIENT_FLOW_FILE
+    if len(result.variants) == 1 and single.is_file():  # drawn by the training stage already
+        shutil.copyfile(single, folder / GRADIENT_FLOW_FILE)
+    else:
+        from nlp_pipeline.reports.plots import plot_gradient_flow
+
+        plot_gradient_flow(flows, folder / GRADIENT_FLOW_FILE)
+    lines = ["## Training", "", f"![gradient flow]({GRADIENT_FLOW_FILE})", ""]
+    for v in result.variants:
+        lines.append(f"- {v.name}: {_training_line(v, folder)}")
+    with open(folder / "results.md", "a", encoding="utf-8") as fh:
+        fh.write("\n".join(lines) + "\n")
+
+
+def _training_line(v: VariantResult, folder: Path) -> str:
+    """How much of the training was clipped, and how much gradient reaches the first step: one line."""
+    parts = []
+    if v.train.get("clipped_fraction") is not None:
+        parts.append(f"{100 * v.train['clipped_fraction']:.1f}% of steps clipped")
+    norms = (v.train.get("gradient_flow") or {}).get("norms") or []
+    if len(norms) > 1 and norms[0] > 0:
+        parts.append(f"the loss gradient {len(norms) - 1} steps before the last is {norms[-1] / norms[0]:.2e} "
+                     "of the last step's")
+    if (folder / v.name / GRAD_NORMS_FILE).is_file():
+        parts.append(f"[gradient norms]({v.name}/{GRAD_NORMS_FILE})")
+    return "; ".join(parts)
+
+
+def _write_events(v: VariantResult, events: Path) -> None:
+    """The variant's training stage as a TensorBoard run in ``events``; a fine-tuned language model's in a
+    folder of its own below it."""
+    from nlp_pipeline.reports.tensorboard import write_events
+
+    train = Path(v.artifacts[v.train_step])
+    if (train / TRACE_FILE).is_file():
+        write_events(events, json.loads((train / TRACE_FILE).read_text()), v.train.get("gradient_flow"))
+    finetuned = v.artifacts.get(FINETUNE_STEP)
+    for direction in ("forward", "backward"):
+        trace = Path(finetuned) / direction / TRACE_FILE if finetuned else None
+        if trace is not None and trace.is_file():
+            write_events(events / f"{FINETUNE_STEP}-{direction}", json.loads(trace.read_text()))

@@ -54,17 +54,35 @@ def split_accuracies(art: Artifact) -> str:
     return ", ".join(f"{k} acc {percent(v['accuracy'])}%" for k, v in art.metadata.items() if isinstance(v, dict))
 
 
+def training_diagnostics(out_dir: Path, trace: dict, flow: dict | None, title: str) -> dict:
+    """Write what a training loop recorded besides its history: ``trace.json`` (`nlp_pipeline.training.monitor`)
+    and ``grad_norms.png`` from it, and ``gradient_flow.png`` of ``flow`` (one curve; the report draws a grid's
+    together); return the metadata every training stage records of them: the share of steps clipped and the
+    gradient-flow curve."""
+    from nlp_pipeline.reports.plots import GRAD_NORMS_FILE, GRADIENT_FLOW_FILE, plot_grad_norms, plot_gradient_flow
+    from nlp_pipeline.reports.tensorboard import TRACE_FILE
+
+    (out_dir / TRACE_FILE).write_text(json.dumps(trace))
+    if trace.get("rows"):
+        plot_grad_norms(trace, out_dir / GRAD_NORMS_FILE, title=title)
+    if flow is not None:
+        plot_gradient_flow({title: flow}, out_dir / GRADIENT_FLOW_FILE)
+    return {"clipped_fraction": trace.get("clipped_fraction"), "gradient_flow": flow}
+
+
 def training_summary(ctx: BuildContext, result: Any, vocab_size: int, added: int, coverage: float | None,
-                     tokens_covered: dict | None, lm_layers: int | None) -> dict:
-    """Write ``history.json`` and return the metadata both training stages record: a `TrainResult`'s
-    summary, the vocabulary, how much of it and of the text has a vector, the layers from language models."""
+                     tokens_covered: dict | None, lm_layers: int | None, title: str = "") -> dict:
+    """Write ``history.json`` and `training_diagnostics` and return the metadata both training stages record:
+    a `TrainResult`'s summary, the vocabulary, how much of it and of the text has a vector, the layers from
+    language models, the clipped share and the gradient flow (``title`` names the model in the plots)."""
     (ctx.out_dir / "history.json").write_text(json.dumps(result.history, indent=2))
+    diagnostics = training_diagnostics(ctx.out_dir, result.trace, result.gradient_flow, title)
     return {"best_epoch": result.best_epoch, "best_dev_accuracy": result.best_dev_accuracy,
             "train_seconds": round(result.train_seconds, 2), "tokens_per_second": round(result.tokens_per_second),
             "vocab_size": vocab_size, "vocab_added_from_vectors": added,
             "vector_coverage": None if coverage is None else round(coverage, 4), "epochs_run": len(result.history),
             "token_coverage": tokens_covered,
-            **({"layers_from_language_models": lm_layers} if lm_layers is not None else {})}
+            **({"layers_from_language_models": lm_layers} if lm_layers is not None else {}), **diagnostics}
 
 
 def token_coverage(kv: Any, splits: dict[str, list[list[str]]], ctx: BuildContext, top: int = 10,
@@ -145,7 +163,7 @@ def language_models(params: Any, inputs: Mapping, ctx: BuildContext) -> Any:
         folders, ids = [Path(r.name) for r in refs], [r.id for r in refs]
     lms = load_encoder_lms(folders[0], folders[1] if len(folders) > 1 else None)
     lms.sources = tuple(ids)
-    settings = encoder_settings(lms, params.encoder)
+    settings = encoder_settings(lms, params.encoder, params.nonlinearity)
     ctx.log(f"  starting from the language model(s) {', '.join(ids)}: {lms.cell} {lms.num_layers} x "
             f"{settings['hidden_size']}, embedding {settings['embedding_dim']}")
     if params.hidden_size != settings["hidden_size"]:
@@ -155,12 +173,17 @@ def language_models(params: Any, inputs: Mapping, ctx: BuildContext) -> Any:
 
 def seeded_model(model_class: type, config: Any, matrix: Any, params: Any, lms: Any,
                  ctx: BuildContext) -> tuple[Any, int | None]:
-    """``model_class(config)``, built after every generator is seeded (the initial weights are drawn here),
-    with the language models' recurrent layers copied into its encoder; and how many were (None without them)."""
+    """``model_class(config)``, built after every generator is seeded (the initial weights are drawn here), its
+    gates' forget bias set (``forget_bias``), with the language models' recurrent layers copied into its encoder;
+    and how many were (None without them)."""
     from nlp_pipeline.training.loop import seed_everything
 
     seed_everything(params.seed)
     model = model_class(config, embedding_matrix=matrix)
+    if params.forget_bias is not None:  # before the language models' layers, which bring their own
+        from nlp_pipeline.models.encoder import set_forget_bias
+
+        set_forget_bias(model.encoder.modules(), params.forget_bias)
     if lms is None:
         return model, None
     from nlp_pipeline.models.lm_transfer import copy_recurrent_layers

@@ -5,8 +5,9 @@ text, the language model reads ``tokens`` tokens of the task's own training docu
 for a tagger) with truncated BPTT, so its states fit the task's text. The forward model reads the
 documents left to right and the backward one right to left, as they were pretrained; the weights
 with the lowest perplexity on a held-out twentieth of those documents are kept. Labels are never
-read. Writes ``forward/`` (and ``backward/``), each a language-model folder, and their histories. Each
-model keeps its own checkpoints (and, once trained, its end state) until the build commits.
+read. Writes ``forward/`` (and ``backward/``), each a language-model folder, and their histories and traces
+(``trace.json``, ``grad_norms.png``). Each model keeps its own checkpoints (and, once trained, its end state)
+until the build commits.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import numpy as np
 from nlp_pipeline import settings
 from nlp_pipeline.engine import Artifact, BuildContext, DataRef, Stage
 from nlp_pipeline.stages.artifact_files import read_tokenized_split, read_treebank_split
-from nlp_pipeline.stages.common import training_nondeterminism
+from nlp_pipeline.stages.common import training_diagnostics, training_nondeterminism
 
 FinetuneLMParams = settings.stage_params("FinetuneLMParams", settings.LMStart, settings.Tokenize, settings.Training,
                                          only=(*settings.LMStart.model_fields, "lowercase", "seed"))
@@ -76,12 +77,15 @@ def build(params: FinetuneLMParams, inputs: Mapping, ctx: BuildContext) -> dict:
         meta = {k: v for k, v in payload.items() if k not in ("format", "format_version", "model")}
         save_language_model(folder, model.cpu(), vocab, {**meta, "finetuned_from": ref.id})
         (folder / "history.json").write_text(json.dumps(result.history, indent=2))
+        diagnostics = training_diagnostics(folder, result.trace, None, title=f"{direction} language model, fine-tuned")
         out[direction] = {"from": ref.id, "tokens_trained": result.tokens_trained,
-                          "heldout_ppl": result.best.get("heldout_ppl"), "tokens_per_second": result.tokens_per_second}
+                          "heldout_ppl": result.best.get("heldout_ppl"), "tokens_per_second": result.tokens_per_second,
+                          "clipped_fraction": diagnostics["clipped_fraction"]}
     return out
 
 
-STAGE = Stage(name="finetune_lm", version="1", params=FinetuneLMParams, build=build, inputs=("task", "lm_forward"),
+STAGE = Stage(name="finetune_lm", version="2",  # 2: the trace
+              params=FinetuneLMParams, build=build, inputs=("task", "lm_forward"),
               optional_inputs=("lm_backward",), nondeterministic=training_nondeterminism,
               describe=lambda p: f"fine-tune the language model(s) on {p.lm_finetune_tokens:,} tokens of the task's "
                                  "text",

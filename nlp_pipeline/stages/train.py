@@ -1,5 +1,7 @@
 """train: tokens (+ vectors) → a sequence classifier (``model.safetensors``, ``config.json``, ``vocab.json``,
-``history.json``, and the vectors' ``phrases.json`` when they were trained on phrased text).
+``history.json``, and the vectors' ``phrases.json`` when they were trained on phrased text), with what training
+recorded: ``trace.json`` (loss, learning rate, gradient norms every few steps), ``grad_norms.png`` and
+``gradient_flow.png`` (its curve, and the share of clipped steps, also in the metadata).
 
 The model is built after every generator is seeded from ``seed``, so the same params and inputs give
 the same weights, byte for byte, on the CPU. Without vectors (``embedding_mode: random``) the
@@ -62,6 +64,7 @@ def build(params: TrainParams, inputs: Mapping, ctx: BuildContext) -> dict:
         vocab_size=len(vocab), num_classes=len(labels), embedding_dim=dim, encoder=p.encoder,
         hidden_size=lms.hidden_size if lms is not None else p.hidden_size, num_layers=p.num_layers, dropout=p.dropout,
         embedding_dropout=p.embedding_dropout, pooling=p.pooling, embedding_mode=p.embedding_mode,
+        nonlinearity=p.nonlinearity,
     )
     model, lm_layers = seeded_model(SequenceClassifier, model_cfg, matrix, p, lms, ctx)
     train_cfg = train_config(p, ctx.runtime)
@@ -83,7 +86,7 @@ def build(params: TrainParams, inputs: Mapping, ctx: BuildContext) -> dict:
     if phrases is not None:
         phrases.save(ctx.out_dir)
     return training_summary(ctx, result, len(vocab), added, coverage if kv is not None else None, tokens_covered,
-                            lm_layers)
+                            lm_layers, title=f"{p.encoder} classifier")
 
 
 def summary(art: Artifact) -> str:
@@ -91,7 +94,8 @@ def summary(art: Artifact) -> str:
     return f"{p.get('encoder')} {p.get('embedding_mode')}, best dev acc {percent(m.get('best_dev_accuracy', 0))}%"
 
 
-STAGE = Stage(name="train", version="3",  # 2: unpacked RecurrentEncoder; 3: typed params, model built after seeding
+# 2: unpacked RecurrentEncoder; 3: typed params, model built after seeding; 4: the trace, gradient flow, nonlinearity
+STAGE = Stage(name="train", version="4",
               params=TrainParams, build=build, inputs=("tokens",), optional_inputs=TRAINING_INPUTS,
               describe=lambda p: f"{p.encoder} classifier, {p.embedding_mode} embeddings", summary=summary,
               nondeterministic=training_nondeterminism)

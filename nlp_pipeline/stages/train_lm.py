@@ -1,5 +1,6 @@
 """train_lm: the lm_data stream (+ word vectors) → a language model (``model.safetensors``, ``config.json``,
-``vocab.json``, ``history.json``).
+``vocab.json``, ``history.json``; what training recorded: ``trace.json``, ``grad_norms.png``,
+``gradient_flow.png`` over the held-out text, the clipped share and the curve also in the metadata).
 
 Forward or backward (``direction``): the backward model reads every document right to left. The
 embedding starts from word2vec vectors when they are given (``embedding_init: word2vec``), else
@@ -16,7 +17,7 @@ import numpy as np
 
 from nlp_pipeline import settings
 from nlp_pipeline.engine import Artifact, BuildContext, Stage
-from nlp_pipeline.stages.common import training_nondeterminism
+from nlp_pipeline.stages.common import training_diagnostics, training_nondeterminism
 
 # embedding_init reaches the key as the vectors input (or its absence) and embedding_dim, which is the
 # vectors' size with them (None here) and the setting without.
@@ -30,6 +31,7 @@ def build(params: TrainLMParams, inputs: Mapping, ctx: BuildContext) -> dict:
     from nlp_pipeline.models.language_model_io import save_language_model
     from nlp_pipeline.reports.plots import plot_lm_curve
     from nlp_pipeline.text.vocab import Vocab
+    from nlp_pipeline.training.gradient_flow import language_model_flow
     from nlp_pipeline.training.language_model import LMTrainConfig, in_reading_order, train_language_model
     from nlp_pipeline.training.loop import seed_everything
 
@@ -54,7 +56,7 @@ def build(params: TrainLMParams, inputs: Mapping, ctx: BuildContext) -> dict:
     config = LanguageModelConfig(
         vocab_size=len(vocab), embedding_dim=dim, cell=p.cell, hidden_size=p.hidden_size, num_layers=p.num_layers,
         dropout=p.dropout, embedding_dropout=p.embedding_dropout, output=p.output, cutoffs=cutoffs,
-        tie_weights=p.tie_weights, direction=p.direction,
+        tie_weights=p.tie_weights, direction=p.direction, nonlinearity=p.nonlinearity,
     )
     seed_everything(p.seed)  # the initial weights are drawn here: seed first
     model = RNNLanguageModel(config)
@@ -73,6 +75,8 @@ def build(params: TrainLMParams, inputs: Mapping, ctx: BuildContext) -> dict:
                               num_threads=ctx.runtime.num_threads)
     result = train_language_model(model, train_ids, train_offsets, heldout_ids, train_cfg, progress=ctx.progress,
                                   log=ctx.log, partial=ctx.partial)
+    flow = language_model_flow(model, heldout_ids, next(model.parameters()).device)
+    diagnostics = training_diagnostics(ctx.out_dir, result.trace, flow, title=f"{p.direction} {p.cell} language model")
     meta = {"tokenizer": data.metadata.get("tokenizer"), "data": f"{data.stage}:{data.key}",
             "vectors": f"{vectors.stage}:{vectors.key}" if vectors is not None else None}
     save_language_model(ctx.out_dir, model.cpu(), vocab, meta)
@@ -85,7 +89,8 @@ def build(params: TrainLMParams, inputs: Mapping, ctx: BuildContext) -> dict:
             "epochs_trained": result.history[-1]["epoch"] if result.history else 0,
             "train_seconds": result.seconds, "tokens_per_second": result.tokens_per_second, "best": result.best,
             "heldout_ppl": result.best.get("heldout_ppl"),
-            "unigram_heldout_ppl": data.metadata.get("unigram_heldout_ppl"), "history": result.history}
+            "unigram_heldout_ppl": data.metadata.get("unigram_heldout_ppl"), "history": result.history,
+            **diagnostics}
 
 
 def summary(art: Artifact) -> str:
@@ -94,7 +99,8 @@ def summary(art: Artifact) -> str:
             f"held-out ppl {m.get('heldout_ppl')}")
 
 
-STAGE = Stage(name="train_lm", version="1", params=TrainLMParams, build=build, inputs=("data",),
+STAGE = Stage(name="train_lm", version="2",  # 2: the trace, gradient flow, nonlinearity
+              params=TrainLMParams, build=build, inputs=("data",),
               optional_inputs=("vectors",), summary=summary, nondeterministic=training_nondeterminism,
               describe=lambda p: f"{p.direction} {p.cell} language model ({p.num_layers}x{p.hidden_size}, "
                                  f"bptt {p.bptt})")

@@ -1,5 +1,6 @@
 """train_tagger: a treebank (+ vectors) → a part-of-speech tagger (``model.safetensors``, ``config.json``,
-``vocab.json``, ``chars.json``, ``history.json``).
+``vocab.json``, ``chars.json``, ``history.json``; what training recorded as `train`'s: ``trace.json``,
+``grad_norms.png``, ``gradient_flow.png``).
 
 Like `train`, the model is built after seeding, so the CPU result is a function of the params and
 inputs, and a killed build resumes from its last checkpoint to the same bytes. Raw text given to
@@ -71,7 +72,7 @@ def build(params: TrainTaggerParams, inputs: Mapping, ctx: BuildContext) -> dict
         encoder=p.encoder, hidden_size=lms.hidden_size if lms is not None else p.hidden_size,
         num_layers=p.num_layers, dropout=p.dropout,
         embedding_dropout=p.embedding_dropout, embedding_mode=p.embedding_mode, char_encoder=p.char_encoder,
-        char_dim=p.char_dim, char_hidden=p.char_hidden, crf=p.crf,
+        char_dim=p.char_dim, char_hidden=p.char_hidden, crf=p.crf, nonlinearity=p.nonlinearity,
     )
     model, lm_layers = seeded_model(SequenceTagger, model_cfg, matrix, p, lms, ctx)
     encoder = TaggerEncoder(vocab, char_vocab, tags, p.lowercase)
@@ -89,7 +90,7 @@ def build(params: TrainTaggerParams, inputs: Mapping, ctx: BuildContext) -> dict
     }
     save_tagger(ctx.out_dir, model.cpu(), vocab, char_vocab, tags, p.lowercase, meta)
     return {**training_summary(ctx, result, len(vocab), added, coverage if kv is not None else None, tokens_covered,
-                               lm_layers), "tagset": p.tagset}
+                               lm_layers, title=f"{p.encoder} tagger"), "tagset": p.tagset}
 
 
 def summary(art: Artifact) -> str:
@@ -98,7 +99,7 @@ def summary(art: Artifact) -> str:
             f"{m.get('tagset', '').upper()}, best dev acc {percent(m.get('best_dev_accuracy', 0))}%")
 
 
-STAGE = Stage(name="train_tagger", version="2",  # 2: typed params, model built after seeding
+STAGE = Stage(name="train_tagger", version="3",  # 2: typed params, model built after seeding; 3: the trace, flow
               params=TrainTaggerParams, build=build, inputs=("treebank",), optional_inputs=TRAINING_INPUTS,
               describe=lambda p: f"{p.encoder} tagger, {p.embedding_mode} embeddings, char {p.char_encoder}",
               summary=summary, nondeterministic=training_nondeterminism)

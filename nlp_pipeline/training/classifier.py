@@ -22,6 +22,7 @@ from nlp_pipeline.engine import PartialBuild
 from nlp_pipeline.models.batching import EVAL_BATCH_SIZE, pad_batch
 from nlp_pipeline.models.scoring import model_num_classes, predict_logits
 from nlp_pipeline.training.checkpoint import Checkpoints
+from nlp_pipeline.training.gradient_flow import classifier_flow
 from nlp_pipeline.training.loop import TrainConfig, TrainResult, check_split, fit_epochs, training_run
 
 logger = logging.getLogger(__name__)
@@ -37,7 +38,9 @@ def train_classifier(model: nn.Module, train_ids: list[list[int]], train_y: list
     ``requires_grad=False`` (frozen embeddings) are left out of the optimizer. ``train_ids``/``dev_ids``
     are encoded documents (`Vocab.encode`), ``train_y``/``dev_y`` class indices. ``progress`` shows a tqdm
     bar per epoch; ``log`` receives a line per epoch (default: this module's logger at INFO level). With
-    ``partial`` (a stage's build), training saves checkpoints there and resumes from the last one.
+    ``partial`` (a stage's build), training saves checkpoints there and resumes from the last one. The
+    result holds the trace (loss, learning rate, gradient norms) and the trained model's gradient flow over
+    the longest dev documents (`nlp_pipeline.training.gradient_flow`).
     """
     check_split("train", train_ids, train_y)
     check_split("dev", dev_ids, dev_y)
@@ -77,6 +80,8 @@ def train_classifier(model: nn.Module, train_ids: list[list[int]], train_y: list
             }
 
         log = log or logger.info
-        return fit_epochs(model, config, device, progress, log, train_lengths, int(train_lengths.sum()),
-                          len(train_ids), train_step, evaluate,
-                          checkpoints=Checkpoints.open(partial, "fit_epochs", log))
+        result = fit_epochs(model, config, device, progress, log, train_lengths, int(train_lengths.sum()),
+                            len(train_ids), train_step, evaluate,
+                            checkpoints=Checkpoints.open(partial, "fit_epochs", log))
+        result.gradient_flow = classifier_flow(model, dev_ids, dev_y, cap, device)
+        return result

@@ -42,6 +42,8 @@ from nlp_pipeline.training.checkpoint import (
     set_rng_state,
 )
 from nlp_pipeline.training.distributed import Replicas
+from nlp_pipeline.training.monitor import Monitor, record_every
+from nlp_pipeline.training.optimizers import make_optimizer
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +70,7 @@ class LMTrainResult:
     tokens_trained: int = 0
     seconds: float = 0.0
     tokens_per_second: float = 0.0
+    trace: dict = field(default_factory=dict)  # `Monitor.trace`: loss, lr, gradient norms every few steps
 
 
 def epoch_stream(ids: np.ndarray, offsets: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:
@@ -201,10 +204,10 @@ def train_language_model(model: RNNLanguageModel, train_ids: np.ndarray, train_o
     warmup_steps = max(1, round(config.warmup * total_steps))
     eval_every = max(1, math.ceil(total_steps / max(1, config.evaluations)))
     params = [p for p in model.parameters() if p.requires_grad]
-    fused = device.type in ("cpu", "cuda")
-    optimizer = torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay, fused=fused)
+    optimizer = make_optimizer(config.optimizer, params, config.lr, config.weight_decay, device)
     checkpoints = Checkpoints.open(partial, "language_model", log)
-    run = _Run(model=model, optimizer=optimizer, generators={"order": rng})
+    run = _Run(model=model, optimizer=optimizer, generators={"order": rng},
+               monitor=Monitor(model, config.clip_norm, record_every(total_steps), perplexity=True))
     resumed = checkpoints.load() if checkpoints is not None else None
     if resumed is not None:
         try:
@@ -244,9 +247,9 @@ def train_language_model(model: RNNLanguageModel, train_ids: np.ndarray, train_o
             loss, state = replicas(x, y, run.state)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            if config.clip_norm > 0:
-                nn.utils.clip_grad_norm_(params, config.clip_norm)
+            run.monitor.clip(params)  # clipped to config.clip_norm
             optimizer.step()
+            run.monitor.step(loss, y.numel(), y.numel(), optimizer.param_groups[0]["lr"], run.epoch)
             run.state = detach_state(state)
             run.step += 1
             run.segment = i + 1
@@ -271,6 +274,7 @@ def train_language_model(model: RNNLanguageModel, train_ids: np.ndarray, train_o
                     "tokens_per_second": round(trained / train_seconds) if train_seconds else None,
                 }
                 result.history.append(row)
+                run.monitor.evaluated(row)
                 to_go = (total_tokens - trained) * train_seconds / trained
                 left = f", about {about(to_go)} to go" if run.step < total_steps else ""
                 log(f"  step {run.step:,}/{total_steps:,} (epoch {row['epoch']:.2f}): train ppl "
@@ -297,6 +301,7 @@ def train_language_model(model: RNNLanguageModel, train_ids: np.ndarray, train_o
     result.tokens_trained = run.trained
     result.seconds = round(time.perf_counter() - start, 1)
     result.tokens_per_second = round(run.trained / run.train_seconds) if run.train_seconds else 0.0
+    result.trace = run.monitor.trace(optimizer.param_groups[0]["lr"], run.epoch)
     if checkpoints is not None and checkpoints.keeps_finished:
         run.finished = True
         run.save(checkpoints, 0, time.perf_counter() - start)
@@ -319,6 +324,7 @@ class _Run:
     model: RNNLanguageModel
     optimizer: torch.optim.Optimizer
     generators: dict[str, np.random.Generator]
+    monitor: Monitor  # the trace: loss, lr, gradient norms every few steps
     result: LMTrainResult = field(default_factory=LMTrainResult)
     step: int = 0
     trained: int = 0  # tokens
@@ -349,9 +355,9 @@ class _Run:
                  "estimated": self.estimated, "has_best": self.best_state is not None, "best_index": best_index,
                  "best_ppl": self.best_ppl if math.isfinite(self.best_ppl) else None,
                  "history": history, "finished": self.finished, "elapsed": elapsed, "optimizer": opt_values,
-                 "rng": rng_values, "result": {"tokens_trained": self.result.tokens_trained,
-                                               "seconds": self.result.seconds,
-                                               "tokens_per_second": self.result.tokens_per_second}}
+                 "rng": rng_values, "monitor": self.monitor.state(),
+                 "result": {"tokens_trained": self.result.tokens_trained, "seconds": self.result.seconds,
+                            "tokens_per_second": self.result.tokens_per_second, "trace": self.result.trace}}
         # A checkpoint at an epoch's end stands at the next epoch's first segment.
         epoch = self.epoch + 1 if self.segment == 0 else self.epoch
         position = {"finished": True} if self.finished else {"epoch": epoch, "batch": self.segment,
@@ -370,6 +376,7 @@ class _Run:
         self.best_state = checkpoint.take("best.") if s["has_best"] else None
         self.best_ppl = math.inf if s["best_ppl"] is None else float(s["best_ppl"])
         self.finished = bool(s["finished"])
+        self.monitor.restore(s["monitor"])
         self.result.history = list(s["history"])
         if s["best_index"] is not None:
             self.result.best = self.result.history[s["best_index"]]

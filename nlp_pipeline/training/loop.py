@@ -37,6 +37,8 @@ from nlp_pipeline.training.checkpoint import (
     set_rng_state,
 )
 from nlp_pipeline.training.distributed import Replicas
+from nlp_pipeline.training.monitor import Monitor, record_every
+from nlp_pipeline.training.optimizers import make_optimizer
 
 
 class TrainConfig(ClassifierTraining, EngineConfig):
@@ -70,6 +72,8 @@ class TrainResult:
     best_dev_accuracy: float = 0.0
     train_seconds: float = 0.0  # wall time of the whole loop
     tokens_per_second: float = 0.0  # all training tokens / time spent in training steps
+    trace: dict[str, Any] = field(default_factory=dict)  # `Monitor.trace`: loss, lr, gradient norms every few steps
+    gradient_flow: dict[str, Any] | None = None  # on the trained model (`nlp_pipeline.training.gradient_flow`)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -144,7 +148,7 @@ def layer_groups(model: nn.Module) -> list[list[nn.Parameter]]:
 def build_optimizer(
     model: nn.Module, config: TrainConfig, device: torch.device
 ) -> tuple[torch.optim.Optimizer, list[nn.Parameter]]:
-    """Adam over the trainable parameters; ``model.embedding`` learns at ``lr × embedding_lr_scale``.
+    """``config.optimizer`` over the trainable parameters; ``model.embedding`` learns at ``lr × embedding_lr_scale``.
 
     With ``lr_layer_decay`` above 1, each `layer_groups` group learns at ``lr / decay^depth`` (depth
     0 at the top; the embedding also × ``embedding_lr_scale``). Returns the optimizer and the
@@ -175,12 +179,8 @@ def build_optimizer(
         elif embedding_params:  # scale 0: fine-tuning switched off without changing the model's mode
             for p in embedding_params:
                 p.requires_grad_(False)
-    # The fused kernel updates every parameter in one pass instead of ~8 (one per arithmetic op). With a
-    # fine-tuned 15k × 300 embedding that is most of the step time on a CPU (measured: Adam step 102 ms
-    # → 18 ms per batch on SST-2 sizes).
-    fused = device.type in ("cpu", "cuda")
     params = [p for g in groups for p in g["params"]]
-    optimizer = torch.optim.Adam(groups, lr=config.lr, weight_decay=config.weight_decay, fused=fused)
+    optimizer = make_optimizer(config.optimizer, groups, config.lr, config.weight_decay, device)
     return optimizer, params
 
 
@@ -268,6 +268,9 @@ def fit_epochs(model: nn.Module, config: TrainConfig, device: torch.device, prog
     replicas = Replicas(model, train_step, device)  # alone, or this process's slice of each batch (DDP)
     optimizer, params = build_optimizer(model, config, device)
     unfreezing = GradualUnfreezing(model, config, log)  # after the optimizer: it holds every trainable group
+    # Loss, learning rate and gradient norms every few steps (the trace); it clips the gradient too.
+    planned_steps = config.epochs * math.ceil(len(lengths) / config.batch_size)  # an epoch: ceil(n / batch size)
+    monitor = Monitor(model, config.clip_norm, record_every(planned_steps))
     rng = np.random.default_rng(config.seed)
     generators = {"order": rng, **(generators or {})}
     result = TrainResult()
@@ -277,6 +280,7 @@ def fit_epochs(model: nn.Module, config: TrainConfig, device: torch.device, prog
     if resumed is not None:
         try:
             run = _resume_fit(resumed, model, optimizer, best, generators, device)
+            monitor.restore(resumed.state["monitor"])
         except (KeyError, RuntimeError, ValueError, TypeError, IndexError) as err:
             raise checkpoints.restore_failed(err) from err
     loop_start = time.perf_counter() - run.elapsed
@@ -296,9 +300,9 @@ def fit_epochs(model: nn.Module, config: TrainConfig, device: torch.device, prog
             loss, units = replicas.batch(batch)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            if config.clip_norm > 0:
-                nn.utils.clip_grad_norm_(params, config.clip_norm)
+            monitor.clip(params)  # clipped to config.clip_norm
             optimizer.step()
+            monitor.step(loss, units, int(lengths[batch].sum()), optimizer.param_groups[0]["lr"], epoch)
             loss_sum += loss.detach() * units
             if progress and step % 20 == 0:
                 bar.set_postfix(loss=f"{loss.item():.4f}")
@@ -307,7 +311,7 @@ def fit_epochs(model: nn.Module, config: TrainConfig, device: torch.device, prog
                 _save_fit(checkpoints, model, optimizer, best, generators, {
                     "epoch": epoch, "batch": step, "batches": len(batches), "order": order_state,
                     "epoch_seconds": saving - epoch_start, "total_step_seconds": total_step_seconds,
-                    "elapsed": saving - loop_start}, loss_sum)
+                    "elapsed": saving - loop_start, "monitor": monitor.state()}, loss_sum)
                 epoch_start += time.perf_counter() - saving  # saving is not training time
         bar.close()
         if device.type == "cuda":
@@ -320,6 +324,7 @@ def fit_epochs(model: nn.Module, config: TrainConfig, device: torch.device, prog
         row["seconds"] = time.perf_counter() - epoch_start
         row["tokens_per_second"] = epoch_tokens / step_seconds if step_seconds > 0 else 0.0
         total_step_seconds += step_seconds
+        monitor.evaluated(row)
         improved, stop = best.end_epoch(row)
         if stop:
             break
@@ -330,7 +335,8 @@ def fit_epochs(model: nn.Module, config: TrainConfig, device: torch.device, prog
             _save_fit(checkpoints, model, optimizer, best, generators, {
                 "epoch": epoch + 1, "batch": 0, "batches": len(batches), "order": rng.bit_generator.state,
                 "epoch_seconds": 0.0, "total_step_seconds": total_step_seconds,
-                "elapsed": time.perf_counter() - loop_start}, None)
+                "elapsed": time.perf_counter() - loop_start, "monitor": monitor.state()}, None)
+    result.trace = monitor.trace(optimizer.param_groups[0]["lr"], len(result.history))
     unfreezing.finish()
     best.restore()
     result.train_seconds = time.perf_counter() - loop_start

@@ -27,6 +27,7 @@ from nlp_pipeline.models.tagger import SequenceTagger
 from nlp_pipeline.models.tagger_encoding import EncodedSentences, pad_tagged_batch
 from nlp_pipeline.text.vocab import Vocab
 from nlp_pipeline.training.checkpoint import Checkpoints
+from nlp_pipeline.training.gradient_flow import tagger_flow
 from nlp_pipeline.training.loop import TrainConfig, TrainResult, fit_epochs, training_run
 
 
@@ -53,6 +54,7 @@ def train_tagger(model: SequenceTagger, train: EncodedSentences, dev: EncodedSen
     rows hold epoch, train_loss (per token), dev_loss, dev_accuracy (token accuracy), dev_macro_f1,
     lr (the epoch's learning rate), seconds and tokens_per_second. With ``partial`` (a stage's build),
     training saves checkpoints there (the word-dropout generator's state with them) and resumes from the last one.
+    The result holds the trace and the trained model's gradient flow over the longest dev sentences.
     """
     for name, split in (("train", train), ("dev", dev)):
         if len(split) == 0:
@@ -84,7 +86,9 @@ def train_tagger(model: SequenceTagger, train: EncodedSentences, dev: EncodedSen
                                                    average="macro", zero_division=0))}
 
         log = log or (lambda msg: None)
-        return fit_epochs(model, config, device, progress, log, train.lengths, epoch_tokens, max(1, epoch_tokens),
-                          train_step, evaluate, lr_decay=lr_decay,
-                          checkpoints=Checkpoints.open(partial, "fit_epochs", log),
-                          generators={"word_dropout": generator})
+        result = fit_epochs(model, config, device, progress, log, train.lengths, epoch_tokens, max(1, epoch_tokens),
+                            train_step, evaluate, lr_decay=lr_decay,
+                            checkpoints=Checkpoints.open(partial, "fit_epochs", log),
+                            generators={"word_dropout": generator})
+        result.gradient_flow = tagger_flow(model, dev, device)
+        return result

@@ -112,6 +112,8 @@ CONTEXT = {
     "embed.lr_schedule": ["embed.engine=torch"],  # gensim's schedule is its own (corpus_file mode's)
     "lm.embedding_dim": ["lm.embedding_init=random"],  # with word2vec the vectors' size is the embedding's
     "lm.tie_weights": ["lm.output=full"],  # an adaptive softmax cannot be tied
+    "model.nonlinearity": ["model.encoder=rnn"],  # relu is the plain rnn's only
+    "lm.nonlinearity": ["lm.cell=rnn"],
     # model.init=lm reads the language models model.lm names (the runner resolves auto to folders)
     "model.init": [],  # filled in by the fixture below
     "model.lm": [],

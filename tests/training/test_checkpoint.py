@@ -179,14 +179,14 @@ def test_a_checkpoint_of_another_build_or_damaged_is_ignored_in_one_line_and_rem
 # -- stopped and resumed: the same bytes --------------------------------------------------------------------
 
 
-def _classifier_run(tmp_path, stop: int | None, partial: bool = True):
+def _classifier_run(tmp_path, stop: int | None, partial: bool = True, **training):
     train_ids, train_y = make_task(240, seed=0)  # 15 batches of 16 an epoch
     dev_ids, dev_y = make_task(40, seed=1)
     model = tiny_model(seed=0, encoder="lstm", num_layers=2, dropout=0.3, embedding_dropout=0.2)
     if stop is not None:
         stop_after(model, stop)
     lines: list[str] = []
-    config = TrainConfig(epochs=3, batch_size=16, patience=0, device="cpu", num_threads=1, seed=3)
+    config = TrainConfig(epochs=3, batch_size=16, patience=0, device="cpu", num_threads=1, seed=3, **training)
     result = train_classifier(model, train_ids, train_y, dev_ids, dev_y, config, progress=False, log=lines.append,
                               partial=partial_build(tmp_path) if partial else None)
     return model, result, lines
@@ -203,6 +203,23 @@ def test_a_classifier_stopped_at_any_batch_resumes_to_the_same_bytes(tmp_path, s
     assert weights(model) == weights(straight)
     assert without_timings(result.history) == without_timings(straight_result.history)
     assert result.best_epoch == straight_result.best_epoch
+    assert without_timings(result.trace["rows"]) == without_timings(straight_result.trace["rows"])
+    assert result.trace["evaluations"] == straight_result.trace["evaluations"]
+
+
+@pytest.mark.parametrize(("optimizer", "state"), [("rmsprop", "square_avg"), ("sgd", "momentum_buffer")])
+def test_rmsprop_and_sgd_resume_with_their_state_to_the_same_bytes(tmp_path, optimizer, state):
+    training = {"optimizer": optimizer, "lr": 0.05, "clip_norm": 0.5}  # clipped often: the count is resumed too
+    straight, straight_result, _ = _classifier_run(tmp_path / "straight", None, partial=False, **training)
+    with pytest.raises(Stopped):
+        _classifier_run(tmp_path, 22, **training)  # mid-epoch 2
+    saved = Checkpoints(partial_build(tmp_path), "fit_epochs", log=lambda m: None).load()
+    assert saved is not None and f"optimizer.0.{state}" in saved.tensors  # no Adam moments: this optimizer's own
+    model, result, lines = _classifier_run(tmp_path, None, **training)
+    assert lines[0].startswith(f"  resuming train [{KEY[:12]}] from epoch 2, batch 7 of 15")
+    assert weights(model) == weights(straight)
+    assert without_timings(result.trace["rows"]) == without_timings(straight_result.trace["rows"])
+    assert 0 < result.trace["clipped_fraction"] == straight_result.trace["clipped_fraction"] <= 1
 
 
 def test_a_tagger_resumes_its_word_dropout_and_learning_rate_decay(tmp_path, make_treebank):
@@ -264,6 +281,7 @@ def test_a_language_model_stopped_at_any_segment_resumes_to_the_same_bytes(tmp_p
     assert weights(model) == weights(straight)
     assert without_timings(result.history) == without_timings(straight_result.history)
     assert result.best == [r for r in result.history if r["step"] == straight_result.best["step"]][0]
+    assert without_timings(result.trace["rows"]) == without_timings(straight_result.trace["rows"])
 
 
 def test_a_part_of_a_build_keeps_its_end_state_and_is_not_trained_again(tmp_path):
