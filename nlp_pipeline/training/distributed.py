@@ -287,6 +287,9 @@ class Replicas:
         """This process's block of a language model's ``[batch_size, L]`` streams (rows split evenly)."""
         if self.group is None:
             return data
+        if data.size(0) % self.world:
+            raise ConfigError(f"a batch of {data.size(0)} streams does not split into {self.world} processes: set "
+                              f"the batch size to a multiple of {self.world}")
         n = data.size(0) // self.world
         return data[self.rank * n:(self.rank + 1) * n]
 
