@@ -6,8 +6,9 @@ partial-build folder (`nlp_pipeline.engine.PartialBuild`: ``<cache>/partial/<sta
 only under the key's lock, never served as an artifact, removed when the build commits); the loops save
 there at every epoch's end and every ``runtime.checkpoint_minutes``, at a batch boundary:
 
-- the weights, the optimizer's state (Adam's moments and step counts, each group's learning rate: where
-  a schedule or a decay stands), the best weights so far, the early-stopping counters, the history;
+- the weights, the optimizer's state (Adam's moments, RMSprop's squared averages or SGD's momentum, the
+  step counts, each group's learning rate: where a schedule or a decay stands), the best weights so far,
+  the early-stopping counters, the history, the trace (`nlp_pipeline.training.monitor`);
 - the position in the data: the epoch, how many of its batches (BPTT segments) were trained, and the
   state the data-order generator had before it drew the epoch's order (drawn again from it, the same);
 - every random generator: torch's (CPU, each CUDA device), NumPy's and Python's global ones and those the
@@ -326,7 +327,8 @@ def prefixed(prefix: str, tensors: Mapping[str, torch.Tensor]) -> dict[str, torc
 
 def optimizer_state(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """An optimizer's ``state_dict`` as tensors (``optimizer.<param>.<name>``, ``optimizer.group.<i>.<name>``)
-    and JSON (the rest: every group's settings and learning rate, plain per-parameter values)."""
+    and JSON (the rest: every group's settings and learning rate, plain per-parameter values), whatever the
+    optimizer: Adam's ``exp_avg``, RMSprop's ``square_avg``, SGD's ``momentum_buffer`` are each a tensor."""
     sd = optimizer.state_dict()
     tensors: dict[str, torch.Tensor] = {}
     plain: dict[str, dict[str, Any]] = {}
