@@ -24,7 +24,7 @@ def test_config_show_lists_every_key_with_its_meaning_range_and_whether_it_is_in
     assert out.returncode == 0, out.stderr
     lines = {line.split(":", 1)[0]: line for line in out.stdout.splitlines()}
     assert lines["train.lr"].startswith("train.lr: 0.01 ")  # what run would use, overrides included
-    assert "Adam learning rate [> 0] (in the key)" in lines["train.lr"]
+    assert "learning rate (of the optimizer) [> 0] (in the key)" in lines["train.lr"]
     assert "[>= 1]" in lines["embed.window"] and "(in the key)" in lines["embed.window"]
     assert "(not in any key)" in lines["runtime.threads"]
     assert "(its data's content is in the key)" in lines["data.corpus"]
