@@ -39,6 +39,7 @@ from nlp_pipeline.serve.batching import Batcher, BatchStats
 from nlp_pipeline.serve.errors import ApiError
 from nlp_pipeline.serve.guard import STATIC_PREFIX, Guard
 from nlp_pipeline.serve.loading import OPTIONS, Loaded, LoadedModels, load_models
+from nlp_pipeline.serve.memory import MemoryReleaser, releasing
 from nlp_pipeline.serve.work import TagItem, VectorQuery, classify_batch, tag_batch, vector_batch
 from nlp_pipeline.settings import Serve, error_message
 
@@ -100,6 +101,7 @@ class Server:
         self.counts = {name: BatchStats() for name, (kind, _) in BATCHED.items() if getattr(models, kind) is not None}
         self._maps: collections.OrderedDict[tuple[int, str], concurrent.futures.Future] = collections.OrderedDict()
         self.map_projections = 0
+        self.releaser = MemoryReleaser()  # what batches free goes back to the system, once a second at most
 
     def open(self) -> None:
         if self.executors:
@@ -112,9 +114,10 @@ class Server:
         s = self.settings
         for name in self.counts:
             kind, run = BATCHED[name]
-            self.batchers[name] = Batcher(name, functools.partial(run, getattr(self.models, kind).engine),
-                                          self.executors[kind], enabled=s.batching, wait_s=s.batch_wait_ms / 1000,
-                                          max_size=s.batch_max_size, stats=self.counts[name])
+            run_batch = releasing(functools.partial(run, getattr(self.models, kind).engine), self.releaser)
+            self.batchers[name] = Batcher(name, run_batch, self.executors[kind], enabled=s.batching,
+                                          wait_s=s.batch_wait_ms / 1000, max_size=s.batch_max_size,
+                                          stats=self.counts[name])
 
     def close(self) -> None:
         for batcher in self.batchers.values():

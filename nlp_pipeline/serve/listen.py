@@ -58,9 +58,13 @@ def run(app: Any, sock: socket.socket) -> None:
     """Serve ``app`` on ``sock`` until interrupted (Ctrl+C or SIGTERM: requests in flight finish first).
 
     uvicorn logs warnings and errors only, and no line per request: a log line per request costs more than
-    a batched classification of it.
+    a batched classification of it. What is loaded by then (the models, the libraries) is frozen out of the
+    garbage collector's walks first (`freeze_loaded`).
     """
     import uvicorn
 
+    from nlp_pipeline.serve.memory import freeze_loaded
+
+    freeze_loaded()
     config = uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=5)
     uvicorn.Server(config).run(sockets=[sock])

@@ -144,7 +144,9 @@ def load_models(model: str | Path | None = None, tagger: str | Path | None = Non
     artifact, is a `PipelineError`: a server never starts on half of what it was asked to serve.
     """
     from nlp_pipeline.device import resolve_device
+    from nlp_pipeline.serve.memory import bound_onednn_cache
 
+    bound_onednn_cache()  # before the first model runs (its warm-up): oneDNN reads it once
     device = str(resolve_device(device))
     refs = {"classifier": model, "tagger": tagger, "vectors": vectors, "language_model": lm}
     explicit = any(r is not None for r in refs.values())
