@@ -232,10 +232,14 @@ def cli_command() -> list[str]:
 
 class Process:
     """A server process started with ``--json``-style output: its first stdout line is a JSON object with its
-    URL. Stopped with SIGTERM (its graceful shutdown)."""
+    URL. Stopped with SIGTERM (its graceful shutdown); `stop_all` stops those still running (an interrupted
+    run)."""
+
+    running: list[Process] = []
 
     def __init__(self, command: list[str], what: str) -> None:
         self.what = what
+        Process.running.append(self)
         self.log = tempfile.TemporaryFile()  # noqa: SIM115  (open while the process runs; closed by stop)
         self.proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=self.log, text=True, cwd=ROOT)
         started = time.perf_counter()
@@ -254,6 +258,8 @@ class Process:
 
     def stop(self) -> str:
         """Stop it; what it wrote on stderr (uvicorn's warnings and errors)."""
+        if self in Process.running:
+            Process.running.remove(self)
         self.proc.send_signal(signal.SIGTERM)
         try:
             self.proc.wait(timeout=30)
@@ -538,6 +544,7 @@ def print_results(results: dict, markdown: bool) -> None:
     print(f"{results['date']}, {results['cores']} cores, torch threads per worker {s['torch_threads']}, "
           f"{results['seconds']:g} s (at most {results['max_requests']:,} requests) per row after a "
           f"{results.get('warmup', 1):g} s warm-up; one text or one word per request")
+    print(f"command: {results['command']}")
     for m in s["models"]:
         print(f"  {m['kind']}: {m['key'] or '-'} {m['path']}")
     print()
@@ -601,7 +608,11 @@ def main() -> None:
         args.clients, args.seconds, args.warmup, args.processes = "1,8", 0.5, 0.2, 1
         args.soak_requests, args.rss_first = min(args.soak_requests, 2_000), min(args.rss_first, 200)
     args.client_levels = [int(c) for c in args.clients.split(",")]
-    results = run(args, log=lambda line: print(line, file=sys.stderr, flush=True))
+    try:
+        results = run(args, log=lambda line: print(line, file=sys.stderr, flush=True))
+    finally:
+        for process in list(Process.running):
+            process.stop()
     results["warmup"] = args.warmup
     print_results(results, args.markdown)
     if args.json_out:
