@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import random
 import shutil
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -100,3 +101,19 @@ def write_treebank(folder: Path, n_train: int = 120, n_dev: int = 40, seed: int 
 def make_treebank():
     """`write_treebank(folder, n_train, n_dev, seed, names)`: a toy CoNLL-U treebank folder."""
     return write_treebank
+
+
+@pytest.fixture
+def full_disk(tmp_path: Path):
+    """A real 1 MiB tmpfs at ``tmp_path/disk`` to fill, unmounted afterwards; the test skips, saying why,
+    where this process may not mount (CI runs as root)."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)], capture_output=True,
+                             text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs to fill ({mounted.stderr.strip() or 'mount failed'}): needs root")
+    try:
+        yield disk
+    finally:
+        subprocess.run(["umount", str(disk)], check=True)

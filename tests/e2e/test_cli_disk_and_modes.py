@@ -11,8 +11,6 @@ import stat
 import subprocess
 import sys
 
-import pytest
-
 SENTIMENT = ["run", "sentiment", "--corpus", "pang_lee_polarity", "--set", "model.hidden_size=8",
              "--set", "train.epochs=1", "--set", "runtime.threads=1", "-q"]
 
@@ -20,21 +18,6 @@ SENTIMENT = ["run", "sentiment", "--corpus", "pang_lee_polarity", "--set", "mode
 def _cli(*args, umask: int = -1) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "nlp_pipeline.cli", *map(str, args)], capture_output=True,
                           text=True, timeout=300, umask=umask)
-
-
-@pytest.fixture
-def full_disk(tmp_path):
-    """A 1 MiB tmpfs at ``tmp_path/disk``, unmounted afterwards."""
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)], capture_output=True,
-                             text=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs to fill ({mounted.stderr.strip() or 'mount failed'}): needs root")
-    try:
-        yield disk
-    finally:
-        subprocess.run(["umount", str(disk)], check=True)
 
 
 def test_a_cache_on_a_full_disk_is_one_line_exit_2_and_nothing_partial(full_disk, tmp_path):

@@ -4,31 +4,14 @@ The disk is a real one: a 1 MiB tmpfs mounted for the test (we run as root in CI
 tests skip, saying why).
 """
 
-import contextlib
 import errno
 import re
-import subprocess
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
 from nlp_pipeline.engine import ArtifactCache, DiskFullError, Runtime, Stage, Task, run_stage
 from nlp_pipeline.engine.cache import TMP_PREFIX, disk_full
-
-
-@contextlib.contextmanager
-def tmpfs(folder: Path, size: str):
-    """``folder`` as a fresh tmpfs of ``size``; skips the test when this process may not mount."""
-    folder.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs to fill ({done.stderr.strip() or 'mount failed'}): needs root")
-    try:
-        yield folder
-    finally:
-        subprocess.run(["umount", str(folder)], check=True)
 
 
 @dataclass(frozen=True)
@@ -56,23 +39,22 @@ WEIGHTS = Stage("weights", "1", Size, write_safetensors)
 
 
 @pytest.mark.parametrize("stage", [PLAIN, WEIGHTS], ids=["open-write", "safetensors"])
-def test_a_build_that_fills_the_disk_is_one_error_and_leaves_nothing(tmp_path, stage):
-    with tmpfs(tmp_path / "disk", "1m") as disk:
-        cache = ArtifactCache(disk / "cache")
-        with pytest.raises(DiskFullError) as caught:
-            run_stage(Task(stage, Size(4096)), cache, Runtime(progress=False), log=lambda m: None)
-        message = str(caught.value)
-        folder = cache.artifacts_dir / stage.name
-        assert "\n" not in message and message.startswith("no space left on device")
-        assert f"the {stage.name} stage" in message and str(folder) in message
-        assert "that were free there when it started" in message
-        if stage is PLAIN:  # a partial file it could measure (safetensors removes its own)
-            assert re.search(r"it had written \d[\d.]* (kB|MB)\)", message), message
-        assert disk_full(caught.value.__cause__) == errno.ENOSPC  # the library's error is kept as the cause
-        assert list(folder.iterdir()) == []  # no artifact, no temporary folder
-        assert not [p for p in cache.root.rglob(f"{TMP_PREFIX}*")]
-        # the disk is usable again: a build that fits succeeds
-        assert not run_stage(Task(stage, Size(64)), cache, Runtime(progress=False), log=lambda m: None).hit
+def test_a_build_that_fills_the_disk_is_one_error_and_leaves_nothing(full_disk, stage):
+    cache = ArtifactCache(full_disk / "cache")
+    with pytest.raises(DiskFullError) as caught:
+        run_stage(Task(stage, Size(4096)), cache, Runtime(progress=False), log=lambda m: None)
+    message = str(caught.value)
+    folder = cache.artifacts_dir / stage.name
+    assert "\n" not in message and message.startswith("no space left on device")
+    assert f"the {stage.name} stage" in message and str(folder) in message
+    assert "that were free there when it started" in message
+    if stage is PLAIN:  # a partial file it could measure (safetensors removes its own)
+        assert re.search(r"it had written \d[\d.]* (kB|MB)\)", message), message
+    assert disk_full(caught.value.__cause__) == errno.ENOSPC  # the library's error is kept as the cause
+    assert list(folder.iterdir()) == []  # no artifact, no temporary folder
+    assert not [p for p in cache.root.rglob(f"{TMP_PREFIX}*")]
+    # the disk is usable again: a build that fits succeeds
+    assert not run_stage(Task(stage, Size(64)), cache, Runtime(progress=False), log=lambda m: None).hit
 
 
 def test_disk_full_reads_the_errno_and_the_message_libraries_quote():
