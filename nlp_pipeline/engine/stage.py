@@ -13,8 +13,9 @@ inputs; its key is the hash of
 
 Because the build function gets nothing else (no closure, no pipeline config: `Stage` refuses a
 closure), a setting it could read but its key leaves out cannot exist. Execution settings that do not
-change what is computed (threads, processes, progress bars, the device) reach it through
-``ctx.runtime``; they are not in the key, except as the deterministic flag.
+change what is computed (threads, processes, progress bars, the device, where a training stage writes
+TensorBoard events as it trains) reach it through ``ctx.runtime``; they are not in the key, except as the
+deterministic flag.
 
 `run_stage` returns the cached artifact when its key is there and intact (a *hit*); otherwise it
 takes the key's lock (waiting for a concurrent builder, then usually hitting its result), builds into
@@ -106,6 +107,9 @@ class Runtime:
     # how often a training build saves a checkpoint (and at every epoch's end); 0: at epoch ends only
     checkpoint_minutes: float = settings.default_of(settings.Runtime, "checkpoint_minutes")
     processes: int = 1  # of a launched run (torchrun, run --nproc) that train each batch together
+    # With report.tensorboard: the report's variant folder where training stages write TensorBoard events as
+    # they train (`nlp_pipeline.reports.tensorboard`); None: nowhere. Rank 0's only, in a launched run.
+    events: str | None = None
 
 
 @dataclass(frozen=True)

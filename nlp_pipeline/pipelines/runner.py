@@ -5,6 +5,11 @@ One generic runner serves every declared pipeline. Variants share every stage wh
 validated, its inputs found (a missing file is an error before the first stage, not after an hour),
 and the device resolved, before anything runs.
 
+With ``report.tensorboard``, the report folder is claimed before the first stage runs, and each variant's
+runtime names its ``<variant>/tensorboard/`` there: the training stages write their TensorBoard runs as
+they train (`nlp_pipeline.reports.tensorboard`), so ``tensorboard --logdir`` on the pipeline's reports shows
+them live. A run that fails leaves that folder only if training wrote events into it.
+
 When every variant is done, the run names its model: the best variant's (by the pipeline's dev or
 held-out score, never a test score), its key, folder and the command that uses it; and it records
 that variant's artifacts as ``latest``, so ``predict latest`` after a grid uses the best model, not
@@ -20,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -33,8 +39,9 @@ from nlp_pipeline.pipelines.inputs import vectors_origin
 from nlp_pipeline.pipelines.registry import declared
 from nlp_pipeline.pipelines.runtime import check_processes, trains
 from nlp_pipeline.pipelines.vectors import VECTOR_STEPS
-from nlp_pipeline.reports.report import write_report
+from nlp_pipeline.reports.report import claim_folder, write_report
 from nlp_pipeline.reports.results import ModelRef, PipelineResult, VariantResult
+from nlp_pipeline.reports.tensorboard import EVENTS_FOLDER
 
 logger = logging.getLogger(__name__)
 
@@ -187,6 +194,59 @@ def _run(spec: Declared, name: str, overrides: list[str], variants_cfg: list, ru
         group.barrier()
     run = run_together(group, trains) if group is not None else run_stage
 
+    base = Path(report_dir) if report_dir else Path(variants_cfg[0][0].report.dir)
+    reports = base / Path(name).stem
+    tensorboard = any(c.report.tensorboard for c, _ in variants_cfg)
+    claimed = None
+    if tensorboard and main:
+        claimed, runtimes = _live_events(spec, reports, variants_cfg, runtimes)
+        log(f"TensorBoard as training goes: tensorboard --logdir {claimed}")
+    try:
+        variants, variant_arts = _run_variants(spec, overrides, variants_cfg, runtimes, cache, force, log, run)
+    except BaseException:
+        if claimed is not None and not any(f.is_file() for f in claimed.rglob("*")):
+            shutil.rmtree(claimed, ignore_errors=True)  # no training wrote there: no folder left behind
+        raise
+
+    result = PipelineResult(spec.name, variants, Path(), time.perf_counter() - start, columns=spec.columns,
+                            rank=spec.rank, best_by=BEST_BY.get(spec.name, "the results table's order"))
+    best = result.best
+    arts = next(a for v, a in zip(variants, variant_arts, strict=True) if v is best)
+    result.model = model_ref(arts[spec.pipeline.train_step], best, cache_dir)
+    if not main:
+        return result  # rank 0 writes the report and records `latest`
+    free_before = free_space(reports)
+    try:
+        result.report_dir = write_report(result, reports, tensorboard=tensorboard, folder=claimed)
+    except OSError as err:
+        if (code := disk_full(err)) is None:
+            raise
+        raise disk_full_error(code, "the report", reports, free_before=free_before) from err
+    for stage, art in arts.items():  # the run is complete: `latest` now names the best variant's artifacts
+        cache.record_latest(stage, art.key, pipeline=spec.name, variant=best.name)
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def _live_events(spec: Declared, reports: Path, variants_cfg: list, runtimes: list) -> tuple[Path, list]:
+    """With ``report.tensorboard``: the report folder, claimed now, and each variant's runtime naming its
+    ``<variant>/tensorboard/`` there, where its training stages write their runs as they train (the runtime
+    is in no key: what is trained stays the same)."""
+    free_before = free_space(reports)
+    try:
+        claimed = claim_folder(reports)
+    except OSError as err:
+        if (code := disk_full(err)) is None:
+            raise
+        raise disk_full_error(code, "the report", reports, free_before=free_before) from err
+    return claimed, [dataclasses.replace(r, events=str(claimed / variant_name(spec, cfg, v) / EVENTS_FOLDER))
+                     for (cfg, v), r in zip(variants_cfg, runtimes, strict=True)]
+
+
+def _run_variants(spec: Declared, overrides: list[str], variants_cfg: list, runtimes: list, cache: ArtifactCache,
+                  force: bool, log: Callable[[str], None], run: Callable[..., StageRun]
+                  ) -> tuple[list[VariantResult], list[dict[str, Artifact]]]:
+    """Each variant's steps through the cache: its result and its artifacts by step."""
     variants: list[VariantResult] = []
     variant_arts: list[dict[str, Artifact]] = []
     for (cfg, v), runtime in zip(variants_cfg, runtimes, strict=True):
@@ -215,27 +275,7 @@ def _run(spec: Declared, name: str, overrides: list[str], variants_cfg: list, ru
                             if a.manifest.get("nondeterministic_because")]
         if nondeterministic:
             log("note: not bit-reproducible (" + "; ".join(nondeterministic) + ")")
-
-    base = Path(report_dir) if report_dir else Path(variants_cfg[0][0].report.dir)
-    result = PipelineResult(spec.name, variants, Path(), time.perf_counter() - start, columns=spec.columns,
-                            rank=spec.rank, best_by=BEST_BY.get(spec.name, "the results table's order"))
-    best = result.best
-    arts = next(a for v, a in zip(variants, variant_arts, strict=True) if v is best)
-    result.model = model_ref(arts[spec.pipeline.train_step], best, cache_dir)
-    if not main:
-        return result  # rank 0 writes the report and records `latest`
-    folder = base / Path(name).stem
-    free_before = free_space(folder)
-    try:
-        result.report_dir = write_report(result, folder, tensorboard=any(c.report.tensorboard for c, _ in variants_cfg))
-    except OSError as err:
-        if (code := disk_full(err)) is None:
-            raise
-        raise disk_full_error(code, "the report", folder, free_before=free_before) from err
-    for stage, art in arts.items():  # the run is complete: `latest` now names the best variant's artifacts
-        cache.record_latest(stage, art.key, pipeline=spec.name, variant=best.name)
-    result.seconds = time.perf_counter() - start
-    return result
+    return variants, variant_arts
 
 
 def model_ref(art: Artifact, variant: VariantResult, cache_dir: str | Path | None) -> ModelRef:

@@ -7,7 +7,9 @@ is complete, so it never points at a half-written report.
 A variant folder holds what its evaluate stage wrote for people (plots, metrics, ``details.md`` with
 its links made relative to that folder), never the cache's bookkeeping (manifest, ``.verified.json``),
 and what its training stage recorded: ``history.json``, ``trace.json``, ``grad_norms.png`` and
-``gradient_flow.png``; with ``tensorboard``, event files of both (`nlp_pipeline.reports.tensorboard`). The
+``gradient_flow.png``; with ``tensorboard``, event files of both (`nlp_pipeline.reports.tensorboard`): the
+runner then claims the folder before training starts (`claim_folder`), the training stages write their runs
+there as they train, and the report writes only those no training wrote whole (a model from the cache). The
 report's own ``gradient_flow.png`` draws every variant's curve in one figure.
 Every file is created by this process, never copied with its source's mode, so it gets the mode the
 umask gives (a 0600 file in the cache does not make a private report).
@@ -25,7 +27,7 @@ from pathlib import Path
 from nlp_pipeline.reports.plots import GRAD_NORMS_FILE, GRADIENT_FLOW_FILE
 from nlp_pipeline.reports.results import PipelineResult, VariantResult
 from nlp_pipeline.reports.tables import percent
-from nlp_pipeline.reports.tensorboard import EVENTS_FOLDER, TRACE_FILE
+from nlp_pipeline.reports.tensorboard import EVENTS_FOLDER, TRACE_FILE, live_complete, stage_folder
 
 REPORT_SUFFIXES = (".png", ".json", ".md")
 MANIFEST = "manifest.json"
@@ -40,7 +42,8 @@ def for_report(f: Path) -> bool:
     return f.is_file() and f.suffix in REPORT_SUFFIXES and not hidden and f.name not in (MANIFEST, DETAILS)
 
 
-def _claim_folder(base: Path) -> Path:
+def claim_folder(base: Path) -> Path:
+    """A new report folder ``<base>/<timestamp>/`` of this run (the next suffix when another run took it)."""
     base.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     for n in range(1, 10_000):
@@ -63,12 +66,13 @@ def point_latest(base: Path, folder: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def write_report(result: PipelineResult, base: Path, tensorboard: bool = False) -> Path:
+def write_report(result: PipelineResult, base: Path, tensorboard: bool = False, folder: Path | None = None) -> Path:
     """Write the report of ``result`` under ``base`` and point ``base/latest`` at it; returns the folder.
     With ``tensorboard``, each variant's training stages also become TensorBoard runs in its folder.
+    ``folder``: the one the run claimed before training (`claim_folder`), holding the runs written live.
 
     A write that fails (a full disk) removes the folder: no half-written report stays behind."""
-    folder = _claim_folder(base)
+    folder = folder or claim_folder(base)
     try:
         _write_folder(result, folder)
         _write_training(result, folder, tensorboard)
@@ -174,14 +178,18 @@ def _training_line(v: VariantResult, folder: Path) -> str:
 
 def _write_events(v: VariantResult, events: Path) -> None:
     """The variant's training stage as a TensorBoard run in ``events``; a fine-tuned language model's in a
-    folder of its own below it."""
+    folder of its own below it. A run its training wrote whole, live, for the very artifact the variant used
+    is left as it is (a second copy would double every point); any other is written from the artifact's
+    trace, replacing what its folder held."""
     from nlp_pipeline.reports.tensorboard import write_events
 
+    keys = {r["stage"]: r["key"] for r in v.stage_runs}
     train = Path(v.artifacts[v.train_step])
-    if (train / TRACE_FILE).is_file():
+    if (train / TRACE_FILE).is_file() and not live_complete(events, v.train_step, keys.get(v.train_step)):
         write_events(events, json.loads((train / TRACE_FILE).read_text()), v.train.get("gradient_flow"))
     finetuned = v.artifacts.get(FINETUNE_STEP)
     for direction in ("forward", "backward"):
         trace = Path(finetuned) / direction / TRACE_FILE if finetuned else None
-        if trace is not None and trace.is_file():
-            write_events(events / f"{FINETUNE_STEP}-{direction}", json.loads(trace.read_text()))
+        run = stage_folder(events, FINETUNE_STEP, direction)
+        if trace is not None and trace.is_file() and not live_complete(run, FINETUNE_STEP, keys.get(FINETUNE_STEP)):
+            write_events(run, json.loads(trace.read_text()))

@@ -7,14 +7,18 @@ artifact's files, in `nlp_pipeline.stages.artifact_files`).
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from nlp_pipeline.engine import Artifact, BuildContext, Runtime
 from nlp_pipeline.reports.tables import percent
 from nlp_pipeline.text.phrases import PhraseModel, apply_phrases
+
+if TYPE_CHECKING:
+    from nlp_pipeline.reports.tensorboard import LiveEvents
 
 T = TypeVar("T")
 
@@ -68,6 +72,27 @@ def training_diagnostics(out_dir: Path, trace: dict, flow: dict | None, title: s
     if flow is not None:
         plot_gradient_flow({title: flow}, out_dir / GRADIENT_FLOW_FILE)
     return {"clipped_fraction": trace.get("clipped_fraction"), "gradient_flow": flow}
+
+
+@contextlib.contextmanager
+def live_events(ctx: BuildContext, stage: str, part: str | None = None) -> Iterator[LiveEvents | None]:
+    """The TensorBoard run the training stage ``stage`` writes as it trains, or None without
+    ``report.tensorboard`` (``ctx.runtime.events``, set by the runner: in no key, and read by nothing that
+    trains). ``part`` names the model of a build that trains several (finetune_lm's ``forward``), whose run
+    goes below the variant's. The build's key names the run, so the report knows it is this artifact's.
+    Closed on the way out, failure or not; the stage calls `LiveEvents.finish` once the trained model's
+    gradient flow is known."""
+    if ctx.runtime.events is None:
+        yield None
+        return
+    from nlp_pipeline.reports.tensorboard import LiveEvents, stage_folder
+
+    key = ctx.partial.key if ctx.partial is not None else None
+    events = LiveEvents(stage_folder(ctx.runtime.events, stage, part), stage, key, log=ctx.log)
+    try:
+        yield events
+    finally:
+        events.close()
 
 
 def training_summary(ctx: BuildContext, result: Any, vocab_size: int, added: int, coverage: float | None,

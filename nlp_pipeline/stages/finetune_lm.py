@@ -7,7 +7,8 @@ documents left to right and the backward one right to left, as they were pretrai
 with the lowest perplexity on a held-out twentieth of those documents are kept. Labels are never
 read. Writes ``forward/`` (and ``backward/``), each a language-model folder, and their histories and traces
 (``trace.json``, ``grad_norms.png``). Each model keeps its own checkpoints (and, once trained, its end state)
-until the build commits.
+until the build commits. With ``report.tensorboard``, each model's trace also goes to a TensorBoard run of
+its own as it trains (``.../tensorboard/finetune_lm-<direction>/``: `nlp_pipeline.stages.common.live_events`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import numpy as np
 from nlp_pipeline import settings
 from nlp_pipeline.engine import Artifact, BuildContext, DataRef, Stage
 from nlp_pipeline.stages.artifact_files import read_tokenized_split, read_treebank_split
-from nlp_pipeline.stages.common import training_diagnostics, training_nondeterminism
+from nlp_pipeline.stages.common import live_events, training_diagnostics, training_nondeterminism
 
 FinetuneLMParams = settings.stage_params("FinetuneLMParams", settings.LMStart, settings.Tokenize, settings.Training,
                                          only=(*settings.LMStart.model_fields, "lowercase", "seed"))
@@ -71,8 +72,12 @@ def build(params: FinetuneLMParams, inputs: Mapping, ctx: BuildContext) -> dict:
                                device=ctx.runtime.device, num_threads=ctx.runtime.num_threads)
         # One partial build per model: a kill while the backward one trains keeps the forward one's result.
         partial = ctx.partial.of_part(direction) if ctx.partial is not None else None
-        result = train_language_model(model, train_ids, train_offsets, heldout_ids, config, progress=ctx.progress,
-                                      log=ctx.log, budget_setting="model.lm_finetune_tokens", partial=partial)
+        with live_events(ctx, STAGE.name, direction) as events:
+            result = train_language_model(model, train_ids, train_offsets, heldout_ids, config, progress=ctx.progress,
+                                          log=ctx.log, budget_setting="model.lm_finetune_tokens", partial=partial,
+                                          events=events)
+            if events is not None:
+                events.finish(result.trace)
         folder = Path(ctx.out_dir) / direction
         meta = {k: v for k, v in payload.items() if k not in ("format", "format_version", "model")}
         save_language_model(folder, model.cpu(), vocab, {**meta, "finetuned_from": ref.id})

@@ -6,7 +6,9 @@ recorded: ``trace.json`` (loss, learning rate, gradient norms every few steps), 
 The model is built after every generator is seeded from ``seed``, so the same params and inputs give
 the same weights, byte for byte, on the CPU. Without vectors (``embedding_mode: random``) the
 embedding size is ``random_embedding_dim``; with vectors it is theirs. A killed build resumes from its
-last checkpoint (``ctx.partial``: `nlp_pipeline.training.checkpoint`) and ends with the same bytes.
+last checkpoint (``ctx.partial``: `nlp_pipeline.training.checkpoint`) and ends with the same bytes. With
+``report.tensorboard``, the trace and the gradient flow also go to the report's TensorBoard run as training
+goes (`nlp_pipeline.stages.common.live_events`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from nlp_pipeline.stages.common import (
     TRAINING_INPUTS,
     extend_vocabulary,
     language_models,
+    live_events,
     phrased,
     seeded_model,
     started_from,
@@ -68,12 +71,15 @@ def build(params: TrainParams, inputs: Mapping, ctx: BuildContext) -> dict:
     )
     model, lm_layers = seeded_model(SequenceClassifier, model_cfg, matrix, p, lms, ctx)
     train_cfg = train_config(p, ctx.runtime)
-    result = train_classifier(
-        model,
-        [vocab.encode(x) for x in train_split[0]], [label_index[y] for y in train_split[1]],
-        [vocab.encode(x) for x in dev_split[0]], [label_index[y] for y in dev_split[1]],
-        train_cfg, progress=ctx.progress, log=ctx.log, partial=ctx.partial,
-    )
+    with live_events(ctx, STAGE.name) as events:
+        result = train_classifier(
+            model,
+            [vocab.encode(x) for x in train_split[0]], [label_index[y] for y in train_split[1]],
+            [vocab.encode(x) for x in dev_split[0]], [label_index[y] for y in dev_split[1]],
+            train_cfg, progress=ctx.progress, log=ctx.log, partial=ctx.partial, events=events,
+        )
+        if events is not None:
+            events.finish(result.trace, result.gradient_flow)
     model, vocab, added = extend_vocabulary(p, model, vocab, kv, ctx)
     model_cfg = model.config
     meta = {

@@ -6,6 +6,8 @@ Forward or backward (``direction``): the backward model reads every document rig
 embedding starts from word2vec vectors when they are given (``embedding_init: word2vec``), else
 at random. Trained with truncated BPTT (`nlp_pipeline.training.language_model`); on the CPU the
 weights are a function of the seed alone, whether or not the build was killed and resumed from a checkpoint.
+With ``report.tensorboard``, the trace and the gradient flow also go to the report's TensorBoard run as
+training goes (`nlp_pipeline.stages.common.live_events`).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import numpy as np
 
 from nlp_pipeline import settings
 from nlp_pipeline.engine import Artifact, BuildContext, Stage
-from nlp_pipeline.stages.common import training_diagnostics, training_nondeterminism
+from nlp_pipeline.stages.common import live_events, training_diagnostics, training_nondeterminism
 
 # embedding_init reaches the key as the vectors input (or its absence) and embedding_dim, which is the
 # vectors' size with them (None here) and the setting without.
@@ -73,9 +75,12 @@ def build(params: TrainLMParams, inputs: Mapping, ctx: BuildContext) -> dict:
             f"{p.output} softmax over {len(vocab):,} words, {n_params / 1e6:.1f}M parameters")
     train_cfg = LMTrainConfig(**{n: getattr(p, n) for n in settings.LMTraining.model_fields}, device=ctx.runtime.device,
                               num_threads=ctx.runtime.num_threads)
-    result = train_language_model(model, train_ids, train_offsets, heldout_ids, train_cfg, progress=ctx.progress,
-                                  log=ctx.log, partial=ctx.partial)
-    flow = language_model_flow(model, heldout_ids, next(model.parameters()).device)
+    with live_events(ctx, STAGE.name) as events:
+        result = train_language_model(model, train_ids, train_offsets, heldout_ids, train_cfg, progress=ctx.progress,
+                                      log=ctx.log, partial=ctx.partial, events=events)
+        flow = language_model_flow(model, heldout_ids, next(model.parameters()).device)
+        if events is not None:
+            events.finish(result.trace, flow)
     diagnostics = training_diagnostics(ctx.out_dir, result.trace, flow, title=f"{p.direction} {p.cell} language model")
     meta = {"tokenizer": data.metadata.get("tokenizer"), "data": f"{data.stage}:{data.key}",
             "vectors": f"{vectors.stage}:{vectors.key}" if vectors is not None else None}

@@ -3,7 +3,8 @@
 ``grad_norms.png``, ``gradient_flow.png``).
 
 Like `train`, the model is built after seeding, so the CPU result is a function of the params and
-inputs, and a killed build resumes from its last checkpoint to the same bytes. Raw text given to
+inputs, a killed build resumes from its last checkpoint to the same bytes, and with ``report.tensorboard``
+the trace goes to the report's TensorBoard run as training goes. Raw text given to
 ``nlp-pipeline tag`` is tokenized with the case kept (the character model reads it) and ``strip_html``
 as the pipeline's tokenizer.
 """
@@ -20,6 +21,7 @@ from nlp_pipeline.stages.common import (
     TRAINING_INPUTS,
     extend_vocabulary,
     language_models,
+    live_events,
     seeded_model,
     started_from,
     token_coverage,
@@ -77,10 +79,13 @@ def build(params: TrainTaggerParams, inputs: Mapping, ctx: BuildContext) -> dict
     model, lm_layers = seeded_model(SequenceTagger, model_cfg, matrix, p, lms, ctx)
     encoder = TaggerEncoder(vocab, char_vocab, tags, p.lowercase)
     train_cfg = train_config(p, ctx.runtime)
-    result = train_tagger(model, encoder.encode(train_words, train_tags, train_where),
-                          encoder.encode(dev_words, dev_tags, dev_where), train_cfg,
-                          word_dropout=p.word_dropout, lr_decay=p.lr_decay, progress=ctx.progress, log=ctx.log,
-                          partial=ctx.partial)
+    with live_events(ctx, STAGE.name) as events:
+        result = train_tagger(model, encoder.encode(train_words, train_tags, train_where),
+                              encoder.encode(dev_words, dev_tags, dev_where), train_cfg,
+                              word_dropout=p.word_dropout, lr_decay=p.lr_decay, progress=ctx.progress, log=ctx.log,
+                              partial=ctx.partial, events=events)
+        if events is not None:
+            events.finish(result.trace, result.gradient_flow)
     model, vocab, added = extend_vocabulary(p, model, vocab, kv, ctx)
     meta = {
         "tagset": p.tagset,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -25,12 +26,16 @@ from nlp_pipeline.training.checkpoint import Checkpoints
 from nlp_pipeline.training.gradient_flow import classifier_flow
 from nlp_pipeline.training.loop import TrainConfig, TrainResult, check_split, fit_epochs, training_run
 
+if TYPE_CHECKING:
+    from nlp_pipeline.reports.tensorboard import LiveEvents
+
 logger = logging.getLogger(__name__)
 
 
 def train_classifier(model: nn.Module, train_ids: list[list[int]], train_y: list[int], dev_ids: list[list[int]],
                      dev_y: list[int], config: TrainConfig, progress: bool = True,
-                     log: Callable[[str], None] | None = None, partial: PartialBuild | None = None) -> TrainResult:
+                     log: Callable[[str], None] | None = None, partial: PartialBuild | None = None,
+                     events: LiveEvents | None = None) -> TrainResult:
     """Train ``model`` in place and leave it holding the best dev epoch's weights, in eval mode.
 
     ``model`` is called as ``model(token_ids [B, T], lengths [B]) -> logits [B, C]`` (e.g.
@@ -40,7 +45,8 @@ def train_classifier(model: nn.Module, train_ids: list[list[int]], train_y: list
     bar per epoch; ``log`` receives a line per epoch (default: this module's logger at INFO level). With
     ``partial`` (a stage's build), training saves checkpoints there and resumes from the last one. The
     result holds the trace (loss, learning rate, gradient norms) and the trained model's gradient flow over
-    the longest dev documents (`nlp_pipeline.training.gradient_flow`).
+    the longest dev documents (`nlp_pipeline.training.gradient_flow`). With ``events`` (``report.tensorboard``),
+    the trace goes to TensorBoard as it is recorded; the caller writes the gradient flow and finishes it.
     """
     check_split("train", train_ids, train_y)
     check_split("dev", dev_ids, dev_y)
@@ -82,6 +88,6 @@ def train_classifier(model: nn.Module, train_ids: list[list[int]], train_y: list
         log = log or logger.info
         result = fit_epochs(model, config, device, progress, log, train_lengths, int(train_lengths.sum()),
                             len(train_ids), train_step, evaluate,
-                            checkpoints=Checkpoints.open(partial, "fit_epochs", log))
+                            checkpoints=Checkpoints.open(partial, "fit_epochs", log), events=events)
         result.gradient_flow = classifier_flow(model, dev_ids, dev_y, cap, device)
         return result

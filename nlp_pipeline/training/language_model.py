@@ -22,7 +22,7 @@ import math
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import torch
@@ -44,6 +44,9 @@ from nlp_pipeline.training.checkpoint import (
 from nlp_pipeline.training.distributed import Replicas
 from nlp_pipeline.training.monitor import Monitor, record_every
 from nlp_pipeline.training.optimizers import make_optimizer
+
+if TYPE_CHECKING:
+    from nlp_pipeline.reports.tensorboard import LiveEvents
 
 logger = logging.getLogger(__name__)
 
@@ -170,7 +173,8 @@ def planned_tokens(stream_tokens: int, config: LMTrainConfig) -> int:
 def train_language_model(model: RNNLanguageModel, train_ids: np.ndarray, train_offsets: np.ndarray,
                          heldout_ids: np.ndarray, config: LMTrainConfig, *, progress: bool = False,
                          log: Callable[[str], None] | None = None,
-                         budget_setting: str = "lm.max_tokens", partial: PartialBuild | None = None) -> LMTrainResult:
+                         budget_setting: str = "lm.max_tokens", partial: PartialBuild | None = None,
+                         events: LiveEvents | None = None) -> LMTrainResult:
     """Train ``model`` in place on ``train_ids`` (documents at ``train_offsets``); keep the weights with
     the lowest held-out perplexity; return the history.
 
@@ -182,7 +186,8 @@ def train_language_model(model: RNNLanguageModel, train_ids: np.ndarray, train_o
     With ``partial`` (a stage's build), training saves checkpoints there at every epoch's end and
     whenever one is due, after a segment (the hidden state carried into the next segment with them),
     and resumes from the last one (`nlp_pipeline.training.checkpoint`); a part of a build (one of
-    finetune_lm's models) also keeps its end state."""
+    finetune_lm's models) also keeps its end state. With ``events`` (``report.tensorboard``), the trace goes to
+    TensorBoard as it is recorded (`nlp_pipeline.training.monitor.Monitor`); the caller finishes it."""
     from tqdm.auto import tqdm
 
     from nlp_pipeline.device import resolve_device, resolve_threads
@@ -207,7 +212,7 @@ def train_language_model(model: RNNLanguageModel, train_ids: np.ndarray, train_o
     optimizer = make_optimizer(config.optimizer, params, config.lr, config.weight_decay, device)
     checkpoints = Checkpoints.open(partial, "language_model", log)
     run = _Run(model=model, optimizer=optimizer, generators={"order": rng},
-               monitor=Monitor(model, config.clip_norm, record_every(total_steps), perplexity=True))
+               monitor=Monitor(model, config.clip_norm, record_every(total_steps), perplexity=True, live=events))
     resumed = checkpoints.load() if checkpoints is not None else None
     if resumed is not None:
         try:

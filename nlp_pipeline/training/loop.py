@@ -15,7 +15,7 @@ import random
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import torch
@@ -39,6 +39,9 @@ from nlp_pipeline.training.checkpoint import (
 from nlp_pipeline.training.distributed import Replicas
 from nlp_pipeline.training.monitor import Monitor, record_every
 from nlp_pipeline.training.optimizers import make_optimizer
+
+if TYPE_CHECKING:
+    from nlp_pipeline.reports.tensorboard import LiveEvents
 
 
 class TrainConfig(ClassifierTraining, EngineConfig):
@@ -250,7 +253,8 @@ def fit_epochs(model: nn.Module, config: TrainConfig, device: torch.device, prog
                log: Callable[[str], None], lengths: np.ndarray, epoch_tokens: int, loss_units: int,
                train_step: Callable[[np.ndarray], tuple[torch.Tensor, int]],
                evaluate: Callable[[], dict[str, float]], lr_decay: float | None = None,
-               checkpoints: Checkpoints | None = None, generators: Generators | None = None) -> TrainResult:
+               checkpoints: Checkpoints | None = None, generators: Generators | None = None,
+               events: LiveEvents | None = None) -> TrainResult:
     """The epochs both loops run; the model ends holding the best dev epoch's weights, in eval mode.
 
     ``train_step(batch indices)`` returns the batch's mean loss and how many units (documents, tokens)
@@ -262,7 +266,8 @@ def fit_epochs(model: nn.Module, config: TrainConfig, device: torch.device, prog
     With ``checkpoints``, the loop resumes from the last one and saves one at every epoch's end and
     whenever one is due, after a batch (`nlp_pipeline.training.checkpoint`); ``generators`` are the
     random generators ``train_step`` draws from besides torch's global one (the tagger's word dropout),
-    saved and restored with it.
+    saved and restored with it. With ``events``, the trace is written to TensorBoard as it is recorded
+    (`nlp_pipeline.training.monitor.Monitor`).
     """
     model.to(device)
     replicas = Replicas(model, train_step, device)  # alone, or this process's slice of each batch (DDP)
@@ -270,7 +275,7 @@ def fit_epochs(model: nn.Module, config: TrainConfig, device: torch.device, prog
     unfreezing = GradualUnfreezing(model, config, log)  # after the optimizer: it holds every trainable group
     # Loss, learning rate and gradient norms every few steps (the trace); it clips the gradient too.
     planned_steps = config.epochs * math.ceil(len(lengths) / config.batch_size)  # an epoch: ceil(n / batch size)
-    monitor = Monitor(model, config.clip_norm, record_every(planned_steps))
+    monitor = Monitor(model, config.clip_norm, record_every(planned_steps), live=events)
     rng = np.random.default_rng(config.seed)
     generators = {"order": rng, **(generators or {})}
     result = TrainResult()

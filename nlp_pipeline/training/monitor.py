@@ -13,7 +13,11 @@ tokens per second of the steps since the last record, and the dev (held-out) sco
   between two steps is a step's, less the evaluations: tokens per second are those of training);
 - `Monitor.trace` is what the training stage writes as ``trace.json`` in its artifact: the report plots
   it (``grad_norms.png``) and, with ``report.tensorboard``, writes it as TensorBoard event files
-  (`nlp_pipeline.reports.tensorboard`), so a cached model's report has them too;
+  (`nlp_pipeline.reports.tensorboard`) when no training wrote them live, so a cached model's report has
+  them too;
+- with ``report.tensorboard``, a `Monitor` given a ``live`` run (`nlp_pipeline.reports.tensorboard.LiveEvents`)
+  hands it each record and each evaluation as it is made, and the first time the whole trace so far (a
+  resumed run's restored one), so TensorBoard shows the run as it trains, each point once;
 - its state goes into every checkpoint (`Monitor.state`), so a resumed run's trace is the one an
   uninterrupted run would have written (timings aside).
 
@@ -26,11 +30,14 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
+
+if TYPE_CHECKING:
+    from nlp_pipeline.reports.tensorboard import LiveEvents
 
 TRACE_POINTS = 200  # about this many records over a run: a readable curve, a JSON of some tens of kB
 EVALUATION_KEYS = ("dev_loss", "dev_accuracy", "dev_macro_f1", "heldout_ppl")  # what an evaluation row logs
@@ -62,11 +69,14 @@ class Monitor:
 
     ``clip_norm`` is the loop's threshold (0: no clipping; the norm is still recorded), ``every`` the
     steps between records (`record_every`), ``perplexity`` whether the loss is a language model's
-    (TensorBoard then shows its perplexity too).
+    (TensorBoard then shows its perplexity too), ``live`` the TensorBoard run written as it trains (None:
+    none; it only reads what is recorded, so the training is the same with or without it).
     """
 
-    def __init__(self, model: nn.Module, clip_norm: float, every: int, perplexity: bool = False) -> None:
-        self.clip_norm, self.every, self.perplexity = clip_norm, every, perplexity
+    def __init__(self, model: nn.Module, clip_norm: float, every: int, perplexity: bool = False,
+                 live: LiveEvents | None = None) -> None:
+        self.clip_norm, self.every, self.perplexity, self.live = clip_norm, every, perplexity, live
+        self._published = False  # the live run has the trace so far
         self.layers = {id(p): layer_of(name) for name, p in model.named_parameters()}
         self.steps = 0  # optimizer steps taken
         self.clipped_steps = 0  # of them, those whose norm was over clip_norm (recorded windows only)
@@ -116,6 +126,7 @@ class Monitor:
     def evaluated(self, row: Mapping[str, Any]) -> None:
         """A dev (held-out) evaluation at the current step: its scores join the trace."""
         self.evaluations.append({"step": self.steps, **{k: row[k] for k in EVALUATION_KEYS if k in row}})
+        self._publish((), self.evaluations[-1:])
         self._clock = time.perf_counter()  # evaluating is not training time
 
     def trace(self, lr: float, epoch: int) -> dict[str, Any]:
@@ -148,6 +159,18 @@ class Monitor:
 
     # -- inside ------------------------------------------------------------------------------------------
 
+    def _publish(self, rows: Sequence[Mapping[str, Any]], evaluations: Sequence[Mapping[str, Any]]) -> None:
+        """Hand what was just recorded to the live run; the first time, every row and evaluation so far
+        (those restored from a checkpoint too: a resumed run's events start at its first step). Writing
+        them is not training time: the clock of the step being taken moves on by as much."""
+        if self.live is None:
+            return
+        start = time.perf_counter()
+        if not self._published:
+            rows, evaluations, self._published = self.rows, self.evaluations, True
+        self.live.publish(rows, evaluations, self.perplexity)
+        self._clock += time.perf_counter() - start
+
     def _norms_by_layer(self, grads: list[tuple[nn.Parameter, torch.Tensor]]) -> dict[str, float]:
         names = [self.layers.get(id(p), "other") for p, _ in grads]
         if not grads:
@@ -172,3 +195,4 @@ class Monitor:
         self.clipped_steps += round(clipped)
         self._layer_norms = None
         self._reset_window()
+        self._publish((row,), ())

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -29,6 +30,9 @@ from nlp_pipeline.text.vocab import Vocab
 from nlp_pipeline.training.checkpoint import Checkpoints
 from nlp_pipeline.training.gradient_flow import tagger_flow
 from nlp_pipeline.training.loop import TrainConfig, TrainResult, fit_epochs, training_run
+
+if TYPE_CHECKING:
+    from nlp_pipeline.reports.tensorboard import LiveEvents
 
 
 def word_dropout_rates(data: EncodedSentences, vocab_size: int, alpha: float) -> torch.Tensor:
@@ -45,7 +49,8 @@ def word_dropout_rates(data: EncodedSentences, vocab_size: int, alpha: float) ->
 
 def train_tagger(model: SequenceTagger, train: EncodedSentences, dev: EncodedSentences, config: TrainConfig,
                  word_dropout: float = 0.25, lr_decay: float = 1.0, progress: bool = True,
-                 log: Callable[[str], None] | None = None, partial: PartialBuild | None = None) -> TrainResult:
+                 log: Callable[[str], None] | None = None, partial: PartialBuild | None = None,
+                 events: LiveEvents | None = None) -> TrainResult:
     """Train ``model`` in place; it ends holding the best dev epoch's weights, in eval mode.
 
     ``word_dropout`` is the α of the rare-word dropout above (0 = off). ``lr_decay`` multiplies every
@@ -54,7 +59,8 @@ def train_tagger(model: SequenceTagger, train: EncodedSentences, dev: EncodedSen
     rows hold epoch, train_loss (per token), dev_loss, dev_accuracy (token accuracy), dev_macro_f1,
     lr (the epoch's learning rate), seconds and tokens_per_second. With ``partial`` (a stage's build),
     training saves checkpoints there (the word-dropout generator's state with them) and resumes from the last one.
-    The result holds the trace and the trained model's gradient flow over the longest dev sentences.
+    The result holds the trace and the trained model's gradient flow over the longest dev sentences. With
+    ``events`` (``report.tensorboard``), the trace goes to TensorBoard as it is recorded.
     """
     for name, split in (("train", train), ("dev", dev)):
         if len(split) == 0:
@@ -89,6 +95,6 @@ def train_tagger(model: SequenceTagger, train: EncodedSentences, dev: EncodedSen
         result = fit_epochs(model, config, device, progress, log, train.lengths, epoch_tokens, max(1, epoch_tokens),
                             train_step, evaluate, lr_decay=lr_decay,
                             checkpoints=Checkpoints.open(partial, "fit_epochs", log),
-                            generators={"word_dropout": generator})
+                            generators={"word_dropout": generator}, events=events)
         result.gradient_flow = tagger_flow(model, dev, device)
         return result
