@@ -15,6 +15,7 @@ data did.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ from nlp_pipeline.models.batching import EVAL_BATCH_SIZE
 from nlp_pipeline.models.classifier import SequenceClassifier
 from nlp_pipeline.models.classifier_io import load_classifier
 from nlp_pipeline.models.model_io import CONFIG_FILE
-from nlp_pipeline.models.scoring import predict_logits
+from nlp_pipeline.models.scoring import iter_logits, predict_logits
 from nlp_pipeline.text.phrases import PhraseModel, apply_phrases, load_phrases
 from nlp_pipeline.text.tokenize import Tokenizer, TokenizerConfig
 from nlp_pipeline.text.vocab import Vocab
@@ -101,8 +102,22 @@ class Predictor:
     def predict(self, texts: list[str]) -> list[dict[str, Any]]:
         """``[{"text", "label", "probabilities": {label: p}}]``, one dict per input text, in order."""
         texts = list(texts)
-        results = []
-        for text, row in zip(texts, self.predict_proba(texts)):
-            best = max(range(len(row)), key=row.__getitem__)
-            results.append({"text": text, "label": self.labels[best], "probabilities": dict(zip(self.labels, row))})
+        results: list[dict[str, Any]] = [{} for _ in texts]
+        for indices, answers in self.predict_batches(texts):
+            for i, answer in zip(indices, answers):
+                results[i] = answer
         return results
+
+    def predict_batches(self, texts: list[str]) -> Iterator[tuple[list[int], list[dict[str, Any]]]]:
+        """What `predict` gives, one scored batch at a time: ``(indices into texts, their answers)``, so a
+        server can answer the texts of a batch while the next one is scored."""
+        texts = list(texts)
+        ids = [self.vocab.encode(tokens) for tokens in self.tokenize(texts)]
+        for indices, logits in iter_logits(self.model, ids, self.batch_size, self.max_length, self.device):
+            rows = torch.softmax(logits, dim=1).numpy().astype(np.float32, copy=False).tolist()
+            answers = []
+            for i, row in zip(indices, rows):
+                best = max(range(len(row)), key=row.__getitem__)
+                answers.append({"text": texts[i], "label": self.labels[best],
+                                "probabilities": dict(zip(self.labels, row))})
+            yield indices, answers

@@ -6,12 +6,12 @@ so they sit here, below both: training never imports inference, nor inference tr
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import torch
 from torch import nn
 
-from nlp_pipeline.models.batching import bucketed_batches, budget_batches, pad_batch
+from nlp_pipeline.models.batching import bucketed_batches, budget_batches, cheapest_batches, pad_batch
 from nlp_pipeline.models.tagger import SequenceTagger
 from nlp_pipeline.models.tagger_encoding import EncodedSentences, pad_tagged_batch
 
@@ -21,24 +21,39 @@ EVAL_BATCH_TOKENS = 16_384  # tagger scoring batches hold at most this many padd
 def predict_logits(model: nn.Module, ids: Sequence[list[int]], batch_size: int, max_length: int | None,
                    device: torch.device) -> torch.Tensor:
     """Logits ``[N, C]`` on the CPU in input order, scored in length-sorted batches (least padding)."""
+    out: torch.Tensor | None = None
+    for batch, logits in iter_logits(model, ids, batch_size, max_length, device):
+        if out is None:
+            out = torch.empty((len(ids), logits.size(1)), dtype=torch.float32)
+        out[torch.as_tensor(batch)] = logits
+    if out is None:  # no documents: shape (0, C) when the model says what C is
+        out = torch.empty((0, model_num_classes(model) or 0), dtype=torch.float32)
+    return out
+
+
+def iter_logits(model: nn.Module, ids: Sequence[list[int]], batch_size: int, max_length: int | None,
+                device: torch.device) -> Iterator[tuple[list[int], torch.Tensor]]:
+    """``(indices, logits [len(indices), C] on the CPU)`` per batch, as each is scored: a caller can answer
+    the texts of the first batch while the next is scored (`nlp_pipeline.serve` does).
+
+    On the CPU the batches are cut where the recurrent model's time is least (`cheapest_batches`: a long
+    text does not make a batch of short ones pay for its padding); on a GPU, where a step's cost hardly
+    depends on the batch, in sorted chunks of ``batch_size``.
+    """
     was_training = model.training
     model.eval()
     cap = max_length
     lengths = [max(1, len(s) if cap is None else min(len(s), cap)) for s in ids]
-    out: torch.Tensor | None = None
+    batches = cheapest_batches(lengths, batch_size) if device.type == "cpu" else \
+        bucketed_batches(lengths, batch_size, shuffle=False)
     try:
-        with torch.inference_mode():
-            for batch in bucketed_batches(lengths, batch_size, shuffle=False):
-                token_ids, batch_lengths = pad_batch([ids[i] for i in batch], cap)
+        for batch in batches:
+            token_ids, batch_lengths = pad_batch([ids[i] for i in batch], cap)
+            with torch.inference_mode():  # not held across the yield: the caller's code runs outside it
                 logits = model(token_ids.to(device, non_blocking=True), batch_lengths).float().cpu()
-                if out is None:
-                    out = torch.empty((len(ids), logits.size(1)), dtype=torch.float32)
-                out[torch.as_tensor(batch)] = logits
+            yield batch, logits
     finally:
         model.train(was_training)
-    if out is None:  # no documents: shape (0, C) when the model says what C is
-        out = torch.empty((0, model_num_classes(model) or 0), dtype=torch.float32)
-    return out
 
 
 def model_num_classes(model: nn.Module) -> int | None:

@@ -60,3 +60,44 @@ def test_budget_batches_cap_sequences_and_padded_tokens():
         assert len(b) <= 3
         assert len(b) == 1 or len(b) * max(lengths[b]) <= 100
     assert [7] in batches and [2] in batches  # longer than the budget: alone
+
+
+def _cost(batches: list[list[int]], lengths: list[int]) -> float:
+    from nlp_pipeline.models.batching import CALL_COST_STEPS, STEP_COST_STEPS
+
+    return sum(CALL_COST_STEPS + max(lengths[i] for i in b) * (STEP_COST_STEPS + len(b)) for b in batches)
+
+
+def test_cheapest_batches_cover_every_text_once_sorted_and_never_cost_more_than_one_batch_or_one_each():
+    from nlp_pipeline.models.batching import cheapest_batches
+
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(1, 60, size=97).tolist() + [400, 400, 3]
+    batches = cheapest_batches(lengths, 32)
+    flat = [i for b in batches for i in b]
+    assert sorted(flat) == list(range(len(lengths)))
+    assert all(1 <= len(b) <= 32 for b in batches)
+    assert [lengths[i] for i in flat] == sorted(lengths)  # length-sorted, so each batch pads the least
+    chunks = [sorted(range(len(lengths)), key=lengths.__getitem__)[i:i + 32] for i in range(0, len(lengths), 32)]
+    assert _cost(batches, lengths) <= _cost(chunks, lengths)
+    assert _cost(batches, lengths) < _cost([[i] for i in range(len(lengths))], lengths)
+    assert [400, 400] in [[lengths[i] for i in b] for b in batches]  # the two long texts do not pad the rest
+    assert cheapest_batches([], 8) == [] and cheapest_batches([5], 8) == [[0]]
+    assert cheapest_batches([7] * 10, 64) == [list(range(10))]  # equal lengths: one call
+
+
+def test_scoring_in_cheapest_batches_gives_each_text_the_logits_it_gets_alone():
+    from nlp_pipeline.models.classifier import ClassifierConfig, SequenceClassifier
+    from nlp_pipeline.models.scoring import iter_logits, predict_logits
+
+    torch.manual_seed(0)
+    model = SequenceClassifier(ClassifierConfig(vocab_size=50, num_classes=3, embedding_dim=8, encoder="bilstm",
+                                                hidden_size=6))
+    rng = np.random.default_rng(1)
+    ids = [rng.integers(1, 50, size=n).tolist() for n in [3, 40, 5, 7, 38, 2, 9, 41, 4]]
+    together = predict_logits(model, ids, 256, None, torch.device("cpu"))
+    parts = list(iter_logits(model, ids, 256, None, torch.device("cpu")))
+    assert len(parts) > 1 and sorted(i for batch, _ in parts for i in batch) == list(range(len(ids)))
+    for i, seq in enumerate(ids):
+        alone = predict_logits(model, [seq], 256, None, torch.device("cpu"))
+        torch.testing.assert_close(together[i], alone[0], rtol=1e-5, atol=1e-6)
