@@ -31,6 +31,7 @@ import contextlib
 import csv
 import itertools
 import json
+import shlex
 import os
 import resource
 import signal
@@ -279,7 +280,7 @@ def start_server(args, batching: bool) -> Process:
             command += [option, ref]
     if args.cache_dir:
         command += ["--cache-dir", args.cache_dir]
-    command += [] if batching else ["--no-batching"]
+    command += shlex.split(args.server_args) + ([] if batching else ["--no-batching"])
     return Process(command, f"serve ({'batched' if batching else 'unbatched'})")
 
 
@@ -594,6 +595,7 @@ def main() -> None:
     p.add_argument("--soak-requests", type=int, default=100_000, help="requests before the last RSS reading")
     p.add_argument("--soak-seconds", type=float, default=900, help="at most this long for the soak's requests")
     p.add_argument("--rss-first", type=int, default=1_000, help="requests before the second RSS reading")
+    p.add_argument("--server-args", default="", help="more `serve` options for both servers, e.g. '--threads 2'")
     p.add_argument("--texts", default=str(SST2_DEV), help="SST-2 dev.tsv: the texts to classify")
     p.add_argument("--quick", action="store_true",
                    help="the rows, not the numbers: clients 1,8, 0.5 s a row, 1 process, a 2,000-request soak")

@@ -47,8 +47,9 @@ log = logging.getLogger(__name__)
 
 API_VERSION = "1"
 # The batching queues: each endpoint group, the kind of model it runs on, and what that model runs for a batch.
-BATCHED: dict[str, tuple[str, Callable[[Any, list[Any]], list[Any]]]] = {
+BATCHED: dict[str, tuple[str, Callable[..., list[Any]]]] = {
     "classify": ("classifier", classify_batch), "tag": ("tagger", tag_batch), "vectors": ("vectors", vector_batch)}
+STREAMED = {"classify"}  # batch functions that hand back each scored part of a batch at once (``deliver``)
 STATIC = Path(__file__).parent / "static"  # the web page's files (package data)
 # The page's scripts, styles and requests are this server's own: no CDN, nothing fetched from elsewhere, and no
 # other site may frame it.
@@ -117,7 +118,7 @@ class Server:
             run_batch = releasing(functools.partial(run, getattr(self.models, kind).engine), self.releaser)
             self.batchers[name] = Batcher(name, run_batch, self.executors[kind], enabled=s.batching,
                                           wait_s=s.batch_wait_ms / 1000, max_size=s.batch_max_size,
-                                          stats=self.counts[name])
+                                          stats=self.counts[name], streams=name in STREAMED)
 
     def close(self) -> None:
         for batcher in self.batchers.values():

@@ -50,9 +50,10 @@ class Batcher:
     """Runs ``run(items) -> results`` on ``executor`` for batches of concurrently submitted items."""
 
     def __init__(self, name: str, run: Callable[[list[Any]], list[Any]], executor: Executor, *, enabled: bool,
-                 wait_s: float, max_size: int, stats: BatchStats | None = None) -> None:
+                 wait_s: float, max_size: int, stats: BatchStats | None = None, streams: bool = False) -> None:
         self.name = name
         self.run = run
+        self.streams = streams  # run(items, deliver) hands back parts of a batch as they are done
         self.executor = executor
         self.enabled = enabled
         self.wait_s = wait_s
@@ -103,10 +104,17 @@ class Batcher:
         self._wakeup = asyncio.Event()
         self._task = loop.create_task(self._consume(), name=f"batcher-{self.name}")
 
-    async def _call(self, loop: asyncio.AbstractEventLoop, items: list[Any]) -> list[Any]:
+    async def _call(self, loop: asyncio.AbstractEventLoop, items: list[Any],
+                    deliver: Callable[[list[int], list[Any]], None] | None = None) -> list[Any]:
         self.stats.model_calls += 1
         self.stats.largest_batch = max(self.stats.largest_batch, len(items))
-        results = await loop.run_in_executor(self.executor, self.run, items)
+        if deliver is None:
+            results = await loop.run_in_executor(self.executor, self.run, items)
+        else:  # parts come back to the loop thread as they are done
+            def on_loop(positions: list[int], part: list[Any]) -> None:
+                loop.call_soon_threadsafe(deliver, positions, part)
+
+            results = await loop.run_in_executor(self.executor, self.run, items, on_loop)
         if len(results) != len(items):
             raise RuntimeError(f"{self.name}: {len(results)} results for {len(items)} items")
         return results
@@ -144,15 +152,42 @@ class Batcher:
             batch = await self._gather(loop)
             if not batch:
                 continue
+            answers = _Answers(batch)
             try:
-                results = await self._call(loop, [item for waiting in batch for item in waiting.items])
+                results = await self._call(loop, [item for waiting in batch for item in waiting.items],
+                                           answers.deliver if self.streams else None)
             except Exception as err:  # noqa: BLE001  (each request gets the error; the consumer goes on)
                 for waiting in batch:
                     if not waiting.future.done():
                         waiting.future.set_exception(err)
                 continue
-            at = 0
-            for waiting in batch:
-                part, at = results[at:at + len(waiting.items)], at + len(waiting.items)
-                if not waiting.future.done():
-                    waiting.future.set_result(part)
+            answers.finish(results)
+
+
+class _Answers:
+    """Hands each request of a batch its results, as soon as all of its items are done: a batch function that
+    streams (``deliver``) lets the first requests be answered, and their clients send their next ones, while the
+    rest of the batch is still computing, so the HTTP work overlaps the model's instead of alternating with it."""
+
+    def __init__(self, batch: list[_Waiting]) -> None:
+        self.batch = batch
+        # position in the batch -> (its request, its place among that request's items)
+        self.owner = [(w, at) for w, waiting in enumerate(batch) for at in range(len(waiting.items))]
+        self.parts: list[list[Any]] = [[None] * len(waiting.items) for waiting in batch]
+        self.missing = [len(waiting.items) for waiting in batch]
+
+    def deliver(self, positions: list[int], results: list[Any]) -> None:
+        for position, result in zip(positions, results):
+            w, at = self.owner[position]
+            self.parts[w][at] = result
+            self.missing[w] -= 1
+            if self.missing[w] == 0 and not self.batch[w].future.done():
+                self.batch[w].future.set_result(self.parts[w])
+
+    def finish(self, results: list[Any]) -> None:
+        """The whole batch's results: every request not yet answered gets its part."""
+        at = 0
+        for waiting in self.batch:
+            part, at = results[at:at + len(waiting.items)], at + len(waiting.items)
+            if not waiting.future.done():
+                waiting.future.set_result(part)

@@ -58,11 +58,11 @@ def _malloc_trim():
     return trim
 
 
-def releasing(run: Callable[[list[Any]], list[Any]], releaser: MemoryReleaser) -> Callable[[list[Any]], list[Any]]:
+def releasing(run: Callable[..., list[Any]], releaser: MemoryReleaser) -> Callable[..., list[Any]]:
     """``run`` (a batch function), then ``releaser.maybe_release()`` on the same thread."""
-    def run_then_release(items: list[Any]) -> list[Any]:
+    def run_then_release(items: list[Any], *args: Any) -> list[Any]:
         try:
-            return run(items)
+            return run(items, *args)
         finally:
             releaser.maybe_release()
 

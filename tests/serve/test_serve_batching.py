@@ -110,3 +110,32 @@ def test_model_work_runs_off_the_event_loop(models, lee_lines):
     finally:
         app.state.server.close()
     assert answered_first
+
+
+def test_a_streaming_batch_answers_its_first_requests_while_the_rest_still_computes():
+    """A batch function that delivers parts lets the loop answer those requests before the batch ends."""
+    import concurrent.futures
+    import threading
+
+    from nlp_pipeline.serve.batching import Batcher
+
+    released = threading.Event()
+
+    def run(items, deliver=None):
+        deliver([0], [items[0] * 10])  # the first item is done...
+        assert released.wait(10), "the first request was not answered while the batch still ran"
+        return [x * 10 for x in items]  # ...the rest only once the test saw that answer
+
+    async def main():
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            batcher = Batcher("t", run, pool, enabled=True, wait_s=0.05, max_size=8, streams=True)
+            first = asyncio.ensure_future(batcher.submit([1]))
+            rest = asyncio.ensure_future(batcher.submit([2, 3]))
+            assert await asyncio.wait_for(first, 5) == [10]
+            assert not rest.done()
+            released.set()
+            assert await asyncio.wait_for(rest, 5) == [20, 30]
+            assert batcher.stats.model_calls == 1
+            batcher.close()
+
+    asyncio.run(main())
