@@ -12,15 +12,15 @@ Only rank 0 of a launched run writes (the others' runtimes name no folder).
 No point is written twice (TensorBoard merges every event file of a run's folder, so a second copy
 would double every point):
 
-- a live run starts by removing whatever event files its folder holds and writes, first, the trace it
-  starts from: a build resumed from a checkpoint writes the restored trace (the steps trained before the
-  kill), then goes on; with old files removed, its first event (``purge_step`` 0) tells a TensorBoard that
-  had read them to drop them;
+- a live run writes, first, the whole trace it starts from: a build resumed from a checkpoint writes the
+  restored trace (the steps trained before the kill), then goes on. Every run is written as a new event
+  file whose first event (``purge_step`` 0) tells TensorBoard to drop the points of any earlier file in
+  the same folder (`_open_writer`), so a folder written again shows each point once;
 - it leaves a marker (`LIVE_MARKER`) naming its stage and artifact key, marked complete once the trained
   model's gradient flow is written, at the stage's end; the report (`write_events`'s caller) leaves a
-  folder whose marker is complete for the very artifact the variant used, and otherwise replaces its
-  event files with the trace recorded in the artifact (``trace.json``) and its metadata's gradient flow:
-  a model that came from the cache (nothing trained this time) gets its run as before.
+  folder whose marker is complete for the very artifact the variant used, and otherwise writes the run
+  again, from the trace recorded in the artifact (``trace.json``) and its metadata's gradient flow: a
+  model that came from the cache (nothing trained this time) gets its run as before.
 
 A run killed mid-way (``kill -9``) leaves its report folder with the events written up to then (and no
 ``results.md``); the run that resumes writes a folder of its own, from the start of the trace.
@@ -55,7 +55,6 @@ from typing import Any
 TRACE_FILE = "trace.json"  # a training stage's trace, in its artifact (and a fine-tuned language model's folder)
 EVENTS_FOLDER = "tensorboard"  # in a report's variant folder
 LIVE_MARKER = ".live.json"  # in a run's folder written live: {"stage", "key", "complete"}
-EVENT_FILE = "tfevents"  # in every event file's name (what TensorBoard reads as one)
 EVALUATION_TAGS = {"dev_loss": "dev/loss", "dev_accuracy": "dev/accuracy", "dev_macro_f1": "dev/macro_f1",
                    "heldout_ppl": "heldout/perplexity"}
 
@@ -108,19 +107,6 @@ def stage_folder(events: str | Path, stage: str, part: str | None = None) -> Pat
     return Path(events) / f"{stage}-{part}" if part else Path(events)
 
 
-def clear_events(folder: Path) -> bool:
-    """Remove the event files directly in ``folder`` (not a run's below it) and its live marker; whether
-    there were event files."""
-    found = False
-    if folder.is_dir():
-        for f in folder.iterdir():
-            if f.is_file() and EVENT_FILE in f.name:
-                f.unlink(missing_ok=True)
-                found = True
-    (folder / LIVE_MARKER).unlink(missing_ok=True)
-    return found
-
-
 def live_complete(folder: str | Path, stage: str, key: str | None) -> bool:
     """Whether ``folder`` holds a whole run written live by the build of ``stage`` [``key``]: then the report
     leaves it as it is."""
@@ -133,13 +119,18 @@ def live_complete(folder: str | Path, stage: str, key: str | None) -> bool:
 
 
 def _open_writer(folder: Path) -> Any:
-    """A writer of a fresh run in ``folder``: its old event files removed, and when there were some, a first
-    event telling a TensorBoard that read them to drop their points (``purge_step``)."""
+    """A writer of a new run in ``folder``, whose first event (``purge_step`` 0) tells TensorBoard to drop every
+    point an earlier event file of the folder holds: a run written again never shows a point twice.
+
+    Earlier files are left in place rather than removed: TensorBoard's reader, when it is watching a file
+    that goes away, stops there and never reads the next one; reading them, then this one, it keeps this
+    one's points only (the legacy reader purges at the restart; the data server keeps, for each tag, the
+    points written last from the first step they share)."""
     from torch.utils.tensorboard import SummaryWriter
 
     folder.mkdir(parents=True, exist_ok=True)
-    stale = clear_events(folder)
-    return SummaryWriter(log_dir=str(folder), purge_step=0 if stale else None)
+    (folder / LIVE_MARKER).unlink(missing_ok=True)
+    return SummaryWriter(log_dir=str(folder), purge_step=0)
 
 
 def _add(writer: Any, points: Iterable[Scalar]) -> None:
@@ -148,8 +139,8 @@ def _add(writer: Any, points: Iterable[Scalar]) -> None:
 
 
 def write_events(folder: str | Path, trace: Mapping[str, Any], gradient_flow: Mapping[str, Any] | None = None) -> Path:
-    """Write the event file of one run (a trace and its gradient flow) into ``folder``, replacing any it held
-    (a run written live, cut short); returns ``folder``."""
+    """Write the event file of one run (a trace and its gradient flow) into ``folder``, in place of any run it
+    held (one written live and cut short: `_open_writer`); returns ``folder``."""
     folder = Path(folder)
     writer = _open_writer(folder)
     try:

@@ -5,7 +5,9 @@ from it, says so in one line, and (one thread, CPU) ends with a model.safetensor
 run never interrupted, in another fresh cache. For the classifier (gensim's pang_lee_polarity, random
 embeddings: no word2vec) and the language model (lee_background). The checkpoint interval is tiny here,
 so a checkpoint exists a fraction of a second into training; the process group is stopped as soon as one
-stands inside an epoch, then killed.
+stands inside an epoch, then killed. With ``report.tensorboard`` (the events written as training goes), the
+resumed run's TensorBoard run holds every point once, the steps before the checkpoint included, and the
+weights are still those of a run without it.
 """
 
 from __future__ import annotations
@@ -145,3 +147,41 @@ def test_a_language_model_killed_mid_epoch_resumes_to_the_same_bytes(tmp_path):
     _finish(straight)
     assert _model_bytes(cache, "train_lm") == _model_bytes(tmp_path / "straight" / "cache", "train_lm")
     assert not (cache / "partial" / "train_lm").exists() or not list((cache / "partial" / "train_lm").iterdir())
+
+
+def test_a_resumed_run_writes_each_tensorboard_point_once_and_the_same_bytes(tmp_path):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    def points(folder: Path) -> dict[str, list[int]]:
+        events = EventAccumulator(str(folder), size_guidance={"scalars": 0})
+        events.Reload()
+        return {tag: [e.step for e in events.Scalars(tag)] for tag in events.Tags()["scalars"]}
+
+    shorter = [*SENTIMENT, "--set", "train.epochs=3"]  # killed inside epoch 2 (its dev scores from epoch 1 saved)
+    watched = [*shorter, "--set", "report.tensorboard=true"]
+    straight = _start(shorter, tmp_path / "straight")  # without TensorBoard, in another cache, meanwhile
+    killed = _start(watched, tmp_path / "resumed")
+    cache, reports = tmp_path / "resumed" / "cache", tmp_path / "resumed" / "reports" / "sentiment"
+    last = _kill_mid_epoch(killed, cache, "train", "epoch", 2)
+    (cut,) = reports.glob("*/*/tensorboard")  # the killed run's: its points up to the kill, marked incomplete
+    killed_steps = points(cut)["train/loss"]
+    assert json.loads((cut / ".live.json").read_text())["complete"] is False
+
+    _resume_line(_finish(_start(watched, tmp_path / "resumed")), "train")
+    report = (reports / "latest").resolve()  # the resumed run's own folder
+    assert report != cut.parent.parent
+    folder = next(report.glob("*/tensorboard"))
+    resumed = points(folder)
+    for tag, steps in resumed.items():
+        assert len(steps) == len(set(steps)), f"{tag}: a step written twice: {steps}"
+    trace = json.loads((folder.parent / "trace.json").read_text())
+    assert resumed["train/loss"] == [row["step"] for row in trace["rows"]]  # from the first step, not the resume's
+    position = last["position"]
+    checkpoint_step = (position["epoch"] - 1) * position["batches"] + position["batch"]
+    assert killed_steps == resumed["train/loss"][:len(killed_steps)]  # the same points, written again once
+    assert killed_steps[-1] > checkpoint_step - trace["every"]  # it had written every record the checkpoint holds
+    assert resumed["dev/accuracy"] == [row["step"] for row in trace["evaluations"]]
+    assert json.loads((folder / ".live.json").read_text()) == {"stage": "train", "key": last["key"], "complete": True}
+    _finish(straight)
+    assert _model_bytes(cache, "train") == _model_bytes(tmp_path / "straight" / "cache", "train")
