@@ -568,9 +568,10 @@ class Report(Group):
                        role="runtime", why="where report folders are written; no stage reads it")
     tensorboard: bool = setting(
         False, "TensorBoard event files of every training stage in the report, one run per variant "
-        "(<report>/<variant>/tensorboard/: tensorboard --logdir <report> compares them); needs "
-        "pip install \"nlp-pipeline[tensorboard]\"", role="runtime",
-        why="the events are written from what training recorded in its artifact, whatever this is")
+        "(<report>/<variant>/tensorboard/), written as training goes: tensorboard --logdir <dir>/<pipeline> "
+        "compares the variants live; needs pip install \"nlp-pipeline[tensorboard]\"", role="runtime",
+        why="training writes the events where the runtime says and trains the same without it; a model from the "
+            "cache gets them from the trace in its artifact")
 
     @model_validator(mode="after")
     def _tensorboard_installed(self) -> Report:
