@@ -1,9 +1,11 @@
 """`nlp-pipeline run … --nproc N` where a user meets it: fresh processes (the CLI starts its own, gloo on the
-CPU), a fresh cache, gensim's bundled samples; one model is built and committed, every process ends with it;
-a number of processes the batch does not split into is one line and exit code 2, before anything starts."""
+CPU), a fresh cache, gensim's bundled samples; one model is built and committed, every process ends with it,
+and rank 0 alone writes its TensorBoard run as it trains; a number of processes the batch does not split into
+is one line and exit code 2, before anything starts."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import subprocess
@@ -27,11 +29,15 @@ def _folders(path: Path) -> list[str]:
     return sorted(p.name for p in path.iterdir()) if path.is_dir() else []
 
 
+# With its package there, the run also writes TensorBoard events as it trains (rank 0's alone: checked below).
+TENSORBOARD = importlib.util.find_spec("tensorboard") is not None
+
+
 @pytest.fixture(scope="module")
 def two_processes(tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("nproc")
-    args = ["run", "sentiment", *SMALL, "--nproc", "2", "--cache-dir", root / "cache", "--report-dir",
-            root / "reports", "--json"]
+    args = ["run", "sentiment", *SMALL, *(["--set", "report.tensorboard=true"] if TENSORBOARD else []), "--nproc",
+            "2", "--cache-dir", root / "cache", "--report-dir", root / "reports", "--json"]
     return {"args": args, "cache": root / "cache", "first": _cli(*args)}
 
 
@@ -52,6 +58,25 @@ def test_run_sentiment_with_two_processes_commits_one_model_that_both_end_with(t
     assert manifest["runtime"]["processes"] == 2 and manifest["deterministic"] is False
     assert "trained by 2 processes" in manifest["nondeterministic_because"]
     assert "not bit-reproducible (train: trained by 2 processes" in first.stderr
+
+
+@pytest.mark.skipif(not TENSORBOARD, reason="needs the tensorboard package")
+def test_rank_0_alone_writes_the_tensorboard_run_as_it_trains(two_processes):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    first = two_processes["first"]
+    assert first.returncode == 0, first.stderr
+    out = json.loads(first.stdout)
+    (variant,) = out["variants"]
+    folder = Path(out["report_dir"]) / variant["name"] / "tensorboard"
+    assert len([f for f in folder.iterdir() if "tfevents" in f.name]) == 1  # one writer, left as it wrote
+    marker = json.loads((folder / ".live.json").read_text())
+    assert marker == {"stage": "train", "key": Path(variant["artifacts"]["train"]).name, "complete": True}
+    events = EventAccumulator(str(folder), size_guidance={"scalars": 0})
+    events.Reload()
+    trace = json.loads((folder.parent / "trace.json").read_text())
+    assert [e.step for e in events.Scalars("train/loss")] == [row["step"] for row in trace["rows"]]
+    assert len(events.Scalars("dev/accuracy")) == 2
 
 
 @pytest.mark.slow  # the same command again (about 14 s on 2 cores)
@@ -104,3 +129,4 @@ def test_run_lm_with_two_processes_commits_one_language_model(tmp_path):
     key = {r["stage"]: r["key"] for r in json.loads(proc.stdout)["variants"][0]["stage_runs"]}["train_lm"]
     assert _folders(tmp_path / "cache" / "artifacts" / "train_lm") == [key]
     assert f"rank 1 of 2: done, train_lm [{key[:12]}]" in proc.stderr
+
