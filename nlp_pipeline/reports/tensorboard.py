@@ -114,8 +114,7 @@ def live_complete(folder: str | Path, stage: str, key: str | None) -> bool:
         marker = json.loads((Path(folder) / LIVE_MARKER).read_text())
     except (OSError, ValueError):
         return False
-    return bool(marker.get("complete")) and marker.get("stage") == stage and key is not None \
-        and marker.get("key") == key
+    return bool(marker.get("complete")) and key is not None and (marker.get("stage"), marker.get("key")) == (stage, key)
 
 
 def _open_writer(folder: Path) -> Any:
@@ -123,9 +122,10 @@ def _open_writer(folder: Path) -> Any:
     point an earlier event file of the folder holds: a run written again never shows a point twice.
 
     Earlier files are left in place rather than removed: TensorBoard's reader, when it is watching a file
-    that goes away, stops there and never reads the next one; reading them, then this one, it keeps this
-    one's points only (the legacy reader purges at the restart; the data server keeps, for each tag, the
-    points written last from the first step they share)."""
+    that goes away, stops there and never reads the next one. Reading them, then this one (files are read in
+    the order of their names, which begin with the time they were created), it keeps this one's points only:
+    the legacy reader purges at this file's restart event, the data server drops, for each tag, every earlier
+    point from this file's first step of the tag on (and a run written again starts at the trace's first)."""
     from torch.utils.tensorboard import SummaryWriter
 
     folder.mkdir(parents=True, exist_ok=True)
