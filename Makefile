@@ -49,8 +49,9 @@ pipelines: install  ## rewrite pipelines/*.yaml from the settings' declarations 
 bench: install  ## classifier training throughput (tokens/s) per encoder
 	$(BIN)/python benchmarks/bench_classifier.py
 
-bench-word2vec: install  ## our PyTorch word2vec vs gensim on 20M IMDB tokens (words/s, memory, quality; ~30 min)
-	$(BIN)/python benchmarks/bench_word2vec.py
+bench-word2vec: install  ## our word2vec vs gensim, the original C tool and fastText on 20M IMDB tokens, both settings (words/s, memory, quality; ~1 h+; BENCH_WORD2VEC_ARGS="--quick" or "--seeds 1,2,3")
+	$(BIN)/pip install -q -e ".[bench]"
+	$(BIN)/python benchmarks/bench_word2vec.py --setting issue,sentiment $(BENCH_WORD2VEC_ARGS)
 
 bench-similarity: install  ## batched similarity queries vs gensim most_similar (queries/s, same top 10)
 	$(BIN)/python benchmarks/bench_similarity.py
