@@ -10,7 +10,11 @@ request waits at most ``wait_s``. With batching off, every request is its own ca
 compares against); the worker thread still keeps the CPU work off the event loop.
 
 The batch function maps a list of items to a list of results, one each, in order, and must give each item
-the result it would get alone: the classifier and tagger mask their padding, so they do.
+the result it would get alone: the classifier and tagger mask their padding, so they do. A batcher made with
+``streams=True`` also passes it ``deliver(positions, results)``, which it calls on the worker thread as parts
+of the batch are done (the classifier: each length group it scores); a request is answered as soon as all of
+its items are, so the event loop writes the first answers, and reads those clients' next requests, while the
+model still works on the rest, instead of idling until the whole batch is done.
 """
 
 from __future__ import annotations
