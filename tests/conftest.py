@@ -5,6 +5,9 @@ at import or collection time (a `skipif` that builds the C word2vec kernel into 
 session fixture would only start after that. Each pytest-xdist worker runs the hook too, and CLI
 tests started with `subprocess` inherit the environment.
 
+`once_per_run` builds something expensive and read-only (a wheel, a few tiny trained models) once for the
+whole run, whichever xdist worker needs it first, instead of once in each worker.
+
 Shared fixture `make_treebank`: a tiny synthetic treebank, a toy grammar written out as CoNLL-U with
 every format quirk in it.
 Sentences follow ``DET (ADJ) NOUN VERB (ADV) PUNCT``. Dev uses some nouns and adjectives that never
@@ -14,12 +17,16 @@ by spelling. Comments, a multiword-token range and an empty node are sprinkled i
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
 import random
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -53,6 +60,30 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     mp, root = config.stash[_ISOLATION]
     mp.undo()
     shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def once_per_run(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str, Callable[[Path], Any]], Any]:
+    """``once_per_run(name, build)``: ``build(folder)``'s result, built once for the whole test run. Under
+    pytest-xdist the first worker to ask builds it into a folder of the run's that every worker reads (the
+    others wait on a lock, then read the result kept beside it); without xdist, into a fresh folder. The result
+    goes through JSON in either case (paths come back as strings). What is built must not be changed
+    afterwards, except where it is made to be shared by processes (the artifact cache is)."""
+
+    def once(name: str, build: Callable[[Path], Any]) -> Any:
+        if not os.environ.get("PYTEST_XDIST_WORKER"):
+            return json.loads(json.dumps(build(tmp_path_factory.mktemp(name))))
+        run = tmp_path_factory.getbasetemp().parent  # this run's folder, which holds each worker's
+        folder, done = run / name, run / f"{name}.json"
+        with open(run / f"{name}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, or when its holder dies
+            if not done.exists():
+                shutil.rmtree(folder, ignore_errors=True)  # what a worker that failed to build it left
+                folder.mkdir()
+                done.write_text(json.dumps(build(folder)), encoding="utf-8")
+            return json.loads(done.read_text(encoding="utf-8"))
+
+    return once
 
 
 DETS = ["the", "a", "this", "every"]

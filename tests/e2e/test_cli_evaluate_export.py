@@ -34,18 +34,24 @@ def _run(ws, *args) -> dict:
     return stdout_json(result)
 
 
-@pytest.fixture(scope="module")
-def ws(tmp_path_factory, make_treebank):
-    root = tmp_path_factory.mktemp("evaluate-export")
+def _train(root: Path, make_treebank) -> dict:
     ws = {"root": root, "cache": root / "cache"}
     ws["treebank"] = make_treebank(root / "treebank", n_train=80, n_dev=30,
                                    names=("en_toy-ud-train.conllu", "en_toy-ud-dev.conllu"))
     grid = _run(ws, "sentiment", *SENTIMENT, "--grid", "model.encoder=lstm,gru")["variants"]
     tagging = _run(ws, "tagging", "--corpus", ws["treebank"], *TAGGING)["variants"][0]
     bilstm = _run(ws, "sentiment", *SENTIMENT, "--set", "model.encoder=bilstm")["variants"][0]  # the newest model
-    ws["classifiers"] = {v["config"]["model"]["encoder"]: v for v in (*grid, bilstm)}
-    ws["tagger"] = tagging
-    return ws
+    return {"root": str(root), "classifiers": {v["config"]["model"]["encoder"]: v for v in (*grid, bilstm)},
+            "tagger": tagging}
+
+
+@pytest.fixture(scope="module")
+def ws(once_per_run, make_treebank):
+    """The cache of the models, trained once for the run (the xdist workers share it; the tests only read it,
+    or write what the cache is made to take from several processes at once)."""
+    ws = once_per_run("evaluate-export", lambda root: _train(root, make_treebank))
+    root = Path(ws["root"])
+    return {**ws, "root": root, "cache": root / "cache", "treebank": root / "treebank"}
 
 
 def _key(variant: dict, stage: str) -> str:

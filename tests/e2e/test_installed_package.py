@@ -43,11 +43,9 @@ def _pip(*args: str | Path) -> None:
     assert run.returncode == 0, run.stdout + run.stderr
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory) -> dict[str, Path]:
+def _build(root: Path) -> dict[str, str]:
     """The sdist and wheel built from a copy of the working tree (its files git tracks or would track, so
     the build never writes into the checkout), and the wheel installed into ``site``."""
-    root = tmp_path_factory.mktemp("installed")
     listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=ROOT,
                             capture_output=True, text=True, check=True).stdout.split("\0")
     source = root / "src"
@@ -63,7 +61,15 @@ def built(tmp_path_factory) -> dict[str, Path]:
     _pip("wheel", sdist_path, "--no-build-isolation", "-w", root / "wheel")
     (wheel,) = (root / "wheel").glob("nlp_pipeline-*.whl")
     _pip("install", "--target", root / "site", wheel)
-    return {"root": root, "sdist": sdist_path, "wheel": wheel, "site": root / "site"}
+    return {"sdist": str(sdist_path), "wheel": str(wheel), "site": str(root / "site")}
+
+
+@pytest.fixture(scope="module")
+def built(once_per_run, tmp_path_factory) -> dict[str, Path]:
+    """The sdist, the wheel and ``site`` (the wheel installed there), built once for the run and only read; and
+    ``root``, this module's own folder (per xdist worker) for the commands' caches and working folders."""
+    package = once_per_run("installed-package", _build)
+    return {"root": tmp_path_factory.mktemp("installed"), **{name: Path(path) for name, path in package.items()}}
 
 
 def _cli(built: dict[str, Path], *args: str | Path, site: Path | None = None, env: dict[str, str] | None = None,

@@ -1,5 +1,5 @@
 """What the serve tests share: a tiny classifier, tagger, word vectors and language model, trained once per
-session through the CLI (about 8 s), loaded once, and apps built over them.
+run through the CLI (about 8 s; once for all the xdist workers), loaded once in each, and apps built over them.
 
 The classifier and its vectors come from `run sentiment` on gensim's bundled pang_lee_polarity snippets (the
 vectors on lee_background plus the snippets' training split); the tagger (a toy treebank) and the language
@@ -36,9 +36,7 @@ def _keys(result) -> dict[str, str]:
     return {r["stage"]: r["key"] for r in out["variants"][0]["stage_runs"]}
 
 
-@pytest.fixture(scope="session")
-def trained(tmp_path_factory, make_treebank) -> SimpleNamespace:
-    root = tmp_path_factory.mktemp("serve")
+def _train(root: Path, make_treebank) -> dict[str, str]:
     cache = root / "cache"
     where = ["--cache-dir", cache, "--report-dir", root / "reports", "--json", "-q"]
     sentiment = _keys(cli("run", "sentiment", *SENTIMENT, *TINY, *where))
@@ -48,11 +46,21 @@ def trained(tmp_path_factory, make_treebank) -> SimpleNamespace:
     tagging = _keys(cli("run", "tagging", "--corpus", treebank, "--set", f"embed.vectors={vectors}", *TAGGING, *TINY,
                         *where))
     lm = _keys(cli("run", "lm", *LM, "--set", f"embed.vectors={vectors}", *TINY, *where))
+    return {"root": str(root), "classifier": sentiment["train"], "tagger": tagging["train_tagger"], "vectors": vectors,
+            "lm": lm["train_lm"]}
+
+
+@pytest.fixture(scope="session")
+def trained(once_per_run, make_treebank) -> SimpleNamespace:
+    """The four artifacts, trained once for the whole run (every xdist worker reads the same cache)."""
+    keys = once_per_run("serve", lambda root: _train(root, make_treebank))
+    root = Path(keys["root"])
+    cache = root / "cache"
     artifacts = cache / "artifacts"
-    return SimpleNamespace(root=root, cache=cache, classifier=sentiment["train"], tagger=tagging["train_tagger"],
-                           vectors=vectors, lm=lm["train_lm"],
-                           classifier_path=artifacts / "train" / sentiment["train"],
-                           vectors_path=artifacts / "embed" / vectors)
+    return SimpleNamespace(root=root, cache=cache, classifier=keys["classifier"], tagger=keys["tagger"],
+                           vectors=keys["vectors"], lm=keys["lm"],
+                           classifier_path=artifacts / "train" / keys["classifier"],
+                           vectors_path=artifacts / "embed" / keys["vectors"])
 
 
 @pytest.fixture(scope="session")
