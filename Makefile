@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # torch first, pinned to the CPU wheel: a loose range with no torch installed pulls GBs of CUDA packages.
 TORCH  ?= torch==2.13.0
 
-.PHONY: install run test check-install lint pipelines docs-config docs-cli docs bench bench-word2vec bench-similarity bench-process bench-tagger bench-onnx bench-serve gpu-check clean
+.PHONY: install run test test-fast test-e2e test-slow check-install lint pipelines docs-config docs-cli docs bench bench-word2vec bench-similarity bench-process bench-tagger bench-onnx bench-serve gpu-check clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,9 +20,16 @@ install: $(STAMP)
 run: install  ## the default pipeline: SST-2, skip-gram vectors, fine-tuned BiLSTM
 	$(BIN)/nlp-pipeline run sentiment
 
-test: install  ## lint + the test suite on every core (slow real-data tests excluded; `make test-slow` runs them)
+test: install  ## what CI runs: lint + every test but the slow real-data ones (fast and e2e) on every core
 	$(BIN)/ruff check nlp_pipeline tests benchmarks
 	$(BIN)/pytest -q -n auto --dist worksteal
+
+test-fast: install  ## after each change: lint + the unit tests on tiny fixtures (not slow, not e2e), under 100 s
+	$(BIN)/ruff check nlp_pipeline tests benchmarks
+	$(BIN)/pytest -q -n auto --dist worksteal -m "not slow and not e2e"
+
+test-e2e: install  ## the end-to-end tests: CLI, HTTP server, browser, installed package in fresh processes (~5 min)
+	$(BIN)/pytest -q -n auto --dist worksteal -m "e2e and not slow"
 
 check-install: install  ## the wheel in a fresh venv outside the checkout, then the README's quick start as written (.ci/quickstart.sh)
 	PYTHON="$(CURDIR)/$(BIN)/python" TORCH="$(TORCH)" .ci/quickstart.sh

@@ -5,6 +5,11 @@ at import or collection time (a `skipif` that builds the C word2vec kernel into 
 session fixture would only start after that. Each pytest-xdist worker runs the hook too, and CLI
 tests started with `subprocess` inherit the environment.
 
+The marker ``e2e`` is set here, by path, on the end-to-end tests (`E2E_PATHS`): the CLI, the HTTP server, the
+browser and the installed package in fresh processes on small real pipelines. A module elsewhere that runs
+whole pipelines in subprocesses says so itself with ``pytestmark = pytest.mark.e2e``. `make test-fast` runs
+what is neither slow nor e2e; `make test` (CI) runs both the fast and the e2e tests.
+
 `once_per_run` builds something expensive and read-only (a wheel, a few tiny trained models) once for the
 whole run, whichever xdist worker needs it first, instead of once in each worker.
 
@@ -31,6 +36,9 @@ from typing import Any
 import pytest
 
 _ISOLATION = pytest.StashKey[tuple[pytest.MonkeyPatch, Path]]()
+TESTS = Path(__file__).resolve().parent
+# Folders and modules whose every test is end to end (`pytest -m e2e`), relative to tests/.
+E2E_PATHS = ("e2e", "benchmarks", "serve/test_browser.py")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -52,6 +60,15 @@ def pytest_configure(config: pytest.Config) -> None:
     if "OMP_WAIT_POLICY" not in os.environ:
         mp.setenv("OMP_WAIT_POLICY", "passive")
     config.stash[_ISOLATION] = (mp, root)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test under `E2E_PATHS` ``e2e``."""
+    roots = [TESTS / p for p in E2E_PATHS]
+    for item in items:
+        path = Path(item.path).resolve()
+        if any(path == root or root in path.parents for root in roots):
+            item.add_marker(pytest.mark.e2e)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

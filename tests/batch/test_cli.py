@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 
+import pytest
 from batch_helpers import make_docs, read_jsonl, write_text
 from click.testing import CliRunner
 
@@ -14,6 +15,7 @@ def _invoke(*args):
     return CliRunner().invoke(main, ["process", *map(str, args)])
 
 
+@pytest.mark.e2e  # a pool of two spawned worker processes
 def test_messy_folder_in_two_worker_processes_exits_0_and_nonzero_with_strict(messy_folder, tmp_path):
     out = tmp_path / "out"
     result = _invoke("tokenize", messy_folder, "-o", out, "--workers", "2")

@@ -10,6 +10,7 @@ from nlp_pipeline.batch import process
 from nlp_pipeline.cli import main
 
 distributed = pytest.importorskip("distributed")
+pytestmark = pytest.mark.e2e  # a Dask cluster of two worker processes
 
 
 def test_dask_engine_matches_local_engine(tmp_path, tiny_model):

@@ -9,12 +9,15 @@ import sys
 import time
 
 import numpy as np
+import pytest
 from batch_helpers import WORDS, write_text
 from click.testing import CliRunner
 
 from nlp_pipeline.batch import process
 from nlp_pipeline.batch.shards import STATE_DIR
 from nlp_pipeline.cli import main
+
+pytestmark = pytest.mark.e2e  # the CLI in a fresh process, killed and started again
 
 N_FILES = 8
 DOCS_PER_FILE = 6000  # a few tenths of a second of tokenization per shard

@@ -8,8 +8,12 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
+
 from nlp_pipeline.engine import ArtifactCache
 from nlp_pipeline.training.distributed import launch
+
+pytestmark = pytest.mark.e2e  # a whole pipeline in two fresh processes
 
 WORKER = Path(__file__).with_name("pipeline_worker.py")
 

@@ -88,6 +88,7 @@ LIVE = ["run", "sentiment", "--corpus", "pang_lee_polarity", "--set", "model.emb
         "--set", "report.tensorboard=true"]
 
 
+@pytest.mark.e2e  # the CLI in a fresh process
 def test_the_events_are_written_while_the_command_trains_each_point_once(tmp_path):
     reports = tmp_path / "reports"
     cmd = [sys.executable, "-m", "nlp_pipeline.cli", *LIVE, "--cache-dir", str(tmp_path / "cache"),

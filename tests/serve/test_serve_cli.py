@@ -80,6 +80,7 @@ def served(tmp_path):
         server.stop()
 
 
+@pytest.mark.e2e  # `serve` in a fresh process
 def test_serve_starts_answers_classify_and_stops(served, trained, models):
     server = served("--model", trained.classifier[:12], "--cache-dir", trained.cache, "--port", 0, "--json")
     started = json.loads(server.lines(1)[0])
@@ -101,6 +102,7 @@ def test_serve_starts_answers_classify_and_stops(served, trained, models):
     assert server.err.read_text() == ""  # loopback: no warning; no log line per request; no traceback at the end
 
 
+@pytest.mark.e2e  # `serve` in a fresh process
 def test_listening_beyond_this_machine_without_a_key_warns_in_one_line(served, trained):
     server = served("-v", trained.vectors[:12], "--cache-dir", trained.cache, "--host", "0.0.0.0", "--port", 0)
     vectors_line, url_line = server.lines(2)
@@ -111,6 +113,7 @@ def test_listening_beyond_this_machine_without_a_key_warns_in_one_line(served, t
     assert server.healthy(f"http://127.0.0.1:{port}")["loaded"] == ["vectors"]
 
 
+@pytest.mark.e2e  # `serve` in a fresh process
 def test_a_key_from_the_environment_guards_every_endpoint_but_health(served, trained):
     server = served("--lm", trained.lm[:12], "--cache-dir", trained.cache, "--host", "0.0.0.0", "--port", 0,
                     "--json", env={"NLP_PIPELINE_API_KEY": "from-the-env"})

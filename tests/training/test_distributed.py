@@ -45,6 +45,7 @@ def _steps(folder: Path, kind: str, rank: int) -> list[list[float]]:
     return json.loads((folder / f"{kind}-rank{rank}.json").read_text())["steps"]
 
 
+@pytest.mark.e2e  # whole training runs in two fresh processes
 @pytest.mark.parametrize("kind", ["classifier", "lm", "tagger"])
 def test_two_processes_follow_one_process_loss_curve_with_the_same_global_batch(kind, one_process, two_processes):
     single = _steps(one_process, kind, 0)
@@ -60,6 +61,7 @@ def test_two_processes_follow_one_process_loss_curve_with_the_same_global_batch(
     assert max(relative) > 0 or kind == "lm"  # not the same process twice: the sums are taken in another order
 
 
+@pytest.mark.e2e  # whole training runs in two fresh processes
 @pytest.mark.parametrize("kind", ["classifier", "lm", "tagger"])
 def test_every_process_ends_with_the_same_weights_close_to_one_process(kind, one_process, two_processes):
     rank0 = load_file(two_processes / f"{kind}-rank0.safetensors")
@@ -75,6 +77,7 @@ def test_every_process_ends_with_the_same_weights_close_to_one_process(kind, one
     np.testing.assert_allclose([row[loss] for row in history[1]], [row[loss] for row in history[0]], rtol=TOLERANCE)
 
 
+@pytest.mark.e2e  # whole training runs in two fresh processes
 def test_a_run_stopped_mid_epoch_resumes_every_process_to_the_bytes_of_one_never_stopped(tmp_path):
     """With dropout (and the tagger's word dropout) on: each process's own generators (and the language model's
     streams) come back from rank 0's checkpoint, or the masks would differ from those of the run never stopped."""
