@@ -28,7 +28,7 @@ test-fast: install  ## after each change: lint + the unit tests on tiny fixtures
 	$(BIN)/ruff check nlp_pipeline tests benchmarks
 	$(BIN)/pytest -q -n auto --dist worksteal -m "not slow and not e2e"
 
-test-e2e: install  ## the end-to-end tests: CLI, HTTP server, browser, installed package in fresh processes (~5 min)
+test-e2e: install  ## the end-to-end tests: CLI, HTTP server, browser, installed package in fresh processes (5-8 min here)
 	$(BIN)/pytest -q -n auto --dist worksteal -m "e2e and not slow"
 
 check-install: install  ## the wheel in a fresh venv outside the checkout, then the README's quick start as written (.ci/quickstart.sh)
