@@ -14,13 +14,20 @@ What is the same as word2vec / gensim:
 
 Two update paths. On the CPU the default is the C kernel (`nlp_pipeline.embeddings.native`,
 ``kernel="native"``): each job's centres are trained in order and every update is applied at once,
-in place, as in word2vec.c, with the window and negatives drawn from word2vec's own generator; torch
+in place, as in word2vec.c, with the window and negatives drawn from word2vec's own generator; numpy
 prepares the job (subsampling, sentence numbers, learning rates) and holds the weights. It is the
 closer of the two to word2vec and, on two cores, the faster (benchmarks/README.md). Without a C
-compiler, with ``kernel="tensor"``, and always on CUDA, the batched tensor path below runs. The
-kernel is built on the first training use, not when options are resolved (keys are computed from
-those); if that build fails, training says why in one line and runs the tensor path, and
-``info["kernel"]`` records the loop that ran.
+compiler, with ``kernel="tensor"``, and always on CUDA, the batched tensor path
+(`nlp_pipeline.embeddings.w2v_tensor`) runs. The kernel is built on the first training use, not when
+options are resolved (keys are computed from those); if that build fails, training says why in one
+line and runs the tensor path, and ``info["kernel"]`` records the loop that ran.
+
+Memory: a run of the C kernel on the CPU never imports torch (about 185 MB of resident memory before a
+weight is allocated); torch is imported only for the tensor path or to resolve a device other than
+``cpu``. The weights are numpy arrays on both paths, initialised with the bits torch's generator gave
+(`init_weights`), and the subsampling draws the numbers ``torch.rand`` drew (`_uniform`): the vectors
+are the ones the torch-held weights gave. ``to_keyed_vectors`` hands the input matrix to gensim without
+a copy.
 
 What batching changes (the tensor path): word2vec applies each pair's update immediately; here ``batch_words``
 centre words are scored against the same weights and their updates summed with ``index_add_``
@@ -45,8 +52,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 import os
+import sys
 import tempfile
 import threading
 import time
@@ -54,11 +61,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from nlp_pipeline.device import resolve_device
 from nlp_pipeline.embeddings.gensim_engine import Word2VecParams
 from nlp_pipeline.embeddings.w2v_corpus import (
     EncodedCorpus,
@@ -86,6 +90,18 @@ DEFAULT_MAX_ROW_UPDATES = {1: 128.0, 0: 32.0}
 # lr_schedule="per_epoch": the share of an epoch's linear decline the rate falls within that epoch (gensim's
 # corpus_file mode on two threads: each thread counts its half of the file against the whole epoch)
 PER_EPOCH_SHARE = 0.5
+
+
+# The tensor path's functions live in `w2v_tensor` (which imports torch); these names still import from here.
+_TENSOR_PATH = ("subsample", "sample_negatives", "context_matrix", "skipgram_step", "cbow_step", "SATURATED")
+
+
+def __getattr__(name: str):
+    if name in _TENSOR_PATH:
+        from nlp_pipeline.embeddings import w2v_tensor
+
+        return getattr(w2v_tensor, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass
@@ -122,178 +138,98 @@ class TorchW2VOptions:
 
 @dataclass
 class TorchWord2Vec:
-    """Trained weights plus the vocabulary they index. ``to_keyed_vectors()`` for gensim's API."""
+    """Trained weights plus the vocabulary they index. ``to_keyed_vectors()`` for gensim's API.
+
+    The weights are float32 numpy arrays, ``vocab_size × dim``, on the CPU whatever the device trained them.
+    """
 
     vocab: W2VVocab
-    input_vectors: torch.Tensor  # the word vectors (word2vec's syn0)
-    output_vectors: torch.Tensor  # negative-sampling weights (syn1neg)
+    input_vectors: np.ndarray  # the word vectors (word2vec's syn0)
+    output_vectors: np.ndarray  # negative-sampling weights (syn1neg)
     info: dict = field(default_factory=dict)
 
     def to_keyed_vectors(self):
+        """gensim's `KeyedVectors` of the input vectors, with each word's ``count``.
+
+        The vectors are not copied: ``kv.vectors`` is ``input_vectors`` (as gensim's own ``model.wv.vectors``
+        is its trained matrix), so a change to one is a change to the other. Built as gensim's
+        ``add_vectors`` would build it (the same words, order, ``key_to_index`` and float32 matrix), without
+        the three temporary copies of the matrix that call makes (a mask selection, ``astype``, ``vstack``).
+        """
         from gensim.models import KeyedVectors
 
-        kv = KeyedVectors(vector_size=self.input_vectors.shape[1])
-        kv.add_vectors(self.vocab.words, self.input_vectors.detach().cpu().numpy().astype(np.float32))
+        vectors = np.ascontiguousarray(self.input_vectors, dtype=np.float32)  # a copy only if not already so
+        kv = KeyedVectors(vector_size=vectors.shape[1])
+        kv.index_to_key = list(self.vocab.words)
+        kv.key_to_index = {word: i for i, word in enumerate(kv.index_to_key)}
+        kv.vectors = vectors
         kv.allocate_vecattrs(attrs=["count"], types=[np.int64])
         kv.expandos["count"][:] = self.vocab.counts
         return kv
 
 
-# --------------------------------------------------------------------------------------------
-# Batch construction: subsample, shrink windows, gather contexts — all vectorised per chunk.
+def _uniform(state: np.random.RandomState, out: np.ndarray) -> np.ndarray:
+    """Fill the float32 array ``out`` with what ``torch.rand`` draws on the CPU from a generator in the same
+    state: each value is the low 24 bits of one 32-bit Mersenne Twister output, times 2^-24.
 
-
-def subsample(ids: torch.Tensor, keep_prob: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """Boolean mask: keep each occurrence of word ``w`` with probability ``keep_prob[w]``."""
-    u = torch.rand(ids.shape[0], generator=generator, device=ids.device)
-    return u < keep_prob.index_select(0, ids)
-
-
-def sample_negatives(table: torch.Tensor, shape: tuple[int, ...], generator: torch.Generator) -> torch.Tensor:
-    """Word ids drawn uniformly from word2vec's unigram table (see `negative_table`)."""
-    slots = torch.randint(0, table.shape[0], shape, generator=generator, device=table.device)
-    return table.index_select(0, slots.reshape(-1)).view(shape).long()
-
-
-def context_matrix(ids: torch.Tensor, sentence_ids: torch.Tensor, window: int,
-                   generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """For every position, the ids of its context words and a mask of the valid ones.
-
-    Returns ``(contexts, valid)``, both ``n × 2·window``: column ``j`` is offset
-    ``-window..-1, 1..window``. A context is valid when it lies in the same sentence and within
-    the centre's shrunk window ``window - b``, ``b`` uniform in ``[0, window)``.
+    Why: the engine's vectors were defined by torch's generator, and a run of the C kernel no longer imports
+    torch. torch's CPU generator is the standard MT19937, seeded like numpy's legacy ``RandomState`` (the
+    seed's low 32 bits, `_generator`), whose ``randint`` over the whole uint32 range returns one raw output a
+    value; both streams are fixed by their libraries (numpy keeps ``RandomState``'s stream stable by policy).
+    The tests compare the two on several seeds and sizes.
     """
-    n, dev = ids.shape[0], ids.device
-    offsets = torch.cat([torch.arange(-window, 0, device=dev), torch.arange(1, window + 1, device=dev)])
-    reduced = torch.randint(0, window, (n,), generator=generator, device=dev)
-    effective = window - reduced  # in [1, window]
-    positions = torch.arange(n, device=dev).unsqueeze(1) + offsets.unsqueeze(0)
-    inside = (positions >= 0) & (positions < n)
-    positions = positions.clamp_(0, max(n - 1, 0)).reshape(-1)
-    valid = inside & (offsets.abs().unsqueeze(0) <= effective.unsqueeze(1))
-    valid &= sentence_ids.index_select(0, positions).view(n, -1) == sentence_ids.unsqueeze(1)
-    return ids.index_select(0, positions).view(n, -1), valid
+    raw = state.randint(0, 1 << 32, size=out.shape, dtype=np.uint32)
+    np.bitwise_and(raw, 0xFFFFFF, out=raw)
+    out[...] = raw  # exact: below 2^24
+    out *= np.float32(2.0 ** -24)
+    return out
 
 
-# --------------------------------------------------------------------------------------------
-# The two update rules. Each returns the batch's negative-sampling loss (sum over pairs).
+def _generator(seed: int) -> np.random.RandomState:
+    """The Mersenne Twister in the state ``torch.Generator().manual_seed(seed)`` puts torch's CPU generator in."""
+    return np.random.RandomState(seed & 0xFFFFFFFF)
 
 
-SATURATED = 6.0  # word2vec's MAX_EXP: the sigmoid table's range
+INIT_BLOCK = 1 << 20  # values drawn at a time by `init_weights` (its temporaries: 4 MiB, not a second matrix)
 
 
-def _sgns_scores_to_grad(scores: torch.Tensor, lr: float, mask: torch.Tensor,
-                         skip_saturated: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-    """``g = (label - sigmoid(score)) * lr`` with label 1 in column 0 (the target), 0 elsewhere.
+def init_weights(vocab_size: int, dim: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """word2vec's initialisation: inputs uniform in [-0.5/dim, 0.5/dim), outputs zero (float32 arrays).
 
-    ``skip_saturated`` follows gensim, which skips every pair whose score is beyond ±6 (word2vec.c
-    instead clips, so a confidently wrong pair still gets a full step; exact sigmoid does the same).
+    The bits of ``torch.rand(vocab_size, dim, generator=torch.Generator().manual_seed(seed)).sub_(0.5).div_(dim)``
+    (the engine's initialisation when torch held the weights), drawn in blocks: ``u - 0.5`` is exact in
+    float32 and the division is IEEE's in both libraries. The output matrix is allocated zeroed (its pages
+    are resident only once training writes them).
     """
-    sig = torch.sigmoid(scores)
-    grad = sig.neg_()
-    grad[..., 0] += 1.0
-    grad.mul_(mask).mul_(lr)
-    if skip_saturated:
-        grad.masked_fill_(scores.abs() >= SATURATED, 0.0)
-    # loss: -log σ(s_pos) - Σ log σ(-s_neg), from the same scores (logsigmoid is stable)
-    signed = scores.clone()
-    signed[..., 1:].neg_()
-    loss = -(F.logsigmoid(signed) * mask).sum()
-    return grad, loss
+    w_in = np.empty((vocab_size, dim), dtype=np.float32)
+    flat, state = w_in.reshape(-1), _generator(seed)
+    for start in range(0, flat.size, INIT_BLOCK):
+        block = _uniform(state, flat[start:start + INIT_BLOCK])
+        block -= np.float32(0.5)
+        block /= np.float32(dim)
+    return w_in, np.zeros((vocab_size, dim), dtype=np.float32)
 
 
-def _row_damping(rows: torch.Tensor, weights: torch.Tensor, vocab_size: int, cap: float | None) -> torch.Tensor | None:
-    """Per-slot factor ``min(1, cap / m)``, where ``m`` counts the batch's updates to that row.
+def _resolve_device(name) -> str:
+    """The device training runs on, as torch names it (``"cpu"``, ``"cuda:0"``). ``cpu`` is known without
+    importing torch; any other setting (``auto`` included) asks torch (`nlp_pipeline.device.resolve_device`)."""
+    if str(name).strip().lower() == "cpu":
+        return "cpu"
+    from nlp_pipeline.device import resolve_device
 
-    Why: sequential SGD sees each of a frequent word's ``m`` updates after the previous one
-    moved the row; a batch sums all ``m`` computed at the same point, a step ``m`` times larger
-    along the same direction. For the top words ``m`` reaches hundreds per batch and training
-    diverges (measured: loss 5e24 with 2048 skip-gram centres per batch). Capping the summed
-    step at ``cap`` single steps only touches rows updated more than ``cap`` times in a batch —
-    function words, which get thousands of updates an epoch anyway.
-    """
-    if not cap:
+    return str(resolve_device(name))
+
+
+def _torch_version() -> str | None:
+    """torch's version, read from its installed metadata when this run did not import it."""
+    if "torch" in sys.modules:
+        return sys.modules["torch"].__version__
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("torch")
+    except PackageNotFoundError:
         return None
-    counts = torch.bincount(rows, weights=weights, minlength=vocab_size).to(weights.dtype)
-    return (cap / counts.index_select(0, rows).clamp_(min=1.0)).clamp_(max=1.0)
-
-
-def _targets(centres: torch.Tensor, negatives: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
-    """Each centre's output rows ``[centre, negatives...]`` (B × (K+1)) and a 0/1 mask that skips a
-    negative equal to its centre, as word2vec does."""
-    targets = torch.cat([centres.unsqueeze(1), negatives], dim=1)
-    ok = torch.ones_like(targets, dtype=dtype)
-    ok[:, 1:] = (negatives != centres.unsqueeze(1)).to(dtype)
-    return targets, ok
-
-
-def skipgram_step(w_in: torch.Tensor, w_out: torch.Tensor, centres: torch.Tensor, contexts: torch.Tensor,
-                  valid: torch.Tensor, negatives: torch.Tensor, lr: float, max_row_updates: float | None = None,
-                  skip_saturated: bool = False) -> torch.Tensor:
-    """One batched skip-gram update: every valid context word predicts its centre word.
-
-    ``centres`` B, ``contexts``/``valid`` B×C, ``negatives`` B×K (shared by a centre's contexts).
-    """
-    targets, target_ok = _targets(centres, negatives, w_in.dtype)  # B × (K+1)
-    out = F.embedding(targets, w_out)  # B × (K+1) × d
-    hidden = F.embedding(contexts, w_in)  # B × C × d
-    scores = torch.bmm(hidden, out.transpose(1, 2))  # B × C × (K+1)
-    valid_f = valid.to(scores.dtype)
-    mask = valid_f.unsqueeze(2) * target_ok.unsqueeze(1)
-    grad, loss = _sgns_scores_to_grad(scores, lr, mask, skip_saturated)
-    grad_t = grad.transpose(1, 2)  # B × (K+1) × C
-    vocab_size = w_in.shape[0]
-    target_rows, context_rows = targets.reshape(-1), contexts.reshape(-1)
-    damp_out = _row_damping(target_rows, mask.sum(1).reshape(-1), vocab_size, max_row_updates)
-    if damp_out is not None:  # folded into the small coefficient tensors, not the d-wide products
-        damp_in = _row_damping(context_rows, valid_f.reshape(-1), vocab_size, max_row_updates)
-        grad_t = grad_t * damp_out.view(-1, grad.shape[2], 1)
-        grad = grad * damp_in.view(-1, grad.shape[1], 1)
-    d = w_in.shape[1]
-    w_out.index_add_(0, target_rows, torch.bmm(grad_t, hidden).reshape(-1, d))  # B·(K+1) × d
-    w_in.index_add_(0, context_rows, torch.bmm(grad, out).reshape(-1, d))  # B·C × d
-    return loss
-
-
-def cbow_step(w_in: torch.Tensor, w_out: torch.Tensor, centres: torch.Tensor, contexts: torch.Tensor,
-              valid: torch.Tensor, negatives: torch.Tensor, lr: float, max_row_updates: float | None = None,
-              skip_saturated: bool = False) -> torch.Tensor:
-    """One batched CBOW update: the mean of the valid context vectors predicts the centre word (arguments as
-    `skipgram_step`'s)."""
-    count = valid.sum(1)
-    keep = count > 0
-    if not bool(keep.all()):
-        centres, contexts, valid, negatives, count = (t[keep] for t in (centres, contexts, valid, negatives, count))
-        if centres.shape[0] == 0:  # one-word sentences only: nothing to predict from
-            return torch.zeros((), dtype=w_in.dtype, device=w_in.device)
-    ctx = contexts.reshape(-1).index_select(0, valid.reshape(-1).nonzero().squeeze(1))  # row by row
-    offsets = torch.zeros_like(count)
-    torch.cumsum(count[:-1], 0, out=offsets[1:])
-    d = w_in.shape[1]
-    hidden = F.embedding_bag(ctx, w_in, offsets, mode="mean")  # B × d, one fused gather-and-mean
-    targets, mask = _targets(centres, negatives, w_in.dtype)  # B × (K+1)
-    out = F.embedding(targets, w_out)  # B × (K+1) × d
-    scores = torch.bmm(out, hidden.unsqueeze(2)).squeeze(2)  # B × (K+1)
-    grad, loss = _sgns_scores_to_grad(scores, lr, mask, skip_saturated)
-    grad_hidden = torch.bmm(grad.unsqueeze(1), out).squeeze(1)  # B × d
-    target_rows = targets.reshape(-1)
-    damp = _row_damping(target_rows, mask.reshape(-1), w_in.shape[0], max_row_updates)
-    if damp is not None:
-        grad = grad * damp.view_as(grad)
-    w_out.index_add_(0, target_rows, (grad.unsqueeze(2) * hidden.unsqueeze(1)).reshape(-1, d))
-    grad_ctx = grad_hidden.repeat_interleave(count, dim=0, output_size=ctx.shape[0])
-    if damp is not None:
-        grad_ctx.mul_(_row_damping(ctx, torch.ones_like(ctx, dtype=damp.dtype), w_in.shape[0],
-                                   max_row_updates).unsqueeze(1))
-    w_in.index_add_(0, ctx, grad_ctx)
-    return loss
-
-
-def init_weights(vocab_size: int, dim: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """word2vec's initialisation: inputs uniform in [-0.5/dim, 0.5/dim), outputs zero."""
-    gen = torch.Generator().manual_seed(seed)
-    w_in = torch.rand(vocab_size, dim, generator=gen).sub_(0.5).div_(dim)  # in place: no temporaries
-    return w_in, torch.zeros(vocab_size, dim)
 
 
 def train_torch(corpus_file, params: Word2VecParams, *, options: TorchW2VOptions | None = None, progress: bool = True,
@@ -305,28 +241,20 @@ def train_torch(corpus_file, params: Word2VecParams, *, options: TorchW2VOptions
     word2vec and gensim), so the last bits depend on thread timing, as with gensim.
     """
     options = options or TorchW2VOptions()
-    device = resolve_device(options.device)
-    options = options.resolve(params.sg, str(device))
+    device = _resolve_device(options.device)
+    options = options.resolve(params.sg, device)
     workers = params.workers if params.workers > 0 else (os.cpu_count() or 1)
-    if device.type != "cpu":
+    if not _on_cpu(device):
         workers = 1  # one stream of large batches keeps a GPU busy; threads would only contend
-    previous_threads = torch.get_num_threads()
     start = time.perf_counter()
-    try:
-        vocab = build_vocab(corpus_file, params.min_count, params.max_vocab_size)
-        with tempfile.TemporaryDirectory(prefix="w2v-", dir=work_dir) as tmp:
-            encoded = encode_corpus(corpus_file, vocab, tmp)
-            prep_seconds = time.perf_counter() - start
-            # every worker thread runs its ops single-threaded: Hogwild across cores scales, while
-            # intra-op threading of small gathers and scatters does not (index_add_: 1.15x on 2
-            # threads) and collapses when the cores are shared with other processes
-            torch.set_num_threads(1)
-            model = _train_loop(vocab, encoded, params, options, device, workers, progress, log_fn)
-    finally:
-        torch.set_num_threads(previous_threads)
+    vocab = build_vocab(corpus_file, params.min_count, params.max_vocab_size)
+    with tempfile.TemporaryDirectory(prefix="w2v-", dir=work_dir) as tmp:
+        encoded = encode_corpus(corpus_file, vocab, tmp)
+        prep_seconds = time.perf_counter() - start
+        model = _train_loop(vocab, encoded, params, options, device, workers, progress, log_fn)
     seconds = time.perf_counter() - start
     model.info.update({
-        "engine": "torch", "torch_version": torch.__version__, "device": str(device), "workers": workers,
+        "engine": "torch", "torch_version": _torch_version(), "device": device, "workers": workers,
         "vocab_size": len(vocab), "corpus_words": vocab.corpus_words, "seconds": round(seconds, 2),
         "prepare_seconds": round(prep_seconds, 2),
         "words_per_second": round(vocab.corpus_words * params.epochs / seconds) if seconds > 0 else None,
@@ -349,21 +277,32 @@ class _Job:
     words_before: int  # raw words of all epochs' text before this job
 
 
+def _on_cpu(device) -> bool:
+    """Whether ``device`` (``"cpu"``, ``"cuda:0"``, a `torch.device`) is the CPU."""
+    return str(device).split(":", 1)[0] == "cpu"
+
+
 class _Trainer:
-    def __init__(self, vocab, params: Word2VecParams, options: TorchW2VOptions, device: torch.device,
+    """The weights (float32 numpy arrays), the subsampling and negative tables, and one job's training.
+
+    The C kernel trains the arrays in place. Otherwise (no kernel, ``kernel="tensor"``, CUDA) a
+    `w2v_tensor.TensorPath` holds them as tensors (on the CPU, views of the same arrays) and trains; torch is
+    imported only then. `close` ends it; `weights` are the trained arrays.
+    """
+
+    def __init__(self, vocab, params: Word2VecParams, options: TorchW2VOptions, device="cpu",
                  log_fn: Callable[[str], None] | None = None):
-        self.params, self.options, self.device = params, options, device
+        self.params, self.options, self.device = params, options, str(device)
         self.vocab_size = len(vocab)
-        w_in, w_out = init_weights(len(vocab), params.vector_size, params.seed)
-        self.w_in, self.w_out = w_in.to(device), w_out.to(device)
-        self.keep_prob = torch.from_numpy(keep_probabilities(vocab.counts, params.sample)).float().to(device)
-        self.neg_table = torch.from_numpy(negative_table(vocab.counts)).to(device)
-        self.step = skipgram_step if params.sg else cbow_step
+        self.w_in, self.w_out = init_weights(len(vocab), params.vector_size, params.seed)
+        self.keep_prob = keep_probabilities(vocab.counts, params.sample).astype(np.float32)
+        self.neg_table = negative_table(vocab.counts)  # int32
         self.total_words = vocab.corpus_words * params.epochs
         self.native = None
+        self.tensor = None
         self.negatives_drawn = 0  # by the C kernel (its per-pair or shared draws), over all jobs
         self._tally_lock = threading.Lock()
-        if options.kernel == "native" and device.type == "cpu":
+        if options.kernel == "native" and _on_cpu(self.device):
             from nlp_pipeline.embeddings.native import load_kernel
 
             self.native, why = load_kernel()  # builds the library on first use (time-limited)
@@ -372,8 +311,21 @@ class _Trainer:
                 # stage cannot tell a planned "auto" from an explicit "native" (both arrive as native).
                 (log_fn or _log.warning)(f"word2vec: the native kernel is unavailable ({why}); "
                                          "training with the tensor path instead")
-            else:
-                self.neg_table_np = self.neg_table.numpy()  # the same memory (int32)
+        if self.native is None:
+            from nlp_pipeline.embeddings.w2v_tensor import TensorPath
+
+            self.tensor = TensorPath(self.w_in, self.w_out, self.keep_prob, self.neg_table, self.device, params,
+                                     options)
+            if not _on_cpu(self.device):  # the tensors are copies on the device: the host's arrays go
+                self.w_in = self.w_out = self.keep_prob = self.neg_table = None
+
+    def weights(self) -> tuple[np.ndarray, np.ndarray]:
+        """The trained input and output weights, float32 arrays on the CPU."""
+        return self.tensor.weights() if self.tensor is not None else (self.w_in, self.w_out)
+
+    def close(self) -> None:
+        if self.tensor is not None:
+            self.tensor.close()
 
     def learning_rate(self, words_before: float, epoch: int) -> float:
         """The rate after ``words_before`` raw words of all epochs' text, in epoch ``epoch`` (``lr_schedule``).
@@ -393,36 +345,16 @@ class _Trainer:
 
     def run(self, job: _Job) -> tuple[float, int, float]:
         """Train on one job; returns (loss, training examples, last learning rate)."""
-        p, dev = self.params, self.device
-        gen = torch.Generator(device=dev).manual_seed(p.seed * 1_000_003 + job.number)
-        ids = torch.from_numpy(job.ids.astype(np.int64)).to(dev)
-        lengths = torch.from_numpy(job.lengths.astype(np.int64)).to(dev)
-        sentence_ids = torch.repeat_interleave(torch.arange(len(lengths), device=dev), lengths)
-        keep = subsample(ids, self.keep_prob, gen)
-        ids, sentence_ids = ids[keep], sentence_ids[keep]
-        n = ids.shape[0]
-        if n == 0:
+        if self.tensor is not None:
+            return self.tensor.run(job, self.learning_rate)
+        ids, sentence_ids = subsample_job(job, self.keep_prob, self.params.seed)
+        if ids.shape[0] == 0:
             return 0.0, 0, self.learning_rate(job.words_before, job.epoch)
-        if self.native is not None:
-            return self._run_native(job, ids, sentence_ids)
-        contexts, valid = context_matrix(ids, sentence_ids, p.window, gen)
-        negatives = sample_negatives(self.neg_table, (n, p.negative), gen)
-        bw = self.options.batch_words
-        batches = math.ceil(n / bw)
-        loss = torch.zeros((), dtype=torch.float64, device=dev)
-        lr = 0.0
-        for b in range(batches):
-            sl = slice(b * bw, (b + 1) * bw)
-            lr = self.learning_rate(job.words_before + job.raw_words * b / batches, job.epoch)
-            loss += self.step(self.w_in, self.w_out, ids[sl], contexts[sl], valid[sl], negatives[sl], lr,
-                              self.options.max_row_updates, self.options.skip_saturated)
-        examples = int(valid.sum()) if p.sg else int((valid.sum(1) > 0).sum())
-        return float(loss), examples, lr
+        return self._run_native(job, ids, sentence_ids)
 
-    def _run_native(self, job: _Job, ids: torch.Tensor, sentence_ids: torch.Tensor) -> tuple[float, int, float]:
+    def _run_native(self, job: _Job, ids: np.ndarray, sentence_ids: np.ndarray) -> tuple[float, int, float]:
         """The job in the C kernel: its centres in order, every update applied at once, in place."""
         p = self.params
-        ids, sentence_ids = ids.contiguous(), sentence_ids.contiguous()
         lr_start = self.learning_rate(job.words_before, job.epoch)
         lr_end = self.learning_rate(job.words_before + job.raw_words, job.epoch)
         work = np.zeros(2 * p.vector_size, dtype=np.float32)
@@ -434,7 +366,7 @@ class _Trainer:
             int(p.sg), c_pointer("w_in", self.w_in, "float32", weights),
             c_pointer("w_out", self.w_out, "float32", weights), p.vector_size, c_pointer("ids", ids, "int64", n),
             c_pointer("sentence_ids", sentence_ids, "int64", n), n, p.window, p.negative,
-            c_pointer("neg_table", self.neg_table_np, "int32"), self.neg_table_np.shape[0], lr_start, lr_end, seed,
+            c_pointer("neg_table", self.neg_table, "int32"), self.neg_table.shape[0], lr_start, lr_end, seed,
             int(self.options.skip_saturated), int(self.options.negatives_per_pair),
             c_pointer("work", work, "float32", 2 * p.vector_size), c_pointer("negs", negs, "int64", 2 * p.negative),
             c_pointer("out", out, "float64", 3))
@@ -443,7 +375,20 @@ class _Trainer:
         return float(out[0]), int(out[1]), lr_end
 
 
-def c_pointer(name: str, value: torch.Tensor | np.ndarray, dtype: str, numel: int | None = None) -> int:
+def subsample_job(job: _Job, keep_prob: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The job's word ids left by subsampling and their sentence numbers (int64 arrays, in order).
+
+    Each occurrence of word ``w`` is kept when ``u < keep_prob[w]`` (float32), ``u`` the job's uniform draws
+    from the generator seeded with ``seed * 1_000_003 + job.number``: the numbers torch drew there when it
+    prepared the kernel's jobs (`_uniform`), so the kept words are the same.
+    """
+    u = _uniform(_generator(seed * 1_000_003 + job.number), np.empty(job.ids.shape[0], dtype=np.float32))
+    keep = u < keep_prob[job.ids]
+    sentence_ids = np.repeat(np.arange(job.lengths.shape[0], dtype=np.int64), job.lengths)
+    return job.ids[keep].astype(np.int64), sentence_ids[keep]
+
+
+def c_pointer(name: str, value, dtype: str, numel: int | None = None) -> int:
     """The address of ``value``'s first element, once it is known to be what the C kernel reads there.
 
     Why: ctypes hands over a bare address, and the kernel walks it as a flat, contiguous CPU array of
@@ -451,7 +396,9 @@ def c_pointer(name: str, value: torch.Tensor | np.ndarray, dtype: str, numel: in
     short buffer would not raise there; it would train on garbage, write past the end, or crash the
     process. ``name`` is the kernel argument's, for the message.
     """
-    if isinstance(value, torch.Tensor):
+    torch = sys.modules.get("torch")  # a tensor can only come from a process that imported torch
+    is_tensor = torch is not None and isinstance(value, torch.Tensor)
+    if is_tensor:
         kind, device, contiguous = str(value.dtype).removeprefix("torch."), value.device.type, value.is_contiguous()
     elif isinstance(value, np.ndarray):
         kind, device, contiguous = str(value.dtype), "cpu", bool(value.flags.c_contiguous)
@@ -463,11 +410,11 @@ def c_pointer(name: str, value: torch.Tensor | np.ndarray, dtype: str, numel: in
         raise ValueError(f"native kernel argument {name!r}: expected a CPU tensor, got one on {value.device}")
     if not contiguous:
         raise ValueError(f"native kernel argument {name!r}: expected a contiguous array, got strides "
-                         f"{tuple(value.stride()) if isinstance(value, torch.Tensor) else value.strides}")
-    size = value.numel() if isinstance(value, torch.Tensor) else value.size
+                         f"{tuple(value.stride()) if is_tensor else value.strides}")
+    size = value.numel() if is_tensor else value.size
     if numel is not None and size != numel:
         raise ValueError(f"native kernel argument {name!r}: expected {numel} elements, got {size}")
-    return value.data_ptr() if isinstance(value, torch.Tensor) else value.ctypes.data
+    return value.data_ptr() if is_tensor else value.ctypes.data
 
 
 def _jobs(encoded: EncodedCorpus, epochs: int, chunk_tokens: int, corpus_words: int):
@@ -481,7 +428,7 @@ def _jobs(encoded: EncodedCorpus, epochs: int, chunk_tokens: int, corpus_words: 
 
 
 def _train_loop(vocab: W2VVocab, encoded: EncodedCorpus, params: Word2VecParams, options: TorchW2VOptions,
-                device: torch.device, workers: int, progress: bool,
+                device: str, workers: int, progress: bool,
                 log_fn: Callable[[str], None] | None) -> TorchWord2Vec:
     trainer = _Trainer(vocab, params, options, device, log_fn)
     epoch_loss = [0.0] * params.epochs
@@ -510,25 +457,29 @@ def _train_loop(vocab: W2VVocab, encoded: EncodedCorpus, params: Word2VecParams,
                 log_fn(f"embed epoch {job.epoch + 1}/{params.epochs}: loss {epoch_loss[job.epoch]:.4g}, "
                        f"{seconds:.2f}s, lr {lr:.5f}")
 
-    if workers == 1:
-        for job in jobs:
-            finish(job, trainer.run(job))
-    else:
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="w2v") as pool:
-            pending: list = []
+    try:
+        if workers == 1:
             for job in jobs:
-                pending.append((job, pool.submit(trainer.run, job)))
-                while len(pending) >= 2 * workers:  # bounded: memory stays flat
-                    done_job, future = pending.pop(0)
+                finish(job, trainer.run(job))
+        else:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="w2v") as pool:
+                pending: list = []
+                for job in jobs:
+                    pending.append((job, pool.submit(trainer.run, job)))
+                    while len(pending) >= 2 * workers:  # bounded: memory stays flat
+                        done_job, future = pending.pop(0)
+                        finish(done_job, future.result())
+                for done_job, future in pending:
                     finish(done_job, future.result())
-            for done_job, future in pending:
-                finish(done_job, future.result())
+    finally:
+        trainer.close()
     bar.close()
     info = {"epoch_loss": [round(x, 1) for x in epoch_loss],
             "epoch_seconds": [round(b - a, 2) for a, b in zip([0.0, *epoch_end[:-1]], epoch_end)],
             "epoch_examples": epoch_examples,
             "kernel": "native" if trainer.native is not None else "tensor",  # the update loop that ran
             "negatives_drawn": trainer.negatives_drawn}  # by the C kernel; 0 on the tensor path
-    return TorchWord2Vec(vocab=vocab, input_vectors=trainer.w_in.cpu(), output_vectors=trainer.w_out.cpu(), info=info)
+    w_in, w_out = trainer.weights()
+    return TorchWord2Vec(vocab=vocab, input_vectors=w_in, output_vectors=w_out, info=info)

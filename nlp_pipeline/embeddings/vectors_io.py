@@ -28,7 +28,7 @@ def save_vectors(kv, directory: str | Path) -> dict[str, str]:
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     kv.save_word2vec_format(str(directory / VECTORS_BIN), binary=True)
-    np.save(directory / "vectors.npy", kv.vectors.astype(np.float32))
+    np.save(directory / "vectors.npy", kv.vectors.astype(np.float32, copy=False))  # no copy of a float32 matrix
     with open(directory / "words.txt", "w", encoding="utf-8") as fh:
         for word in kv.index_to_key:
             count = kv.get_vecattr(word, "count") if "count" in kv.expandos else 0

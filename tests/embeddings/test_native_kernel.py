@@ -21,7 +21,7 @@ import torch
 
 from nlp_pipeline.embeddings import Word2VecParams, native
 from nlp_pipeline.embeddings.torch_engine import TorchW2VOptions, _Job, _Trainer, c_pointer, train_torch
-from nlp_pipeline.embeddings.w2v_corpus import build_vocab
+from nlp_pipeline.embeddings.w2v_corpus import build_vocab, keep_probabilities
 
 needs_kernel = pytest.mark.skipif(not native.kernel_available(), reason=f"no native kernel: {native.load_kernel()[1]}")
 
@@ -64,7 +64,7 @@ def test_the_kernel_learns_as_the_tensor_path_does(topics, sg):
     assert _separation(ours, a, b) > 0.3 and _separation(tensor, a, b) > 0.3
     assert ours.info["epoch_loss"][-1] < ours.info["epoch_loss"][0]
     assert ours.info["epoch_examples"][0] > 0
-    assert not np.array_equal(ours.input_vectors.numpy(), tensor.input_vectors.numpy())  # two algorithms
+    assert not np.array_equal(ours.input_vectors, tensor.input_vectors)  # two algorithms
 
 
 @needs_kernel
@@ -73,10 +73,10 @@ def test_one_worker_is_a_function_of_the_seed(topics, sg):
     path, _, _ = topics
     params = _with(PARAMS, sg=sg, epochs=1)
     runs = [train_torch(path, params, options=TorchW2VOptions(kernel="native"), progress=False) for _ in range(2)]
-    assert np.array_equal(runs[0].input_vectors.numpy(), runs[1].input_vectors.numpy())
+    assert np.array_equal(runs[0].input_vectors, runs[1].input_vectors)
     other = train_torch(path, _with(params, seed=4), options=TorchW2VOptions(kernel="native"),
                         progress=False)
-    assert not np.array_equal(runs[0].input_vectors.numpy(), other.input_vectors.numpy())
+    assert not np.array_equal(runs[0].input_vectors, other.input_vectors)
 
 
 @pytest.fixture
@@ -143,7 +143,7 @@ def test_a_failed_build_trains_the_tensor_path_after_one_line(monkeypatch, topic
     assert len(fallback) == 1 and "fatal: no space left" in fallback[0] and "tensor path" in fallback[0]
     assert model.info["kernel"] == "tensor" and not fresh_kernel.exists()
     tensor = train_torch(topics[0], params, options=TorchW2VOptions(kernel="tensor"), progress=False)
-    assert np.array_equal(model.input_vectors.numpy(), tensor.input_vectors.numpy())  # exactly the tensor path
+    assert np.array_equal(model.input_vectors, tensor.input_vectors)  # exactly the tensor path
 
 
 def test_a_build_that_hangs_is_stopped_at_the_time_limit(monkeypatch, fresh_kernel):
@@ -194,16 +194,16 @@ def test_the_trainer_refuses_a_strided_weight_before_calling_the_kernel(topics):
             raise AssertionError("the kernel was called with an unchecked array")
 
     vocab = build_vocab(topics[0], min_count=1)
-    trainer = _Trainer(vocab, PARAMS, TorchW2VOptions(kernel="tensor").resolve(1), torch.device("cpu"))
-    trainer.native, trainer.neg_table_np = Kernel(), trainer.neg_table.numpy()
-    ids = torch.arange(10, dtype=torch.int64)
-    job = _Job(0, 0, ids.numpy(), np.array([10]), 10, 0)
-    trainer.w_in = trainer.w_in.t().contiguous().t()  # the same values, column-major
+    trainer = _Trainer(vocab, PARAMS, TorchW2VOptions(kernel="tensor").resolve(1), "cpu")
+    trainer.native, trainer.tensor = Kernel(), None
+    ids = np.arange(10, dtype=np.int64)
+    job = _Job(0, 0, ids, np.array([10]), 10, 0)
+    trainer.w_in = np.asfortranarray(trainer.w_in)  # the same values, column-major
     with pytest.raises(ValueError, match="'w_in': expected a contiguous array"):
-        trainer._run_native(job, ids, torch.zeros(10, dtype=torch.int64))
-    trainer.w_in = trainer.w_in.contiguous()
+        trainer._run_native(job, ids, np.zeros(10, dtype=np.int64))
+    trainer.w_in = np.ascontiguousarray(trainer.w_in)
     with pytest.raises(TypeError, match="'ids': expected int64, got int32"):
-        trainer._run_native(job, ids.int(), torch.zeros(10, dtype=torch.int64))
+        trainer._run_native(job, ids.astype(np.int32), np.zeros(10, dtype=np.int64))
 
 
 # -- the test suite builds the kernel in its own cache ------------------------------------------------
@@ -259,8 +259,145 @@ def test_negatives_per_pair_draws_negative_per_pair_and_trains_another_model(top
     assert 3 * shared.info["negatives_drawn"] < per_pair.info["negatives_drawn"] < 6 * shared.info["negatives_drawn"]
     assert shared.info["negatives_drawn"] % PARAMS.negative == 0
     assert _separation(shared, a, b) > 0.3 and _separation(per_pair, a, b) > 0.3
-    assert not np.array_equal(shared.input_vectors.numpy(), per_pair.input_vectors.numpy())
+    assert not np.array_equal(shared.input_vectors, per_pair.input_vectors)
     # CBOW trains one example per centre: there the option changes nothing
     cbow = [train_torch(path, _with(params, sg=0), options=TorchW2VOptions(kernel="native", negatives_per_pair=flag),
                         progress=False) for flag in (False, True)]
-    assert np.array_equal(cbow[0].input_vectors.numpy(), cbow[1].input_vectors.numpy())
+    assert np.array_equal(cbow[0].input_vectors, cbow[1].input_vectors)
+
+
+# -- the kernel's runs need no torch, and train the vectors torch's preparation gave ----------------------
+
+
+@pytest.mark.parametrize(("rows", "dim", "seed"), [(1, 1, 0), (257, 300, 1), (1000, 7, 13), (33, 24, 2**40 + 5)])
+def test_init_weights_are_the_bits_torchs_generator_gave(monkeypatch, rows, dim, seed):
+    """The weights were ``torch.rand(V, d).sub_(0.5).div_(d)`` from a generator seeded with ``seed``, and
+    zeros; the numpy arrays now are the same bits, whatever the block the draws are made in."""
+    from nlp_pipeline.embeddings import torch_engine
+
+    monkeypatch.setattr(torch_engine, "INIT_BLOCK", 1000)  # several blocks, one cutting a row
+    w_in, w_out = torch_engine.init_weights(rows, dim, seed)
+    expected = torch.rand(rows, dim, generator=torch.Generator().manual_seed(seed)).sub_(0.5).div_(dim)
+    assert w_in.dtype == w_out.dtype == np.float32 and w_in.flags.c_contiguous and w_out.flags.c_contiguous
+    assert np.array_equal(w_in, expected.numpy()) and np.array_equal(w_out, np.zeros((rows, dim), np.float32))
+
+
+@pytest.mark.parametrize("seed", [0, 13, 2**33 + 1])
+def test_a_jobs_subsampling_keeps_the_words_torch_kept(seed):
+    from nlp_pipeline.embeddings.torch_engine import subsample_job
+    from nlp_pipeline.embeddings.w2v_tensor import subsample
+
+    rng = np.random.default_rng(seed % 1000)
+    ids = rng.integers(0, 500, 20_000).astype(np.int32)
+    lengths = np.array([7, 0, 1] * 900 + [20_000 - 8 * 900], dtype=np.int32)  # empty sentences too
+    keep_prob = np.minimum(rng.random(500) * 1.5, 1.0)  # float64, as `keep_probabilities` gives it
+    for number in (0, 1, 977):
+        job = _Job(number, 0, ids, lengths, 20_000, 0)
+        kept, sentences = subsample_job(job, keep_prob.astype(np.float32), seed)
+        # the engine's preparation when torch held the weights
+        t_ids = torch.from_numpy(ids.astype(np.int64))
+        keep = subsample(t_ids, torch.from_numpy(keep_prob).float(),
+                         torch.Generator().manual_seed(seed * 1_000_003 + number))
+        t_sentences = torch.repeat_interleave(torch.arange(len(lengths)), torch.from_numpy(lengths.astype(np.int64)))
+        assert kept.dtype == sentences.dtype == np.int64
+        assert np.array_equal(kept, t_ids[keep].numpy()) and np.array_equal(sentences, t_sentences[keep].numpy())
+        assert 0 < len(kept) < len(ids)
+
+
+def _torch_prepared(base):
+    """A trainer that runs the C kernel as the engine did when torch held the weights and prepared the jobs:
+    initialisation and subsampling from torch's generator, the weights tensors handed over by address."""
+
+    class TorchPrepared(base):
+        def __init__(self, vocab, params, options, device="cpu", log_fn=None):
+            super().__init__(vocab, params, options, device, log_fn)
+            gen = torch.Generator().manual_seed(params.seed)
+            self.t_in = torch.rand(len(vocab), params.vector_size, generator=gen).sub_(0.5).div_(params.vector_size)
+            self.t_out = torch.zeros(len(vocab), params.vector_size)
+            self.w_in, self.w_out = self.t_in.numpy(), self.t_out.numpy()  # the kernel trains the tensors
+            self.t_keep = torch.from_numpy(keep_probabilities(vocab.counts, params.sample)).float()
+
+        def run(self, job):
+            gen = torch.Generator().manual_seed(self.params.seed * 1_000_003 + job.number)
+            ids = torch.from_numpy(job.ids.astype(np.int64))
+            lengths = torch.from_numpy(job.lengths.astype(np.int64))
+            sentence_ids = torch.repeat_interleave(torch.arange(len(lengths)), lengths)
+            keep = torch.rand(ids.shape[0], generator=gen) < self.t_keep.index_select(0, ids)
+            ids, sentence_ids = ids[keep], sentence_ids[keep]
+            if ids.shape[0] == 0:
+                return 0.0, 0, self.learning_rate(job.words_before, job.epoch)
+            return self._run_native(job, ids.numpy(), sentence_ids.numpy())
+
+    return TorchPrepared
+
+
+@needs_kernel
+@pytest.mark.parametrize(("sg", "per_pair"), [(1, False), (1, True), (0, False)])
+def test_the_kernels_vectors_are_the_ones_torchs_preparation_gave(monkeypatch, topics, sg, per_pair):
+    """Byte for byte, with one worker: the weights, the loss and the examples, and the keyed vectors."""
+    from nlp_pipeline.embeddings import torch_engine
+
+    path, _, _ = topics
+    params = _with(PARAMS, sg=sg, sample=1e-2, epochs=2)  # subsampling drops words here
+    options = TorchW2VOptions(kernel="native", negatives_per_pair=per_pair, chunk_tokens=5000)
+    ours = train_torch(path, params, options=options, progress=False)
+    monkeypatch.setattr(torch_engine, "_Trainer", _torch_prepared(torch_engine._Trainer))
+    before = train_torch(path, params, options=options, progress=False)
+    assert ours.info["kernel"] == before.info["kernel"] == "native"
+    assert isinstance(ours.input_vectors, np.ndarray) and ours.input_vectors.dtype == np.float32
+    assert np.array_equal(ours.input_vectors, before.input_vectors)
+    assert np.array_equal(ours.output_vectors, before.output_vectors)
+    for key in ("epoch_loss", "epoch_examples", "negatives_drawn"):
+        assert ours.info[key] == before.info[key]
+    kv = ours.to_keyed_vectors()
+    assert kv.index_to_key == ours.vocab.words and kv.key_to_index == ours.vocab.index
+    assert kv.vectors is ours.input_vectors  # no copy
+    assert np.array_equal(kv.expandos["count"], ours.vocab.counts)
+
+
+def test_keyed_vectors_are_what_gensims_add_vectors_builds(topics):
+    from gensim.models import KeyedVectors
+
+    model = train_torch(topics[0], _with(PARAMS, epochs=1), options=TorchW2VOptions(kernel="tensor"), progress=False)
+    kv = model.to_keyed_vectors()
+    reference = KeyedVectors(vector_size=PARAMS.vector_size)
+    reference.add_vectors(model.vocab.words, model.input_vectors.copy())
+    reference.allocate_vecattrs(attrs=["count"], types=[np.int64])
+    reference.expandos["count"][:] = model.vocab.counts
+    assert kv.index_to_key == reference.index_to_key and kv.key_to_index == reference.key_to_index
+    assert kv.vectors.dtype == reference.vectors.dtype and np.array_equal(kv.vectors, reference.vectors)
+    assert np.array_equal(kv.expandos["count"], reference.expandos["count"])
+    assert kv.most_similar("a0", topn=3) == reference.most_similar("a0", topn=3)
+
+
+@needs_kernel
+def test_a_native_run_never_imports_torch(topics):
+    """Training with the C kernel, the keyed vectors and their scores, in a fresh interpreter: torch (about
+    185 MB of resident memory) stays out, and so does the tensor path's module."""
+    import subprocess
+    import sys
+
+    code = f"""
+import sys
+from nlp_pipeline.embeddings import Word2VecParams, intrinsic_scores
+from nlp_pipeline.embeddings.torch_engine import TorchW2VOptions, train_torch
+params = Word2VecParams(vector_size=16, window=3, min_count=1, sample=0, epochs=1, workers=2, seed=3)
+model = train_torch({str(topics[0])!r}, params, options=TorchW2VOptions(device="cpu"), progress=False)
+intrinsic_scores(model.to_keyed_vectors())
+assert model.info["kernel"] == "native", model.info
+assert model.info["torch_version"], model.info
+loaded = sorted(m for m in sys.modules if m == "torch" or m.startswith("torch.") or m.endswith("w2v_tensor"))
+assert not loaded, loaded
+print("ok")
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-2000:]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_the_tensor_path_on_cuda_returns_cpu_arrays(topics):
+    path, a, b = topics
+    model = train_torch(path, PARAMS, options=TorchW2VOptions(device="cuda"), progress=False)
+    assert model.info["kernel"] == "tensor" and model.info["device"].startswith("cuda")
+    assert isinstance(model.input_vectors, np.ndarray) and isinstance(model.output_vectors, np.ndarray)
+    assert model.input_vectors.dtype == np.float32 and _separation(model, a, b) > 0.3
