@@ -77,15 +77,18 @@ def serve_settings(settings: Serve | Mapping[str, Any] | None) -> Serve:
 
 
 def torch_threads(settings: Serve, models: LoadedModels) -> int:
-    """Torch threads for the workers: ``serve.threads``, or with 0 the cores shared out among the loaded
-    models' worker threads (they can run at once; more threads than cores only makes them wait on each other)."""
+    """Torch threads for the workers: ``serve.threads``, or with 0 the cores but one (the event loop's, which
+    parses and answers every request) shared out among the loaded models' worker threads (they can run at
+    once; more threads than cores only makes them wait on each other). Measured on 2 cores with a classifier
+    alone: 2 torch threads answered 400 batched and 131 unbatched classify requests/s under 32 clients, 1
+    thread 700 and 244."""
     if settings.threads:
         return settings.threads
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         cores = os.cpu_count() or 1
-    return max(1, cores // max(1, len(models.loaded())))
+    return max(1, (cores - 1) // max(1, len(models.loaded())))
 
 
 class Server:
