@@ -56,6 +56,7 @@ def build(params: EmbedParams, inputs: Mapping, ctx: BuildContext) -> dict:
         model = train_torch(text.file("corpus.txt"), w2v, options=options, progress=ctx.progress, log_fn=ctx.log,
                             work_dir=ctx.out_dir)
         kv, info = model.to_keyed_vectors(), model.info
+        del model  # its output matrix (vocabulary x dimensions) is not needed to save and score the vectors
     else:
         try:
             kv, info = train_gensim(text.file("corpus.txt"), w2v, total_words=text.metadata.get("tokens"),
