@@ -31,9 +31,9 @@ import contextlib
 import csv
 import itertools
 import json
-import shlex
 import os
 import resource
+import shlex
 import signal
 import subprocess
 import sys

@@ -613,8 +613,9 @@ class Serve(Group):
                                    ge=0, le=1000, **_SERVER)
     batch_max_size: int = setting(128, "a batch runs as soon as it holds this many texts or queries", ge=1,
                                   le=100_000, **_SERVER)
-    threads: int = setting(0, "torch threads; 0 = the cores but one (the event loop's) shared out among the loaded models' workers",
-                           ge=0, **_SERVER)
+    threads: int = setting(
+        0, "torch threads; 0 = the cores but one (the event loop's) shared out among the loaded models' workers",
+        ge=0, **_SERVER)
 
 
 def role_of(group: type[Group], name: str) -> Role:
