@@ -15,7 +15,7 @@ data did.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +48,11 @@ def predict_proba(model: nn.Module, ids: list[list[int]], batch_size: int = EVAL
     else:
         target = resolve_device(device)
         model.to(target)
-    logits = predict_logits(model, ids, batch_size, max_length, target)
+    return probabilities(predict_logits(model, ids, batch_size, max_length, target))
+
+
+def probabilities(logits: torch.Tensor) -> np.ndarray:
+    """Class probabilities ``[N, C]`` (float32) of a classifier's logits."""
     return torch.softmax(logits, dim=1).numpy().astype(np.float32, copy=False)
 
 
@@ -99,25 +103,22 @@ class Predictor:
         probs = predict_proba(self.model, ids, self.batch_size, self.max_length, self.device)
         return probs.tolist()
 
-    def predict(self, texts: list[str]) -> list[dict[str, Any]]:
-        """``[{"text", "label", "probabilities": {label: p}}]``, one dict per input text, in order."""
-        texts = list(texts)
-        results: list[dict[str, Any]] = [{} for _ in texts]
-        for indices, answers in self.predict_batches(texts):
-            for i, answer in zip(indices, answers):
-                results[i] = answer
-        return results
+    def predict(self, texts: list[str], on_batch: Callable[[list[int], list[dict[str, Any]]], None] | None = None
+                ) -> list[dict[str, Any]]:
+        """``[{"text", "label", "probabilities": {label: p}}]``, one dict per input text, in order.
 
-    def predict_batches(self, texts: list[str]) -> Iterator[tuple[list[int], list[dict[str, Any]]]]:
-        """What `predict` gives, one scored batch at a time: ``(indices into texts, their answers)``, so a
-        server can answer the texts of a batch while the next one is scored."""
+        ``on_batch(indices into texts, their answers)`` is called as each scored batch is done, so a server
+        can answer the texts of a batch while the next one is scored."""
         texts = list(texts)
         ids = [self.vocab.encode(tokens) for tokens in self.tokenize(texts)]
+        results: list[dict[str, Any]] = [{} for _ in texts]
         for indices, logits in iter_logits(self.model, ids, self.batch_size, self.max_length, self.device):
-            rows = torch.softmax(logits, dim=1).numpy().astype(np.float32, copy=False).tolist()
             answers = []
-            for i, row in zip(indices, rows):
+            for i, row in zip(indices, probabilities(logits).tolist()):
                 best = max(range(len(row)), key=row.__getitem__)
-                answers.append({"text": texts[i], "label": self.labels[best],
-                                "probabilities": dict(zip(self.labels, row))})
-            yield indices, answers
+                results[i] = {"text": texts[i], "label": self.labels[best],
+                              "probabilities": dict(zip(self.labels, row))}
+                answers.append(results[i])
+            if on_batch is not None:
+                on_batch(indices, answers)
+        return results

@@ -29,6 +29,10 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
+# What a streaming batch function calls, on the worker thread, with (positions in the batch, their results)
+# as parts of the batch are done.
+Deliver = Callable[[list[int], list[Any]], None]
+
 
 @dataclass
 class BatchStats:
@@ -109,7 +113,7 @@ class Batcher:
         self._task = loop.create_task(self._consume(), name=f"batcher-{self.name}")
 
     async def _call(self, loop: asyncio.AbstractEventLoop, items: list[Any],
-                    deliver: Callable[[list[int], list[Any]], None] | None = None) -> list[Any]:
+                    deliver: Deliver | None = None) -> list[Any]:
         self.stats.model_calls += 1
         self.stats.largest_batch = max(self.stats.largest_batch, len(items))
         if deliver is None:

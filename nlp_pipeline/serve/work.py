@@ -8,28 +8,21 @@ changes how many model calls there are, never an answer.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-# Called on the worker thread with (positions in the batch, their results) as parts of a batch are done.
-Deliver = Callable[[list[int], list[Any]], None]
+from nlp_pipeline.serve.batching import Deliver
 
 
 def classify_batch(predictor, texts: list[str], deliver: Deliver | None = None) -> list[dict[str, Any]]:
-    """``{"text", "label", "probabilities"}`` per text, from `Predictor.predict_batches`: the texts are cut
-    into length-sorted batches and the padding masked, so a text's probabilities do not depend on its batch.
+    """``{"text", "label", "probabilities"}`` per text, from `Predictor.predict`: the texts are cut into
+    length-sorted batches and the padding masked, so a text's probabilities do not depend on its batch.
     Each scored batch goes to ``deliver`` as soon as it is done (its requests can be answered while the
     rest is scored)."""
-    results: list[dict[str, Any]] = [{} for _ in texts]
-    for indices, answers in predictor.predict_batches(texts):
-        for i, answer in zip(indices, answers):
-            results[i] = answer
-        if deliver is not None:
-            deliver(indices, answers)
-    return results
+    return predictor.predict(texts, on_batch=deliver)
 
 
 @dataclass(frozen=True)
