@@ -11,10 +11,12 @@ fallback: a run someone believes is on the GPU should not quietly take hours on 
 from __future__ import annotations
 
 import os
-
-import torch
+from typing import TYPE_CHECKING
 
 from nlp_pipeline.errors import ConfigError
+
+if TYPE_CHECKING:  # imported where a device is resolved: `device_name("cpu")` and the thread count need no torch
+    import torch
 
 VALID_DEVICES = ("auto", "cpu", "cuda", "cuda:N", "mps")
 
@@ -25,6 +27,8 @@ def resolve_device(name: str | torch.device = "auto") -> torch.device:
     ``"auto"`` is CUDA when available, else CPU (MPS is used only when asked for: several RNN
     kernels still fall back to the CPU there).
     """
+    import torch
+
     if isinstance(name, torch.device):
         name = str(name)
     key = str(name).strip().lower()
@@ -47,6 +51,14 @@ def resolve_device(name: str | torch.device = "auto") -> torch.device:
             raise ConfigError(f"device {name!r} requested but MPS is not available; use 'auto' or 'cpu'")
         return device
     raise ConfigError(f"unsupported device {name!r}; valid: {', '.join(VALID_DEVICES)}")
+
+
+def device_name(name: str | torch.device = "auto") -> str:
+    """`resolve_device`'s answer as torch names it (``"cpu"``, ``"cuda:0"``). ``cpu`` is known without importing
+    torch, so a run that needs no torch on the CPU (our word2vec's C kernel) does not load its ~185 MB."""
+    if isinstance(name, str) and name.strip().lower() == "cpu":
+        return "cpu"
+    return str(resolve_device(name))
 
 
 def resolve_threads(num_threads: int) -> int:

@@ -63,6 +63,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm.auto import tqdm
 
+from nlp_pipeline.device import device_name
 from nlp_pipeline.embeddings.gensim_engine import Word2VecParams
 from nlp_pipeline.embeddings.w2v_corpus import (
     EncodedCorpus,
@@ -210,20 +211,8 @@ def init_weights(vocab_size: int, dim: int, seed: int) -> tuple[np.ndarray, np.n
     return w_in, np.zeros((vocab_size, dim), dtype=np.float32)
 
 
-def _resolve_device(name) -> str:
-    """The device training runs on, as torch names it (``"cpu"``, ``"cuda:0"``). ``cpu`` is known without
-    importing torch; any other setting (``auto`` included) asks torch (`nlp_pipeline.device.resolve_device`)."""
-    if str(name).strip().lower() == "cpu":
-        return "cpu"
-    from nlp_pipeline.device import resolve_device
-
-    return str(resolve_device(name))
-
-
 def _torch_version() -> str | None:
-    """torch's version, read from its installed metadata when this run did not import it."""
-    if "torch" in sys.modules:
-        return sys.modules["torch"].__version__
+    """torch's version, read from its installed metadata (this run may not have imported it)."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:
@@ -241,7 +230,7 @@ def train_torch(corpus_file, params: Word2VecParams, *, options: TorchW2VOptions
     word2vec and gensim), so the last bits depend on thread timing, as with gensim.
     """
     options = options or TorchW2VOptions()
-    device = _resolve_device(options.device)
+    device = device_name(options.device)
     options = options.resolve(params.sg, device)
     workers = params.workers if params.workers > 0 else (os.cpu_count() or 1)
     if not _on_cpu(device):

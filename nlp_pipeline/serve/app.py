@@ -21,7 +21,6 @@ import collections
 import concurrent.futures
 import functools
 import logging
-import os
 from collections.abc import Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -33,6 +32,7 @@ from fastapi.security import APIKeyHeader, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
 
+from nlp_pipeline.device import resolve_threads
 from nlp_pipeline.errors import ConfigError, UnknownWordError
 from nlp_pipeline.serve import errors, schemas
 from nlp_pipeline.serve.batching import Batcher, BatchStats
@@ -84,11 +84,7 @@ def torch_threads(settings: Serve, models: LoadedModels) -> int:
     thread 700 and 244."""
     if settings.threads:
         return settings.threads
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
-    return max(1, (cores - 1) // max(1, len(models.loaded())))
+    return max(1, (resolve_threads(0) - 1) // max(1, len(models.loaded())))
 
 
 class Server:
