@@ -338,14 +338,13 @@ def profile(corpus: Path, params, batch_words: int | None, seconds: float = 20.0
     from torch.profiler import profile as torch_profile
 
     from nlp_pipeline.embeddings.torch_engine import TorchW2VOptions, _jobs, _Trainer
-    from nlp_pipeline.embeddings.w2v_corpus import build_vocab, encode_corpus
+    from nlp_pipeline.embeddings.w2v_corpus import scan_corpus
 
     torch.set_num_threads(1)
     t0 = time.perf_counter()
-    vocab = build_vocab(corpus, params.min_count)
     arch = "skip-gram" if params.sg else "CBOW"
     with tempfile.TemporaryDirectory() as tmp:
-        encoded = encode_corpus(corpus, vocab, tmp)
+        vocab, encoded = scan_corpus(corpus, params.min_count, None, tmp)
         print(f"\n{arch}: vocabulary scan + encoding {time.perf_counter() - t0:.1f} s")
         options = TorchW2VOptions(batch_words=batch_words, kernel=kernel).resolve(params.sg)
         trainer = _Trainer(vocab, params, options, torch.device("cpu"))

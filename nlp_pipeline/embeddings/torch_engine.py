@@ -68,10 +68,9 @@ from nlp_pipeline.embeddings.gensim_engine import Word2VecParams
 from nlp_pipeline.embeddings.w2v_corpus import (
     EncodedCorpus,
     W2VVocab,
-    build_vocab,
-    encode_corpus,
     keep_probabilities,
     negative_table,
+    scan_corpus,
 )
 from nlp_pipeline.settings import Runtime, Word2Vec, default_of
 
@@ -236,9 +235,8 @@ def train_torch(corpus_file, params: Word2VecParams, *, options: TorchW2VOptions
     if not _on_cpu(device):
         workers = 1  # one stream of large batches keeps a GPU busy; threads would only contend
     start = time.perf_counter()
-    vocab = build_vocab(corpus_file, params.min_count, params.max_vocab_size)
     with tempfile.TemporaryDirectory(prefix="w2v-", dir=work_dir) as tmp:
-        encoded = encode_corpus(corpus_file, vocab, tmp)
+        vocab, encoded = scan_corpus(corpus_file, params.min_count, params.max_vocab_size, tmp)
         prep_seconds = time.perf_counter() - start
         model = _train_loop(vocab, encoded, params, options, device, workers, progress, log_fn)
     seconds = time.perf_counter() - start

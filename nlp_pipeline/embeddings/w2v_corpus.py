@@ -185,6 +185,80 @@ def encode_corpus(corpus_file: str | Path, vocab: W2VVocab, out_dir: str | Path)
     return EncodedCorpus(*paths, tokens=total)
 
 
+def scan_corpus(corpus_file: str | Path, min_count: int, max_vocab_size: int | None,
+                out_dir: str | Path) -> tuple[W2VVocab, EncodedCorpus]:
+    """The vocabulary and the encoded corpus in one pass over the text (`build_vocab` + `encode_corpus`).
+
+    Why one pass: the two passes each looked every token up in a Python dict, and together took longer
+    than training CBOW for an epoch (measured: 3.0 s of a 11 s run on 5M tokens). Here each token is
+    looked up once, in first-seen ids; counting is a ``bincount`` of those ids, and turning them into the
+    final ids (by descending count) is one numpy gather per block of the temporary id file. The result
+    is identical to the two passes. With ``max_vocab_size`` the two passes run instead: pruning while
+    counting forgets words, which first-seen ids cannot.
+    """
+    if max_vocab_size:
+        vocab = build_vocab(corpus_file, min_count, max_vocab_size)
+        return vocab, encode_corpus(corpus_file, vocab, out_dir)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    first_seen_path, lengths_path = out_dir / "seen.int32", out_dir / "lengths.int32"
+    raw_path = out_dir / "raw_lengths.int32"
+    index: dict[str, int] = {}
+    get = index.get
+    counts = np.zeros(0, dtype=np.int64)
+    corpus_words = 0
+    block: list[int] = []  # first-seen ids not yet written
+    lengths: list[int] = []  # raw sentence lengths not yet written
+    with open(first_seen_path, "wb") as f_seen, open(raw_path, "wb") as f_raw:
+
+        def flush() -> None:
+            nonlocal counts
+            ids = np.asarray(block, dtype=np.int32)
+            ids.tofile(f_seen)
+            np.asarray(lengths, dtype=np.int32).tofile(f_raw)
+            seen = np.bincount(ids, minlength=len(index))
+            seen[: len(counts)] += counts
+            counts = seen
+            block.clear()
+            lengths.clear()
+
+        for _, tokens in _lines(corpus_file):
+            ids = list(map(get, tokens))
+            if None in ids:  # words seen for the first time get the next ids, in reading order
+                for k, word in enumerate(tokens):
+                    if ids[k] is None:
+                        ids[k] = index.setdefault(word, len(index))
+            block.extend(ids)
+            corpus_words += len(tokens)
+            for start in range(0, max(len(tokens), 1), MAX_SENTENCE_WORDS):
+                lengths.append(len(tokens[start : start + MAX_SENTENCE_WORDS]))
+            if len(block) >= 1 << 20 or len(lengths) >= MAX_CHUNK_SENTENCES:
+                flush()
+        flush()
+    words_seen = list(index)
+    kept = np.flatnonzero(counts >= min_count)
+    if not len(kept):
+        raise min_count_error(corpus_file, min_count, corpus_words, dict(zip(words_seen, counts.tolist())))
+    kept = kept[np.argsort(-counts[kept], kind="stable")]  # ties keep first-seen order, as gensim's sort
+    vocab = W2VVocab(words=[words_seen[i] for i in kept.tolist()], counts=counts[kept],
+                     corpus_words=corpus_words, sentences=int(raw_path.stat().st_size // 4))
+    final_id = np.full(len(words_seen), -1, dtype=np.int32)
+    final_id[kept] = np.arange(len(kept), dtype=np.int32)
+    ids_path, total = out_dir / "ids.int32", 0
+    with open(first_seen_path, "rb") as f_seen, open(raw_path, "rb") as f_raw, open(ids_path, "wb") as f_ids, \
+            open(lengths_path, "wb") as f_len:
+        while len(raw := np.fromfile(f_raw, dtype=np.int32, count=MAX_CHUNK_SENTENCES)):
+            mapped = final_id[np.fromfile(f_seen, dtype=np.int32, count=int(raw.sum(dtype=np.int64)))]
+            known = np.concatenate(([0], np.cumsum(mapped >= 0)))
+            ends = np.cumsum(raw, dtype=np.int64)
+            np.diff(known[np.concatenate(([0], ends))]).astype(np.int32).tofile(f_len)
+            kept_ids = mapped[mapped >= 0]
+            kept_ids.tofile(f_ids)
+            total += len(kept_ids)
+    first_seen_path.unlink()
+    return vocab, EncodedCorpus(ids_path, lengths_path, raw_path, tokens=total)
+
+
 def min_count_error(corpus_file, min_count: int, tokens: int | None = None, counts: dict | None = None) -> DataError:
     """The error for a vocabulary left empty by ``min_count``, with the numbers that tell how to fix it."""
     if counts is None:  # gensim's path: count only now that training has failed

@@ -21,6 +21,7 @@ from nlp_pipeline.embeddings.w2v_corpus import (
     encode_corpus,
     keep_probabilities,
     negative_table,
+    scan_corpus,
 )
 from nlp_pipeline.errors import DataError
 
@@ -188,6 +189,43 @@ def test_encoded_corpus_streams_in_bounded_chunks_of_whole_sentences(tmp_path):
         assert lengths.sum() == len(ids)  # chunks end on sentence boundaries
     first = chunks[0][0][:3]
     assert [vocab.words[i] for i in first] == ["a", "b", "c"]
+
+
+def _encoded_files(encoded):
+    return [path.read_bytes() for path in (encoded.ids_path, encoded.lengths_path, encoded.raw_lengths_path)]
+
+
+@pytest.mark.parametrize("min_count", [1, 2, 31])
+def test_one_pass_scan_equals_counting_then_encoding(tmp_path, monkeypatch, min_count):
+    """The engine's one-pass scan: the same vocabulary (ties in first-seen order) and the same id files as
+    `build_vocab` + `encode_corpus`, across blocks, empty lines, lines cut at gensim's limit and dropped words."""
+    import nlp_pipeline.embeddings.w2v_corpus as w2v_corpus
+
+    monkeypatch.setattr(w2v_corpus, "MAX_CHUNK_SENTENCES", 5)
+    monkeypatch.setattr(w2v_corpus, "MAX_SENTENCE_WORDS", 7)
+    rng = random.Random(3)
+    words = [f"w{i}" for i in range(60)]
+    lines = [" ".join(rng.choices(words, weights=range(60, 0, -1), k=rng.randint(0, 20))) for _ in range(200)]
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("\n".join(lines) + "\n")
+    vocab = build_vocab(corpus, min_count=min_count)
+    encoded = encode_corpus(corpus, vocab, tmp_path / "two")
+    vocab1, encoded1 = scan_corpus(corpus, min_count, None, tmp_path / "one")
+    assert vocab1.words == vocab.words and vocab1.counts.tolist() == vocab.counts.tolist()
+    assert (vocab1.corpus_words, vocab1.sentences) == (vocab.corpus_words, vocab.sentences)
+    assert encoded1.tokens == encoded.tokens and _encoded_files(encoded1) == _encoded_files(encoded)
+    assert sorted(p.name for p in (tmp_path / "one").iterdir()) == ["ids.int32", "lengths.int32", "raw_lengths.int32"]
+
+
+def test_one_pass_scan_errors_like_the_two_passes(tmp_path):
+    rare = tmp_path / "rare.txt"
+    rare.write_text("one two three\n")
+    with pytest.raises(DataError, match="no word occurs 5 times .*3 tokens, most frequent word 'one' seen 1 times"):
+        scan_corpus(rare, 5, None, tmp_path / "out")
+    binary = tmp_path / "binary.txt"
+    binary.write_bytes(b"ok line\n\xff\xfebad\n")
+    with pytest.raises(DataError, match=r"binary.txt:2: not valid utf-8"):
+        scan_corpus(binary, 1, None, tmp_path / "out")
 
 
 def test_chunks_also_bound_the_number_of_sentences(tmp_path, monkeypatch):
