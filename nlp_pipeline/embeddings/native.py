@@ -209,6 +209,11 @@ def load_kernel() -> tuple[ctypes.CDLL | None, str]:
     f.argtypes = [ctypes.c_int, p, p, i64, p, p, i64, i64, i64, p, i64, flt, flt, ctypes.c_uint64, ctypes.c_int,
                   ctypes.c_int, p, p, p]
     f.restype = None
+    lib.w2v_scan_new.argtypes, lib.w2v_scan_new.restype = [], p
+    lib.w2v_scan_free.argtypes, lib.w2v_scan_free.restype = [p], None
+    lib.w2v_scan_block.argtypes, lib.w2v_scan_block.restype = [p, p, i64, i64, p, p, p], ctypes.c_int
+    lib.w2v_scan_sizes.argtypes, lib.w2v_scan_sizes.restype = [p, p], None
+    lib.w2v_scan_words.argtypes, lib.w2v_scan_words.restype = [p, p, p], None
     return lib, ""
 
 

@@ -9,6 +9,7 @@ from gensim.models import KeyedVectors, Word2Vec
 from gensim.test.utils import datapath
 
 from nlp_pipeline.embeddings import Word2VecParams, save_vectors
+from nlp_pipeline.embeddings.native import kernel_available
 from nlp_pipeline.embeddings.torch_engine import (
     TorchW2VOptions,
     context_matrix,
@@ -195,37 +196,61 @@ def _encoded_files(encoded):
     return [path.read_bytes() for path in (encoded.ids_path, encoded.lengths_path, encoded.raw_lengths_path)]
 
 
+SCANS = [pytest.param(False, id="python"),
+         pytest.param(True, id="native", marks=pytest.mark.skipif(not kernel_available(), reason="no C kernel"))]
+
+
+@pytest.mark.parametrize("native", SCANS)
 @pytest.mark.parametrize("min_count", [1, 2, 31])
-def test_one_pass_scan_equals_counting_then_encoding(tmp_path, monkeypatch, min_count):
-    """The engine's one-pass scan: the same vocabulary (ties in first-seen order) and the same id files as
-    `build_vocab` + `encode_corpus`, across blocks, empty lines, lines cut at gensim's limit and dropped words."""
+def test_one_pass_scan_equals_counting_then_encoding(tmp_path, monkeypatch, min_count, native):
+    """The engine's one-pass scan, in Python and in C: the same vocabulary (ties in first-seen order) and
+    the same id files as `build_vocab` + `encode_corpus`, across blocks, empty and blank lines, lines cut at
+    gensim's limit, dropped words, and every whitespace Python's str.split() splits on (and a few it does not)."""
     import nlp_pipeline.embeddings.w2v_corpus as w2v_corpus
 
     monkeypatch.setattr(w2v_corpus, "MAX_CHUNK_SENTENCES", 5)
     monkeypatch.setattr(w2v_corpus, "MAX_SENTENCE_WORDS", 7)
+    monkeypatch.setattr(w2v_corpus, "SCAN_BLOCK_CHARS", 50)
     rng = random.Random(3)
-    words = [f"w{i}" for i in range(60)]
-    lines = [" ".join(rng.choices(words, weights=range(60, 0, -1), k=rng.randint(0, 20))) for _ in range(200)]
+    words = [f"w{i}" for i in range(50)] + ["café", "naïve", "日本", "a\u200bb", "x\u2030y", "€", "🙂"]
+    spaces = [" ", "\t", "\x0b", "\x0c", "\r", "\x1c", "\x1d", "\x1e", "\x1f", "\x85", "\xa0", "\u1680",
+              "\u2000", "\u2005", "\u200a", "\u2028", "\u2029", "\u202f", "\u205f", "\u3000", "  "]
+    assert all(("a" + sp + "b").split() == ["a", "b"] for sp in spaces)
+    lines = []
+    for _ in range(200):
+        tokens = rng.choices(words, weights=range(len(words), 0, -1), k=rng.randint(0, 20))
+        lines.append(rng.choice(["", " ", "\u3000"]) + "".join(t + rng.choice(spaces) for t in tokens))
     corpus = tmp_path / "c.txt"
-    corpus.write_text("\n".join(lines) + "\n")
+    corpus.write_text("\n".join(lines) + "\n", encoding="utf-8")
     vocab = build_vocab(corpus, min_count=min_count)
     encoded = encode_corpus(corpus, vocab, tmp_path / "two")
-    vocab1, encoded1 = scan_corpus(corpus, min_count, None, tmp_path / "one")
+    vocab1, encoded1 = scan_corpus(corpus, min_count, None, tmp_path / "one", native=native)
     assert vocab1.words == vocab.words and vocab1.counts.tolist() == vocab.counts.tolist()
     assert (vocab1.corpus_words, vocab1.sentences) == (vocab.corpus_words, vocab.sentences)
     assert encoded1.tokens == encoded.tokens and _encoded_files(encoded1) == _encoded_files(encoded)
     assert sorted(p.name for p in (tmp_path / "one").iterdir()) == ["ids.int32", "lengths.int32", "raw_lengths.int32"]
 
 
-def test_one_pass_scan_errors_like_the_two_passes(tmp_path):
+@pytest.mark.parametrize("native", SCANS)
+def test_one_pass_scan_of_a_file_without_a_final_newline_and_a_long_line(tmp_path, native):
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("b a\n" + " ".join(["w"] * 25_000) + " a\nlast b", encoding="utf-8")
+    vocab, encoded = scan_corpus(corpus, 1, None, tmp_path / "one", native=native)
+    assert vocab.words == ["w", "b", "a", "last"] and vocab.counts.tolist() == [25_000, 2, 2, 1]
+    assert vocab.sentences == 1 + 3 + 1 and vocab.corpus_words == 2 + 25_001 + 2
+    assert np.fromfile(encoded.lengths_path, dtype=np.int32).tolist() == [2, 10_000, 10_000, 5_001, 2]
+
+
+@pytest.mark.parametrize("native", SCANS)
+def test_one_pass_scan_errors_like_the_two_passes(tmp_path, native):
     rare = tmp_path / "rare.txt"
     rare.write_text("one two three\n")
     with pytest.raises(DataError, match="no word occurs 5 times .*3 tokens, most frequent word 'one' seen 1 times"):
-        scan_corpus(rare, 5, None, tmp_path / "out")
+        scan_corpus(rare, 5, None, tmp_path / "out", native=native)
     binary = tmp_path / "binary.txt"
     binary.write_bytes(b"ok line\n\xff\xfebad\n")
     with pytest.raises(DataError, match=r"binary.txt:2: not valid utf-8"):
-        scan_corpus(binary, 1, None, tmp_path / "out")
+        scan_corpus(binary, 1, None, tmp_path / "out", native=native)
 
 
 def test_chunks_also_bound_the_number_of_sentences(tmp_path, monkeypatch):
