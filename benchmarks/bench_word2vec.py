@@ -284,16 +284,6 @@ def train_one(spec: dict) -> dict:
     elif spec["engine"] in ("gensim", "gensim-iterable"):
         kv, info = train_gensim(spec["corpus"], params, progress=False, iterable=spec["engine"] == "gensim-iterable")
     else:
-        scale = spec.get("init_scale", 1.0)
-        if scale != 1.0:  # a wider start than word2vec's ±0.5/dim (gensim 4 draws in ±1/dim: scale 2)
-            from nlp_pipeline.embeddings import torch_engine
-
-            def init_weights(v, d, seed, init=torch_engine.init_weights):
-                w_in, w_out = init(v, d, seed)
-                w_in *= scale  # in place (float32 numpy arrays)
-                return w_in, w_out
-
-            torch_engine.init_weights = init_weights
         model = train_torch(spec["corpus"], params, progress=False,
                             options=TorchW2VOptions(device=spec["device"], batch_words=spec["batch_words"],
                                                     **spec.get("options", {})))
@@ -460,11 +450,14 @@ def main() -> None:
     ap.add_argument("--device", default="cpu", help="torch engine device (cpu, cuda, auto)")
     ap.add_argument("--max-row-updates", type=float,
                     help="torch engine: cap on a row's summed updates per batch (0 = no cap; default: the engine's)")
-    ap.add_argument("--skip-saturated", action="store_true", help="torch engine: gensim's skip of pairs beyond ±6")
+    ap.add_argument("--skip-saturated", choices=["on", "off"],
+                    help="torch engine: embed.skip_saturated (default: the setting's): gensim's skip of pairs "
+                         "beyond ±6, or word2vec.c's update of every pair")
     ap.add_argument("--negatives-per-pair", action="store_true",
                     help="torch engine, C kernel, skip-gram: fresh negatives per (centre, context) pair (word2vec's)")
-    ap.add_argument("--init-scale", type=float, default=1.0,
-                    help="torch engine: input vectors start in ±scale·0.5/dim (2 = gensim 4's range)")
+    ap.add_argument("--init-range", choices=["word2vec", "gensim"],
+                    help="torch engine: embed.init_range (default: the setting's): the input vectors start in "
+                         "±0.5/dim (word2vec.c's) or ±1/dim (gensim 4's)")
     ap.add_argument("--lr-schedule", choices=["linear", "per_epoch"],
                     help="torch engine: embed.lr_schedule (default: the setting's): linear over all epochs "
                          "(word2vec's, gensim iterable's) or per_epoch (gensim corpus_file mode's on 2 threads)")
@@ -516,7 +509,7 @@ def main() -> None:
     if args.max_row_updates is not None:
         options["max_row_updates"] = args.max_row_updates
     if args.skip_saturated:
-        options["skip_saturated"] = True
+        options["skip_saturated"] = args.skip_saturated == "on"
     results, rows, bar = {}, [], []
     for setting in settings:
         base = bases[setting]
@@ -526,7 +519,8 @@ def main() -> None:
               f"{base.epochs} epochs, alpha {base.alpha:g}, seed{'s' if len(seeds) > 1 else ''} "
               f"{','.join(map(str, seeds))}, workers {args.workers or cores} of {cores} cores; torch: kernel "
               f"{args.kernel}, negatives {'per pair' if args.negatives_per_pair else 'shared per centre'}, "
-              f"init scale {args.init_scale:g}, lr schedule {args.lr_schedule or base.lr_schedule}"
+              f"init range {args.init_range or base.init_range}, lr schedule {args.lr_schedule or base.lr_schedule}, "
+              f"{'skip' if options.get('skip_saturated', base.skip_saturated) else 'train'} saturated pairs"
               + (f"; alpha {args.alpha:g} for {args.alpha_engines}" if args.alpha is not None else ""), flush=True)
         for arch in args.archs.split(","):
             prefix = f"{setting}/{arch}/" if len(settings) > 1 else f"{arch}/"
@@ -539,10 +533,11 @@ def main() -> None:
                     params = base.model_copy(update={"sg": archs[arch], "seed": seed})
                     if args.alpha is not None and engine in args.alpha_engines.split(","):
                         params = params.model_copy(update={"alpha": args.alpha})
-                    if args.lr_schedule and engine == "torch":
-                        params = params.model_copy(update={"lr_schedule": args.lr_schedule})
+                    if engine == "torch":
+                        params = params.model_copy(update={k: v for k, v in (("lr_schedule", args.lr_schedule),
+                                                           ("init_range", args.init_range)) if v})
                     spec = {"engine": engine, "corpus": str(corpus), "device": args.device,
-                            "batch_words": args.batch_words, "options": options, "init_scale": args.init_scale,
+                            "batch_words": args.batch_words, "options": options,
                             "params": params.model_dump(), "corpus_words": corpus_words, "c_binary": args.c_binary,
                             "types_by_count": types_by_count}
                     runs.append({**run_child(spec), "seed": seed})

@@ -303,6 +303,9 @@ class Word2Vec(Group):
         "per_epoch, 0.422/0.335 linear, gensim corpus_file 0.449/0.348 (linear at alpha 0.03: 0.460/0.353, so it is "
         "the higher mean rate that counts; one seed: not yet the pipelines' default)",
         built_before="linear")
+    init_range: Literal["word2vec", "gensim"] = setting(
+        "word2vec", "torch engine: where the input vectors start: word2vec (uniform in ±0.5/dim, word2vec.c's) | "
+        "gensim (uniform in ±1/dim, gensim 4's)", built_before="word2vec")
 
     @model_validator(mode="after")
     def _rate_decays(self) -> Word2Vec:

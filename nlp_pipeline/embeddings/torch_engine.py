@@ -193,8 +193,9 @@ def _generator(seed: int) -> np.random.RandomState:
 INIT_BLOCK = 1 << 20  # values drawn at a time by `init_weights` (its temporaries: 4 MiB, not a second matrix)
 
 
-def init_weights(vocab_size: int, dim: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """word2vec's initialisation: inputs uniform in [-0.5/dim, 0.5/dim), outputs zero (float32 arrays).
+def init_weights(vocab_size: int, dim: int, seed: int, init_range: str = "word2vec") -> tuple[np.ndarray, np.ndarray]:
+    """word2vec's initialisation: inputs uniform in [-0.5/dim, 0.5/dim), outputs zero (float32 arrays);
+    with ``init_range="gensim"`` the same draws doubled, gensim 4's [-1/dim, 1/dim).
 
     The bits of ``torch.rand(vocab_size, dim, generator=torch.Generator().manual_seed(seed)).sub_(0.5).div_(dim)``
     (the engine's initialisation when torch held the weights), drawn in blocks: ``u - 0.5`` is exact in
@@ -207,6 +208,8 @@ def init_weights(vocab_size: int, dim: int, seed: int) -> tuple[np.ndarray, np.n
         block = _uniform(state, flat[start:start + INIT_BLOCK])
         block -= np.float32(0.5)
         block /= np.float32(dim)
+        if init_range == "gensim":
+            block *= np.float32(2.0)  # exact: a power of two
     return w_in, np.zeros((vocab_size, dim), dtype=np.float32)
 
 
@@ -281,7 +284,7 @@ class _Trainer:
                  log_fn: Callable[[str], None] | None = None):
         self.params, self.options, self.device = params, options, str(device)
         self.vocab_size = len(vocab)
-        self.w_in, self.w_out = init_weights(len(vocab), params.vector_size, params.seed)
+        self.w_in, self.w_out = init_weights(len(vocab), params.vector_size, params.seed, params.init_range)
         self.keep_prob = keep_probabilities(vocab.counts, params.sample).astype(np.float32)
         self.neg_table = negative_table(vocab.counts)  # int32
         self.total_words = vocab.corpus_words * params.epochs

@@ -282,6 +282,16 @@ def test_init_weights_are_the_bits_torchs_generator_gave(monkeypatch, rows, dim,
     assert np.array_equal(w_in, expected.numpy()) and np.array_equal(w_out, np.zeros((rows, dim), np.float32))
 
 
+def test_init_range_gensim_starts_in_gensims_range_from_the_same_draws():
+    """gensim 4 starts its input vectors uniform in ±1/dim (`prep_vectors`), twice word2vec.c's range."""
+    from nlp_pipeline.embeddings import torch_engine
+
+    narrow, _ = torch_engine.init_weights(2000, 50, 7)
+    wide, w_out = torch_engine.init_weights(2000, 50, 7, "gensim")
+    assert np.array_equal(wide, narrow * 2) and not w_out.any()
+    assert -1 / 50 <= wide.min() < -0.99 / 50 and 0.99 / 50 < wide.max() < 1 / 50
+
+
 @pytest.mark.parametrize("seed", [0, 13, 2**33 + 1])
 def test_a_jobs_subsampling_keeps_the_words_torch_kept(seed):
     from nlp_pipeline.embeddings.torch_engine import subsample_job

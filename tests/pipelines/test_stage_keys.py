@@ -110,6 +110,7 @@ CONTEXT = {
     "embed.kernel": ["embed.engine=torch"],
     "embed.negatives_per_pair": ["embed.engine=torch", "embed.kernel=native", "embed.sg=1"],  # the C kernel's skip-gram
     "embed.lr_schedule": ["embed.engine=torch"],  # gensim's schedule is its own (corpus_file mode's)
+    "embed.init_range": ["embed.engine=torch"],  # gensim starts its own way
     "lm.embedding_dim": ["lm.embedding_init=random"],  # with word2vec the vectors' size is the embedding's
     "lm.tie_weights": ["lm.output=full"],  # an adaptive softmax cannot be tied
     "model.nonlinearity": ["model.encoder=rnn"],  # relu is the plain rnn's only
