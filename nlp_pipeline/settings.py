@@ -296,16 +296,14 @@ class Word2Vec(Group):
         "words/s and the same quality (300 d, 5M IMDB tokens, 2 seeds); the tensor path (CUDA) always shares",
         built_before=False)
     lr_schedule: Literal["linear", "per_epoch"] = setting(
-        "linear", "torch engine: linear (from alpha to min_alpha over all epochs, word2vec's and gensim "
-        "iterable's) | per_epoch (gensim corpus_file mode's on 2 threads: within epoch e of E the rate falls from "
-        "alpha·(1-e/E) only to alpha·(1-(e+0.5)/E), and the next starts at alpha·(1-(e+1)/E): a ~17% higher mean rate "
-        "at 3 epochs). Measured, skip-gram 300 d, 3 epochs, 2 threads, IMDB 20M tokens: WS353/SimLex 0.445/0.345 "
-        "per_epoch, 0.422/0.335 linear, gensim corpus_file 0.449/0.348 (linear at alpha 0.03: 0.460/0.353, so it is "
-        "the higher mean rate that counts; one seed: not yet the pipelines' default)",
-        built_before="linear")
+        "per_epoch", "torch engine: per_epoch (gensim corpus_file mode's on 2 threads: within epoch e of E the rate "
+        "falls from alpha·(1-e/E) only to alpha·(1-(e+0.5)/E), and the next starts at alpha·(1-(e+1)/E): a ~17% "
+        "higher mean rate at 3 epochs) | linear (from alpha to min_alpha over all epochs, word2vec.c's and gensim "
+        "iterable's). With init_range gensim, per_epoch gives gensim corpus_file's quality; linear word2vec.c's "
+        "(docs/results.md, word2vec)", built_before="linear")
     init_range: Literal["word2vec", "gensim"] = setting(
-        "word2vec", "torch engine: where the input vectors start: word2vec (uniform in ±0.5/dim, word2vec.c's) | "
-        "gensim (uniform in ±1/dim, gensim 4's)", built_before="word2vec")
+        "gensim", "torch engine: where the input vectors start: gensim (uniform in ±1/dim, gensim 4's) | word2vec "
+        "(±0.5/dim, word2vec.c's)", built_before="word2vec")
 
     @model_validator(mode="after")
     def _rate_decays(self) -> Word2Vec:

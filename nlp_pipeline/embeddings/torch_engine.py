@@ -8,9 +8,13 @@ What is the same as word2vec / gensim:
 - negatives drawn from unigram counts ^ 0.75; a negative equal to the target is skipped;
 - skip-gram trains each (context → centre) pair, CBOW the mean of the context vectors → centre,
   and the CBOW error goes unscaled to every context vector (gensim's ``cbow_mean=1``);
-- input vectors initialised uniform in ``[-0.5/dim, 0.5/dim)``, output vectors zero;
-- plain SGD, the learning rate decaying linearly from ``alpha`` to ``min_alpha`` over all epochs
-  (``lr_schedule="linear"``; ``"per_epoch"`` is the shape gensim's corpus_file mode gives on two threads).
+- input vectors initialised uniform in ``[-1/dim, 1/dim)`` as gensim 4 does (``init_range="gensim"``;
+  ``"word2vec"``: word2vec.c's ``[-0.5/dim, 0.5/dim)``), output vectors zero;
+- plain SGD, the learning rate decaying from ``alpha`` to ``min_alpha`` in the shape gensim's corpus_file
+  mode gives on two threads (``lr_schedule="per_epoch"``; ``"linear"``: over all epochs, as word2vec.c).
+  Why these two defaults: users hold our vectors against gensim's default mode, and with word2vec.c's
+  start and schedule the vectors were word2vec.c's, 0.02-0.04 below gensim on WordSim and SimLex at
+  300 d (docs/results.md, word2vec: three seeds each).
 
 Two update paths. On the CPU the default is the C kernel (`nlp_pipeline.embeddings.native`,
 ``kernel="native"``): each job's centres are trained in order and every update is applied at once,

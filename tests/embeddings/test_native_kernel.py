@@ -37,7 +37,11 @@ def topics(tmp_path_factory):
     return path, a, b
 
 
-PARAMS = Word2VecParams(vector_size=16, window=3, negative=5, min_count=1, sample=0, epochs=3, workers=1, seed=3)
+# word2vec.c's start and schedule: on this 60-word corpus the batched tensor path, whose every batch updates
+# each row a hundred times at once, diverges with gensim's wider start and higher mean rate at seed 3 (loss
+# 1e7 → 4e13; seeds 1, 2, 4, 5 and the lee corpus at seeds 1-3 train normally). The kernel does not.
+PARAMS = Word2VecParams(vector_size=16, window=3, negative=5, min_count=1, sample=0, epochs=3, workers=1, seed=3,
+                        init_range="word2vec", lr_schedule="linear")
 
 
 def _with(params: Word2VecParams, **changes) -> Word2VecParams:
