@@ -277,7 +277,7 @@ class Word2Vec(Group):
     min_count: int = setting(5, "ignore words seen fewer times", ge=1)
     sample: float = setting(0.001, "frequent-word subsampling threshold; 0 = none", **FRACTION)
     epochs: int = setting(5, "passes over the text", ge=1)
-    alpha: float = setting(0.025, "initial learning rate (decays linearly to min_alpha)", gt=0, le=1)
+    alpha: float = setting(0.025, "initial learning rate (decays to min_alpha as lr_schedule says)", gt=0, le=1)
     min_alpha: float = setting(0.0001, "final learning rate", ge=0, le=1)
     max_vocab_size: int | None = setting(None, "cap on the vocabulary while counting (memory); null = no cap", ge=1)
     seed: int = setting(13, "random seed of the vector initialisation and sampling", ge=0)
