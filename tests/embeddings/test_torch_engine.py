@@ -211,6 +211,7 @@ def test_one_pass_scan_equals_counting_then_encoding(tmp_path, monkeypatch, min_
     monkeypatch.setattr(w2v_corpus, "MAX_CHUNK_SENTENCES", 5)
     monkeypatch.setattr(w2v_corpus, "MAX_SENTENCE_WORDS", 7)
     monkeypatch.setattr(w2v_corpus, "SCAN_BLOCK_CHARS", 50)
+    monkeypatch.setattr(w2v_corpus, "REMAP_TOKENS", 13)
     rng = random.Random(3)
     words = [f"w{i}" for i in range(50)] + ["café", "naïve", "日本", "a\u200bb", "x\u2030y", "€", "🙂"]
     spaces = [" ", "\t", "\x0b", "\x0c", "\r", "\x1c", "\x1d", "\x1e", "\x1f", "\x85", "\xa0", "\u1680",
