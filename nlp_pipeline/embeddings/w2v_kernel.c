@@ -60,6 +60,12 @@ static inline uint64_t next_random(uint64_t *state) {
     return *state;
 }
 
+/* word2vec's negative draw: the unigram-table slot the generator's next number gives. One place for the
+   slot, so that the prefetch below, which runs the generator ahead on a copy, reads the slots the draws will. */
+static inline int64_t negative_slot(uint64_t *state, int64_t table_size, double inv_table) {
+    return draw_slot(next_random(state) >> 16, table_size, inv_table);
+}
+
 /* The loss, -Σ log p over pairs (p = σ(f) for the target, σ(-f) for a negative), kept as a running
    product of the p's with a log taken only when it nears underflow: one multiply a pair instead of
    one log a pair (a fifth of CBOW's time). */
@@ -103,13 +109,13 @@ void w2v_train(int sg, float *w_in, float *w_out, int64_t dim, const int64_t *id
     int64_t examples = 0, drawn = 0;
     int shared = !(sg && per_pair);  /* a centre's draw serves all its examples */
     if (shared)
-        for (int64_t k = 0; k < negative; k++) negs[k] = table[(next_random(&state) >> 16) % (uint64_t)table_size];
+        for (int64_t k = 0; k < negative; k++) negs[k] = table[negative_slot(&state, table_size, inv_table)];
     for (int64_t i = 0; i < n; i++) {
         int64_t *cur = shared ? negs + (i & 1) * negative : negs, *next = negs + ((i + 1) & 1) * negative;
         if (i + 1 < n) {  /* the next centre's negatives, and the rows it and the word entering the window need */
             if (shared)
                 for (int64_t k = 0; k < negative; k++) {
-                    next[k] = table[(next_random(&state) >> 16) % (uint64_t)table_size];
+                    next[k] = table[negative_slot(&state, table_size, inv_table)];
                     prefetch_row(w_out + next[k] * dim, dim);
                 }
             prefetch_row(w_out + ids[i + 1] * dim, dim);
@@ -123,10 +129,8 @@ void w2v_train(int sg, float *w_in, float *w_out, int64_t dim, const int64_t *id
                nearly every draw, and the next centre's row prefetches waited on those loads (a sampling
                profile put 42% of a CBOW epoch there; this made CBOW 17-30% faster, the same bits). */
             uint64_t ahead = state;
-            for (int64_t k = 0; k < negative; k++) {
-                ahead = ahead * (uint64_t)25214903917ULL + 11;
-                __builtin_prefetch(table + draw_slot(ahead >> 16, table_size, inv_table), 0, 3);
-            }
+            for (int64_t k = 0; k < negative; k++)
+                __builtin_prefetch(table + negative_slot(&ahead, table_size, inv_table), 0, 3);
         }
         int64_t reach = window - b, centre = ids[i];
         int64_t lo = i - reach < 0 ? 0 : i - reach, hi = i + reach >= n ? n - 1 : i + reach;
@@ -141,7 +145,7 @@ void w2v_train(int sg, float *w_in, float *w_out, int64_t dim, const int64_t *id
                 if (j == i) continue;
                 if (!shared) {  /* this pair's negatives: their rows load while the positive pair trains */
                     for (int64_t k = 0; k < negative; k++) {
-                        cur[k] = table[(next_random(&state) >> 16) % (uint64_t)table_size];
+                        cur[k] = table[negative_slot(&state, table_size, inv_table)];
                         prefetch_row(w_out + cur[k] * dim, dim);
                     }
                     drawn += negative;
