@@ -49,6 +49,12 @@ def _prune(counts: dict[str, int], min_reduce: int) -> None:
         del counts[word]
 
 
+def _pieces(tokens: list[str]) -> Iterator[list[str]]:
+    """A line's sentences: pieces of at most ``MAX_SENTENCE_WORDS`` tokens (an empty line is one empty sentence)."""
+    for start in range(0, max(len(tokens), 1), MAX_SENTENCE_WORDS):
+        yield tokens[start : start + MAX_SENTENCE_WORDS]
+
+
 def _lines(corpus_file: str | Path) -> Iterator[tuple[int, list[str]]]:
     """Token lists per line; a missing, binary or non-UTF-8 file is a `DataError` naming the line."""
     for lineno, line in iter_lines(corpus_file):
@@ -65,8 +71,7 @@ def build_vocab(corpus_file: str | Path, min_count: int = 5, max_vocab_size: int
     counts: dict[str, int] = {}
     min_reduce, corpus_words, sentences = 1, 0, 0
     for _, tokens in _lines(corpus_file):
-        for start in range(0, max(len(tokens), 1), MAX_SENTENCE_WORDS):
-            piece = tokens[start : start + MAX_SENTENCE_WORDS]
+        for piece in _pieces(tokens):
             sentences += 1
             corpus_words += len(piece)
             for word in piece:
@@ -172,8 +177,7 @@ def encode_corpus(corpus_file: str | Path, vocab: W2VVocab, out_dir: str | Path)
                 values.clear()
 
         for _, tokens in _lines(corpus_file):
-            for start in range(0, max(len(tokens), 1), MAX_SENTENCE_WORDS):
-                piece = tokens[start : start + MAX_SENTENCE_WORDS]
+            for piece in _pieces(tokens):
                 ids = [i for i in map(get, piece) if i is not None]
                 block.extend(ids)
                 lengths.append(len(ids))
@@ -215,8 +219,7 @@ def _first_pass_python(corpus_file: str | Path, out: _FirstSeen) -> list[str]:
                 if ids[k] is None:
                     ids[k] = index.setdefault(word, len(index))
         block.extend(ids)
-        for start in range(0, max(len(tokens), 1), MAX_SENTENCE_WORDS):
-            lengths.append(len(tokens[start : start + MAX_SENTENCE_WORDS]))
+        lengths.extend(map(len, _pieces(tokens)))
         if len(block) >= 1 << 20 or len(lengths) >= MAX_CHUNK_SENTENCES:
             out.write(np.asarray(block, dtype=np.int32), np.asarray(lengths, dtype=np.int32), len(index))
             block.clear()
