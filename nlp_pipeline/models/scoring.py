@@ -37,20 +37,21 @@ def iter_logits(model: nn.Module, ids: Sequence[list[int]], batch_size: int, max
     the texts of the first batch while the next is scored (`nlp_pipeline.serve` does).
 
     On the CPU the batches are cut where the recurrent model's time is least (`cheapest_batches`: a long
-    text does not make a batch of short ones pay for its padding); on a GPU, where a step's cost hardly
-    depends on the batch, in sorted chunks of ``batch_size``.
+    text does not make a batch of short ones pay for its padding) and padded to the shape grid (oneDNN keeps
+    a compiled primitive per shape; see `nlp_pipeline.models.batching.SHAPE_ROWS`); on a GPU, where a step's
+    cost hardly depends on the batch, in sorted chunks of ``batch_size``.
     """
     was_training = model.training
     model.eval()
     cap = max_length
     lengths = [max(1, len(s) if cap is None else min(len(s), cap)) for s in ids]
-    batches = cheapest_batches(lengths, batch_size) if device.type == "cpu" else \
-        bucketed_batches(lengths, batch_size, shuffle=False)
+    on_cpu = device.type == "cpu"
+    batches = cheapest_batches(lengths, batch_size) if on_cpu else bucketed_batches(lengths, batch_size, shuffle=False)
     try:
         for batch in batches:
-            token_ids, batch_lengths = pad_batch([ids[i] for i in batch], cap)
+            token_ids, batch_lengths = pad_batch([ids[i] for i in batch], cap, grid=on_cpu)
             with torch.inference_mode():  # not held across the yield: the caller's code runs outside it
-                logits = model(token_ids.to(device, non_blocking=True), batch_lengths).float().cpu()
+                logits = model(token_ids.to(device, non_blocking=True), batch_lengths)[:len(batch)].float().cpu()
             yield batch, logits
     finally:
         model.train(was_training)

@@ -9,8 +9,10 @@ grow; the growth was native:
   shape it meets, about 0.23 MB each, up to 1,024 of them: about 235 MB once a server has met enough
   shapes. `bound_onednn_cache` caps it at `ONEDNN_CACHE_CAPACITY` unless the environment already sets
   ``ONEDNN_PRIMITIVE_CACHE_CAPACITY``; it must run before the process's first oneDNN call (a model's load and
-  warm-up), and is read once. Capped at 64, 32 clients got the same requests/s as with 1,024 (a miss
-  recompiles a primitive: with no cache at all, a one-text call took 3.7 ms instead of 2).
+  warm-up), and is read once. A miss recompiles a primitive (with no cache at all, a one-text call took 3.7 ms
+  instead of 2), so CPU scoring pads its batches to a grid of shapes (`nlp_pipeline.models.batching.SHAPE_ROWS`):
+  with it, 32 clients got 1,174, 1,078 and 1,107 batched requests/s with a cap of 64, 128 and 256; without it,
+  862 with 64 and 1,097 with no eviction (4,096).
 - What the evicted primitives and each batch's tensors free stays in glibc's heap as fragments (60 MB after
   12,000 batches of random shapes); `MemoryReleaser` hands it back to the system (``malloc_trim``) after a
   batch, at most once per ``every_s`` (a trim takes 1-4 ms).

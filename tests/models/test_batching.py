@@ -63,9 +63,36 @@ def test_budget_batches_cap_sequences_and_padded_tokens():
 
 
 def _cost(batches: list[list[int]], lengths: list[int]) -> float:
-    from nlp_pipeline.models.batching import CALL_COST_STEPS, STEP_COST_STEPS
+    """What a cut costs as its batches run: each padded to the shape grid."""
+    from nlp_pipeline.models.batching import CALL_COST_STEPS, STEP_COST_STEPS, shape_rows, shape_steps
 
-    return sum(CALL_COST_STEPS + max(lengths[i] for i in b) * (STEP_COST_STEPS + len(b)) for b in batches)
+    return sum(CALL_COST_STEPS + shape_steps(max(lengths[i] for i in b)) * (STEP_COST_STEPS + shape_rows(len(b)))
+               for b in batches)
+
+
+def test_shape_grid_rounds_up_within_its_steps():
+    from nlp_pipeline.models.batching import SHAPE_ROWS, shape_rows, shape_steps
+
+    assert [shape_rows(n) for n in (1, 2, 3, 4, 5, 7, 9, 13, 32, 33, 256, 257)] == \
+        [1, 2, 3, 4, 6, 8, 12, 16, 32, 48, 256, 384]
+    assert all(shape_rows(n) == n for n in SHAPE_ROWS)
+    assert [shape_steps(t) for t in (0, 1, 4, 5, 32, 33, 64, 65, 129, 257, 400)] == \
+        [4, 4, 4, 8, 32, 40, 64, 80, 160, 320, 448]
+    # every length rounds up, by less than a step of its range; few shapes cover a sentence's lengths
+    assert all(t <= shape_steps(t) < t + max(4, t / 4) for t in range(1, 1000))
+    assert len({shape_steps(t) for t in range(1, 65)}) == 12
+
+
+def test_pad_batch_on_the_grid_adds_one_token_rows_and_pad_steps_never_past_max_length():
+    from nlp_pipeline.models.batching import pad_batch
+
+    ids, lengths = pad_batch([[5, 6, 7, 8, 9], [1]] * 2 + [[2]], max_length=None, grid=True)
+    assert ids.shape == (6, 8)  # 5 rows -> 6, 5 steps -> 8
+    assert ids[:5, :5].tolist() == pad_batch([[5, 6, 7, 8, 9], [1]] * 2 + [[2]])[0].tolist()
+    assert ids[:, 5:].abs().sum() == 0 and ids[5].abs().sum() == 0
+    assert lengths.tolist() == [5, 1, 5, 1, 1, 1]
+    ids, lengths = pad_batch([list(range(1, 40))], max_length=34, grid=True)
+    assert ids.shape == (1, 34) and lengths.tolist() == [34]  # 34 -> 40 on the grid, but no further than the cut
 
 
 def test_cheapest_batches_cover_every_text_once_sorted_and_never_cost_more_than_one_batch_or_one_each():
