@@ -7,7 +7,9 @@ request as soon as the previous answer arrives (a closed loop), for ``--seconds`
 answers, whichever comes first, after a short warm-up. A request holds one text (an SST-2 dev sentence) or
 one word (among the vectors' frequent words): what a web page or a service sends per user action. The
 server is the real command, ``nlp-pipeline serve --model M --vectors V --port 0 --json``, in its own process,
-with both models loaded (so each worker gets one torch thread on 2 cores: `torch_threads`).
+with both models loaded (so each worker gets one torch thread on 2 cores: `torch_threads`). A batched and a
+``--no-batching`` server are up side by side and each client level's rows take turns, ``--rounds`` (3) times:
+a row is its median round, and the batched/unbatched ratio the median of the rounds' ratios.
 
 The load generator is plain asyncio streams with the requests' bytes encoded in advance, in this process,
 which the server shares the machine with: its ceiling is measured against a stub server answering fixed
@@ -35,6 +37,7 @@ import os
 import resource
 import shlex
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -432,17 +435,34 @@ def stats_delta(url: str, queue: str, before: dict) -> tuple[dict, float | None]
     return after, ((after["items"] - before.get("items", 0)) / calls if calls else None)
 
 
-def endpoint_rows(server: Process, mode: str, endpoint: str, requests: list[bytes], args, log) -> list[dict]:
+def endpoint_rows(servers: dict[str, Process], endpoint: str, requests: list[bytes], args, log) -> list[dict]:
+    """Per client level, a row per server (``{"batched": ..., "unbatched": ...}``), each run ``args.rounds``
+    times in turn: batched, unbatched, batched, ... Both servers stay up, so the ratio compares windows a few
+    seconds apart; this machine's speed drifts by 20-30% over minutes, which skewed a ratio of all batched rows
+    against all unbatched ones run minutes later. A row is its median round (by requests/s), with every round's
+    requests/s; ``vs_unbatched`` is the median of the rounds' ratios."""
     queue = {"classify": "classify", "similar": "vectors"}[endpoint]
-    rows = []
+    rows: dict[str, list[dict]] = {mode: [] for mode in servers}
     for clients in args.client_levels:
-        before = get_json(server.url, "/v1/stats")["queues"][queue]
-        result = load(server.url, requests, clients, args.seconds, args.requests, args.warmup, server.pid)
-        _, per_call = stats_delta(server.url, queue, before)
-        rows.append(row_of(mode, clients, result, {"items_per_call": per_call}))
-        log(f"  {endpoint:8} {mode:9} {clients:3} clients: {result.rate:8,.0f} req/s  "
-            f"p99 {result.percentile(99):7.1f} ms  errors {result.errors}  items/call {per_call or 0:.1f}")
-    return rows
+        runs: dict[str, list[dict]] = {mode: [] for mode in servers}
+        for _ in range(args.rounds):
+            for mode, server in servers.items():
+                before = get_json(server.url, "/v1/stats")["queues"][queue]
+                result = load(server.url, requests, clients, args.seconds, args.requests, args.warmup, server.pid)
+                _, per_call = stats_delta(server.url, queue, before)
+                runs[mode].append(row_of(mode, clients, result, {"items_per_call": per_call}))
+                log(f"  {endpoint:8} {mode:9} {clients:3} clients: {result.rate:8,.0f} req/s  "
+                    f"p99 {result.percentile(99):7.1f} ms  errors {result.errors}  items/call {per_call or 0:.1f}")
+        ratios = [b["rps"] / u["rps"] for b, u in zip(runs.get("batched", []), runs.get("unbatched", [])) if u["rps"]]
+        for mode, mode_runs in runs.items():
+            row = {**sorted(mode_runs, key=lambda r: r["rps"])[len(mode_runs) // 2],
+                   "rounds_rps": [r["rps"] for r in mode_runs],
+                   "errors": sum(r["errors"] for r in mode_runs)}
+            if mode == "batched" and ratios:
+                row["vs_unbatched"] = statistics.median(ratios)
+                row["round_ratios"] = ratios
+            rows[mode].append(row)
+    return [row for mode_rows in rows.values() for row in mode_rows]
 
 
 def run(args, log=print) -> dict:
@@ -495,17 +515,13 @@ def run(args, log=print) -> dict:
                   args.warmup, server.pid)
     ceiling.append(row_of("this server's /health", soak_clients, health))
     results["ceiling"] = ceiling
-    tables: dict[str, list[dict]] = {"classify": [], "similar": []}
+    plain = start_server(args, batching=False)  # up beside the batched one: their rows alternate
+    our_pids.add(plain.pid)
+    servers = {"batched": server, "unbatched": plain}
+    tables: dict[str, list[dict]] = {}
     for endpoint, requests in (("classify", classify), ("similar", similar)):
-        tables[endpoint] += endpoint_rows(server, "batched", endpoint, requests, args, log)
-    server_log = server.stop()
-
-    server = start_server(args, batching=False)
-    our_pids.add(server.pid)
-    for endpoint, requests in (("classify", classify), ("similar", similar)):
-        tables[endpoint] += endpoint_rows(server, "unbatched", endpoint, requests, args, log)
-    server_log += server.stop()
-    results["server_log"] = server_log[-2000:]
+        tables[endpoint] = endpoint_rows(servers, endpoint, requests, args, log)
+    results["server_log"] = (server.stop() + plain.stop())[-2000:]
 
     # The peer: one process per request.
     base = cli_command()
@@ -524,7 +540,7 @@ def run(args, log=print) -> dict:
         peer = rows[-1]["rps"]
         unbatched = {r["clients"]: r["rps"] for r in rows if r["what"] == "unbatched"}
         for r in rows:
-            if r["what"] == "batched" and unbatched.get(r["clients"]):
+            if r["what"] == "batched" and "vs_unbatched" not in r and unbatched.get(r["clients"]):
                 r["vs_unbatched"] = r["rps"] / unbatched[r["clients"]]
             if r["what"] in ("batched", "unbatched") and peer:
                 r["vs_process"] = r["rps"] / peer
@@ -560,6 +576,14 @@ def print_results(results: dict, markdown: bool) -> None:
                 f"{r['vs_process']:,.0f}x" if "vs_process" in r else "",
                 f"{r['client_cpu']:.0%}" if r["client_cpu"] else "",
                 f"{r['server_cpu']:.0%}" if r["server_cpu"] else ""] for r in rows])
+        rounds = [r for r in rows if len(r.get("round_ratios", [])) > 1]
+        for r in rounds:
+            plain = next(u for u in rows if u["what"] == "unbatched" and u["clients"] == r["clients"])
+            print(f"  {r['clients']} clients, each round: batched {', '.join(fmt_rate(x) for x in r['rounds_rps'])}, "
+                  f"unbatched {', '.join(fmt_rate(x) for x in plain['rounds_rps'])} req/s; "
+                  f"ratio {', '.join(f'{x:.2f}x' for x in r['round_ratios'])}")
+        if rounds:
+            print()
     print("The load generator's ceiling (the same client code):")
     table(["target", "clients", "requests", "errors", "req/s", "p50 ms", "p99 ms", "client CPU", "server CPU"],
           [[r["what"], r["clients"], f"{r['requests']:,}", r["errors"], fmt_rate(r["rps"]), fmt_ms(r["p50"]),
@@ -590,6 +614,9 @@ def main() -> None:
     p.add_argument("--clients", default="1,8,32", help="concurrency levels, comma-separated")
     p.add_argument("--seconds", type=float, default=10.0, help="measured seconds per row (after --warmup)")
     p.add_argument("--requests", type=int, default=50_000, help="at most this many measured requests per row")
+    p.add_argument("--rounds", type=int,
+                   help="each client level's batched and unbatched rows, in turn, this many times; a row is the "
+                        "median (default 3; 1 with --quick)")
     p.add_argument("--warmup", type=float, default=1.0, help="seconds of load before each row's window")
     p.add_argument("--processes", type=int, default=5, help="`predict` / `similar` processes in a row (the peer)")
     p.add_argument("--soak-requests", type=int, default=100_000, help="requests before the last RSS reading")
@@ -610,6 +637,7 @@ def main() -> None:
         args.clients, args.seconds, args.warmup, args.processes = "1,8", 0.5, 0.2, 1
         args.soak_requests, args.rss_first = min(args.soak_requests, 2_000), min(args.rss_first, 200)
     args.client_levels = [int(c) for c in args.clients.split(",")]
+    args.rounds = args.rounds or (1 if args.quick else 3)
     try:
         results = run(args, log=lambda line: print(line, file=sys.stderr, flush=True))
     finally:

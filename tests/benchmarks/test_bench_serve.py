@@ -42,14 +42,15 @@ def tiny(tmp_path_factory):
 def test_quick_mode_prints_every_row_with_no_errors(tiny, tmp_path):
     cache, model, vectors, texts = tiny
     out = tmp_path / "results.json"
-    proc = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--model", model, "--vectors", vectors,
-                           "--cache-dir", str(cache), "--texts", str(texts), "--json", str(out)],
+    proc = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--rounds", "2", "--model", model,
+                           "--vectors", vectors, "--cache-dir", str(cache), "--texts", str(texts), "--json", str(out)],
                           capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-3000:]
     printed = proc.stdout
     for line in ("/v1/classify:", "/v1/similar:", "`nlp-pipeline predict` process per request",
                  "`nlp-pipeline similar` process per request", "stub server (fixed answer)", "this server's /health",
-                 "before any request", "after 200 requests", "after 2,000 requests", "what else ran:"):
+                 "before any request", "after 200 requests", "after 2,000 requests", "what else ran:",
+                 "8 clients, each round: batched "):
         assert line in printed, f"{line!r} missing from:\n{printed}"
 
     results = json.loads(out.read_text(encoding="utf-8"))
@@ -63,6 +64,11 @@ def test_quick_mode_prints_every_row_with_no_errors(tiny, tmp_path):
             assert r["requests"] > 0 and r["rps"] > 0, r
             assert r["p50"] <= r["p95"] <= r["p99"], r
         assert all(r["vs_unbatched"] > 0 for r in rows if r["what"] == "batched")
+        # batched and unbatched took turns, twice: the row is a round's, the ratio the rounds' median
+        for r in rows[:-1]:
+            assert len(r["rounds_rps"]) == 2 and r["rps"] in r["rounds_rps"], r
+        for r in (r for r in rows if r["what"] == "batched"):
+            assert len(r["round_ratios"]) == 2 and min(r["round_ratios"]) <= r["vs_unbatched"] <= max(r["round_ratios"])
         assert all(r["vs_process"] > 0 for r in rows[:-1])
     memory = results["memory"]
     assert memory["errors"] == 0 and memory["soak_requests"] >= 2_000
