@@ -11,6 +11,7 @@ fallback: a run someone believes is on the GPU should not quietly take hours on 
 from __future__ import annotations
 
 import os
+import sys
 from typing import TYPE_CHECKING
 
 from nlp_pipeline.errors import ConfigError
@@ -53,10 +54,21 @@ def resolve_device(name: str | torch.device = "auto") -> torch.device:
     raise ConfigError(f"unsupported device {name!r}; valid: {', '.join(VALID_DEVICES)}")
 
 
+# What a GPU torch could use leaves on Linux: NVIDIA's driver, AMD's (ROCm, which torch also calls cuda), WSL's.
+GPU_DRIVER_PATHS = ("/proc/driver/nvidia", "/dev/nvidiactl", "/dev/nvidia0", "/dev/kfd", "/dev/dxg")
+
+
+def no_gpu_driver() -> bool:
+    """True on a Linux machine without any GPU driver's device files, where ``"auto"`` can only be the CPU."""
+    return sys.platform.startswith("linux") and not any(os.path.exists(p) for p in GPU_DRIVER_PATHS)
+
+
 def device_name(name: str | torch.device = "auto") -> str:
-    """`resolve_device`'s answer as torch names it (``"cpu"``, ``"cuda:0"``). ``cpu`` is known without importing
-    torch, so a run that needs no torch on the CPU (our word2vec's C kernel) does not load its ~185 MB."""
-    if isinstance(name, str) and name.strip().lower() == "cpu":
+    """`resolve_device`'s answer as torch names it (``"cpu"``, ``"cuda:0"``). ``cpu``, and ``auto`` on a Linux
+    machine with no GPU driver, are known without importing torch, so a run that needs no torch on the CPU (our
+    word2vec's C kernel) does not load its ~185 MB and 1.2 s of imports."""
+    key = name.strip().lower() if isinstance(name, str) else None
+    if key == "cpu" or (key == "auto" and no_gpu_driver()):
         return "cpu"
     return str(resolve_device(name))
 

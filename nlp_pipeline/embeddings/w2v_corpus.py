@@ -110,18 +110,24 @@ def negative_table(counts: np.ndarray, power: float = 0.75, size: int = NEGATIVE
     search of the cumulative distribution (measured; it was 9% of CBOW's time). Slot ``i`` holds the
     word whose cumulative share contains ``(i + 0.5) / size``, so every word with a share above
     ``1 / size`` is represented to within one slot.
+
+    The slots are in word order, so the table is each word repeated over its run of slots: word ``w`` ends
+    at the first slot whose point ``(i + 0.5) / size`` reaches its cumulative share. That end is computed
+    from the share, then moved a slot if the same float64 comparison says so, so the table is the one a
+    search per slot gives (the tests compare them), in 30 ms instead of 350 (10M slots, a 5M-token vocabulary:
+    6% of a 300-d CBOW run).
     """
     weights = np.asarray(counts, dtype=np.float64) ** power
     cum = np.cumsum(weights)
     cum /= cum[-1]
-    # In blocks of slots: the whole range at once held 280 MB of float64 and int64 temporaries for a
-    # 40 MB table (the engine's peak memory, measured); the values are the same.
-    table = np.empty(size, dtype=np.int32)
-    block = 1 << 20
-    for start in range(0, size, block):
-        slots = (np.arange(start, min(start + block, size), dtype=np.float64) + 0.5) / size
-        table[start:start + len(slots)] = np.minimum(np.searchsorted(cum, slots, side="right"), len(cum) - 1)
-    return table
+    cum[-1] = 1.0  # every slot's point is below 1: the last word takes the table's end
+    ends = np.clip(np.ceil(cum * size - 0.5), 0, size).astype(np.int64)
+    for _ in range(2):  # the estimate is off by at most a slot: the comparison decides
+        ends -= (ends > 0) & ((ends - 1 + 0.5) / size >= cum)
+        ends += (ends < size) & ((ends + 0.5) / size < cum)
+    ends[-1] = size
+    runs = np.diff(ends, prepend=0)
+    return np.repeat(np.arange(len(cum), dtype=np.int32), runs)
 
 
 @dataclass

@@ -67,6 +67,24 @@ def test_subsampling_keeps_words_at_the_formulas_rate():
     assert torch.allclose(rates, keep_prob.double(), atol=0.005)
 
 
+def _table_by_search(counts: np.ndarray, size: int) -> np.ndarray:
+    """The unigram table by its definition: each slot's point searched in the cumulative shares."""
+    cum = np.cumsum(np.asarray(counts, dtype=np.float64) ** 0.75)
+    cum /= cum[-1]
+    slots = (np.arange(size, dtype=np.float64) + 0.5) / size
+    return np.minimum(np.searchsorted(cum, slots, side="right"), len(cum) - 1).astype(np.int32)
+
+
+@pytest.mark.parametrize("size", [1, 7, 1000, 100_003])
+def test_negative_table_is_the_search_per_slot_exactly(size):
+    rng = np.random.default_rng(size)
+    for counts in (rng.zipf(1.3, 5000).clip(1, 10**7), np.array([5]), np.array([3, 3, 3]),
+                   np.array([10**9, 1, 1, 1]), rng.integers(1, 4, 40)):
+        table = negative_table(counts, size=size)
+        assert table.dtype == np.int32 and table.shape == (size,)
+        assert np.array_equal(table, _table_by_search(counts, size))
+
+
 def test_negatives_follow_unigram_to_the_three_quarters():
     counts = np.array([1000, 300, 100, 10, 1])
     table = negative_table(counts, size=100_000)
