@@ -65,8 +65,11 @@ def bucketed_batches(lengths: Sequence[int], batch_size: int, shuffle: bool,
 # more than scoring a sentence) and keeps a bounded number (`nlp_pipeline.serve.memory`). Scoring in batches
 # of any size and length met a new shape on most calls under a server's mixed load: the same worker spent
 # 0.85 ms of CPU per sentence instead of 0.64 with every shape kept. Rounding both up to a grid of about
-# 120 shapes for sentences (rows padded with one-token rows, steps with `<pad>`) keeps them all compiled.
+# 120 shapes for sentences (rows padded with one-token rows, steps with `<pad>`) keeps them all compiled. A
+# large batch of long texts pays more for the grid's padding than for a compile, so it runs as it is
+# (`run_shape`): 512 IMDB reviews scored 6% slower with every batch on the grid.
 SHAPE_ROWS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256)
+MISS_COST_STEPS = 120.0  # compiling a new shape, ~1.4 ms: about 120 sequence-steps of the default classifier
 
 
 def shape_rows(rows: int) -> int:
@@ -84,16 +87,32 @@ def shape_steps(steps: int) -> int:
     return -(-max(steps, 1) // step) * step
 
 
+def run_shape(rows: int, steps: int, max_length: int | None = None) -> tuple[int, int]:
+    """The (rows, steps) a batch of ``rows`` sequences of up to ``steps`` runs as: the grid's (`shape_rows`,
+    `shape_steps`, no further than ``max_length``), whose kernels stay compiled, unless its padding costs more
+    sequence-steps than compiling the exact shape (`MISS_COST_STEPS`)."""
+    grid_rows, grid_steps = shape_rows(rows), capped_steps(steps, max_length)
+    padding = grid_steps * (STEP_COST_STEPS + grid_rows) - steps * (STEP_COST_STEPS + rows)
+    return (grid_rows, grid_steps) if padding <= MISS_COST_STEPS else (rows, steps)
+
+
+def capped_steps(steps: int, max_length: int | None) -> int:
+    """`shape_steps`, no further than ``max_length`` (a batch is never padded past the cut)."""
+    grid = shape_steps(steps)
+    return grid if max_length is None else min(grid, max(max_length, steps))
+
+
 def cheapest_batches(lengths: Sequence[int], max_batch: int, call_cost: float = CALL_COST_STEPS,
-                     step_cost: float = STEP_COST_STEPS) -> list[list[int]]:
+                     step_cost: float = STEP_COST_STEPS, max_length: int | None = None) -> list[list[int]]:
     """Length-sorted batches of at most ``max_batch`` sequences, cut where the recurrent model's time is least.
 
     A batch runs for its longest sequence's steps, each row paying for its padding, so one long text in a
     batch of short ones multiplies their cost; but each call and each step also has a fixed cost, so a batch
     per text is slower still. With the lengths sorted, the cheapest cut is a shortest path: a batch of ``B``
-    sequences up to length ``T`` runs as the grid's shape (`shape_rows`, `shape_steps`) and costs
-    ``call_cost + shape_steps(T) * (step_cost + shape_rows(B))`` sequence-steps, minimised over all cuts
-    (vectorised, ``O(n * max_batch)``). On 32 random SST-2 dev sentences this scores 25% faster than one
+    sequences up to length ``T`` costs ``call_cost`` plus the cheaper of its grid shape's sequence-steps,
+    ``shape_steps(T) * (step_cost + shape_rows(B))``, and its own shape's plus a compile, ``T * (step_cost + B)
+    + MISS_COST_STEPS`` (`run_shape` decides the same way), minimised over all cuts (vectorised,
+    ``O(n * max_batch)``). On 32 random SST-2 dev sentences this scores 25% faster than one
     padded batch (measured on the default classifier, one thread). Returns lists of indices into ``lengths``.
     """
     if max_batch < 1:
@@ -103,13 +122,17 @@ def cheapest_batches(lengths: Sequence[int], max_batch: int, call_cost: float = 
     if n == 0:
         return []
     order = np.argsort(lens, kind="stable")
-    steps = np.array([shape_steps(int(t)) for t in lens[order]], dtype=np.float64)
+    longest = np.maximum(lens[order], 1).astype(np.float64)
+    steps = np.array([capped_steps(int(t), max_length) for t in longest], dtype=np.float64)
     rows = np.array([shape_rows(b) for b in range(max_batch + 1)], dtype=np.float64)
     best = np.zeros(n + 1)
     cut = np.zeros(n + 1, dtype=np.int64)
     for end in range(1, n + 1):  # best[end]: the cheapest cut of the first `end` sorted sequences
         start = np.arange(max(0, end - max_batch), end)
-        cost = best[start] + call_cost + steps[end - 1] * (step_cost + rows[end - start])
+        size = end - start
+        on_grid = steps[end - 1] * (step_cost + rows[size])
+        as_is = longest[end - 1] * (step_cost + size) + MISS_COST_STEPS
+        cost = best[start] + call_cost + np.minimum(on_grid, as_is)
         pick = int(np.argmin(cost))
         best[end], cut[end] = cost[pick], start[pick]
     batches: list[list[int]] = []
@@ -127,9 +150,9 @@ def pad_batch(seqs: list[list[int]], max_length: int | None = None,
     Sequences longer than ``max_length`` keep their first ``max_length`` tokens. ``T`` is the longest
     (truncated) length in the batch, not ``max_length``, so short batches stay small. An empty sequence
     is read as one ``<pad>`` token (length 1): "the last real state" needs one step, and a zero
-    embedding is the closest thing to "no evidence". With ``grid``, ``B`` and ``T`` are rounded up to the
-    shape grid (`shape_rows`, `shape_steps`; ``T`` no further than ``max_length``): the extra rows are
-    one-token ``<pad>`` rows after the real ones, and a caller keeps only the first ``len(seqs)`` outputs.
+    embedding is the closest thing to "no evidence". With ``grid``, ``B`` and ``T`` are those `run_shape`
+    gives, the shape grid's unless its padding costs more than a compile: the extra rows are one-token
+    ``<pad>`` rows after the real ones, and a caller keeps only the first ``len(seqs)`` outputs.
 
     Returns ``(token_ids [B, T] int64, lengths [B] int64)``, both on the CPU.
     """
@@ -140,8 +163,7 @@ def pad_batch(seqs: list[list[int]], max_length: int | None = None,
     width = int(max(real.max(), 1)) if len(cut) else 1
     height = len(cut)
     if grid:
-        width = shape_steps(width) if max_length is None else min(shape_steps(width), max_length)
-        height = shape_rows(height)
+        height, width = run_shape(height, width, max_length)
         real = np.concatenate([real, np.zeros(height - len(cut), dtype=np.int64)])
     lengths = np.maximum(real, 1)
     ids = np.zeros((height, width), dtype=np.int64)

@@ -46,7 +46,8 @@ def iter_logits(model: nn.Module, ids: Sequence[list[int]], batch_size: int, max
     cap = max_length
     lengths = [max(1, len(s) if cap is None else min(len(s), cap)) for s in ids]
     on_cpu = device.type == "cpu"
-    batches = cheapest_batches(lengths, batch_size) if on_cpu else bucketed_batches(lengths, batch_size, shuffle=False)
+    batches = cheapest_batches(lengths, batch_size, max_length=cap) if on_cpu else \
+        bucketed_batches(lengths, batch_size, shuffle=False)
     try:
         for batch in batches:
             token_ids, batch_lengths = pad_batch([ids[i] for i in batch], cap, grid=on_cpu)

@@ -63,11 +63,24 @@ def test_budget_batches_cap_sequences_and_padded_tokens():
 
 
 def _cost(batches: list[list[int]], lengths: list[int]) -> float:
-    """What a cut costs as its batches run: each padded to the shape grid."""
-    from nlp_pipeline.models.batching import CALL_COST_STEPS, STEP_COST_STEPS, shape_rows, shape_steps
+    """What a cut costs as its batches run: each on the shape grid, or as it is and compiled, the cheaper."""
+    from nlp_pipeline.models.batching import CALL_COST_STEPS, MISS_COST_STEPS, STEP_COST_STEPS, shape_rows, shape_steps
 
-    return sum(CALL_COST_STEPS + shape_steps(max(lengths[i] for i in b)) * (STEP_COST_STEPS + shape_rows(len(b)))
-               for b in batches)
+    def one(rows: int, steps: int) -> float:
+        return min(shape_steps(steps) * (STEP_COST_STEPS + shape_rows(rows)),
+                   steps * (STEP_COST_STEPS + rows) + MISS_COST_STEPS)
+
+    return sum(CALL_COST_STEPS + one(len(b), max(lengths[i] for i in b)) for b in batches)
+
+
+def test_run_shape_is_the_grid_unless_its_padding_costs_more_than_a_compile():
+    from nlp_pipeline.models.batching import run_shape
+
+    assert run_shape(1, 21) == (1, 24)  # a sentence: a few pad steps
+    assert run_shape(26, 20) == (32, 20)  # a server's batch of sentences: six pad rows
+    assert run_shape(1, 301) == (1, 320)
+    assert run_shape(200, 301) == (200, 301)  # 200 reviews: 19 steps each would cost more than compiling
+    assert run_shape(5, 35, max_length=36) == (6, 36)  # 40 on the grid, but never past the cut
 
 
 def test_shape_grid_rounds_up_within_its_steps():
