@@ -114,8 +114,8 @@ def negative_table(counts: np.ndarray, power: float = 0.75, size: int = NEGATIVE
     The slots are in word order, so the table is each word repeated over its run of slots: word ``w`` ends
     at the first slot whose point ``(i + 0.5) / size`` reaches its cumulative share. That end is computed
     from the share, then moved a slot if the same float64 comparison says so, so the table is the one a
-    search per slot gives (the tests compare them), in 30 ms instead of 350 (10M slots, a 5M-token vocabulary:
-    6% of a 300-d CBOW run).
+    search per slot gives (the tests compare them), in 8 ms instead of 361 (10M slots, the 33,552 words of a
+    5M-token text: the search had been 6% of a 300-d CBOW run).
     """
     weights = np.asarray(counts, dtype=np.float64) ** power
     cum = np.cumsum(weights)
