@@ -457,7 +457,8 @@ def endpoint_rows(servers: dict[str, Process], endpoint: str, requests: list[byt
         for mode, mode_runs in runs.items():
             row = {**sorted(mode_runs, key=lambda r: r["rps"])[len(mode_runs) // 2],
                    "rounds_rps": [r["rps"] for r in mode_runs],
-                   "errors": sum(r["errors"] for r in mode_runs)}
+                   "errors": sum(r["errors"] for r in mode_runs),
+                   "error_samples": [e for r in mode_runs for e in r["error_samples"]][:3]}
             if mode == "batched" and ratios:
                 row["vs_unbatched"] = statistics.median(ratios)
                 row["round_ratios"] = ratios
@@ -538,10 +539,7 @@ def run(args, log=print) -> dict:
 
     for rows in tables.values():
         peer = rows[-1]["rps"]
-        unbatched = {r["clients"]: r["rps"] for r in rows if r["what"] == "unbatched"}
-        for r in rows:
-            if r["what"] == "batched" and "vs_unbatched" not in r and unbatched.get(r["clients"]):
-                r["vs_unbatched"] = r["rps"] / unbatched[r["clients"]]
+        for r in rows:  # vs_unbatched: set by endpoint_rows, from the rounds
             if r["what"] in ("batched", "unbatched") and peer:
                 r["vs_process"] = r["rps"] / peer
     results["tables"] = tables

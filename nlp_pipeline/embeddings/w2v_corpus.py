@@ -119,13 +119,11 @@ def negative_table(counts: np.ndarray, power: float = 0.75, size: int = NEGATIVE
     """
     weights = np.asarray(counts, dtype=np.float64) ** power
     cum = np.cumsum(weights)
-    cum /= cum[-1]
-    cum[-1] = 1.0  # every slot's point is below 1: the last word takes the table's end
+    cum /= cum[-1]  # exactly 1 at the end: every slot's point is below it, so the last word ends the table
     ends = np.clip(np.ceil(cum * size - 0.5), 0, size).astype(np.int64)
     for _ in range(2):  # the estimate is off by at most a slot: the comparison decides
         ends -= (ends > 0) & ((ends - 1 + 0.5) / size >= cum)
         ends += (ends < size) & ((ends + 0.5) / size < cum)
-    ends[-1] = size
     runs = np.diff(ends, prepend=0)
     return np.repeat(np.arange(len(cum), dtype=np.int32), runs)
 

@@ -92,8 +92,14 @@ def run_shape(rows: int, steps: int, max_length: int | None = None) -> tuple[int
     `shape_steps`, no further than ``max_length``), whose kernels stay compiled, unless its padding costs more
     sequence-steps than compiling the exact shape (`MISS_COST_STEPS`)."""
     grid_rows, grid_steps = shape_rows(rows), capped_steps(steps, max_length)
-    padding = grid_steps * (STEP_COST_STEPS + grid_rows) - steps * (STEP_COST_STEPS + rows)
-    return (grid_rows, grid_steps) if padding <= MISS_COST_STEPS else (rows, steps)
+    on_grid, as_is = _shape_costs(rows, steps, grid_rows, grid_steps, STEP_COST_STEPS)
+    return (grid_rows, grid_steps) if on_grid <= as_is else (rows, steps)
+
+
+def _shape_costs(rows, steps, grid_rows, grid_steps, step_cost: float):
+    """Sequence-steps of a batch run on its grid shape, and as it is with a compile (scalars or arrays): the
+    one comparison `run_shape` and `cheapest_batches` both make."""
+    return grid_steps * (step_cost + grid_rows), steps * (step_cost + rows) + MISS_COST_STEPS
 
 
 def capped_steps(steps: int, max_length: int | None) -> int:
@@ -130,8 +136,7 @@ def cheapest_batches(lengths: Sequence[int], max_batch: int, call_cost: float = 
     for end in range(1, n + 1):  # best[end]: the cheapest cut of the first `end` sorted sequences
         start = np.arange(max(0, end - max_batch), end)
         size = end - start
-        on_grid = steps[end - 1] * (step_cost + rows[size])
-        as_is = longest[end - 1] * (step_cost + size) + MISS_COST_STEPS
+        on_grid, as_is = _shape_costs(size, longest[end - 1], rows[size], steps[end - 1], step_cost)
         cost = best[start] + call_cost + np.minimum(on_grid, as_is)
         pick = int(np.argmin(cost))
         best[end], cut[end] = cost[pick], start[pick]
