@@ -197,26 +197,67 @@ def _generator(seed: int) -> np.random.RandomState:
 
 
 INIT_BLOCK = 1 << 20  # values drawn at a time by `init_weights` (its temporaries: 4 MiB, not a second matrix)
+# The C kernel's rows: each starts on a 32-byte boundary (a whole number of AVX vectors), the matrix on a
+# 64-byte one, so that no vector load of a row splits a cache line. Measured on one thread (5M tokens, one
+# epoch, the same jobs): 300-d rows padded to 304 floats took 7% (CBOW) and 11% (skip-gram) less time a
+# centre than packed ones; 100-d rows padded to 104, 6%. The padding costs 1.3% (300 d) and 4% (100 d)
+# of the matrices' memory while training; `unpadded` gives it back before the vectors leave the engine.
+ROW_ALIGN_FLOATS = 8
+MATRIX_ALIGN_BYTES = 64
+UNPAD_BLOCK = 1 << 20  # floats moved at a time by `unpadded` (its temporary: 4 MiB)
 
 
-def init_weights(vocab_size: int, dim: int, seed: int, init_range: str = "word2vec") -> tuple[np.ndarray, np.ndarray]:
+def padded_matrix(rows: int, dim: int) -> np.ndarray:
+    """A zeroed, C-contiguous ``rows × stride`` float32 array whose data starts on a 64-byte boundary, with
+    ``stride`` = ``dim`` rounded up to `ROW_ALIGN_FLOATS`; row ``w``'s first ``dim`` values are word
+    ``w``'s. Allocated zeroed, so its pages are resident only once written."""
+    stride = -(-dim // ROW_ALIGN_FLOATS) * ROW_ALIGN_FLOATS
+    spare = MATRIX_ALIGN_BYTES // 4
+    buffer = np.zeros(rows * stride + spare, dtype=np.float32)
+    offset = (-buffer.ctypes.data % MATRIX_ALIGN_BYTES) // 4
+    return buffer[offset:offset + rows * stride].reshape(rows, stride)
+
+
+def unpadded(matrix: np.ndarray, dim: int) -> np.ndarray:
+    """``matrix[:, :dim]`` as a C-contiguous array in ``matrix``'s own memory (its rows moved down in place,
+    so ``matrix`` is spent): the vectors without a second copy of the matrix. A matrix ``dim`` wide is
+    returned as it is."""
+    rows, stride = matrix.shape
+    if stride == dim:
+        return matrix
+    packed = matrix.reshape(-1)[:rows * dim].reshape(rows, dim)
+    step = max(UNPAD_BLOCK // stride, 1)
+    for start in range(0, rows, step):  # front to back: a block's rows land at or before where they were
+        packed[start:start + step] = matrix[start:start + step, :dim]  # numpy copies an overlapping source first
+    return packed
+
+
+def init_weights(vocab_size: int, dim: int, seed: int, init_range: str = "word2vec",
+                 padded: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """word2vec's initialisation: inputs uniform in [-0.5/dim, 0.5/dim), outputs zero (float32 arrays);
     with ``init_range="gensim"`` the same draws doubled, gensim 4's [-1/dim, 1/dim).
 
     The bits of ``torch.rand(vocab_size, dim, generator=torch.Generator().manual_seed(seed)).sub_(0.5).div_(dim)``
     (the engine's initialisation when torch held the weights), drawn in blocks: ``u - 0.5`` is exact in
     float32 and the division is IEEE's in both libraries. The output matrix is allocated zeroed (its pages
-    are resident only once training writes them).
+    are resident only once training writes them). ``padded``: both as `padded_matrix` rows (the C kernel's
+    layout), the same values in each row's first ``dim`` columns and zeros after them.
     """
-    w_in = np.empty((vocab_size, dim), dtype=np.float32)
-    flat, state = w_in.reshape(-1), _generator(seed)
-    for start in range(0, flat.size, INIT_BLOCK):
-        block = _uniform(state, flat[start:start + INIT_BLOCK])
-        block -= np.float32(0.5)
-        block /= np.float32(dim)
+    if padded:
+        w_in, w_out = padded_matrix(vocab_size, dim), padded_matrix(vocab_size, dim)
+    else:
+        w_in, w_out = np.empty((vocab_size, dim), dtype=np.float32), np.zeros((vocab_size, dim), dtype=np.float32)
+    state, step = _generator(seed), max(INIT_BLOCK // dim, 1)
+    block = np.empty(min(step, vocab_size) * dim, dtype=np.float32)
+    for start in range(0, vocab_size, step):  # whole rows at a time: the draws run in row order either way
+        rows = min(step, vocab_size - start)
+        values = _uniform(state, block[:rows * dim])
+        values -= np.float32(0.5)
+        values /= np.float32(dim)
         if init_range == "gensim":
-            block *= np.float32(2.0)  # exact: a power of two
-    return w_in, np.zeros((vocab_size, dim), dtype=np.float32)
+            values *= np.float32(2.0)  # exact: a power of two
+        w_in[start:start + rows, :dim] = values.reshape(rows, dim)
+    return w_in, w_out
 
 
 def _torch_version() -> str | None:
@@ -290,14 +331,8 @@ class _Trainer:
                  log_fn: Callable[[str], None] | None = None):
         self.params, self.options, self.device = params, options, str(device)
         self.vocab_size = len(vocab)
-        self.w_in, self.w_out = init_weights(len(vocab), params.vector_size, params.seed, params.init_range)
-        self.keep_prob = keep_probabilities(vocab.counts, params.sample).astype(np.float32)
-        self.neg_table = negative_table(vocab.counts)  # int32
-        self.total_words = vocab.corpus_words * params.epochs
         self.native = None
         self.tensor = None
-        self.negatives_drawn = 0  # by the C kernel (its per-pair or shared draws), over all jobs
-        self._tally_lock = threading.Lock()
         if options.kernel == "native" and _on_cpu(self.device):
             from nlp_pipeline.embeddings.native import load_kernel
 
@@ -307,6 +342,14 @@ class _Trainer:
                 # stage cannot tell a planned "auto" from an explicit "native" (both arrive as native).
                 (log_fn or _log.warning)(f"word2vec: the native kernel is unavailable ({why}); "
                                          "training with the tensor path instead")
+        # the kernel's rows are padded (`padded_matrix`); `weights` packs them back
+        self.w_in, self.w_out = init_weights(len(vocab), params.vector_size, params.seed, params.init_range,
+                                             padded=self.native is not None)
+        self.keep_prob = keep_probabilities(vocab.counts, params.sample).astype(np.float32)
+        self.neg_table = negative_table(vocab.counts)  # int32
+        self.total_words = vocab.corpus_words * params.epochs
+        self.negatives_drawn = 0  # by the C kernel (its per-pair or shared draws), over all jobs
+        self._tally_lock = threading.Lock()
         if self.native is None:
             from nlp_pipeline.embeddings.w2v_tensor import TensorPath
 
@@ -316,8 +359,14 @@ class _Trainer:
                 self.w_in = self.w_out = self.keep_prob = self.neg_table = None
 
     def weights(self) -> tuple[np.ndarray, np.ndarray]:
-        """The trained input and output weights, float32 arrays on the CPU."""
-        return self.tensor.weights() if self.tensor is not None else (self.w_in, self.w_out)
+        """The trained input and output weights, C-contiguous ``vocab × dim`` float32 arrays on the CPU.
+
+        The kernel's padded matrices are packed in place (`unpadded`): call this once training is over."""
+        if self.tensor is not None:
+            return self.tensor.weights()
+        dim = self.params.vector_size
+        self.w_in, self.w_out = unpadded(self.w_in, dim), unpadded(self.w_out, dim)
+        return self.w_in, self.w_out
 
     def close(self) -> None:
         if self.tensor is not None:
@@ -353,18 +402,20 @@ class _Trainer:
         p = self.params
         lr_start = self.learning_rate(job.words_before, job.epoch)
         lr_end = self.learning_rate(job.words_before + job.raw_words, job.epoch)
-        work = np.zeros(2 * p.vector_size, dtype=np.float32)
+        stride = self.w_in.shape[1]  # the padded row (`padded_matrix`)
+        work = padded_matrix(2, p.vector_size).reshape(-1)  # two aligned rows: the error and CBOW's mean
         negs = np.zeros(2 * p.negative, dtype=np.int64)
         out = np.zeros(3, dtype=np.float64)
         seed = (p.seed * 1_000_003 + job.number) & 0xFFFFFFFFFFFFFFFF
-        n, weights = ids.shape[0], self.vocab_size * p.vector_size
+        n, weights = ids.shape[0], self.vocab_size * stride
         self.native.w2v_train(
             int(p.sg), c_pointer("w_in", self.w_in, "float32", weights),
-            c_pointer("w_out", self.w_out, "float32", weights), p.vector_size, c_pointer("ids", ids, "int64", n),
+            c_pointer("w_out", self.w_out, "float32", weights), p.vector_size, stride,
+            c_pointer("ids", ids, "int64", n),
             c_pointer("sentence_ids", sentence_ids, "int64", n), n, p.window, p.negative,
             c_pointer("neg_table", self.neg_table, "int32"), self.neg_table.shape[0], lr_start, lr_end, seed,
             int(self.options.skip_saturated), int(self.options.negatives_per_pair),
-            c_pointer("work", work, "float32", 2 * p.vector_size), c_pointer("negs", negs, "int64", 2 * p.negative),
+            c_pointer("work", work, "float32", 2 * stride), c_pointer("negs", negs, "int64", 2 * p.negative),
             c_pointer("out", out, "float64", 3))
         with self._tally_lock:
             self.negatives_drawn += int(out[2])

@@ -92,19 +92,22 @@ static inline float sgns_pair(const float *h, float *o, float *neu1e, int label,
     return sig;
 }
 
-/* Train one job. ids[n] and sentence[n]: the job's words after subsampling, in order. lr falls
-   linearly from lr_start (first centre) to lr_end (last). table[table_size]: word2vec's unigram^0.75
-   table. work: 2*dim floats and negs: 2*`negative` ids of scratch (this centre's negatives and the
+/* Train one job. Word w's rows are w_in[w * stride .. + dim) and w_out[...]: the caller pads each row to a
+   whole number of 32-byte vectors and aligns the arrays, so that no vector load splits a cache line (a
+   padded 300-d row took 7-12% less time a centre than a packed one). ids[n] and sentence[n]: the job's
+   words after subsampling, in order. lr falls linearly from lr_start (first centre) to lr_end (last).
+   table[table_size]: word2vec's unigram^0.75 table. work: 2*stride floats (aligned the same way) and
+   negs: 2*`negative` ids of scratch (this centre's negatives and the
    next one's, drawn a centre ahead so that their rows can be prefetched; with per_pair, skip-gram draws
    each pair's into the first half instead). out[0] += loss, out[1] += training examples, out[2] +=
    negatives drawn. */
-void w2v_train(int sg, float *w_in, float *w_out, int64_t dim, const int64_t *ids, const int64_t *sentence,
-               int64_t n, int64_t window, int64_t negative, const int32_t *table, int64_t table_size,
-               float lr_start, float lr_end, uint64_t seed, int skip_saturated, int per_pair, float *work,
+void w2v_train(int sg, float *w_in, float *w_out, int64_t dim, int64_t stride, const int64_t *ids,
+               const int64_t *sentence, int64_t n, int64_t window, int64_t negative, const int32_t *table,
+               int64_t table_size, float lr_start, float lr_end, uint64_t seed, int skip_saturated, int per_pair, float *work,
                int64_t *negs, double *out) {
     uint64_t state = seed;
     double inv_table = 1.0 / (double)table_size;
-    float *neu1e = work, *hidden = work + dim;
+    float *neu1e = work, *hidden = work + stride;
     loss_tally tally = {0.0, 1.0};
     int64_t examples = 0, drawn = 0;
     int shared = !(sg && per_pair);  /* a centre's draw serves all its examples */
@@ -116,10 +119,10 @@ void w2v_train(int sg, float *w_in, float *w_out, int64_t dim, const int64_t *id
             if (shared)
                 for (int64_t k = 0; k < negative; k++) {
                     next[k] = table[negative_slot(&state, table_size, inv_table)];
-                    prefetch_row(w_out + next[k] * dim, dim);
+                    prefetch_row(w_out + next[k] * stride, dim);
                 }
-            prefetch_row(w_out + ids[i + 1] * dim, dim);
-            if (i + 1 + window < n) prefetch_row(w_in + ids[i + 1 + window] * dim, dim);
+            prefetch_row(w_out + ids[i + 1] * stride, dim);
+            if (i + 1 + window < n) prefetch_row(w_in + ids[i + 1 + window] * stride, dim);
         }
         float lr = n > 1 ? lr_start + (lr_end - lr_start) * (float)i / (float)(n - 1) : lr_start;
         int64_t b = (int64_t)(next_random(&state) % (uint64_t)window);
@@ -137,7 +140,7 @@ void w2v_train(int sg, float *w_in, float *w_out, int64_t dim, const int64_t *id
         while (sentence[lo] != sentence[i]) lo++;
         while (sentence[hi] != sentence[i]) hi--;
         if (lo == hi) continue;  /* a one-word sentence: no context */
-        float *o_centre = w_out + centre * dim;
+        float *o_centre = w_out + centre * stride;
         if (sg) {
             /* every context word predicts the centre, against the centre's shared negatives or its own */
             if (shared) drawn += negative;
@@ -146,16 +149,16 @@ void w2v_train(int sg, float *w_in, float *w_out, int64_t dim, const int64_t *id
                 if (!shared) {  /* this pair's negatives: their rows load while the positive pair trains */
                     for (int64_t k = 0; k < negative; k++) {
                         cur[k] = table[negative_slot(&state, table_size, inv_table)];
-                        prefetch_row(w_out + cur[k] * dim, dim);
+                        prefetch_row(w_out + cur[k] * stride, dim);
                     }
                     drawn += negative;
                 }
-                float *h = w_in + ids[j] * dim;
+                float *h = w_in + ids[j] * stride;
                 for (int64_t t = 0; t < dim; t++) neu1e[t] = 0.0f;
                 add_pair_loss(&tally, sgns_pair(h, o_centre, neu1e, 1, lr, dim, skip_saturated), 1);
                 for (int64_t k = 0; k < negative; k++) {
                     if (cur[k] == centre) continue;
-                    add_pair_loss(&tally, sgns_pair(h, w_out + cur[k] * dim, neu1e, 0, lr, dim, skip_saturated),
+                    add_pair_loss(&tally, sgns_pair(h, w_out + cur[k] * stride, neu1e, 0, lr, dim, skip_saturated),
                                   0);
                 }
                 axpy(1.0f, neu1e, h, dim);
@@ -167,17 +170,17 @@ void w2v_train(int sg, float *w_in, float *w_out, int64_t dim, const int64_t *id
             drawn += negative;
             for (int64_t t = 0; t < dim; t++) hidden[t] = 0.0f, neu1e[t] = 0.0f;
             for (int64_t j = lo; j <= hi; j++)
-                if (j != i) axpy(1.0f, w_in + ids[j] * dim, hidden, dim);
+                if (j != i) axpy(1.0f, w_in + ids[j] * stride, hidden, dim);
             float inv = 1.0f / (float)count;
             for (int64_t t = 0; t < dim; t++) hidden[t] *= inv;
             add_pair_loss(&tally, sgns_pair(hidden, o_centre, neu1e, 1, lr, dim, skip_saturated), 1);
             for (int64_t k = 0; k < negative; k++) {
                 if (cur[k] == centre) continue;
-                add_pair_loss(&tally, sgns_pair(hidden, w_out + cur[k] * dim, neu1e, 0, lr, dim, skip_saturated),
+                add_pair_loss(&tally, sgns_pair(hidden, w_out + cur[k] * stride, neu1e, 0, lr, dim, skip_saturated),
                               0);
             }
             for (int64_t j = lo; j <= hi; j++)
-                if (j != i) axpy(1.0f, neu1e, w_in + ids[j] * dim, dim);
+                if (j != i) axpy(1.0f, neu1e, w_in + ids[j] * stride, dim);
             examples++;
         }
     }

@@ -296,6 +296,9 @@ def test_init_weights_are_the_bits_torchs_generator_gave(monkeypatch, rows, dim,
     expected = torch.rand(rows, dim, generator=torch.Generator().manual_seed(seed)).sub_(0.5).div_(dim)
     assert w_in.dtype == w_out.dtype == np.float32 and w_in.flags.c_contiguous and w_out.flags.c_contiguous
     assert np.array_equal(w_in, expected.numpy()) and np.array_equal(w_out, np.zeros((rows, dim), np.float32))
+    padded_in, padded_out = torch_engine.init_weights(rows, dim, seed, padded=True)  # the kernel's layout
+    assert padded_in.shape == padded_out.shape == (rows, -(-dim // 8) * 8)
+    assert np.array_equal(padded_in[:, :dim], w_in) and not padded_in[:, dim:].any() and not padded_out.any()
 
 
 def test_init_range_gensim_starts_in_gensims_range_from_the_same_draws():
@@ -306,6 +309,48 @@ def test_init_range_gensim_starts_in_gensims_range_from_the_same_draws():
     wide, w_out = torch_engine.init_weights(2000, 50, 7, "gensim")
     assert np.array_equal(wide, narrow * 2) and not w_out.any()
     assert -1 / 50 <= wide.min() < -0.99 / 50 and 0.99 / 50 < wide.max() < 1 / 50
+
+
+@pytest.mark.parametrize(("rows", "dim"), [(1, 1), (7, 300), (50, 100), (3, 16)])
+def test_a_padded_matrix_is_zeroed_rows_on_vector_boundaries(rows, dim):
+    from nlp_pipeline.embeddings.torch_engine import padded_matrix
+
+    matrix = padded_matrix(rows, dim)
+    assert matrix.dtype == np.float32 and matrix.flags.c_contiguous and not matrix.any()
+    assert matrix.shape == (rows, -(-dim // 8) * 8)  # a whole number of 32-byte vectors a row
+    assert matrix.ctypes.data % 64 == 0  # the first row on a cache line
+
+
+def test_unpadded_packs_the_rows_in_their_own_memory(monkeypatch):
+    from nlp_pipeline.embeddings import torch_engine
+
+    monkeypatch.setattr(torch_engine, "UNPAD_BLOCK", 1000)  # several blocks, each overlapping where it lands
+    matrix = torch_engine.padded_matrix(500, 300)
+    matrix[:, :300] = np.random.default_rng(0).random((500, 300), dtype=np.float32)
+    matrix[:, 300:] = -1.0  # the padding is never part of a vector
+    expected = matrix[:, :300].copy()
+    packed = torch_engine.unpadded(matrix, 300)
+    assert packed.shape == (500, 300) and packed.flags.c_contiguous and np.array_equal(packed, expected)
+    assert np.shares_memory(packed, matrix)  # no second matrix
+    assert torch_engine.unpadded(packed, 300) is packed
+
+
+@needs_kernel
+@pytest.mark.parametrize(("sg", "dim"), [(0, 20), (1, 20), (1, 300)])
+def test_padded_rows_train_the_bits_packed_rows_do(monkeypatch, topics, sg, dim):
+    """The kernel walks rows by their stride: padding them changes where they lie, not one bit of what they learn."""
+    from nlp_pipeline.embeddings import torch_engine
+
+    path, _, _ = topics
+    params = _with(PARAMS, sg=sg, vector_size=dim, epochs=1)
+    padded = train_torch(path, params, options=TorchW2VOptions(kernel="native"), progress=False)
+    monkeypatch.setattr(torch_engine, "ROW_ALIGN_FLOATS", 1)  # rows back to back, as before the padding
+    packed = train_torch(path, params, options=TorchW2VOptions(kernel="native"), progress=False)
+    assert padded.input_vectors.shape == padded.output_vectors.shape == (len(padded.vocab), dim)
+    assert padded.input_vectors.flags.c_contiguous and padded.output_vectors.flags.c_contiguous
+    assert np.array_equal(padded.input_vectors, packed.input_vectors)
+    assert np.array_equal(padded.output_vectors, packed.output_vectors)
+    assert padded.info["epoch_loss"] == packed.info["epoch_loss"] and padded.output_vectors.any()
 
 
 @pytest.mark.parametrize("seed", [0, 13, 2**33 + 1])
