@@ -350,7 +350,7 @@ def profile(corpus: Path, params, batch_words: int | None, seconds: float = 20.0
                     in_kernel[0] += time.perf_counter() - start
 
             trainer._run_native = timed
-        jobs = _jobs(encoded, 1, 1 << 18, vocab.corpus_words)
+        jobs = _jobs(encoded, 1, 1 << 18, params.streams)
         words, t0 = 0, time.perf_counter()
         # the profiler's own cost on the torch-side preparation would dwarf it next to the C kernel
         with (torch_profile(activities=[ProfilerActivity.CPU]) if trainer.native is None
@@ -461,6 +461,9 @@ def main() -> None:
     ap.add_argument("--lr-schedule", choices=["linear", "per_epoch"],
                     help="torch engine: embed.lr_schedule (default: the setting's): linear over all epochs "
                          "(word2vec's, gensim iterable's) or per_epoch (gensim corpus_file mode's on 2 threads)")
+    ap.add_argument("--streams", type=int,
+                    help="torch engine: embed.streams (default: the setting's): the text trained as this many parts "
+                         "in turn, as gensim's corpus_file mode and word2vec.c split it among threads; 1 = in order")
     ap.add_argument("--kernel", default="auto", choices=["auto", "native", "tensor"],
                     help="torch engine on the CPU: native (C loop), tensor (batched tensor updates), auto")
     ap.add_argument("--profile", action="store_true", help="profile our engine instead of comparing")
@@ -520,6 +523,7 @@ def main() -> None:
               f"{','.join(map(str, seeds))}, workers {args.workers or cores} of {cores} cores; torch: kernel "
               f"{args.kernel}, negatives {'per pair' if args.negatives_per_pair else 'shared per centre'}, "
               f"init range {args.init_range or base.init_range}, lr schedule {args.lr_schedule or base.lr_schedule}, "
+              f"{args.streams or base.streams} stream{'s' if (args.streams or base.streams) > 1 else ''}, "
               f"{'skip' if options.get('skip_saturated', base.skip_saturated) else 'train'} saturated pairs"
               + (f"; alpha {args.alpha:g} for {args.alpha_engines}" if args.alpha is not None else ""), flush=True)
         for arch in args.archs.split(","):
@@ -535,7 +539,8 @@ def main() -> None:
                         params = params.model_copy(update={"alpha": args.alpha})
                     if engine == "torch":
                         params = params.model_copy(update={k: v for k, v in (("lr_schedule", args.lr_schedule),
-                                                           ("init_range", args.init_range)) if v})
+                                                           ("init_range", args.init_range),
+                                                           ("streams", args.streams)) if v})
                     spec = {"engine": engine, "corpus": str(corpus), "device": args.device,
                             "batch_words": args.batch_words, "options": options,
                             "params": params.model_dump(), "corpus_words": corpus_words, "c_binary": args.c_binary,

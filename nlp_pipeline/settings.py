@@ -301,6 +301,12 @@ class Word2Vec(Group):
         "higher mean rate at 3 epochs) | linear (from alpha to min_alpha over all epochs, word2vec.c's and gensim "
         "iterable's). With init_range gensim, per_epoch gives gensim corpus_file's quality; linear word2vec.c's "
         "(docs/results.md, word2vec)", built_before="linear")
+    streams: int = setting(
+        2, "torch engine: the text is trained as this many contiguous parts taken in turn, as gensim's corpus_file "
+        "mode and word2vec.c give each of their threads its own part of the file (per_epoch: each part's rate falls "
+        "as one of gensim's two threads' does); 1 = the text in order. Measured: at 2, within 0.01 of gensim on "
+        "every score at both architectures (docs/results.md, word2vec); the vectors do not depend on the threads",
+        ge=1, built_before=1)
     init_range: Literal["word2vec", "gensim"] = setting(
         "gensim", "torch engine: where the input vectors start: gensim (uniform in ±1/dim, gensim 4's) | word2vec "
         "(±0.5/dim, word2vec.c's)", built_before="word2vec")

@@ -11,7 +11,11 @@ What is the same as word2vec / gensim:
 - input vectors initialised uniform in ``[-1/dim, 1/dim)`` as gensim 4 does (``init_range="gensim"``;
   ``"word2vec"``: word2vec.c's ``[-0.5/dim, 0.5/dim)``), output vectors zero;
 - plain SGD, the learning rate decaying from ``alpha`` to ``min_alpha`` in the shape gensim's corpus_file
-  mode gives on two threads (``lr_schedule="per_epoch"``; ``"linear"``: over all epochs, as word2vec.c).
+  mode gives on two threads (``lr_schedule="per_epoch"``; ``"linear"``: over all epochs, as word2vec.c);
+- the text trained as ``streams`` (2) contiguous parts taken in turn, as gensim's corpus_file mode and
+  word2vec.c give each thread its own part of the file (`EncodedCorpus.parts`): with ``per_epoch`` each
+  part's rate falls from the epoch's start as one of gensim's two threads' does. The vectors depend on the
+  streams, not on the threads, so one worker still gives the same bits for a seed.
   Why these two defaults: users hold our vectors against gensim's default mode, and with word2vec.c's
   start and schedule the vectors were word2vec.c's, 0.02-0.04 below gensim on WordSim and SimLex at
   300 d (docs/results.md, word2vec: three seeds each).
@@ -62,7 +66,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -93,7 +97,7 @@ DEFAULT_BATCH_WORDS = {1: 1024, 0: 2048}
 # ~6 updates per draw: at 32, SimLex-999 fell 0.02 below gensim (0.290 vs 0.311); at 128 it
 # matched (0.313) with analogies at 28.3% (gensim 29.2%). CBOW was within every bar at 32.
 DEFAULT_MAX_ROW_UPDATES = {1: 128.0, 0: 32.0}
-# lr_schedule="per_epoch": the share of an epoch's linear decline the rate falls within that epoch (gensim's
+# lr_schedule="per_epoch": the share of an epoch's linear decline the rate falls over each of its streams (gensim's
 # corpus_file mode on two threads: each thread counts its half of the file against the whole epoch)
 PER_EPOCH_SHARE = 0.5
 
@@ -304,14 +308,17 @@ def train_torch(corpus_file, params: Word2VecParams, *, options: TorchW2VOptions
 
 @dataclass
 class _Job:
-    """A run of whole sentences, with its place in the stream (for the learning rate)."""
+    """A run of whole sentences, with its place in the training (for the learning rate)."""
 
     number: int
     epoch: int
     ids: np.ndarray
     lengths: np.ndarray
     raw_words: int
-    words_before: int  # raw words of all epochs' text before this job
+    words_before: int  # raw words trained before this job, all epochs and streams
+    stream: int = 0  # which of the text's parts (`_jobs`)
+    stream_words_before: int = 0  # raw words before it in its stream, this epoch
+    stream_words: int = 0  # its stream's raw words an epoch (0: one stream, the whole text)
 
 
 def _on_cpu(device) -> bool:
@@ -372,20 +379,21 @@ class _Trainer:
         if self.tensor is not None:
             self.tensor.close()
 
-    def learning_rate(self, words_before: float, epoch: int) -> float:
-        """The rate after ``words_before`` raw words of all epochs' text, in epoch ``epoch`` (``lr_schedule``).
+    def learning_rate(self, job: _Job, done: float = 0.0) -> float:
+        """The rate once ``done`` (0 to 1) of ``job``'s raw words are trained (``lr_schedule``).
 
-        linear: from alpha to min_alpha over all epochs. per_epoch: within epoch e of E the progress runs
-        from e/E only to (e + PER_EPOCH_SHARE)/E and restarts at (e + 1)/E with the next epoch (gensim's
-        corpus_file mode on two threads, where each thread counts its half of the epoch against the whole).
+        linear: from alpha to min_alpha over all the words trained, in the order they are (word2vec.c's global
+        count). per_epoch: over each stream of epoch e of E the progress runs from e/E only to
+        (e + PER_EPOCH_SHARE)/E, and restarts at (e + 1)/E with the next epoch (gensim's corpus_file mode on
+        two threads, where each thread counts its half of the file against the whole epoch).
         """
         p = self.params
         if p.lr_schedule == "per_epoch":
-            per_epoch = self.total_words / p.epochs
-            within = min(max((words_before - epoch * per_epoch) / per_epoch, 0.0), 1.0)
-            progress = (epoch + PER_EPOCH_SHARE * within) / p.epochs
+            stream_words = job.stream_words or self.total_words / p.epochs
+            within = min(max((job.stream_words_before + done * job.raw_words) / stream_words, 0.0), 1.0)
+            progress = (job.epoch + PER_EPOCH_SHARE * within) / p.epochs
         else:
-            progress = words_before / self.total_words
+            progress = (job.words_before + done * job.raw_words) / self.total_words
         return max(p.min_alpha, p.alpha - (p.alpha - p.min_alpha) * progress)
 
     def run(self, job: _Job) -> tuple[float, int, float]:
@@ -394,14 +402,13 @@ class _Trainer:
             return self.tensor.run(job, self.learning_rate)
         ids, sentence_ids = subsample_job(job, self.keep_prob, self.params.seed)
         if ids.shape[0] == 0:
-            return 0.0, 0, self.learning_rate(job.words_before, job.epoch)
+            return 0.0, 0, self.learning_rate(job)
         return self._run_native(job, ids, sentence_ids)
 
     def _run_native(self, job: _Job, ids: np.ndarray, sentence_ids: np.ndarray) -> tuple[float, int, float]:
         """The job in the C kernel: its centres in order, every update applied at once, in place."""
         p = self.params
-        lr_start = self.learning_rate(job.words_before, job.epoch)
-        lr_end = self.learning_rate(job.words_before + job.raw_words, job.epoch)
+        lr_start, lr_end = self.learning_rate(job), self.learning_rate(job, 1.0)
         stride = self.w_in.shape[1]  # the padded row (`padded_matrix`)
         work = padded_matrix(2, p.vector_size).reshape(-1)  # two aligned rows: the error and CBOW's mean
         negs = np.zeros(2 * p.negative, dtype=np.int64)
@@ -464,14 +471,24 @@ def c_pointer(name: str, value, dtype: str, numel: int | None = None) -> int:
     return value.data_ptr() if is_tensor else value.ctypes.data
 
 
-def _jobs(encoded: EncodedCorpus, epochs: int, chunk_tokens: int, corpus_words: int):
-    number = 0
+def _jobs(encoded: EncodedCorpus, epochs: int, chunk_tokens: int, streams: int = 1) -> Iterator[_Job]:
+    """Every epoch's jobs: the text's ``streams`` parts (`EncodedCorpus.parts`) a chunk of each in turn, so that
+    workers taking jobs in order train different parts of the text at once, each part from its own start."""
+    parts = [part for part in encoded.parts(streams) if part.stop > part.start] if streams > 1 else [None]
+    number, words_before = 0, 0
     for epoch in range(epochs):
-        words_before = epoch * corpus_words
-        for ids, lengths, raw_words in encoded.chunks(chunk_tokens):
-            yield _Job(number, epoch, ids, lengths, raw_words, words_before)
-            number += 1
-            words_before += raw_words
+        pending = [(stream, part, encoded.chunks(chunk_tokens, part), [0]) for stream, part in enumerate(parts)]
+        while pending:
+            for entry in list(pending):
+                stream, part, chunks, before = entry
+                chunk = next(chunks, None)
+                if chunk is None:
+                    pending.remove(entry)
+                    continue
+                ids, lengths, raw_words = chunk
+                yield _Job(number, epoch, ids, lengths, raw_words, words_before, stream, before[0],
+                           part.raw_words if part is not None else 0)
+                number, words_before, before[0] = number + 1, words_before + raw_words, before[0] + raw_words
 
 
 # Mean loss per scored pair above which training has diverged: an untrained model scores log 2 = 0.69 a pair,
@@ -504,7 +521,7 @@ def _train_loop(vocab: W2VVocab, encoded: EncodedCorpus, params: Word2VecParams,
     t0 = time.perf_counter()
     # smaller jobs with several workers, so that they train at nearly the same learning rate
     chunk = options.chunk_tokens if workers == 1 else max(options.chunk_tokens // (2 * workers), 4096)
-    jobs = _jobs(encoded, params.epochs, chunk, vocab.corpus_words)
+    jobs = _jobs(encoded, params.epochs, chunk, params.streams)
 
     def finish(job: _Job, result: tuple[float, int, float]) -> None:
         loss, examples, lr = result

@@ -128,6 +128,17 @@ def negative_table(counts: np.ndarray, power: float = 0.75, size: int = NEGATIVE
     return np.repeat(np.arange(len(cum), dtype=np.int32), runs)
 
 
+@dataclass(frozen=True)
+class TextPart:
+    """A contiguous run of the encoded corpus's sentences: ``[start, stop)``, its first id's place in the id
+    file (``first_id``) and its words before the vocabulary dropped any (``raw_words``)."""
+
+    start: int
+    stop: int
+    first_id: int
+    raw_words: int
+
+
 @dataclass
 class EncodedCorpus:
     """In-vocabulary word ids (int32) and sentence lengths on disk, streamed in chunks."""
@@ -137,20 +148,51 @@ class EncodedCorpus:
     raw_lengths_path: Path  # tokens per sentence before dropping out-of-vocabulary words
     tokens: int
 
-    def chunks(self, chunk_tokens: int) -> Iterator[tuple[np.ndarray, np.ndarray, int]]:
-        """Yield ``(ids, sentence_lengths, raw_words)`` for runs of whole sentences ≈ chunk_tokens long.
+    @property
+    def sentences(self) -> int:
+        return self.lengths_path.stat().st_size // 4
+
+    def parts(self, count: int) -> list[TextPart]:
+        """The text cut at sentence boundaries into ``count`` contiguous parts of about equal raw words (part
+        ``k`` starts at the first sentence after ``k/count`` of them), as gensim's ``corpus_file`` mode and
+        word2vec.c cut a file among their threads; a part may be empty when sentences are few and long.
+        Read a block of lengths at a time: memory stays flat whatever the corpus."""
+        total = 0
+        with open(self.raw_lengths_path, "rb") as f_raw:  # first pass: the raw words
+            while len(block := np.fromfile(f_raw, dtype=np.int32, count=MAX_CHUNK_SENTENCES)):
+                total += int(block.sum(dtype=np.int64))
+        goals = [total * k / count for k in range(1, count)]
+        raw_before, id_before, sentence = 0, 0, 0
+        bounds: list[tuple[int, int, int]] = [(0, 0, 0)]  # (sentence, raw words before it, ids before it)
+        with open(self.raw_lengths_path, "rb") as f_raw, open(self.lengths_path, "rb") as f_len:
+            while goals and len(raw := np.fromfile(f_raw, dtype=np.int32, count=MAX_CHUNK_SENTENCES)):
+                kept = np.fromfile(f_len, dtype=np.int32, count=len(raw))
+                raw_ends = raw_before + np.cumsum(raw, dtype=np.int64)
+                id_ends = id_before + np.cumsum(kept, dtype=np.int64)
+                while goals and raw_ends[-1] >= goals[0]:  # the part starts after the sentence that reaches it
+                    at = int(np.searchsorted(raw_ends, goals.pop(0), side="left"))
+                    bounds.append((sentence + at + 1, int(raw_ends[at]), int(id_ends[at])))
+                raw_before, id_before, sentence = int(raw_ends[-1]), int(id_ends[-1]), sentence + len(raw)
+        bounds += [(self.sentences, total, self.tokens)] * (count + 1 - len(bounds))
+        return [TextPart(a[0], b[0], a[2], b[1] - a[1]) for a, b in zip(bounds, bounds[1:])]
+
+    def chunks(self, chunk_tokens: int, part: TextPart | None = None) -> Iterator[tuple[np.ndarray, np.ndarray, int]]:
+        """Yield ``(ids, sentence_lengths, raw_words)`` for runs of whole sentences ≈ chunk_tokens long, over
+        the whole text or one `parts` entry.
 
         Read with plain file reads, a block at a time, not memory maps: pages of a mapped file
         count in the process's resident memory, which then grew with the corpus (measured: 933 MB
         on a 10× corpus vs 575 MB). A chunk also holds at most ``MAX_CHUNK_SENTENCES`` sentences.
         """
-        n_sentences = self.lengths_path.stat().st_size // 4
-        start_sent, start_tok = 0, 0
+        part = part or TextPart(0, self.sentences, 0, -1)
+        n_sentences = part.stop
+        start_sent, start_tok = part.start, part.first_id
         with open(self.ids_path, "rb") as f_ids, open(self.lengths_path, "rb") as f_len, \
                 open(self.raw_lengths_path, "rb") as f_raw:
             while start_sent < n_sentences:
                 f_len.seek(start_sent * 4)
-                block = np.fromfile(f_len, dtype=np.int32, count=MAX_CHUNK_SENTENCES).astype(np.int64)
+                block = np.fromfile(f_len, dtype=np.int32,
+                                    count=min(MAX_CHUNK_SENTENCES, n_sentences - start_sent)).astype(np.int64)
                 ends = np.cumsum(block)
                 stop = max(int(np.searchsorted(ends, chunk_tokens, side="right")), 1)  # at least one sentence
                 n_tok = int(ends[stop - 1])

@@ -198,7 +198,7 @@ class TensorPath:
         """The trained weights as CPU arrays (on the CPU, the engine's own arrays)."""
         return self.w_in.cpu().numpy(), self.w_out.cpu().numpy()
 
-    def run(self, job, learning_rate: Callable[[float, int], float]) -> tuple[float, int, float]:
+    def run(self, job, learning_rate: Callable[..., float]) -> tuple[float, int, float]:
         """Train on one job (`torch_engine._Job`); returns (loss, training examples, last learning rate)."""
         p, dev = self.params, self.device
         gen = torch.Generator(device=dev).manual_seed(p.seed * 1_000_003 + job.number)
@@ -209,7 +209,7 @@ class TensorPath:
         ids, sentence_ids = ids[keep], sentence_ids[keep]
         n = ids.shape[0]
         if n == 0:
-            return 0.0, 0, learning_rate(job.words_before, job.epoch)
+            return 0.0, 0, learning_rate(job)
         contexts, valid = context_matrix(ids, sentence_ids, p.window, gen)
         negatives = sample_negatives(self.neg_table, (n, p.negative), gen)
         bw = self.options.batch_words
@@ -218,7 +218,7 @@ class TensorPath:
         lr = 0.0
         for b in range(batches):
             sl = slice(b * bw, (b + 1) * bw)
-            lr = learning_rate(job.words_before + job.raw_words * b / batches, job.epoch)
+            lr = learning_rate(job, b / batches)
             loss += self.step(self.w_in, self.w_out, ids[sl], contexts[sl], valid[sl], negatives[sl], lr,
                               self.options.max_row_updates, self.options.skip_saturated)
         examples = int(valid.sum()) if p.sg else int((valid.sum(1) > 0).sum())

@@ -61,7 +61,7 @@ def embed_params(cfg: Any) -> EmbedParams:
     e = cfg.embed
     if e.engine != "torch":
         return EmbedParams.of(e, batch_words=None, negatives_per_pair=False, lr_schedule="linear",
-                             init_range="word2vec")  # torch's
+                             init_range="word2vec", streams=1)  # torch's
     from nlp_pipeline.embeddings.native import planned_kernel
     from nlp_pipeline.embeddings.torch_engine import DEFAULT_BATCH_WORDS, DEFAULT_MAX_ROW_UPDATES
 

@@ -64,7 +64,7 @@ def test_a_diverging_run_stops_with_a_clear_error(topics):
     run stops after its first epoch with one line saying what to change, not with vectors that are noise."""
     from nlp_pipeline.errors import ConfigError
 
-    params = _with(PARAMS, init_range="gensim", lr_schedule="per_epoch")
+    params = _with(PARAMS, init_range="gensim", lr_schedule="per_epoch", streams=1)  # the text in order: it diverges
     with pytest.raises(ConfigError, match=r"word2vec diverged in epoch 1: mean loss 1\d\.?\d* per scored pair .*"
                                           r"lower embed.alpha"):
         train_torch(topics[0], params, options=TorchW2VOptions(kernel="tensor"), progress=False)

@@ -316,38 +316,83 @@ def test_bad_corpora_are_clear_errors(tmp_path):
         build_vocab(binary, min_count=1)
 
 
+@pytest.mark.parametrize("streams", [1, 2])
 @pytest.mark.parametrize("schedule", ["linear", "per_epoch"])
-def test_learning_rate_per_job_follows_the_declared_schedule(tmp_path, monkeypatch, schedule):
-    """Every job's rates, start and end: linear falls from alpha to min_alpha over all epochs; per_epoch falls
-    within epoch e from alpha·(1 - e/E) to alpha·(1 - (e + 1/2)/E) (the progress; min_alpha as the floor), and
-    the next epoch starts at alpha·(1 - (e + 1)/E)."""
+def test_learning_rate_per_job_follows_the_declared_schedule(tmp_path, monkeypatch, schedule, streams):
+    """Every job's rates, start and end: linear falls from alpha to min_alpha over all the words trained, in
+    the order they are; per_epoch falls over each stream of epoch e from alpha·(1 - e/E) to
+    alpha·(1 - (e + 1/2)/E) (the progress; min_alpha as the floor), as each of gensim's two threads' does,
+    and the next epoch starts at alpha·(1 - (e + 1)/E)."""
     from nlp_pipeline.embeddings import torch_engine
 
     path = tmp_path / "tiny.txt"
     path.write_text("".join(" ".join(f"w{(i * 7 + j) % 20}" for j in range(10)) + "\n" for i in range(200)))
     params = Word2VecParams(vector_size=8, min_count=1, epochs=3, workers=1, sample=0, alpha=0.025,
-                            min_alpha=0.0001, lr_schedule=schedule)
+                            min_alpha=0.0001, lr_schedule=schedule, streams=streams)
     calls = []
     rate = torch_engine._Trainer.learning_rate
 
-    def spy(self, words, epoch):
-        calls.append((epoch, words, rate(self, words, epoch)))
+    def spy(self, job, done=0.0):
+        calls.append((job, done, rate(self, job, done)))
         return calls[-1][2]
 
     monkeypatch.setattr(torch_engine._Trainer, "learning_rate", spy)
     model = train_torch(path, params, progress=False, options=TorchW2VOptions(chunk_tokens=300))
     per_epoch, span = model.info["corpus_words"], params.alpha - params.min_alpha
-    assert per_epoch == 2000 and len({w for _, w, _ in calls}) > 3 * 5  # several jobs an epoch
-    for epoch, words, lr in calls:
+    assert per_epoch == 2000 and len({job.number for job, _, _ in calls}) > 3 * 5  # several jobs an epoch
+    stream_words = per_epoch / streams  # 200 lines of 10 words: the parts are exact halves
+    for job, done, lr in calls:
         if schedule == "linear":
-            progress = words / (3 * per_epoch)
+            progress = (job.words_before + done * job.raw_words) / (3 * per_epoch)
         else:
-            progress = (epoch + 0.5 * (words - epoch * per_epoch) / per_epoch) / 3
+            progress = (job.epoch + 0.5 * (job.stream_words_before + done * job.raw_words) / stream_words) / 3
         assert lr == pytest.approx(params.alpha - span * progress)
-    ends = {e: min(lr for ep, _, lr in calls if ep == e) for e in range(3)}
-    starts = {e: max(lr for ep, _, lr in calls if ep == e) for e in range(3)}
+    ends = {e: min(lr for job, _, lr in calls if job.epoch == e) for e in range(3)}
+    starts = {e: max(lr for job, _, lr in calls if job.epoch == e) for e in range(3)}
     for e in range(3):
         assert starts[e] == pytest.approx(params.alpha - span * e / 3)
         assert ends[e] == pytest.approx(params.alpha - span * (e + (1 if schedule == "linear" else 0.5)) / 3)
     if schedule == "per_epoch":  # each epoch starts where linear would, below where the last one ended
         assert ends[0] > starts[1] and ends[1] > starts[2]
+        for e in range(3):  # every stream starts the epoch at its top rate
+            tops = [lr for job, done, lr in calls if job.epoch == e and job.stream_words_before == 0 and done == 0]
+            assert len(tops) == streams and tops == pytest.approx([starts[e]] * streams)
+
+
+def test_streams_take_the_texts_parts_in_turn(tmp_path):
+    """Two streams: the text cut at the sentence after half its words, a chunk of each part in turn, every
+    sentence once an epoch, each part from its own start (gensim's corpus_file mode on two threads)."""
+    from nlp_pipeline.embeddings.torch_engine import _jobs
+    from nlp_pipeline.embeddings.w2v_corpus import scan_corpus
+
+    path = tmp_path / "lines.txt"
+    # line i: its own word twice, then i % 7 + 1 fillers (raw words differ by line); line 3's words are seen once,
+    # below min_count, so it has raw words and no ids
+    lines = ["r1 r2 r3" if i == 3 else f"l{i} l{i} " + " ".join(["x"] * (i % 7 + 1)) for i in range(101)]
+    path.write_text("\n".join(lines) + "\n")
+    vocab, encoded = scan_corpus(path, 2, None, tmp_path / "enc")
+    first, second = encoded.parts(2)
+    assert (first.start, first.first_id, second.stop) == (0, 0, 101) and first.stop == second.start
+    assert first.raw_words + second.raw_words == vocab.corpus_words
+    raw = [len(line.split()) for line in lines]
+    assert sum(raw[:first.stop - 1]) < vocab.corpus_words / 2 <= sum(raw[:first.stop])  # cut after the halfway line
+    assert second.first_id == int(np.fromfile(encoded.lengths_path, dtype=np.int32)[:second.start].sum())
+    jobs = list(_jobs(encoded, 2, 40, streams=2))
+    every_id = np.fromfile(encoded.ids_path, dtype=np.int32)
+    for epoch in (0, 1):
+        mine = [job for job in jobs if job.epoch == epoch]
+        streams = [[job for job in mine if job.stream == k] for k in (0, 1)]
+        turns = 2 * min(map(len, streams))
+        assert [job.stream for job in mine[:turns]] == [0, 1] * (turns // 2)  # in turn while both have text
+        assert len(streams[0]) > 2 and len(streams[1]) > 2
+        words = sorted(vocab.words[i] for job in mine for i in job.ids)
+        assert words == sorted(w for line in lines for w in line.split() if w[0] != "r")  # every word once
+        assert vocab.words[mine[1].ids[0]] == f"l{second.start}"  # the second part from its first sentence
+        for part, stream in zip((first, second), streams):
+            ids = np.concatenate([job.ids for job in stream])
+            assert np.array_equal(ids, every_id[part.first_id:part.first_id + len(ids)])  # each part in its order
+            assert len(ids) == (second.first_id if part == first else len(every_id) - second.first_id)
+            assert [job.stream_words_before for job in stream] == list(np.cumsum([0] + [
+                job.raw_words for job in stream[:-1]]))
+            assert {job.stream_words for job in stream} == {part.raw_words}
+    assert [job.words_before for job in jobs] == list(np.cumsum([0] + [job.raw_words for job in jobs[:-1]]))
