@@ -14,8 +14,8 @@ What is the same as word2vec / gensim:
   mode gives on two threads (``lr_schedule="per_epoch"``; ``"linear"``: over all epochs, as word2vec.c);
 - the text trained as ``streams`` (2) contiguous parts taken in turn, as gensim's corpus_file mode and
   word2vec.c give each thread its own part of the file (`EncodedCorpus.parts`): with ``per_epoch`` each
-  part's rate falls from the epoch's start as one of gensim's two threads' does. The vectors depend on the
-  streams, not on the threads, so one worker still gives the same bits for a seed.
+  part's rate falls from the epoch's start as one of gensim's two threads' does. The order is the setting's,
+  not the thread count's, and one worker still gives the same bits for a seed.
   Why these two defaults: users hold our vectors against gensim's default mode, and with word2vec.c's
   start and schedule the vectors were word2vec.c's, 0.02-0.04 below gensim on WordSim and SimLex at
   300 d (docs/results.md, word2vec: three seeds each).
@@ -477,18 +477,20 @@ def _jobs(encoded: EncodedCorpus, epochs: int, chunk_tokens: int, streams: int =
     parts = [part for part in encoded.parts(streams) if part.stop > part.start] if streams > 1 else [None]
     number, words_before = 0, 0
     for epoch in range(epochs):
-        pending = [(stream, part, encoded.chunks(chunk_tokens, part), [0]) for stream, part in enumerate(parts)]
-        while pending:
-            for entry in list(pending):
-                stream, part, chunks, before = entry
+        left = [(stream, part, encoded.chunks(chunk_tokens, part)) for stream, part in enumerate(parts)]
+        before = [0] * len(parts)  # each stream's raw words so far this epoch
+        while left:
+            for entry in list(left):
+                stream, part, chunks = entry
                 chunk = next(chunks, None)
                 if chunk is None:
-                    pending.remove(entry)
+                    left.remove(entry)
                     continue
                 ids, lengths, raw_words = chunk
-                yield _Job(number, epoch, ids, lengths, raw_words, words_before, stream, before[0],
+                yield _Job(number, epoch, ids, lengths, raw_words, words_before, stream, before[stream],
                            part.raw_words if part is not None else 0)
-                number, words_before, before[0] = number + 1, words_before + raw_words, before[0] + raw_words
+                number, words_before = number + 1, words_before + raw_words
+                before[stream] += raw_words
 
 
 # Mean loss per scored pair above which training has diverged: an untrained model scores log 2 = 0.69 a pair,
