@@ -497,6 +497,12 @@
     };
     for (const i of near) dot(state.screen[i], 4.5, c.neighbour);
     if (query !== undefined) dot(state.screen[query], 6, c.query);
+    // The marked dots keep their room: no label drawn later (its outline is the background's colour) covers them.
+    for (const i of marked) {
+      if (i === undefined) continue;
+      const r = i === query ? 7.5 : 6;
+      placed.push({x: state.screen[i].x - r, y: state.screen[i].y - r, w: 2 * r, h: 2 * r});
+    }
     if (query !== undefined) label(state.screen[query], "bold 14px system-ui, sans-serif", c.query, true);
     for (const i of near) label(state.screen[i], "bold 12px system-ui, sans-serif", c.neighbour, false);
     for (let i = 0; i < Math.min(state.screen.length, MAP_LABELS); i++) {
