@@ -396,3 +396,34 @@ def test_streams_take_the_texts_parts_in_turn(tmp_path):
                 job.raw_words for job in stream[:-1]]))
             assert {job.stream_words for job in stream} == {part.raw_words}
     assert [job.words_before for job in jobs] == list(np.cumsum([0] + [job.raw_words for job in jobs[:-1]]))
+
+
+@pytest.mark.parametrize("count", [2, 3, 5])
+def test_text_parts_are_the_in_memory_cut_across_block_edges(tmp_path, monkeypatch, count):
+    """`EncodedCorpus.parts`, read a block of lengths at a time, cuts where the whole arrays in memory say:
+    part k starts after the first sentence whose running raw words reach k/count of them (empty lines, lines
+    of out-of-vocabulary words and several blocks included)."""
+    import random
+
+    from nlp_pipeline.embeddings import w2v_corpus
+
+    monkeypatch.setattr(w2v_corpus, "MAX_CHUNK_SENTENCES", 7)  # many blocks, goals falling inside and on their edges
+    rng = random.Random(count)
+    lines = [" ".join(rng.choice(["a", "b", "c", f"once{i}"]) for _ in range(rng.choice([0, 1, 3, 9])))
+             for i in range(120)]
+    path = tmp_path / "text.txt"
+    path.write_text("\n".join(lines) + "\n")
+    vocab, encoded = w2v_corpus.scan_corpus(path, 2, None, tmp_path / "enc")
+    raw = np.cumsum(np.fromfile(encoded.raw_lengths_path, dtype=np.int32))
+    kept = np.concatenate(([0], np.cumsum(np.fromfile(encoded.lengths_path, dtype=np.int32))))
+    starts = [0] + [int(np.searchsorted(raw, raw[-1] * k / count, side="left")) + 1 for k in range(1, count)]
+    stops = starts[1:] + [len(raw)]
+    parts = encoded.parts(count)
+    assert [(p.start, p.stop) for p in parts] == list(zip(starts, stops))
+    assert [p.first_id for p in parts] == [int(kept[s]) for s in starts]
+    assert sum(p.raw_words for p in parts) == vocab.corpus_words == int(raw[-1])
+    ids = np.fromfile(encoded.ids_path, dtype=np.int32)
+    for part in parts:  # each part's chunks are its own sentences' ids
+        got = [c[0] for c in encoded.chunks(5, part)]
+        want = ids[kept[part.start]:kept[part.stop]]
+        assert np.array_equal(np.concatenate(got) if got else np.zeros(0, np.int32), want)
