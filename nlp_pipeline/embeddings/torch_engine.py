@@ -316,9 +316,9 @@ class _Job:
     lengths: np.ndarray
     raw_words: int
     words_before: int  # raw words trained before this job, all epochs and streams
-    stream: int = 0  # which of the text's parts (`_jobs`)
-    stream_words_before: int = 0  # raw words before it in its stream, this epoch
-    stream_words: int = 0  # its stream's raw words an epoch (0: one stream, the whole text)
+    stream: int  # which of the text's parts (`_jobs`)
+    stream_words_before: int  # raw words before it in its stream, this epoch
+    stream_words: int  # its stream's raw words an epoch
 
 
 def _on_cpu(device) -> bool:
@@ -389,8 +389,7 @@ class _Trainer:
         """
         p = self.params
         if p.lr_schedule == "per_epoch":
-            stream_words = job.stream_words or self.total_words / p.epochs
-            within = min(max((job.stream_words_before + done * job.raw_words) / stream_words, 0.0), 1.0)
+            within = min(max((job.stream_words_before + done * job.raw_words) / job.stream_words, 0.0), 1.0)
             progress = (job.epoch + PER_EPOCH_SHARE * within) / p.epochs
         else:
             progress = (job.words_before + done * job.raw_words) / self.total_words
@@ -474,7 +473,7 @@ def c_pointer(name: str, value, dtype: str, numel: int | None = None) -> int:
 def _jobs(encoded: EncodedCorpus, epochs: int, chunk_tokens: int, streams: int = 1) -> Iterator[_Job]:
     """Every epoch's jobs: the text's ``streams`` parts (`EncodedCorpus.parts`) a chunk of each in turn, so that
     workers taking jobs in order train different parts of the text at once, each part from its own start."""
-    parts = [part for part in encoded.parts(streams) if part.stop > part.start] if streams > 1 else [None]
+    parts = [part for part in encoded.parts(streams) if part.stop > part.start]
     number, words_before = 0, 0
     for epoch in range(epochs):
         left = [(stream, part, encoded.chunks(chunk_tokens, part)) for stream, part in enumerate(parts)]
@@ -488,7 +487,7 @@ def _jobs(encoded: EncodedCorpus, epochs: int, chunk_tokens: int, streams: int =
                     continue
                 ids, lengths, raw_words = chunk
                 yield _Job(number, epoch, ids, lengths, raw_words, words_before, stream, before[stream],
-                           part.raw_words if part is not None else 0)
+                           part.raw_words)
                 number, words_before = number + 1, words_before + raw_words
                 before[stream] += raw_words
 

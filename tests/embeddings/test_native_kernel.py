@@ -213,7 +213,7 @@ def test_the_trainer_refuses_a_strided_weight_before_calling_the_kernel(topics):
     trainer = _Trainer(vocab, PARAMS, TorchW2VOptions(kernel="tensor").resolve(1), "cpu")
     trainer.native, trainer.tensor = Kernel(), None
     ids = np.arange(10, dtype=np.int64)
-    job = _Job(0, 0, ids, np.array([10]), 10, 0)
+    job = _Job(0, 0, ids, np.array([10]), 10, 0, 0, 0, 10)
     trainer.w_in = np.asfortranarray(trainer.w_in)  # the same values, column-major
     with pytest.raises(ValueError, match="'w_in': expected a contiguous array"):
         trainer._run_native(job, ids, np.zeros(10, dtype=np.int64))
@@ -363,7 +363,7 @@ def test_a_jobs_subsampling_keeps_the_words_torch_kept(seed):
     lengths = np.array([7, 0, 1] * 900 + [20_000 - 8 * 900], dtype=np.int32)  # empty sentences too
     keep_prob = np.minimum(rng.random(500) * 1.5, 1.0)  # float64, as `keep_probabilities` gives it
     for number in (0, 1, 977):
-        job = _Job(number, 0, ids, lengths, 20_000, 0)
+        job = _Job(number, 0, ids, lengths, 20_000, 0, 0, 0, 20_000)
         kept, sentences = subsample_job(job, keep_prob.astype(np.float32), seed)
         # the engine's preparation when torch held the weights
         t_ids = torch.from_numpy(ids.astype(np.int64))
